@@ -1,0 +1,1 @@
+"""Custom actions (rasa_sdk), run in-process by default."""

@@ -1,0 +1,90 @@
+"""Content-staff and developer commands.
+
+``python -m bot train``  train the model if its inputs changed (``--force`` to retrain)
+``python -m bot parse``  one message per line on stdin -> one JSON object per line on stdout
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+
+
+def _quiet_rasa() -> None:
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train when needed."""
+    from bot.training import ensure_model
+    from handoff.settings import Settings
+
+    ensure_model(Settings.from_env().models_dir, force=args.force)
+
+
+def parse_lines(lines, engine, out) -> None:
+    """Parse each non-empty line with the server's NLU path; write JSON lines."""
+    from bot.components import language_of
+
+    async def run() -> None:
+        for line in lines:
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            parse = await engine.parse(text)
+            intent = parse.get("intent") or {}
+            out.write(json.dumps({
+                "text": text,
+                "language": language_of(parse),
+                "intent": intent.get("name"),
+                "confidence": round(float(intent.get("confidence") or 0.0), 4),
+                "entities": [
+                    {"entity": e["entity"], "value": e["value"], "start": e.get("start"), "end": e.get("end")}
+                    for e in parse.get("entities") or [] if e.get("entity") != "language"
+                ],
+            }, ensure_ascii=False) + "\n")
+            out.flush()
+
+    asyncio.run(run())
+
+
+def cmd_parse(args: argparse.Namespace) -> None:
+    """stdin lines -> JSON lines, stdout kept clean of Rasa's logging."""
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):  # Rasa and TF print to stdout
+        from bot.engine import BotEngine, build_agent
+        from bot.training import ensure_model
+        from handoff.settings import Settings
+
+        settings = Settings.from_env()
+        model = args.model or settings.model_path or str(ensure_model(settings.models_dir))
+        engine = BotEngine(lambda: build_agent(model))
+        engine.start()
+        try:
+            parse_lines(sys.stdin, engine, stdout)
+        finally:
+            engine.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line entry point."""
+    _quiet_rasa()
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train the model if training inputs changed")
+    train.add_argument("--force", action="store_true", help="retrain even if up to date")
+    parse = commands.add_parser("parse", help="stdin messages -> JSON lines")
+    parse.add_argument("--model", help="model archive (default: current trained model)")
+    args = parser.parse_args(argv)
+    {"train": cmd_train, "parse": cmd_parse}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

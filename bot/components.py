@@ -1,0 +1,191 @@
+"""Custom Rasa NLU components: a CJK-aware tokenizer, entities, language.
+
+Registered with Rasa's ``DefaultV1Recipe`` and referenced from ``config.yml``
+by module path (``bot.components.CrossdeskTokenizer`` ...).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot import language as lang_detect
+from bot.countries import Gazetteer
+
+# A token is a run of Latin/Cyrillic/... word characters, or ONE CJK character,
+# or a Hangul word (Korean separates words with spaces).
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9d"
+_HANGUL = r"\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
+_TOKEN = re.compile(rf"[{_CJK}]|[{_HANGUL}]+|[^\W{_CJK}{_HANGUL}]+", re.UNICODE)
+_ORDER_ID = re.compile(r"(?<![\w#])#?(?:[A-Z]{1,3}-?\d{4,}|\d{4,}(?:-\d{3,})*)(?![\w-])")
+
+LANGUAGE_ENTITY = "language"
+UNSUPPORTED_LANGUAGE_INTENT = "nlu_fallback"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class CrossdeskTokenizer(Tokenizer):
+    """Splits Latin text on non-word characters and CJK text per character.
+
+    Rasa's WhitespaceTokenizer refuses ja/zh and its emoji regex swallows CJK;
+    this one keeps every script. Character n-gram featurizers do the rest.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Tokenizer options shared with Rasa's tokenizers."""
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CrossdeskTokenizer":
+        """Creates the tokenizer."""
+        return cls(config)
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        """Tokens with their offsets in the original text."""
+        text = message.get(attribute) or ""
+        tokens = [Token(m.group(0).lower(), m.start()) for m in _TOKEN.finditer(text)]
+        if not tokens:
+            tokens = [Token(text or "_", 0)]
+        return self._apply_token_pattern(tokens)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class StoreEntityExtractor(GraphComponent, EntityExtractorMixin):
+    """Extracts ``country`` (ISO alpha-2 via the gazetteer) and ``order_id``.
+
+    The gazetteer is read when the model loads, so editing
+    ``data/store/countries.yml`` needs a restart, not a retrain.
+    """
+
+    def __init__(self, gazetteer: Gazetteer):
+        self._gazetteer = gazetteer
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "StoreEntityExtractor":
+        """Creates the extractor with the gazetteer from disk."""
+        return cls(Gazetteer.from_file())
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Adds country and order id entities."""
+        for message in messages:
+            text = message.get(TEXT) or ""
+            entities = [
+                {"entity": "country", "value": m.code, "start": m.start, "end": m.end,
+                 "confidence_entity": 1.0, "extractor": "StoreEntityExtractor"}
+                for m in self._gazetteer.find(text)
+            ]
+            entities += [
+                {"entity": "order_id", "value": m.group(0).lstrip("#"), "start": m.start(),
+                 "end": m.end(), "confidence_entity": 1.0, "extractor": "StoreEntityExtractor"}
+                for m in _ORDER_ID.finditer(text)
+            ]
+            message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Nothing to learn."""
+        return training_data
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class LanguageDetector(GraphComponent, EntityExtractorMixin):
+    """Sets a ``language`` entity (filling the ``language`` slot).
+
+    Reads the conversation's current language (``metadata.language``) and the
+    browser locale (``metadata.locale``) that the server passes with each
+    message, so the language is sticky. Put it after the intent classifiers:
+    a message in a language we don't author (and can't translate) becomes
+    ``nlu_fallback`` instead of a confident FAQ answer.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """``authored``: languages the bot answers natively."""
+        return {"authored": list(lang_detect.AUTHORED)}
+
+    def __init__(self, config: Dict[Text, Any]):
+        self._authored = set(config.get("authored") or lang_detect.AUTHORED)
+        lang_detect.warm_up()
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LanguageDetector":
+        """Creates the detector and loads the language profiles."""
+        return cls(config)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Detects each message's language."""
+        for message in messages:
+            metadata = message.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                metadata = {}
+            previous = metadata.get("language") if isinstance(metadata.get("language"), str) else None
+            locale = metadata.get("locale") if isinstance(metadata.get("locale"), str) else None
+            text = message.get(TEXT) or ""
+            if text.startswith("/"):  # a button payload: keep the conversation's language
+                chosen, detection = previous or lang_detect.normalise_locale(locale) or "en", None
+            else:
+                chosen, detection = lang_detect.choose_language(text, previous, locale)
+            entity = {
+                "entity": LANGUAGE_ENTITY, "value": chosen, "start": 0, "end": 0,
+                "confidence_entity": detection.confidence if detection else None,
+                "extractor": "LanguageDetector",
+            }
+            message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
+            if chosen not in self._authored and not metadata.get("translated"):
+                self._mark_unsupported(message)
+        return messages
+
+    @staticmethod
+    def _mark_unsupported(message: Message) -> None:
+        intent = message.get(INTENT) or {}
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        confidence = 1.0 - float(intent.get("confidence") or 0.0)
+        fallback = {"name": UNSUPPORTED_LANGUAGE_INTENT, "confidence": confidence}
+        message.set(INTENT, fallback, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [fallback] + ranking, add_to_output=True)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Nothing to learn."""
+        return training_data
+
+
+def language_of(parse_data: Dict[Text, Any]) -> Optional[str]:
+    """The language entity's value in a parse result."""
+    for entity in parse_data.get(ENTITIES) or []:
+        if entity.get("entity") == LANGUAGE_ENTITY:
+            return entity.get("value")
+    return None

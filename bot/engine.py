@@ -1,0 +1,213 @@
+"""The bot engine: a Rasa ``Agent`` running on its own thread and event loop.
+
+Rasa runs NLU, policies, the SQL tracker store and our in-process actions
+synchronously inside its coroutines. On the server's event loop that would
+stall every socket while a message is processed; here those stalls happen on
+a dedicated thread and the server awaits the result. Every shopper message
+still goes through Rasa's ``MessageProcessor`` (NLU, slots, policies, actions,
+tracker store), so rules and transcripts stay true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BotReply:
+    """What the bot made of one shopper message."""
+
+    language: Optional[str]
+    intent: Optional[str]
+    confidence: Optional[float]
+    entities: List[dict]
+    messages: List[dict] = field(default_factory=list)
+    paused: bool = False
+
+
+def _collector_class():
+    from rasa.core.channels.channel import CollectingOutputChannel
+
+    class FullCollector(CollectingOutputChannel):
+        """Keeps every key of a bot message (incl. the NLG's ``language``)."""
+
+        @classmethod
+        def name(cls) -> str:
+            return "socketio"  # responses may be channel-specific; we speak socket.io
+
+        async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+            self.messages.append(dict(message))
+
+    return FullCollector
+
+
+def configure_rasa_logging(level: int = logging.WARNING) -> None:
+    """Silence Rasa's debug logging (structlog formats every parse otherwise)."""
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(level)
+    configure_structlog(level)
+
+
+def build_agent(model_path: str, tracker_db_url: Optional[str] = None):
+    """Load the trained model with our tracker store, NLG and in-process actions.
+
+    Without ``tracker_db_url`` conversations are kept in memory (``python -m bot parse``).
+    """
+    from rasa.core.agent import Agent
+    from rasa.core.tracker_store import SQLTrackerStore
+    from sqlalchemy.engine.url import make_url
+
+    from actions.inprocess import InProcessActionEndpoint
+    from bot.nlg import MultilingualNLG
+
+    configure_rasa_logging()
+    tracker_store = None
+    if tracker_db_url:
+        url = make_url(tracker_db_url)
+        tracker_store = SQLTrackerStore(
+            dialect=url.drivername.split("+")[0], host=url.host, port=url.port,
+            db=url.database, username=url.username, password=url.password,
+        )
+    return Agent.load(
+        model_path,
+        generator=MultilingualNLG(),
+        tracker_store=tracker_store,
+        action_endpoint=InProcessActionEndpoint(),
+    )
+
+
+class BotEngine:
+    """Owns the bot thread; ``handle`` and ``parse`` are awaitable from any loop.
+
+    Args:
+        agent_factory: builds the Rasa agent (called on the bot thread).
+    """
+
+    def __init__(self, agent_factory: Callable[[], Any]):
+        self._agent_factory = agent_factory
+        self._agent = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._ready = threading.Event()
+        self._error: Optional[BaseException] = None
+        self.load_seconds: Optional[float] = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        """Start the thread and begin loading the model (returns at once)."""
+        self._thread = threading.Thread(target=self._run, name="crossdesk-bot", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        started = time.perf_counter()
+        try:
+            self._agent = self._agent_factory()
+            self._collector = _collector_class()
+            self.load_seconds = time.perf_counter() - started
+            logger.info("bot model loaded in %.1f s", self.load_seconds)
+        except BaseException as error:  # reported through wait_ready
+            logger.exception("bot model failed to load")
+            self._error = error
+        self._ready.set()
+        if self._error is None:
+            self._loop.run_forever()
+
+    @property
+    def ready(self) -> bool:
+        """True once the model is loaded."""
+        return self._ready.is_set() and self._error is None
+
+    @property
+    def error(self) -> Optional[BaseException]:
+        """The load error, if loading failed."""
+        return self._error
+
+    async def wait_ready(self, timeout: Optional[float] = None) -> None:
+        """Wait (without blocking the caller's loop) until the model is loaded."""
+        loaded = await asyncio.get_running_loop().run_in_executor(None, self._ready.wait, timeout)
+        if not loaded:
+            raise TimeoutError("bot model still loading")
+        if self._error is not None:
+            raise RuntimeError(f"bot model failed to load: {self._error}")
+
+    def stop(self) -> None:
+        """Stop the bot loop (pending work is dropped; messages are already stored)."""
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- work ----------------------------------------------------------------
+    async def _submit(self, coroutine: Awaitable) -> Any:
+        await self.wait_ready()
+        future: Future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return await asyncio.wrap_future(future)
+
+    async def handle(self, text: str, sender_id: str, metadata: Optional[dict] = None) -> BotReply:
+        """Run one shopper message through Rasa; return the parse and bot messages."""
+        return await self._submit(self._handle(text, sender_id, metadata or {}))
+
+    async def parse(self, text: str, metadata: Optional[dict] = None) -> dict:
+        """NLU only (no tracker): the parse result Rasa would log for ``text``."""
+        return await self._submit(self._parse(text, metadata or {}))
+
+    async def _parse(self, text: str, metadata: dict) -> dict:
+        from rasa.core.channels.channel import UserMessage
+
+        return await self._agent.processor.parse_message(UserMessage(text, metadata=metadata))
+
+    async def _handle(self, text: str, sender_id: str, metadata: dict) -> BotReply:
+        # Mirrors MessageProcessor.handle_message (Rasa 3.6.21, pinned) but keeps
+        # the parse result, which that method does not return.
+        from rasa.core.channels.channel import UserMessage
+        output = self._collector()
+        message = UserMessage(text, output, sender_id, metadata=metadata, input_channel="socketio")
+        processor = self._agent.processor
+        async with self._agent.lock_store.lock(sender_id):
+            tracker = await processor.log_message(message, should_save_tracker=False)
+            parse = tracker.latest_message.parse_data
+            paused = tracker.is_paused()
+            if not paused:
+                tracker = await processor.run_action_extract_slots(output, tracker)
+                await processor._run_prediction_loop(output, tracker)
+            await processor.save_tracker(tracker)
+        return _reply_from(parse, output.messages, paused or tracker.is_paused())
+
+    async def run_on_tracker(self, sender_id: str, events: List[Any]) -> None:
+        """Append Rasa events (e.g. ConversationPaused) to a conversation."""
+        await self._submit(self._append(sender_id, events))
+
+    async def _append(self, sender_id: str, events: List[Any]) -> None:
+        processor = self._agent.processor
+        async with self._agent.lock_store.lock(sender_id):
+            tracker = await processor.get_tracker(sender_id)
+            for event in events:
+                tracker.update(event)
+            await processor.save_tracker(tracker)
+
+
+def _reply_from(parse: dict, messages: List[dict], paused: bool) -> BotReply:
+    from bot.components import language_of
+
+    intent = parse.get("intent") or {}
+    entities = [e for e in parse.get("entities") or [] if e.get("entity") != "language"]
+    return BotReply(
+        language=language_of(parse),
+        intent=intent.get("name"),
+        confidence=intent.get("confidence"),
+        entities=entities,
+        messages=messages,
+        paused=paused,
+    )

@@ -1,0 +1,291 @@
+"""Language detection made reliable for short chat messages.
+
+langdetect alone is poor on 1-6 word messages (it calls Traditional Chinese
+Korean and ``ok`` Slovak) and random unless seeded. We layer, in order:
+
+1. *Evidence filtering*: URLs, e-mails, order numbers, digits and emoji carry
+   no language; a message made only of them (or of neutral words like ``ok``)
+   gives no detection at all, so a conversation's language never flips on it.
+2. *Script rules*: kana -> ja, Hangul -> ko, Thai -> th, Han -> zh-CN/zh-TW
+   (``hanzidentifier`` tells Simplified from Traditional), Hebrew, Greek, ...
+3. *Chat lexicon*: common chat words ("merci", "danke", "hola") decide short
+   Latin-script messages.
+4. *Restricted langdetect*: a private, seeded factory loaded with the
+   Latin-script profiles we care about (never the global, lazily-loaded one).
+
+:func:`choose_language` then applies stickiness: a conversation keeps its
+language unless a message is confidently in another one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from typing import Optional
+
+import hanzidentifier
+from langdetect import detector_factory
+from langdetect.lang_detect_exception import LangDetectException
+
+AUTHORED = ("en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es")
+"""Languages with hand-written training data and responses."""
+
+SWITCH_CONFIDENCE = 0.9
+"""A conversation switches language only on a detection at least this sure."""
+
+# Latin-script languages langdetect may answer (authored + common long tail).
+_LATIN_PROFILES = (
+    "en", "fr", "de", "es", "it", "pt", "nl", "sv", "da", "no", "fi", "pl",
+    "cs", "tr", "id", "vi", "ro", "hu", "tl", "ca", "hr", "sk", "sl",
+)
+_CYRILLIC_PROFILES = ("ru", "uk", "bg", "mk")
+_ARABIC_PROFILES = ("ar", "fa", "ur")
+
+_NOISE = re.compile(
+    r"https?://\S+|www\.\S+|\S+@\S+\.\S+"  # links and e-mails
+    r"|#?[A-Za-z]{0,3}[-#]?\d[\d-]*"  # order numbers like #A10234, 4501-22871
+    r"|[\d.,:/%+-]+",
+)
+_NEUTRAL_WORDS = {
+    "ok", "okay", "okey", "k", "kk", "lol", "haha", "hahaha", "hmm", "hm",
+    "xd", "thx", "pls", "plz", "ty", "np", "dhl", "ems", "fedex", "ups",
+    "paypal", "visa", "mastercard", "amex", "iphone", "apple", "pay", "google",
+    "alipay", "klarna", "jcb", "email", "e-mail", "id", "no.", "www",
+}
+# High-signal chat words for short Latin-script messages.
+_LEXICON = {
+    "en": "hi hello hey thanks thank you yes yeah yep no nope bye goodbye please "
+          "where when how what shipping order my is the can i help human agent "
+          "refund return cancel cost much long",
+    "fr": "bonjour salut merci oui non ouais au revoir stp svp commande livraison "
+          "combien est-ce je vous ma mon suis aide remboursement annuler ou quand "
+          "colis frais douane paiement",
+    "de": "hallo servus moin danke ja nein nee tschüss tschuss tschuess bitte "
+          "bestellung lieferung wie lange wo ist mein meine ich kann zoll versand "
+          "kosten rückerstattung stornieren paket",
+    "es": "hola gracias sí si vale adiós adios por favor pedido envío envio "
+          "cuánto cuanto dónde donde está esta mi quiero puedo aduana pago "
+          "reembolso cancelar paquete",
+}
+_LEXICON_SETS = {lang: set(words.split()) for lang, words in _LEXICON.items()}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One message's language evidence.
+
+    Attributes:
+        language: BCP-47-ish code (``zh-CN``, ``ko``, ``it``...).
+        confidence: 0..1; script rules give high values, short Latin text low.
+        method: ``script``, ``lexicon`` or ``langdetect`` (for reports).
+    """
+
+    language: str
+    confidence: float
+    method: str
+
+
+class _RestrictedDetector:
+    """A private, seeded langdetect factory limited to some profiles."""
+
+    def __init__(self, languages: tuple[str, ...]):
+        self._lock = threading.Lock()
+        self._factory = detector_factory.DetectorFactory()
+        profiles = []
+        for lang in languages:
+            path = os.path.join(detector_factory.PROFILES_DIRECTORY, lang)
+            with open(path, encoding="utf-8") as handle:
+                profiles.append(json.dumps(json.load(handle)))
+        self._factory.load_json_profile(profiles)
+        self._factory.set_seed(0)
+
+    def detect(self, text: str) -> Optional[tuple[str, float]]:
+        """Return (language, probability) or None when nothing is detectable."""
+        with self._lock:  # the factory's random state is shared
+            detector = self._factory.create()
+            detector.append(text)
+            try:
+                best = detector.get_probabilities()[0]
+            except (LangDetectException, IndexError):
+                return None
+        return best.lang, best.prob
+
+
+_detectors: dict[str, _RestrictedDetector] = {}
+_detectors_lock = threading.Lock()
+
+
+def _detector(name: str, languages: tuple[str, ...]) -> _RestrictedDetector:
+    with _detectors_lock:
+        if name not in _detectors:
+            _detectors[name] = _RestrictedDetector(languages)
+        return _detectors[name]
+
+
+def warm_up() -> None:
+    """Load every langdetect profile now (not on a shopper's first message)."""
+    _detector("latin", _LATIN_PROFILES)
+    _detector("cyrillic", _CYRILLIC_PROFILES)
+    _detector("arabic", _ARABIC_PROFILES)
+
+
+def _strip_noise(text: str) -> str:
+    text = _NOISE.sub(" ", text)
+    kept = [c for c in text if unicodedata.category(c)[0] in "LMZ" or c in "'-"]
+    words = "".join(kept).split()
+    return " ".join(w for w in words if w.lower().strip("'-") not in _NEUTRAL_WORDS)
+
+
+def _script_counts(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for char in text:
+        if not char.isalpha():
+            continue
+        code = ord(char)
+        if 0x3040 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF or 0xFF66 <= code <= 0xFF9D:
+            script = "kana"
+        elif 0xAC00 <= code <= 0xD7A3 or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
+            script = "hangul"
+        elif 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF:
+            script = "han"
+        elif 0x0E00 <= code <= 0x0E7F:
+            script = "thai"
+        elif 0x0590 <= code <= 0x05FF:
+            script = "hebrew"
+        elif 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F:
+            script = "arabic"
+        elif 0x0400 <= code <= 0x04FF:
+            script = "cyrillic"
+        elif 0x0370 <= code <= 0x03FF:
+            script = "greek"
+        elif 0x0900 <= code <= 0x097F:
+            script = "devanagari"
+        else:
+            script = "latin"
+        counts[script] = counts.get(script, 0) + 1
+    return counts
+
+
+def _chinese_variant(text: str, hint: Optional[str]) -> Detection:
+    kind = hanzidentifier.identify(text)
+    if kind == hanzidentifier.SIMPLIFIED:
+        return Detection("zh-CN", 0.95, "script")
+    if kind == hanzidentifier.TRADITIONAL:
+        return Detection("zh-TW", 0.95, "script")
+    if kind == hanzidentifier.MIXED:
+        simp = sum(hanzidentifier.is_simplified(c) and not hanzidentifier.is_traditional(c) for c in text)
+        trad = sum(hanzidentifier.is_traditional(c) and not hanzidentifier.is_simplified(c) for c in text)
+        return Detection("zh-TW" if trad > simp else "zh-CN", 0.8, "script")
+    # Characters shared by both systems: the hint decides, weakly.
+    variant = hint if hint in ("zh-CN", "zh-TW") else "zh-CN"
+    return Detection(variant, 0.6, "script")
+
+
+def _by_script(scripts: dict[str, int], text: str, hint: Optional[str]) -> Optional[Detection]:
+    letters = sum(scripts.values())
+    if scripts.get("kana"):
+        return Detection("ja", 0.99 if scripts["kana"] >= 2 else 0.9, "script")
+    if scripts.get("hangul"):
+        return Detection("ko", 0.99 if scripts["hangul"] >= 2 else 0.9, "script")
+    if scripts.get("han", 0) * 2 >= letters:
+        if hint == "ja" and hanzidentifier.identify(text) == hanzidentifier.BOTH:
+            return Detection("ja", 0.6, "script")  # kanji-only text in a Japanese chat
+        return _chinese_variant(text, hint)
+    fixed = {"thai": "th", "hebrew": "he", "greek": "el", "devanagari": "hi"}
+    for script, lang in fixed.items():
+        if scripts.get(script, 0) * 2 >= letters:
+            return Detection(lang, 0.95, "script")
+    if scripts.get("cyrillic", 0) * 2 >= letters:
+        found = _detector("cyrillic", _CYRILLIC_PROFILES).detect(text)
+        return Detection(found[0] if found else "ru", 0.95, "script")
+    if scripts.get("arabic", 0) * 2 >= letters:
+        found = _detector("arabic", _ARABIC_PROFILES).detect(text)
+        return Detection(found[0] if found else "ar", 0.95, "script")
+    return None
+
+
+def _by_lexicon(words: list[str]) -> Optional[Detection]:
+    scores = {lang: sum(w in vocab for w in words) for lang, vocab in _LEXICON_SETS.items()}
+    best = max(scores, key=scores.get)
+    top = scores[best]
+    if top == 0 or list(scores.values()).count(top) > 1:
+        return None
+    share = top / len(words)
+    # Short messages decided by the lexicon alone; longer ones need a clear share.
+    if len(words) <= 3 or share >= 0.5:
+        return Detection(best, 0.7 + 0.25 * share, "lexicon")
+    return None
+
+
+def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
+    """Detect the language of one message, or None if it carries no evidence.
+
+    Args:
+        text: the raw message.
+        hint: the conversation's language or the browser locale, used only to
+            break ties (Han characters shared by Chinese variants and Japanese).
+    """
+    cleaned = _strip_noise(text)
+    if not cleaned:
+        return None
+    scripts = _script_counts(cleaned)
+    by_script = _by_script(scripts, cleaned, hint)
+    if by_script:
+        return by_script
+    words = [w.lower().strip("'-!?.,") for w in cleaned.split()]
+    words = [w for w in words if w]
+    if not words:
+        return None
+    by_lexicon = _by_lexicon(words)
+    if by_lexicon and (len(words) <= 3 or by_lexicon.confidence >= 0.9):
+        return by_lexicon
+    found = _detector("latin", _LATIN_PROFILES).detect(cleaned)
+    if not found:
+        return by_lexicon
+    lang, prob = found
+    if len(cleaned) < 12:
+        prob *= 0.8  # langdetect is unreliable on a word or two
+    if by_lexicon and by_lexicon.language != lang and prob < 0.95:
+        return by_lexicon
+    return Detection(lang, round(prob, 3), "langdetect")
+
+
+def normalise_locale(locale: Optional[str]) -> Optional[str]:
+    """Map a browser locale (``ja-JP``, ``zh-Hant-TW``, ``pt_BR``) to our codes."""
+    if not locale or not isinstance(locale, str):
+        return None
+    parts = locale.replace("_", "-").split("-")
+    base = parts[0].lower()
+    if base == "zh":
+        rest = {p.lower() for p in parts[1:]}
+        return "zh-TW" if rest & {"tw", "hk", "mo", "hant"} else "zh-CN"
+    return base if base.isalpha() and 2 <= len(base) <= 3 else None
+
+
+def choose_language(
+    text: str, previous: Optional[str] = None, locale: Optional[str] = None
+) -> tuple[str, Optional[Detection]]:
+    """Decide a conversation's language after this message.
+
+    Args:
+        text: the shopper's message.
+        previous: the conversation's language so far (None on the first message).
+        locale: the browser locale hint.
+
+    Returns:
+        (language, detection): detection is None when the message had no
+        language evidence (``ok``, an emoji, an order number).
+    """
+    hint_locale = normalise_locale(locale)
+    detection = detect(text, hint=previous or hint_locale)
+    if previous:
+        if detection and detection.language != previous and detection.confidence >= SWITCH_CONFIDENCE:
+            return detection.language, detection
+        return previous, detection
+    if detection and (detection.confidence >= 0.5 or not hint_locale):
+        return detection.language, detection
+    return hint_locale or "en", detection

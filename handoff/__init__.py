@@ -1,0 +1,1 @@
+"""Crossdesk server: Sanic + python-socketio bridge between shoppers, the bot and agents."""

@@ -1,0 +1,109 @@
+"""The application factory: wires settings, store, bot and namespaces."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from pathlib import Path
+from typing import Optional
+
+import socketio
+from sanic import Sanic, response
+
+from bot.engine import BotEngine, build_agent
+from handoff.conversations import ConversationService
+from handoff.namespaces.shopper import ShopperNamespace
+from handoff.settings import ROOT, Settings
+from handoff.store import SQLStore
+
+logger = logging.getLogger(__name__)
+WIDGET_DIR = ROOT / "widget"
+_app_ids = itertools.count()
+
+
+def default_bot(settings: Settings, model_path: Path) -> BotEngine:
+    """The Rasa engine for a model, with the tracker store from settings."""
+    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url))
+
+
+def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,
+               model_path: Optional[Path] = None) -> Sanic:
+    """Build the server.
+
+    Args:
+        settings: configuration (``Settings.from_env()``).
+        store: conversation store; defaults to SQL at ``settings.database_url``.
+        bot: bot engine; defaults to Rasa with ``model_path``.
+        model_path: trained model used when ``bot`` is not given.
+    """
+    app = Sanic(f"crossdesk_{next(_app_ids)}")
+    app.config.RESPONSE_TIMEOUT = 30
+    app.ctx.settings = settings
+    app.ctx.store = store or SQLStore(settings.database_url)
+    if bot is None:
+        if model_path is None:
+            raise ValueError("create_app needs a bot or a model_path")
+        bot = default_bot(settings, model_path)
+    app.ctx.bot = bot
+    sio = socketio.AsyncServer(
+        async_mode="sanic",
+        cors_allowed_origins=settings.origins,
+        max_http_buffer_size=settings.max_payload_bytes,
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.attach(app, socketio_path="socket.io")
+    app.ctx.sio = sio
+    service = ConversationService(app.ctx.store, bot)
+    app.ctx.shopper = ShopperNamespace(service, settings)
+    sio.register_namespace(app.ctx.shopper)
+    setup_routes(app)
+    setup_lifecycle(app)
+    logging.getLogger("sanic.error").addFilter(_ClosedWebsocketFilter())
+    return app
+
+
+def setup_routes(app: Sanic) -> None:
+    """Demo storefront, widget files and health."""
+
+    @app.get("/")
+    async def storefront(request):
+        return await response.file(WIDGET_DIR / "examples" / "storefront.html")
+
+    @app.get("/health")
+    async def health(request):
+        bot = request.app.ctx.bot
+        status = "ok" if bot.ready else "error" if bot.error else "loading"
+        return response.json({"status": status, "bot_load_seconds": bot.load_seconds},
+                             status=200 if status != "error" else 503)
+
+    app.static("/widget", str(WIDGET_DIR), name="widget")
+
+
+class _ClosedWebsocketFilter(logging.Filter):
+    """Drop Sanic's error for a finished engine.io websocket.
+
+    python-engineio's Sanic driver returns no response once a websocket
+    closes; Sanic logs that as an error although nothing went wrong.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return "Invalid response type None" not in str(error or record.getMessage())
+
+
+def setup_lifecycle(app: Sanic) -> None:
+    """Start the bot with the server; drain and close on stop."""
+
+    @app.listener("before_server_start")
+    async def start_bot(app, loop):
+        app.ctx.bot.start()
+
+    @app.listener("before_server_stop")
+    async def drain(app, loop):
+        await app.ctx.shopper.drain()
+
+    @app.listener("after_server_stop")
+    async def close(app, loop):
+        app.ctx.bot.stop()
+        app.ctx.store.close()

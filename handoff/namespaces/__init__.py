@@ -1,0 +1,1 @@
+"""Socket.IO namespaces: one class per namespace."""

@@ -1,0 +1,109 @@
+"""Shopper namespace ``/``: Rasa's socket.io protocol plus additive extensions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Optional
+
+import socketio
+
+from handoff import protocol
+from handoff.conversations import ConversationService
+from handoff.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class ShopperNamespace(socketio.AsyncNamespace):
+    """Handles widget sockets. A socket is bound to one session id.
+
+    Every event is validated; a bad one gets ``crossdesk:error`` and changes
+    nothing. Replies go to the session's room, so every tab of the same
+    session sees them.
+    """
+
+    def __init__(self, service: ConversationService, settings: Settings):
+        super().__init__(protocol.SHOPPER_NAMESPACE)
+        self.service = service
+        self.settings = settings
+        self._tasks: set[asyncio.Task] = set()
+
+    async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
+        await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
+        return {"ok": False, "error": error.code, "message": error.message}
+
+    async def _bound_session(self, sid: str) -> Optional[str]:
+        session = await self.get_session(sid)
+        return session.get("session_id")
+
+    async def _bind(self, sid: str, session_id: str) -> None:
+        await self.save_session(sid, {"session_id": session_id})
+        self.enter_room(sid, session_id)
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        """Accept the socket (origins are checked by the server)."""
+        await self.save_session(sid, {})
+
+    async def on_session_request(self, sid: str, data: Any = None) -> Any:
+        """Rasa's handshake: confirm (or create) the session, then replay history."""
+        try:
+            request = protocol.parse_session_request(data)
+        except protocol.ProtocolError as error:
+            return await self._reject(sid, protocol.SESSION_REQUEST, error)
+        session_id = request.session_id or protocol.new_session_id()
+        previous = await self._bound_session(sid)
+        if previous and previous != session_id:
+            self.leave_room(sid, previous)
+        await self._bind(sid, session_id)
+        conversation, transcript = self.service.open_session(session_id, request.locale)
+        await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
+        await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript), room=sid)
+        return {"ok": True, "session_id": session_id, "state": conversation.state}
+
+    async def on_user_uttered(self, sid: str, data: Any = None) -> Any:
+        """Store the message, acknowledge it, then answer it in the background."""
+        try:
+            utterance = protocol.parse_user_uttered(data, self.settings.max_message_chars)
+            session_id = await self._session_for(sid, utterance)
+        except protocol.ProtocolError as error:
+            return await self._reject(sid, protocol.USER_UTTERED, error)
+        stored, created = self.service.receive(session_id, utterance)
+        if created:
+            self._spawn(self._answer(session_id, stored, utterance.metadata))
+        return {"ok": True, "id": stored.id, "message_id": utterance.client_id, "duplicate": not created}
+
+    async def _session_for(self, sid: str, utterance: protocol.UserUttered) -> str:
+        bound = await self._bound_session(sid)
+        if bound:
+            if utterance.session_id and utterance.session_id != bound:
+                raise protocol.ProtocolError("session_mismatch", "this socket belongs to another session")
+            return bound
+        # Rasa clients may send user_uttered with a session_id straight after connect.
+        session_id = utterance.session_id or protocol.new_session_id()
+        await self._bind(sid, session_id)
+        if not utterance.session_id:
+            await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
+        return session_id
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, session_id: str, stored, metadata: dict) -> None:
+        try:
+            outgoing = await self.service.answer(session_id, stored, metadata)
+        except Exception:  # the shopper's message is stored; tell them, keep serving
+            logger.exception("bot failed on message %s", stored.id)
+            error = protocol.ProtocolError("bot_unavailable", "the assistant could not answer; please try again")
+            await self.emit(protocol.ERROR, protocol.error_payload(error, protocol.USER_UTTERED), room=session_id)
+            return
+        for message in outgoing:
+            for payload in message.payloads:
+                await self.emit(protocol.BOT_UTTERED, payload, room=session_id)
+
+    async def drain(self) -> None:
+        """Wait for answers in flight (used at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,156 @@
+"""Socket.IO event names and payload shapes: the one place that defines them.
+
+The shopper namespace ``/`` speaks Rasa's socket.io protocol
+(``session_request`` -> ``session_confirm``, ``user_uttered`` -> ``bot_uttered``)
+so existing Rasa widgets work unmodified. Everything else is additive: extra
+keys in Rasa's payloads and extra ``crossdesk:*`` events that a plain Rasa
+client simply ignores. Documented in ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any, Optional
+
+# -- shopper namespace "/" (Rasa protocol) -----------------------------------
+SHOPPER_NAMESPACE = "/"
+SESSION_REQUEST = "session_request"
+SESSION_CONFIRM = "session_confirm"
+USER_UTTERED = "user_uttered"
+BOT_UTTERED = "bot_uttered"
+
+# -- Crossdesk extensions ------------------------------------------------------
+HISTORY = "crossdesk:history"  # transcript replay after session_confirm
+ERROR = "crossdesk:error"  # a rejected event: {code, message, event}
+
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_METADATA_BYTES = 4096
+
+
+class ProtocolError(Exception):
+    """A payload we refuse; ``code`` and ``message`` go to the client as-is."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def error_payload(error: ProtocolError, event: str) -> dict:
+    """The ``crossdesk:error`` payload."""
+    return {"code": error.code, "message": error.message, "event": event}
+
+
+def new_session_id() -> str:
+    """An unguessable session id (128 bits)."""
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """A validated ``session_request``."""
+
+    session_id: Optional[str]
+    locale: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class UserUttered:
+    """A validated ``user_uttered``."""
+
+    text: str
+    session_id: Optional[str]
+    client_id: Optional[str]
+    metadata: dict
+
+
+def _optional_str(data: dict, key: str, pattern: re.Pattern, code: str) -> Optional[str]:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ProtocolError(code, f"'{key}' must match {pattern.pattern}")
+    return value
+
+
+def parse_session_request(data: Any) -> SessionRequest:
+    """Validate ``session_request`` (``{session_id}``; a missing id means "new")."""
+    if data is None:
+        return SessionRequest(None)
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_payload", "session_request expects an object")
+    session_id = _optional_str(data, "session_id", SESSION_ID_RE, "invalid_session_id")
+    locale = data.get("locale")
+    if locale is not None and not (isinstance(locale, str) and len(locale) <= 35):
+        raise ProtocolError("invalid_locale", "'locale' must be a short string")
+    return SessionRequest(session_id, locale)
+
+
+def _metadata(data: dict) -> dict:
+    # rasa-webchat sends customData, newer clients metadata: accept either.
+    metadata = data.get("metadata", data.get("customData")) or {}
+    if not isinstance(metadata, dict):
+        raise ProtocolError("invalid_metadata", "'metadata' must be an object")
+    if len(json.dumps(metadata, default=str)) > MAX_METADATA_BYTES:
+        raise ProtocolError("metadata_too_large", f"'metadata' is over {MAX_METADATA_BYTES} bytes")
+    return metadata
+
+
+def parse_user_uttered(data: Any, max_chars: int) -> UserUttered:
+    """Validate ``user_uttered`` (``{message, session_id, message_id?, metadata?}``)."""
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_payload", "user_uttered expects an object")
+    text = data.get("message")
+    if not isinstance(text, str):
+        raise ProtocolError("invalid_message", "'message' must be a string")
+    text = text.strip()
+    if not text:
+        raise ProtocolError("empty_message", "'message' is empty")
+    if len(text) > max_chars:
+        raise ProtocolError("message_too_long", f"'message' is over {max_chars} characters")
+    session_id = _optional_str(data, "session_id", SESSION_ID_RE, "invalid_session_id")
+    client_id = _optional_str(data, "message_id", CLIENT_ID_RE, "invalid_message_id")
+    return UserUttered(text, session_id, client_id, _metadata(data))
+
+
+def bot_uttered_payloads(message: dict, message_id: int, timestamp: float) -> list[dict]:
+    """Rasa's ``bot_uttered`` payloads for one bot message, plus our extra keys.
+
+    Like Rasa's socket.io channel: buttons become ``quick_replies``; images,
+    attachments and custom payloads pass through.
+    """
+    payload: dict[str, Any] = {}
+    if message.get("text"):
+        payload["text"] = message["text"]
+    buttons = message.get("buttons") or []
+    if buttons:
+        payload["quick_replies"] = [
+            {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")}
+            for b in buttons
+        ]
+    if message.get("image"):
+        payload["attachment"] = {"type": "image", "payload": {"src": message["image"]}}
+    if message.get("attachment"):
+        payload["attachment"] = message["attachment"]
+    if message.get("custom"):
+        payload["custom"] = message["custom"]
+    if not payload:
+        return []
+    payload.update({"id": message_id, "sender": "bot", "language": message.get("language"), "ts": timestamp})
+    return [payload]
+
+
+def history_payload(session_id: str, messages: list) -> dict:
+    """The ``crossdesk:history`` payload: the transcript so far."""
+    return {
+        "session_id": session_id,
+        "messages": [
+            {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language,
+             "ts": m.created_at, "quick_replies": m.data.get("quick_replies")}
+            for m in messages
+        ],
+    }

@@ -1,0 +1,40 @@
+"""Plain records the store hands out (no ORM objects leave the store)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+SENDERS = ("shopper", "bot", "agent", "system")
+STATES = ("bot", "waiting", "with_agent", "resolved")
+
+
+@dataclass
+class Conversation:
+    """One shopper session."""
+
+    id: str
+    state: str = "bot"
+    language: Optional[str] = None
+    locale: Optional[str] = None
+    context: dict = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass
+class StoredMessage:
+    """One message of a transcript, in order (``id`` grows)."""
+
+    id: int
+    conversation_id: str
+    sender: str
+    text: str
+    language: Optional[str] = None
+    client_id: Optional[str] = None
+    data: dict = field(default_factory=dict)
+    created_at: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)

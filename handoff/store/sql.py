@@ -1,0 +1,189 @@
+"""SQL conversation store (SQLite file by default, PostgreSQL when scaled out).
+
+Writes are small single-row transactions; SQLite runs in WAL mode so readers
+never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+from sqlalchemy import (
+    Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+    UniqueConstraint, create_engine, event, select,
+)
+from sqlalchemy.exc import IntegrityError
+
+from handoff.store.records import Conversation, StoredMessage
+
+metadata = MetaData()
+
+conversations = Table(
+    "conversations", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False, default="bot"),
+    Column("language", String(16)),
+    Column("locale", String(35)),
+    Column("context", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("sender", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("language", String(16)),
+    Column("client_id", String(64)),
+    Column("data", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("conversation_id", "client_id", name="uq_message_client_id"),
+    Index("ix_messages_conversation", "conversation_id", "id"),
+)
+
+transitions = Table(
+    "transitions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _conversation(row) -> Conversation:
+    return Conversation(
+        id=row.id, state=row.state, language=row.language, locale=row.locale,
+        context=json.loads(row.context or "{}"), created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+def _message(row) -> StoredMessage:
+    return StoredMessage(
+        id=row.id, conversation_id=row.conversation_id, sender=row.sender, text=row.text,
+        language=row.language, client_id=row.client_id, data=json.loads(row.data or "{}"),
+        created_at=row.created_at,
+    )
+
+
+class SQLStore:
+    """Conversations, their messages and state transitions.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///var/crossdesk.db``, ``postgresql://...``).
+    """
+
+    def __init__(self, url: str):
+        if url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    # -- conversations -------------------------------------------------------
+    def get_conversation(self, conversation_id: str) -> Optional[Conversation]:
+        """The conversation, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(conversations).where(conversations.c.id == conversation_id)).first()
+        return _conversation(row) if row else None
+
+    def ensure_conversation(self, conversation_id: str, locale: Optional[str] = None,
+                            context: Optional[dict] = None) -> Conversation:
+        """Get the conversation, creating it (state ``bot``) if new."""
+        existing = self.get_conversation(conversation_id)
+        if existing:
+            return existing
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(conversations.insert().values(
+                    id=conversation_id, state="bot", locale=locale,
+                    context=json.dumps(context or {}), created_at=now, updated_at=now,
+                ))
+                conn.execute(transitions.insert().values(
+                    conversation_id=conversation_id, from_state=None, to_state="bot",
+                    actor="shopper", reason="session_start", created_at=now,
+                ))
+        except IntegrityError:
+            pass  # created concurrently by another tab
+        return self.get_conversation(conversation_id)
+
+    def update_conversation(self, conversation_id: str, **values) -> None:
+        """Set language, locale or context (context is merged)."""
+        if "context" in values:
+            current = self.get_conversation(conversation_id)
+            merged = {**(current.context if current else {}), **(values["context"] or {})}
+            values["context"] = json.dumps(merged)
+        values["updated_at"] = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
+
+    # -- messages ------------------------------------------------------------
+    def add_message(self, conversation_id: str, sender: str, text: str, language: Optional[str] = None,
+                    client_id: Optional[str] = None, data: Optional[dict] = None) -> tuple[StoredMessage, bool]:
+        """Store a message. Returns (message, created); a repeated ``client_id`` returns the original."""
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(messages.insert().values(
+                    conversation_id=conversation_id, sender=sender, text=text, language=language,
+                    client_id=client_id, data=json.dumps(data or {}, ensure_ascii=False), created_at=now,
+                ))
+                message_id = result.inserted_primary_key[0]
+        except IntegrityError:
+            if client_id is None:
+                raise
+            return self.message_by_client_id(conversation_id, client_id), False
+        return StoredMessage(message_id, conversation_id, sender, text, language, client_id, data or {}, now), True
+
+    def message_by_client_id(self, conversation_id: str, client_id: str) -> Optional[StoredMessage]:
+        """The message a client sent with this id, if stored."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(messages).where(
+                messages.c.conversation_id == conversation_id, messages.c.client_id == client_id)).first()
+        return _message(row) if row else None
+
+    def update_message(self, message_id: int, language: Optional[str] = None, data: Optional[dict] = None) -> None:
+        """Record what the bot learnt about a stored message (language, intent)."""
+        values = {}
+        if language is not None:
+            values["language"] = language
+        if data is not None:
+            values["data"] = json.dumps(data, ensure_ascii=False)
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(messages.update().where(messages.c.id == message_id).values(**values))
+
+    def transcript(self, conversation_id: str, after_id: int = 0, limit: int = 500) -> list[StoredMessage]:
+        """Messages in order (optionally only those after ``after_id``)."""
+        query = (select(messages)
+                 .where(messages.c.conversation_id == conversation_id, messages.c.id > after_id)
+                 .order_by(messages.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [_message(row) for row in conn.execute(query)]
+
+    def transitions(self, conversation_id: str) -> list[dict]:
+        """State transitions in order, with who/why/when."""
+        query = select(transitions).where(transitions.c.conversation_id == conversation_id).order_by(transitions.c.id)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]

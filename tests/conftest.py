@@ -1,0 +1,37 @@
+"""Shared fixtures: one trained model, real server processes, real sockets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, ServerProcess, Shopper
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """The model trained on the repository's data (trained once if stale)."""
+    from bot.training import ensure_model
+
+    return ensure_model(ROOT / "var" / "models")
+
+
+@pytest.fixture(scope="session")
+def server(model_path, tmp_path_factory):
+    """One server shared by the tests that don't restart it."""
+    process = ServerProcess(tmp_path_factory.mktemp("var"), model_path).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def shopper(server):
+    """A connected shopper with a fresh session."""
+    client = Shopper(server.url)
+    await client.connect()
+    yield client
+    await client.close()
