@@ -71,7 +71,6 @@ class Client:
         sent = time.perf_counter()
         await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
         received = await asyncio.wait_for(self.replies.get(), timeout)
-        await asyncio.sleep(0.05)  # let the rest of a multi-part answer arrive
         return received - sent
 
     async def close(self) -> None:
@@ -119,7 +118,8 @@ def env() -> dict:
 
 
 def start_crossdesk(model: Path, work: Path, port: int) -> subprocess.Popen:
-    environment = {**env(), "CROSSDESK_PORT": str(port), "CROSSDESK_VAR_DIR": str(work / "crossdesk"),
+    environment = {**env(), **{k: v for k, v in os.environ.items() if k.startswith("CROSSDESK_")},
+                   "CROSSDESK_PORT": str(port), "CROSSDESK_VAR_DIR": str(work / "crossdesk"),
                    "CROSSDESK_MODEL_PATH": str(model), "CROSSDESK_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, "-m", "handoff", "serve"], cwd=ROOT, env=environment,
                             stdout=open(work / "crossdesk.log", "wb"), stderr=subprocess.STDOUT)
@@ -176,7 +176,7 @@ async def measure(name: str, start, model: Path, work: Path, shoppers: int, mess
 async def main(args: argparse.Namespace) -> None:
     from bot.training import ensure_model
 
-    model = ensure_model(ROOT / "var" / "models")
+    model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
     with tempfile.TemporaryDirectory(prefix="crossdesk-bench-") as tmp:
         work = Path(tmp)
         print(f"{args.shoppers} concurrent shoppers x {args.messages} messages, model {model.name}, "
@@ -195,5 +195,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--shoppers", type=int, default=50)
     parser.add_argument("--messages", type=int, default=10)
+    parser.add_argument("--model", help="model archive (default: train/reuse var/models)")
     parser.add_argument("--skip-plain", action="store_true", help="measure Crossdesk only")
     asyncio.run(main(parser.parse_args()))

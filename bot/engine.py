@@ -58,29 +58,32 @@ def configure_rasa_logging(level: int = logging.WARNING) -> None:
     configure_structlog(level)
 
 
-def build_agent(model_path: str, tracker_db_url: Optional[str] = None):
+def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None):
     """Load the trained model with our tracker store, NLG and in-process actions.
 
     Without ``tracker_db_url`` conversations are kept in memory (``python -m bot parse``).
     """
     from rasa.core.agent import Agent
-    from rasa.core.tracker_store import SQLTrackerStore
     from sqlalchemy.engine.url import make_url
 
     from actions.inprocess import InProcessActionEndpoint
-    from bot.nlg import MultilingualNLG
+    from bot.nlg import MultilingualNLG, load_responses
+    from bot.tracker_store import CachingSQLTrackerStore
+
+    from bot import rasa_tuning
 
     configure_rasa_logging()
+    rasa_tuning.apply()
     tracker_store = None
     if tracker_db_url:
         url = make_url(tracker_db_url)
-        tracker_store = SQLTrackerStore(
+        tracker_store = CachingSQLTrackerStore(
             dialect=url.drivername.split("+")[0], host=url.host, port=url.port,
             db=url.database, username=url.username, password=url.password,
         )
     return Agent.load(
         model_path,
-        generator=MultilingualNLG(),
+        generator=MultilingualNLG(responses=load_responses(responses_dir) if responses_dir else None),
         tracker_store=tracker_store,
         action_endpoint=InProcessActionEndpoint(),
     )
@@ -136,6 +139,8 @@ class BotEngine:
 
     async def wait_ready(self, timeout: Optional[float] = None) -> None:
         """Wait (without blocking the caller's loop) until the model is loaded."""
+        if self.ready:
+            return
         loaded = await asyncio.get_running_loop().run_in_executor(None, self._ready.wait, timeout)
         if not loaded:
             raise TimeoutError("bot model still loading")
@@ -176,13 +181,17 @@ class BotEngine:
         message = UserMessage(text, output, sender_id, metadata=metadata, input_channel="socketio")
         processor = self._agent.processor
         async with self._agent.lock_store.lock(sender_id):
-            tracker = await processor.log_message(message, should_save_tracker=False)
-            parse = tracker.latest_message.parse_data
-            paused = tracker.is_paused()
-            if not paused:
-                tracker = await processor.run_action_extract_slots(output, tracker)
-                await processor._run_prediction_loop(output, tracker)
-            await processor.save_tracker(tracker)
+            try:
+                tracker = await processor.log_message(message, should_save_tracker=False)
+                parse = tracker.latest_message.parse_data
+                paused = tracker.is_paused()
+                if not paused:
+                    tracker = await processor.run_action_extract_slots(output, tracker)
+                    await processor._run_prediction_loop(output, tracker)
+                await processor.save_tracker(tracker)
+            except Exception:
+                _forget_cached_tracker(self._agent.tracker_store, sender_id)
+                raise
         return _reply_from(parse, output.messages, paused or tracker.is_paused())
 
     async def run_on_tracker(self, sender_id: str, events: List[Any]) -> None:
@@ -196,6 +205,13 @@ class BotEngine:
             for event in events:
                 tracker.update(event)
             await processor.save_tracker(tracker)
+
+
+def _forget_cached_tracker(store: Any, sender_id: str) -> None:
+    # Agent may wrap our store in Rasa's FailSafeTrackerStore.
+    for candidate in (store, getattr(store, "_tracker_store", None)):
+        if hasattr(candidate, "forget"):
+            candidate.forget(sender_id)
 
 
 def _reply_from(parse: dict, messages: List[dict], paused: bool) -> BotReply:

@@ -23,7 +23,7 @@ _app_ids = itertools.count()
 
 def default_bot(settings: Settings, model_path: Path) -> BotEngine:
     """The Rasa engine for a model, with the tracker store from settings."""
-    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url))
+    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, settings.responses_dir or None))
 
 
 def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Optional
@@ -19,11 +19,12 @@ from handoff import protocol
 from handoff.store import Conversation, SQLStore, StoredMessage
 
 logger = logging.getLogger(__name__)
+CACHED_CONVERSATIONS = 10_000
 
 
 @dataclass
 class Outgoing:
-    """A bot message ready to emit (stored first)."""
+    """A stored bot message and the ``bot_uttered`` payloads to emit for it."""
 
     stored: StoredMessage
     payloads: list[dict]
@@ -41,6 +42,7 @@ class ConversationService:
         self.store = store
         self.bot = bot
         self._locks: dict[str, asyncio.Lock] = {}
+        self._conversations: "OrderedDict[str, Conversation]" = OrderedDict()
 
     @asynccontextmanager
     async def _conversation_lock(self, conversation_id: str):
@@ -52,16 +54,32 @@ class ConversationService:
             if not lock.locked() and not getattr(lock, "_waiters", None):
                 self._locks.pop(conversation_id, None)
 
+    def _conversation(self, session_id: str, locale: Optional[str] = None) -> Conversation:
+        """The conversation (created if new), from a bounded in-memory cache."""
+        conversation = self._conversations.get(session_id)
+        if conversation is None:
+            conversation = self.store.ensure_conversation(session_id, locale=locale)
+            self._conversations[session_id] = conversation
+            while len(self._conversations) > CACHED_CONVERSATIONS:
+                self._conversations.popitem(last=False)
+        self._conversations.move_to_end(session_id)
+        return conversation
+
+    def _update(self, conversation: Conversation, **values) -> None:
+        self.store.update_conversation(conversation.id, **values)
+        for key, value in values.items():
+            setattr(conversation, key, value)
+
     def open_session(self, session_id: str, locale: Optional[str]) -> tuple[Conversation, list[StoredMessage]]:
         """Create or resume a conversation; return it with its transcript."""
-        conversation = self.store.ensure_conversation(session_id, locale=locale)
+        conversation = self._conversation(session_id, locale)
         if locale and locale != conversation.locale:
-            self.store.update_conversation(session_id, locale=locale)
+            self._update(conversation, locale=locale)
         return conversation, self.store.transcript(session_id)
 
     def receive(self, session_id: str, utterance: protocol.UserUttered) -> tuple[StoredMessage, bool]:
         """Store a shopper message (idempotent per client message id)."""
-        self.store.ensure_conversation(session_id, locale=utterance.metadata.get("locale"))
+        self._conversation(session_id, locale=utterance.metadata.get("locale"))
         return self.store.add_message(
             session_id, "shopper", utterance.text, client_id=utterance.client_id,
             data={"metadata": utterance.metadata} if utterance.metadata else None,
@@ -70,29 +88,32 @@ class ConversationService:
     async def answer(self, session_id: str, shopper_message: StoredMessage, metadata: dict) -> list[Outgoing]:
         """Run the bot on a stored shopper message; store and return its replies."""
         async with self._conversation_lock(session_id):
-            conversation = self.store.get_conversation(session_id)
+            conversation = self._conversation(session_id)
             bot_metadata = {
                 **{k: v for k, v in metadata.items() if k not in ("language", "translated")},
                 "language": conversation.language,
                 "locale": metadata.get("locale") or conversation.locale,
             }
             reply = await self.bot.handle(shopper_message.text, session_id, bot_metadata)
-            self._record_understanding(conversation, shopper_message, reply)
-            return [self._store_bot_message(session_id, m, reply) for m in reply.messages]
+            outgoing = self._record_turn(conversation, shopper_message, reply)
+            if reply.language and reply.language != conversation.language:
+                self._update(conversation, language=reply.language)
+            return outgoing
 
-    def _record_understanding(self, conversation: Conversation, message: StoredMessage, reply: BotReply) -> None:
-        data = {**message.data, "intent": reply.intent, "confidence": reply.confidence,
-                "entities": reply.entities}
-        self.store.update_message(message.id, language=reply.language, data=data)
-        if reply.language and reply.language != conversation.language:
-            self.store.update_conversation(conversation.id, language=reply.language)
-
-    def _store_bot_message(self, session_id: str, message: dict, reply: BotReply) -> Outgoing:
-        language = message.get("language") or reply.language
-        draft = protocol.bot_uttered_payloads({**message, "language": language}, 0, time.time())
-        data = {k: v for k, v in (draft[0] if draft else {}).items()
-                if k in ("quick_replies", "attachment", "custom")}
-        stored, _ = self.store.add_message(session_id, "bot", message.get("text") or "", language=language,
-                                           data=data)
-        return Outgoing(stored, protocol.bot_uttered_payloads(
-            {**message, "language": language}, stored.id, stored.created_at))
+    def _record_turn(self, conversation: Conversation, message: StoredMessage, reply: BotReply) -> list[Outgoing]:
+        understanding = {**message.data, "intent": reply.intent, "confidence": reply.confidence,
+                         "entities": reply.entities}
+        drafts = []
+        for bot_message in reply.messages:
+            bot_message = {**bot_message, "language": bot_message.get("language") or reply.language}
+            [payload] = protocol.bot_uttered_payloads(bot_message, 0, 0.0) or [{}]
+            data = {k: v for k, v in payload.items() if k in ("quick_replies", "attachment", "custom")}
+            drafts.append((bot_message, data))
+        stored = self.store.record_turn(
+            conversation.id, message.id, understanding, reply.language,
+            [(m.get("text") or "", m["language"], data) for m, data in drafts],
+        )
+        return [
+            Outgoing(row, protocol.bot_uttered_payloads(m, row.id, row.created_at))
+            for row, (m, _) in zip(stored, drafts)
+        ]

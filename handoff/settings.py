@@ -24,6 +24,7 @@ class Settings:
         database_url: conversations store (SQLAlchemy URL), SQLite under var/ by default.
         tracker_db_url: Rasa's tracker store (SQLAlchemy URL), SQLite under var/ by default.
         model_path: a trained model; empty means "the newest in var/models".
+        responses_dir: the bot's answers per language (default ``bot/responses``).
         allowed_origins: storefront origins allowed to connect ("*" = any).
         max_message_chars: longest shopper message accepted.
         max_payload_bytes: largest socket payload accepted.
@@ -36,6 +37,7 @@ class Settings:
     database_url: str = ""
     tracker_db_url: str = ""
     model_path: str = ""
+    responses_dir: str = ""
     allowed_origins: str = "*"
     max_message_chars: int = 2000
     max_payload_bytes: int = 64 * 1024

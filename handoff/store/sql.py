@@ -1,7 +1,8 @@
 """SQL conversation store (SQLite file by default, PostgreSQL when scaled out).
 
-Writes are small single-row transactions; SQLite runs in WAL mode so readers
-never wait for the writer.
+Writes are small single-row transactions. SQLite runs in WAL mode with
+``synchronous=NORMAL`` (a committed write survives a killed process; only an
+OS crash can lose the last moments) on one reused connection per thread.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint, create_engine, event, select,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import SingletonThreadPool
 
 from handoff.store.records import Conversation, StoredMessage
 
@@ -91,7 +93,8 @@ class SQLStore:
     def __init__(self, url: str):
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url, future=True)
+        options = {"poolclass": SingletonThreadPool} if url.startswith("sqlite") else {}
+        self.engine = create_engine(url, future=True, **options)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
@@ -156,23 +159,35 @@ class SQLStore:
             return self.message_by_client_id(conversation_id, client_id), False
         return StoredMessage(message_id, conversation_id, sender, text, language, client_id, data or {}, now), True
 
+    def record_turn(self, conversation_id: str, shopper_message_id: int, understanding: dict,
+                    language: Optional[str], bot_messages: list[tuple[str, Optional[str], dict]]) -> list[StoredMessage]:
+        """In one transaction: what the bot understood of a shopper message, and its replies.
+
+        Args:
+            bot_messages: ``(text, language, data)`` per bot message, in order.
+        """
+        now = time.time()
+        stored = []
+        with self.engine.begin() as conn:
+            values = {"data": json.dumps(understanding, ensure_ascii=False)}
+            if language:
+                values["language"] = language
+            conn.execute(messages.update().where(messages.c.id == shopper_message_id).values(**values))
+            for text, message_language, data in bot_messages:
+                result = conn.execute(messages.insert().values(
+                    conversation_id=conversation_id, sender="bot", text=text, language=message_language,
+                    data=json.dumps(data, ensure_ascii=False), created_at=now,
+                ))
+                stored.append(StoredMessage(result.inserted_primary_key[0], conversation_id, "bot", text,
+                                            message_language, None, data, now))
+        return stored
+
     def message_by_client_id(self, conversation_id: str, client_id: str) -> Optional[StoredMessage]:
         """The message a client sent with this id, if stored."""
         with self.engine.connect() as conn:
             row = conn.execute(select(messages).where(
                 messages.c.conversation_id == conversation_id, messages.c.client_id == client_id)).first()
         return _message(row) if row else None
-
-    def update_message(self, message_id: int, language: Optional[str] = None, data: Optional[dict] = None) -> None:
-        """Record what the bot learnt about a stored message (language, intent)."""
-        values = {}
-        if language is not None:
-            values["language"] = language
-        if data is not None:
-            values["data"] = json.dumps(data, ensure_ascii=False)
-        if values:
-            with self.engine.begin() as conn:
-                conn.execute(messages.update().where(messages.c.id == message_id).values(**values))
 
     def transcript(self, conversation_id: str, after_id: int = 0, limit: int = 500) -> list[StoredMessage]:
         """Messages in order (optionally only those after ``after_id``)."""

@@ -1,0 +1,93 @@
+"""Rasa's SQL tracker store with a write-through cache of live conversations.
+
+Rasa reloads a conversation's whole tracker from SQL for every message
+(query + JSON + replaying every event), which grows with the conversation.
+A server process that owns its conversations (the embedded default, or a
+scaled-out process behind a sticky load balancer) can keep the trackers it
+just saved. Every save still goes to SQL first, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from typing import Any, Iterator, Optional
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import SingletonThreadPool
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class CachingSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore + LRU of trackers (``cache_size`` 0 disables the cache).
+
+    The cached tracker object is handed to Rasa's processor, which updates it
+    in place and saves it; :meth:`forget` drops it if processing failed half
+    way, so the next message reloads the stored truth.
+    """
+
+    def __init__(self, *args: Any, cache_size: int = 5000, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._cache: "OrderedDict[str, DialogueStateTracker]" = OrderedDict()
+        self._saved: dict[str, int] = {}  # sender -> events of the cached tracker already in SQL
+        self._cache_size = cache_size
+        if self.engine.dialect.name == "sqlite":
+            # Rasa's engine opens a new SQLite connection per query (NullPool):
+            # reuse one per thread, in WAL mode.
+            self.engine.dispose()
+            self.engine = create_engine(self.engine.url, poolclass=SingletonThreadPool)
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.sessionmaker = sessionmaker(bind=self.engine)
+
+    def _remember(self, tracker: DialogueStateTracker) -> None:
+        if self._cache_size <= 0:
+            return
+        self._cache[tracker.sender_id] = tracker
+        self._cache.move_to_end(tracker.sender_id)
+        while len(self._cache) > self._cache_size:
+            evicted, _ = self._cache.popitem(last=False)
+            self._saved.pop(evicted, None)
+
+    def forget(self, sender_id: str) -> None:
+        """Drop a cached tracker (after a failed turn)."""
+        self._cache.pop(sender_id, None)
+        self._saved.pop(sender_id, None)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """New events of a cached tracker without counting rows in SQL."""
+        saved = self._saved.get(tracker.sender_id)
+        if saved is not None and self._cache.get(tracker.sender_id) is tracker and saved <= len(tracker.events):
+            return itertools.islice(tracker.events, saved, len(tracker.events))
+        return super()._additional_events(session, tracker)
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The cached tracker, else the one rebuilt from SQL."""
+        cached = self._cache.get(sender_id)
+        if cached is not None:
+            self._cache.move_to_end(sender_id)
+            return cached
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None:
+            self._remember(tracker)
+            self._saved[sender_id] = len(tracker.events)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Write new events to SQL, then remember the tracker."""
+        try:
+            await super().save(tracker)
+        except Exception:
+            self.forget(tracker.sender_id)
+            raise
+        self._remember(tracker)
+        self._saved[tracker.sender_id] = len(tracker.events)
