@@ -65,7 +65,11 @@ class MultilingualNLG(NaturalLanguageGenerator):
     """Picks the response variation in the conversation's language."""
 
     def __init__(self, endpoint_config: Any = None, domain: Any = None, responses: Optional[dict] = None):
-        self.responses = responses if responses is not None else load_responses()
+        if responses is None:
+            from handoff.settings import Settings
+
+            responses = load_responses(Settings.from_env().responses_dir or RESPONSES_DIR)
+        self.responses = responses
 
     def variations(self, utter_action: str, language: str) -> List[dict]:
         """The variations of a response in a language, English as fallback."""

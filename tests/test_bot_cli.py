@@ -23,4 +23,4 @@ def test_parse_prints_one_json_object_per_line(model_path):
     assert {"entity": "country", "value": "DE", "start": 0, "end": 3} in rows[1]["entities"]
     assert rows[2]["intent"] == "order_tracking"
     assert any(e["entity"] == "order_id" and e["value"] == "A10234" for e in rows[2]["entities"])
-    assert rows[3]["intent"] == "shipping_cost"
+    assert rows[3]["language"] == "zh-TW"
