@@ -92,15 +92,23 @@ async def first_reply(url: str, started: float, timeout: float = 180) -> float:
     raise TimeoutError(f"no reply from {url} within {timeout}s")
 
 
-async def load(url: str, shoppers: int, messages: int) -> dict:
-    """N concurrent shoppers x M messages; latency figures and throughput."""
+async def load(url: str, shoppers: int, messages: int, think: float = 0.0) -> dict:
+    """N concurrent shoppers x M messages; latency figures and throughput.
+
+    ``think`` is the pause between a reply and the shopper's next message
+    (0 = a closed loop: every shopper fires again at once, the worst case).
+    """
     clients = [Client(url) for _ in range(shoppers)]
     await asyncio.gather(*(c.connect() for c in clients))
     latencies: list[float] = []
 
     async def run(index: int, client: Client) -> None:
+        if think:
+            await asyncio.sleep(think * index / shoppers)  # spread the first messages
         for turn in range(messages):
             latencies.append(await client.exchange(MESSAGES[(index + turn) % len(MESSAGES)]))
+            if think:
+                await asyncio.sleep(think)
 
     started = time.perf_counter()
     await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
@@ -155,7 +163,14 @@ def stop(processes: list[subprocess.Popen]) -> None:
             process.kill()
 
 
-async def measure(name: str, start, model: Path, work: Path, shoppers: int, messages: int) -> dict:
+def report(name: str, result: dict) -> None:
+    print(f"{name:<24} {result['replies']} replies in {result['seconds']:5.1f} s = "
+          f"{result['per_second']:6.1f} replies/s | latency p50 {result['p50'] * 1000:6.0f} ms  "
+          f"p95 {result['p95'] * 1000:6.0f} ms  p99 {result['p99'] * 1000:6.0f} ms", flush=True)
+
+
+async def measure(name: str, start, model: Path, work: Path, shoppers: int, messages: int,
+                  think: float) -> dict:
     port = free_port()
     started = time.perf_counter()
     processes = start(model, work, port)
@@ -164,12 +179,14 @@ async def measure(name: str, start, model: Path, work: Path, shoppers: int, mess
         cold = await first_reply(f"http://127.0.0.1:{port}", started)
         await load(f"http://127.0.0.1:{port}", 5, 2)  # warm-up
         result = await load(f"http://127.0.0.1:{port}", shoppers, messages)
+        paced = await load(f"http://127.0.0.1:{port}", shoppers, messages, think) if think else None
     finally:
         stop(processes)
     result["cold_start"] = cold
-    print(f"{name:<12} cold start {cold:6.1f} s | {result['replies']} replies in {result['seconds']:.1f} s = "
-          f"{result['per_second']:6.1f} replies/s | latency p50 {result['p50'] * 1000:6.0f} ms  "
-          f"p95 {result['p95'] * 1000:6.0f} ms  p99 {result['p99'] * 1000:6.0f} ms", flush=True)
+    print(f"{name}: cold start (process start to first reply) {cold:.1f} s", flush=True)
+    report(f"  {name} closed loop", result)
+    if paced:
+        report(f"  {name} {think:g} s typing", paced)
     return result
 
 
@@ -181,10 +198,11 @@ async def main(args: argparse.Namespace) -> None:
         work = Path(tmp)
         print(f"{args.shoppers} concurrent shoppers x {args.messages} messages, model {model.name}, "
               f"{os.cpu_count()} cores", flush=True)
-        ours = await measure("crossdesk", start_crossdesk, model, work, args.shoppers, args.messages)
+        ours = await measure("crossdesk", start_crossdesk, model, work, args.shoppers, args.messages, args.think)
         if args.skip_plain:
             return
-        plain = await measure("plain rasa", start_plain_rasa, model, work, args.shoppers, args.messages)
+        plain = await measure("plain rasa", start_plain_rasa, model, work, args.shoppers, args.messages,
+                              args.think)
     print(f"ratio crossdesk/plain: throughput x{ours['per_second'] / plain['per_second']:.2f}, "
           f"p99 latency x{ours['p99'] / plain['p99']:.2f}, cold start x{ours['cold_start'] / plain['cold_start']:.2f}")
     print(f"vs the rasa-init bot on plain rasa run (12 replies/s, measured in DESIGN.md): "
@@ -195,6 +213,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--shoppers", type=int, default=50)
     parser.add_argument("--messages", type=int, default=10)
+    parser.add_argument("--think", type=float, default=2.0,
+                        help="also measure with this pause (s) between a reply and the next message; 0 skips")
     parser.add_argument("--model", help="model archive (default: train/reuse var/models)")
     parser.add_argument("--skip-plain", action="store_true", help="measure Crossdesk only")
     asyncio.run(main(parser.parse_args()))
