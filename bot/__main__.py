@@ -2,6 +2,7 @@
 
 ``python -m bot train``  train the model if its inputs changed (``--force`` to retrain)
 ``python -m bot parse``  one message per line on stdin -> one JSON object per line on stdout
+``python -m bot check``  content checks for staff (languages, counts, collisions, responses)
 """
 
 from __future__ import annotations
@@ -73,6 +74,29 @@ def cmd_parse(args: argparse.Namespace) -> None:
             engine.stop()
 
 
+def cmd_check(args: argparse.Namespace) -> None:
+    """Content checks, then Rasa's own data validation."""
+    import subprocess
+    from pathlib import Path
+
+    from bot.datacheck import ROOT, run_checks
+
+    report = run_checks()
+    for line in report.errors:
+        print(f"ERROR   {line}")
+    for line in report.warnings:
+        print(f"warning {line}")
+    print(f"{len(report.errors)} errors, {len(report.warnings)} warnings in Crossdesk content checks")
+    rasa_ok = True
+    if not args.skip_rasa:
+        print("running Rasa's data validation...", flush=True)
+        rasa = Path(sys.executable).parent / "rasa"
+        result = subprocess.run([str(rasa), "data", "validate", "--domain", "bot/domain.yml", "--config",
+                                 "config.yml", "--data", "data/nlu", "data/rules.yml"], cwd=ROOT)
+        rasa_ok = result.returncode == 0
+    sys.exit(0 if report.ok and rasa_ok else 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     _quiet_rasa()
@@ -82,8 +106,10 @@ def main(argv: list[str] | None = None) -> None:
     train.add_argument("--force", action="store_true", help="retrain even if up to date")
     parse = commands.add_parser("parse", help="stdin messages -> JSON lines")
     parse.add_argument("--model", help="model archive (default: current trained model)")
+    check = commands.add_parser("check", help="report missing languages, thin intents, collisions, responses")
+    check.add_argument("--skip-rasa", action="store_true", help="skip Rasa's own (slower) validation")
     args = parser.parse_args(argv)
-    {"train": cmd_train, "parse": cmd_parse}[args.command](args)
+    {"train": cmd_train, "parse": cmd_parse, "check": cmd_check}[args.command](args)
 
 
 if __name__ == "__main__":
