@@ -30,6 +30,7 @@ run: setup
 	$(PY) -m handoff serve
 
 test: setup
+	@scripts/ensure-chromium
 	$(PY) -m pytest
 
 bench: setup

@@ -134,3 +134,8 @@ class Shopper:
 
     async def close(self) -> None:
         await self.client.disconnect()
+
+
+CHROMIUM = os.environ.get("CROSSDESK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
