@@ -38,10 +38,13 @@ SWITCH_CONFIDENCE = 0.9
 """A conversation switches language only on a detection at least this sure."""
 
 # Latin-script languages langdetect may answer (authored + common long tail).
+# Close confusers of es/en on chat text (ca, sl, hr, sk, tl) are left out.
 _LATIN_PROFILES = (
     "en", "fr", "de", "es", "it", "pt", "nl", "sv", "da", "no", "fi", "pl",
-    "cs", "tr", "id", "vi", "ro", "hu", "tl", "ca", "hr", "sk", "sl",
+    "cs", "tr", "id", "vi", "ro", "hu",
 )
+# Most shoppers write in an authored language: a prior, not a rule.
+_LATIN_PRIOR = {lang: (3.0 if lang in ("en", "fr", "de", "es") else 1.0) for lang in _LATIN_PROFILES}
 _CYRILLIC_PROFILES = ("ru", "uk", "bg", "mk")
 _ARABIC_PROFILES = ("ar", "fa", "ur")
 
@@ -60,16 +63,19 @@ _NEUTRAL_WORDS = {
 _LEXICON = {
     "en": "hi hello hey thanks thank you yes yeah yep no nope bye goodbye please "
           "where when how what shipping order my is the can i help human agent "
-          "refund return cancel cost much long",
+          "refund return cancel cost much long talk person real someone package parcel "
+          "card declined pay payment you are your bot do ship",
     "fr": "bonjour salut merci oui non ouais au revoir stp svp commande livraison "
           "combien est-ce je vous ma mon suis aide remboursement annuler ou quand "
           "colis frais douane paiement",
     "de": "hallo servus moin danke ja nein nee tschüss tschuss tschuess bitte "
           "bestellung lieferung wie lange wo ist mein meine ich kann zoll versand "
-          "kosten rückerstattung stornieren paket",
+          "kosten rückerstattung stornieren paket vielen dank danke zahlen karte "
+          "wann kommt sendung mit einem",
     "es": "hola gracias sí si vale adiós adios por favor pedido envío envio "
           "cuánto cuanto dónde donde está esta mi quiero puedo aduana pago "
-          "reembolso cancelar paquete",
+          "reembolso cancelar paquete tarjeta rechazaron llegó llego eres aceptan "
+          "crédito credito tengo quiero hablar persona envían envian pagar",
 }
 _LEXICON_SETS = {lang: set(words.split()) for lang, words in _LEXICON.items()}
 
@@ -92,7 +98,7 @@ class Detection:
 class _RestrictedDetector:
     """A private, seeded langdetect factory limited to some profiles."""
 
-    def __init__(self, languages: tuple[str, ...]):
+    def __init__(self, languages: tuple[str, ...], prior: Optional[dict] = None):
         self._lock = threading.Lock()
         self._factory = detector_factory.DetectorFactory()
         profiles = []
@@ -102,11 +108,13 @@ class _RestrictedDetector:
                 profiles.append(json.dumps(json.load(handle)))
         self._factory.load_json_profile(profiles)
         self._factory.set_seed(0)
-
+        self._prior = prior
     def detect(self, text: str) -> Optional[tuple[str, float]]:
         """Return (language, probability) or None when nothing is detectable."""
         with self._lock:  # the factory's random state is shared
             detector = self._factory.create()
+            if self._prior:
+                detector.set_prior_map(self._prior)
             detector.append(text)
             try:
                 best = detector.get_probabilities()[0]
@@ -119,16 +127,16 @@ _detectors: dict[str, _RestrictedDetector] = {}
 _detectors_lock = threading.Lock()
 
 
-def _detector(name: str, languages: tuple[str, ...]) -> _RestrictedDetector:
+def _detector(name: str, languages: tuple[str, ...], prior: Optional[dict] = None) -> _RestrictedDetector:
     with _detectors_lock:
         if name not in _detectors:
-            _detectors[name] = _RestrictedDetector(languages)
+            _detectors[name] = _RestrictedDetector(languages, prior)
         return _detectors[name]
 
 
 def warm_up() -> None:
     """Load every langdetect profile now (not on a shopper's first message)."""
-    _detector("latin", _LATIN_PROFILES)
+    _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR)
     _detector("cyrillic", _CYRILLIC_PROFILES)
     _detector("arabic", _ARABIC_PROFILES)
 
@@ -243,7 +251,7 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
     by_lexicon = _by_lexicon(words)
     if by_lexicon and (len(words) <= 3 or by_lexicon.confidence >= 0.9):
         return by_lexicon
-    found = _detector("latin", _LATIN_PROFILES).detect(cleaned)
+    found = _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR).detect(cleaned)
     if not found:
         return by_lexicon
     lang, prob = found

@@ -17,7 +17,7 @@ from bot.language import choose_language, detect, normalise_locale
     ("danke schön", "de"),
     ("hola, cuánto cuesta el envío", "es"),
     ("where is my parcel", "en"),
-    ("spedite in Italia?", "it"),
+    ("vorrei sapere quando arriva il mio pacco", "it"),
     ("ส่งไปไทยกี่วัน", "th"),
 ])
 def test_detects_short_messages(text, expected):
@@ -67,3 +67,12 @@ def test_detection_is_deterministic():
 ])
 def test_normalises_browser_locales(locale, expected):
     assert normalise_locale(locale) == expected
+
+
+def test_held_out_short_messages_are_detected_at_least_95_percent():
+    from tests.support import ROOT
+
+    rows = [line.rstrip("\n").split("\t") for line in open(ROOT / "tests" / "data" / "language_detection.tsv",
+                                                           encoding="utf-8") if line.strip() and not line.startswith("#")]
+    right = sum((detect(text) and detect(text).language) == expected for expected, text in rows)
+    assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
