@@ -3,6 +3,7 @@
 ``python -m bot train``  train the model if its inputs changed (``--force`` to retrain)
 ``python -m bot parse``  one message per line on stdin -> one JSON object per line on stdout
 ``python -m bot check``  content checks for staff (languages, counts, collisions, responses)
+``python -m bot eval``   per-language cross-validation + language detection -> reports/
 """
 
 from __future__ import annotations
@@ -97,6 +98,15 @@ def cmd_check(args: argparse.Namespace) -> None:
     sys.exit(0 if report.ok and rasa_ok else 1)
 
 
+def cmd_eval(args: argparse.Namespace) -> None:
+    """Cross-validation per language and language detection -> reports/."""
+    from bot.engine import configure_rasa_logging
+    from bot.evaluation import main as evaluate
+
+    configure_rasa_logging()
+    evaluate(folds=args.folds)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     _quiet_rasa()
@@ -108,8 +118,10 @@ def main(argv: list[str] | None = None) -> None:
     parse.add_argument("--model", help="model archive (default: current trained model)")
     check = commands.add_parser("check", help="report missing languages, thin intents, collisions, responses")
     check.add_argument("--skip-rasa", action="store_true", help="skip Rasa's own (slower) validation")
+    evaluation = commands.add_parser("eval", help="per-language NLU evaluation -> reports/index.html")
+    evaluation.add_argument("--folds", type=int, default=3)
     args = parser.parse_args(argv)
-    {"train": cmd_train, "parse": cmd_parse, "check": cmd_check}[args.command](args)
+    {"train": cmd_train, "parse": cmd_parse, "check": cmd_check, "eval": cmd_eval}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+"""``make eval``: per-language NLU cross-validation and language-detection score.
+
+Writes ``reports/index.html`` (per-intent F1 per language, macro-F1, links to
+Rasa's confusion plots) and ``reports/summary.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from pathlib import Path
+from typing import Optional
+
+from bot.language import AUTHORED, detect
+
+ROOT = Path(__file__).resolve().parent.parent
+NLU_DIR = ROOT / "data" / "nlu"
+DETECTION_FILE = ROOT / "tests" / "data" / "language_detection.tsv"
+REPORTS = ROOT / "reports"
+
+
+def detection_rows(path: Path = DETECTION_FILE) -> list[tuple[str, str]]:
+    """(expected language, text) pairs of the held-out file."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            expected, text = line.split("\t", 1)
+            rows.append((expected, text))
+    return rows
+
+
+def plain_langdetect(text: str) -> Optional[str]:
+    """Seeded langdetect alone (the baseline)."""
+    from langdetect import DetectorFactory, detect as raw_detect
+    from langdetect.lang_detect_exception import LangDetectException
+
+    DetectorFactory.seed = 0
+    try:
+        found = raw_detect(text)
+    except LangDetectException:
+        return None
+    return {"zh-cn": "zh-CN", "zh-tw": "zh-TW"}.get(found, found)
+
+
+def score_detection(rows: list[tuple[str, str]]) -> dict:
+    """Accuracy with our rules and with plain langdetect, and our misses."""
+    ours = [(expected, text, (detect(text) or None) and detect(text).language) for expected, text in rows]
+    baseline = sum(plain_langdetect(text) == expected for expected, text in rows)
+    return {
+        "messages": len(rows),
+        "crossdesk_correct": sum(got == expected for expected, _, got in ours),
+        "langdetect_correct": baseline,
+        "misses": [{"expected": e, "text": t, "got": g} for e, t, g in ours if g != e],
+    }
+
+
+async def cross_validate_language(language: str, folds: int, output: Path) -> Optional[dict]:
+    """Rasa's stratified cross-validation on one language's data."""
+    import rasa.shared.utils.io
+    from rasa.nlu.test import cross_validate, drop_intents_below_freq
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    directory = NLU_DIR / language
+    if not directory.is_dir():
+        return None
+    data = drop_intents_below_freq(load_data(str(directory)), cutoff=folds)
+    config = rasa.shared.utils.io.read_config_file(str(ROOT / "config.yml"))
+    output.mkdir(parents=True, exist_ok=True)
+    await cross_validate(data, folds, config, str(output), disable_plotting=False, report_as_dict=True)
+    report = json.loads((output / "intent_report.json").read_text())
+    return report
+
+
+def per_intent_f1(report: dict) -> dict[str, float]:
+    """Intent -> F1 from a Rasa intent report."""
+    skip = {"accuracy", "macro avg", "weighted avg", "micro avg"}
+    return {k: v["f1-score"] for k, v in report.items() if k not in skip and isinstance(v, dict)}
+
+
+def write_html(results: dict[str, dict], detection: dict, path: Path) -> None:
+    """The report page."""
+    languages = [lang for lang in results if results[lang]]
+    intents = sorted({i for lang in languages for i in per_intent_f1(results[lang])})
+    head = "".join(f"<th>{html.escape(lang)}</th>" for lang in languages)
+    macro = "".join(f"<td><b>{results[lang]['macro avg']['f1-score']:.3f}</b></td>" for lang in languages)
+    rows = []
+    for intent in intents:
+        cells = []
+        for lang in languages:
+            f1 = per_intent_f1(results[lang]).get(intent)
+            style = ' class="low"' if f1 is not None and f1 < 0.9 else ""
+            cells.append(f"<td{style}>{'' if f1 is None else f'{f1:.2f}'}</td>")
+        rows.append(f"<tr><th>{html.escape(intent)}</th>{''.join(cells)}</tr>")
+    plots = "".join(
+        f'<figure><img src="nlu/{lang}/intent_confusion_matrix.png" width="600">'
+        f"<figcaption>{html.escape(lang)}</figcaption></figure>" for lang in languages)
+    misses = "".join(f"<li>{html.escape(m['text'])}: expected {m['expected']}, got {m['got']}</li>"
+                     for m in detection["misses"])
+    n = detection["messages"]
+    path.write_text(f"""<!doctype html><meta charset="utf-8"><title>Crossdesk NLU evaluation</title>
+<style>body{{font:14px system-ui;margin:2em}} td,th{{padding:2px 8px;text-align:right}}
+.low{{background:#fdd}} figure{{display:inline-block}}</style>
+<h1>Crossdesk NLU evaluation</h1>
+<h2>Intent F1 per language (cross-validation)</h2>
+<table><tr><th></th>{head}</tr><tr><th>macro-F1</th>{macro}</tr>{''.join(rows)}</table>
+<h2>Language detection on held-out short messages</h2>
+<p>Crossdesk: {detection['crossdesk_correct']}/{n} ({detection['crossdesk_correct'] / n:.1%});
+langdetect alone (seeded): {detection['langdetect_correct']}/{n} ({detection['langdetect_correct'] / n:.1%})</p>
+<ul>{misses}</ul>
+<h2>Confusion matrices</h2>{plots}
+""", encoding="utf-8")
+
+
+def main(folds: int = 3, languages: tuple[str, ...] = AUTHORED) -> dict:
+    """Run the evaluation; print a summary; write reports/."""
+    REPORTS.mkdir(exist_ok=True)
+    results = {lang: asyncio.run(cross_validate_language(lang, folds, REPORTS / "nlu" / lang)) for lang in languages}
+    detection = score_detection(detection_rows())
+    write_html(results, detection, REPORTS / "index.html")
+    summary = {
+        "macro_f1": {lang: round(r["macro avg"]["f1-score"], 4) for lang, r in results.items() if r},
+        "missing_languages": [lang for lang, r in results.items() if not r],
+        "detection": {k: v for k, v in detection.items() if k != "misses"},
+    }
+    (REPORTS / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    print(f"report: {REPORTS / 'index.html'}")
+    return summary
