@@ -11,10 +11,15 @@ import socketio
 from sanic import Sanic, response
 
 from bot.engine import BotEngine, build_agent
+from bot.nlg import MultilingualNLG
+from handoff.api import setup_api
 from handoff.conversations import ConversationService
+from handoff.lifecycle import Lifecycle
+from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.settings import ROOT, Settings
 from handoff.store import SQLStore
+from handoff.store.agents import AgentStore
 
 logger = logging.getLogger(__name__)
 WIDGET_DIR = ROOT / "widget"
@@ -54,10 +59,19 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     )
     sio.attach(app, socketio_path="socket.io")
     app.ctx.sio = sio
+    app.ctx.agents = AgentStore(app.ctx.store)
     service = ConversationService(app.ctx.store, bot)
+    texts = MultilingualNLG()
+    agent_ns: list[AgentNamespace] = []
+    service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].online_count())
     app.ctx.shopper = ShopperNamespace(service, settings)
+    app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings)
+    agent_ns.append(app.ctx.agent)
+    app.ctx.shopper.agent_side = app.ctx.agent
     sio.register_namespace(app.ctx.shopper)
+    sio.register_namespace(app.ctx.agent)
     setup_routes(app)
+    setup_api(app)
     setup_lifecycle(app)
     logging.getLogger("sanic.error").addFilter(_ClosedWebsocketFilter())
     return app

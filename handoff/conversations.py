@@ -23,6 +23,15 @@ CACHED_CONVERSATIONS = 10_000
 
 
 @dataclass
+class Turn:
+    """What a shopper message led to."""
+
+    conversation: Conversation
+    outgoing: list["Outgoing"]
+    handoff_reason: Optional[str] = None
+
+
+@dataclass
 class Outgoing:
     """A stored bot message and the ``bot_uttered`` payloads to emit for it."""
 
@@ -43,6 +52,8 @@ class ConversationService:
         self.bot = bot
         self._locks: dict[str, asyncio.Lock] = {}
         self._conversations: "OrderedDict[str, Conversation]" = OrderedDict()
+        self._last_intent: dict[str, Optional[str]] = {}
+        self.lifecycle = None  # set by the app: triggers a handoff when a turn calls for one
 
     @asynccontextmanager
     async def _conversation_lock(self, conversation_id: str):
@@ -85,9 +96,14 @@ class ConversationService:
             data={"metadata": utterance.metadata} if utterance.metadata else None,
         )
 
-    async def answer(self, session_id: str, shopper_message: StoredMessage, metadata: dict) -> list[Outgoing]:
-        """Run the bot on a stored shopper message; store and return its replies."""
+    def forget(self, session_id: str) -> None:
+        """Drop the cached conversation row (its state changed elsewhere)."""
+        self._conversations.pop(session_id, None)
+
+    async def answer(self, session_id: str, shopper_message: StoredMessage, metadata: dict) -> Turn:
+        """Run the bot on a stored shopper message; store its replies; find handoff triggers."""
         async with self._conversation_lock(session_id):
+            self.forget(session_id)  # agents change states: read the current one
             conversation = self._conversation(session_id)
             bot_metadata = {
                 **{k: v for k, v in metadata.items() if k not in ("language", "translated")},
@@ -98,7 +114,9 @@ class ConversationService:
             outgoing = self._record_turn(conversation, shopper_message, reply)
             if reply.language and reply.language != conversation.language:
                 self._update(conversation, language=reply.language)
-            return outgoing
+            previous, self._last_intent[session_id] = self._last_intent.get(session_id), reply.intent
+            reason = self.lifecycle.trigger_for(conversation, reply.intent, previous) if self.lifecycle else None
+            return Turn(conversation, outgoing, reason)
 
     def _record_turn(self, conversation: Conversation, message: StoredMessage, reply: BotReply) -> list[Outgoing]:
         understanding = {**message.data, "intent": reply.intent, "confidence": reply.confidence,

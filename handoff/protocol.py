@@ -25,6 +25,18 @@ BOT_UTTERED = "bot_uttered"
 # -- Crossdesk extensions ------------------------------------------------------
 HISTORY = "crossdesk:history"  # transcript replay after session_confirm
 ERROR = "crossdesk:error"  # a rejected event: {code, message, event}
+TYPING = "crossdesk:typing"  # the agent is typing: {sender, name, typing}
+
+# -- agent namespace "/agent" (authenticated) ---------------------------------
+AGENT_NAMESPACE = "/agent"
+AGENT_HELLO = "agent:hello"  # server -> agent after connect: {agent, queue, conversations}
+AGENT_QUEUE = "agent:queue"  # server -> agents: {queue: [...]}
+AGENT_SHOPPER_MESSAGE = "agent:shopper_message"  # server -> assigned agent
+AGENT_CLAIM = "claim"  # agent -> server {conversation_id}; ack {ok, conversation}
+AGENT_SEND = "send"  # agent -> server {conversation_id, text, message_id?}; ack {ok, id}
+AGENT_TYPING = "typing"  # agent -> server {conversation_id, typing}
+AGENT_HANDBACK = "handback"  # agent -> server {conversation_id}
+AGENT_RESOLVE = "resolve"  # agent -> server {conversation_id, outcome?}
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -117,6 +129,28 @@ def parse_user_uttered(data: Any, max_chars: int) -> UserUttered:
     return UserUttered(text, session_id, client_id, _metadata(data))
 
 
+def parse_conversation_ref(data: Any) -> str:
+    """``{conversation_id}`` of an agent event."""
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_payload", "expected an object")
+    conversation_id = data.get("conversation_id")
+    if not isinstance(conversation_id, str) or not SESSION_ID_RE.match(conversation_id):
+        raise ProtocolError("invalid_conversation_id", "'conversation_id' is missing or malformed")
+    return conversation_id
+
+
+def parse_agent_send(data: Any, max_chars: int) -> tuple[str, str, Optional[str]]:
+    """``{conversation_id, text, message_id?}`` of an agent reply."""
+    conversation_id = parse_conversation_ref(data)
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ProtocolError("invalid_message", "'text' must be a non-empty string")
+    if len(text) > max_chars:
+        raise ProtocolError("message_too_long", f"'text' is over {max_chars} characters")
+    client_id = _optional_str(data, "message_id", CLIENT_ID_RE, "invalid_message_id")
+    return conversation_id, text.strip(), client_id
+
+
 def bot_uttered_payloads(message: dict, message_id: int, timestamp: float) -> list[dict]:
     """Rasa's ``bot_uttered`` payloads for one bot message, plus our extra keys.
 
@@ -150,7 +184,7 @@ def history_payload(session_id: str, messages: list) -> dict:
         "session_id": session_id,
         "messages": [
             {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language,
-             "ts": m.created_at, "quick_replies": m.data.get("quick_replies")}
+             "ts": m.created_at, "quick_replies": m.data.get("quick_replies"), "name": m.data.get("agent_name")}
             for m in messages
         ],
     }

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Optional
@@ -93,7 +94,7 @@ class Shopper:
         self.client = socketio.AsyncClient(reconnection=False)
         self.events: asyncio.Queue = asyncio.Queue()
         self.session_id: Optional[str] = None
-        for name in ("session_confirm", "bot_uttered", "crossdesk:error", "crossdesk:history"):
+        for name in ("session_confirm", "bot_uttered", "crossdesk:error", "crossdesk:history", "crossdesk:typing"):
             self.client.on(name, self._recorder(name))
 
     def _recorder(self, name: str):
@@ -139,3 +140,64 @@ class Shopper:
 CHROMIUM = os.environ.get("CROSSDESK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def add_agent(var_dir: Path, name: str, password: str, languages: str = "en,ja") -> None:
+    """Create an agent account with the real CLI."""
+    env = {**os.environ, "CROSSDESK_VAR_DIR": str(var_dir)}
+    subprocess.run([sys.executable, "-m", "handoff", "agents", "add", name, "--languages", languages,
+                    "--display-name", name.title()], input=password + "\n", text=True, env=env, cwd=ROOT,
+                   check=True, capture_output=True)
+
+
+def login(url: str, username: str, password: str) -> tuple[int, dict]:
+    """POST /api/login; returns (status, JSON body)."""
+    import json
+
+    request = urllib.request.Request(url + "/api/login", method="POST",
+                                     data=json.dumps({"username": username, "password": password}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+class AgentClient:
+    """A real python-socketio client on the agent namespace."""
+
+    def __init__(self, url: str, token: Optional[str]):
+        self.url = url
+        self.token = token
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: asyncio.Queue = asyncio.Queue()
+        for name in ("agent:hello", "agent:queue", "agent:shopper_message", "crossdesk:error"):
+            self.client.on(name, self._recorder(name), namespace="/agent")
+
+    def _recorder(self, name: str):
+        async def record(data: Any = None) -> None:
+            await self.events.put((name, data))
+        return record
+
+    async def connect(self) -> dict:
+        await self.client.connect(self.url, namespaces=["/agent"], transports=["websocket"],
+                                  auth={"token": self.token})
+        _, hello = await self.expect("agent:hello")
+        return hello
+
+    async def expect(self, name: str, timeout: float = 15, where=None) -> tuple[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {name} within {timeout}s")
+            event = await asyncio.wait_for(self.events.get(), remaining)
+            if event[0] == name and (where is None or where(event[1])):
+                return event
+
+    async def call(self, event: str, data: Any) -> dict:
+        return await self.client.call(event, data, namespace="/agent", timeout=15)
+
+    async def close(self) -> None:
+        await self.client.disconnect()

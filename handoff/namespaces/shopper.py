@@ -28,6 +28,7 @@ class ShopperNamespace(socketio.AsyncNamespace):
         self.service = service
         self.settings = settings
         self._tasks: set[asyncio.Task] = set()
+        self.agent_side = None  # the AgentNamespace, set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
         await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
@@ -93,15 +94,26 @@ class ShopperNamespace(socketio.AsyncNamespace):
 
     async def _answer(self, session_id: str, stored, metadata: dict) -> None:
         try:
-            outgoing = await self.service.answer(session_id, stored, metadata)
+            turn = await self.service.answer(session_id, stored, metadata)
         except Exception:  # the shopper's message is stored; tell them, keep serving
             logger.exception("bot failed on message %s", stored.id)
             error = protocol.ProtocolError("bot_unavailable", "the assistant could not answer; please try again")
             await self.emit(protocol.ERROR, protocol.error_payload(error, protocol.USER_UTTERED), room=session_id)
+            if self.agent_side:  # an agent must still see it
+                conversation = self.service.store.get_conversation(session_id)
+                await self.agent_side.shopper_said(session_id, conversation.state, stored)
             return
-        for message in outgoing:
+        for message in turn.outgoing:
             for payload in message.payloads:
                 await self.emit(protocol.BOT_UTTERED, payload, room=session_id)
+        if self.agent_side is None:
+            return
+        await self.agent_side.shopper_said(session_id, turn.conversation.state, stored)
+        if turn.handoff_reason:
+            for system in await self.service.lifecycle.request(turn.conversation, turn.handoff_reason):
+                await self.agent_side.to_shopper(session_id, system)
+            self.service.forget(session_id)
+            await self.agent_side.push_queue()
 
     async def drain(self) -> None:
         """Wait for answers in flight (used at shutdown)."""

@@ -18,8 +18,22 @@ class Conversation:
     language: Optional[str] = None
     locale: Optional[str] = None
     context: dict = field(default_factory=dict)
+    agent_id: Optional[int] = None
+    handoff_reason: Optional[str] = None
+    waiting_since: Optional[float] = None
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass
+class Agent:
+    """A human agent account (the password hash never leaves the store)."""
+
+    id: int
+    username: str
+    display_name: str
+    languages: list[str]
+    role: str = "agent"
 
 
 @dataclass

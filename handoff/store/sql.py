@@ -30,6 +30,9 @@ conversations = Table(
     Column("language", String(16)),
     Column("locale", String(35)),
     Column("context", Text, nullable=False, default="{}"),
+    Column("agent_id", Integer),
+    Column("handoff_reason", String(64)),
+    Column("waiting_since", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -60,6 +63,25 @@ transitions = Table(
 )
 
 
+agents = Table(
+    "agents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("display_name", String(128), nullable=False),
+    Column("languages", Text, nullable=False, default="[]"),
+    Column("role", String(16), nullable=False, default="agent"),
+    Column("created_at", Float, nullable=False),
+)
+
+agent_tokens = Table(
+    "agent_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -71,7 +93,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _conversation(row) -> Conversation:
     return Conversation(
         id=row.id, state=row.state, language=row.language, locale=row.locale,
-        context=json.loads(row.context or "{}"), created_at=row.created_at, updated_at=row.updated_at,
+        context=json.loads(row.context or "{}"), agent_id=row.agent_id, handoff_reason=row.handoff_reason,
+        waiting_since=row.waiting_since, created_at=row.created_at, updated_at=row.updated_at,
     )
 
 
@@ -140,6 +163,45 @@ class SQLStore:
         values["updated_at"] = time.time()
         with self.engine.begin() as conn:
             conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
+
+    def transition(self, conversation_id: str, to_state: str, actor: str, reason: str,
+                   from_states: tuple[str, ...], agent_id: Optional[int] = None) -> bool:
+        """Change state only if the current state is one of ``from_states``.
+
+        The check and the change are one UPDATE, so of two agents claiming the
+        same conversation exactly one wins. Returns whether this call won.
+        """
+        now = time.time()
+        values = {"state": to_state, "updated_at": now, "agent_id": agent_id}
+        if to_state == "waiting":
+            values.update(handoff_reason=reason, waiting_since=now)
+        with self.engine.begin() as conn:
+            current = conn.execute(select(conversations.c.state).where(conversations.c.id == conversation_id)).scalar()
+            result = conn.execute(conversations.update().where(
+                conversations.c.id == conversation_id, conversations.c.state.in_(from_states)).values(**values))
+            if result.rowcount != 1:
+                return False
+            conn.execute(transitions.insert().values(
+                conversation_id=conversation_id, from_state=current, to_state=to_state,
+                actor=actor, reason=reason, created_at=now))
+        return True
+
+    def conversations_in(self, states: tuple[str, ...], agent_id: Optional[int] = None) -> list[Conversation]:
+        """Conversations in some states (optionally assigned to one agent), oldest first."""
+        query = select(conversations).where(conversations.c.state.in_(states))
+        if agent_id is not None:
+            query = query.where(conversations.c.agent_id == agent_id)
+        with self.engine.connect() as conn:
+            return [_conversation(row) for row in conn.execute(query.order_by(conversations.c.updated_at))]
+
+    def last_message(self, conversation_id: str, sender: Optional[str] = None) -> Optional[StoredMessage]:
+        """The newest message (of a sender)."""
+        query = select(messages).where(messages.c.conversation_id == conversation_id)
+        if sender:
+            query = query.where(messages.c.sender == sender)
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(messages.c.id.desc()).limit(1)).first()
+        return _message(row) if row else None
 
     # -- messages ------------------------------------------------------------
     def add_message(self, conversation_id: str, sender: str, text: str, language: Optional[str] = None,

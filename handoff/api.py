@@ -1,0 +1,39 @@
+"""HTTP API: agent login. Errors become JSON 4xx in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sanic import Sanic, response
+
+MAX_LOGIN_BYTES = 4096
+
+
+def _error(status: int, code: str, message: str):
+    return response.json({"error": code, "message": message}, status=status)
+
+
+def setup_api(app: Sanic) -> None:
+    """``POST /api/login {"username","password"}`` -> ``{"token", "agent"}``."""
+
+    @app.post("/api/login")
+    async def login(request):
+        if len(request.body or b"") > MAX_LOGIN_BYTES:
+            return _error(413, "too_large", "request body too large")
+        try:
+            body = json.loads(request.body or b"")
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "invalid_json", "body must be JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
+                or not isinstance(body.get("password"), str):
+            return _error(400, "invalid_credentials_format", "username and password must be strings")
+        agents = request.app.ctx.agents
+        loop = asyncio.get_running_loop()
+        agent = await loop.run_in_executor(None, agents.authenticate, body["username"], body["password"])
+        if agent is None:
+            return _error(401, "invalid_credentials", "wrong username or password")
+        token = agents.issue_token(agent)
+        return response.json({"token": token, "agent": {
+            "id": agent.id, "username": agent.username, "display_name": agent.display_name,
+            "languages": agent.languages, "role": agent.role}})

@@ -1,0 +1,178 @@
+"""Conversation lifecycle: ``bot`` → ``waiting`` → ``with_agent`` → ``resolved`` (or back to ``bot``).
+
+Every transition is a compare-and-set in the store (one winner per race) and
+is recorded with who, why and when. While a human has the conversation the
+bot is paused the Rasa-native way (``ConversationPaused``): NLU still runs and
+every message is still logged, but no bot action is predicted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Optional
+
+from bot.engine import BotEngine
+from bot.nlg import MultilingualNLG, render
+from handoff import protocol
+from handoff.store import Conversation, SQLStore, StoredMessage
+from handoff.store.records import Agent
+
+logger = logging.getLogger(__name__)
+
+NEEDS_PERSON = ("request_human", "delivery_problem")
+REPEAT_TRIGGERS = {"nlu_fallback": "fallback", "out_of_scope": "out_of_scope"}
+RECENT_INTENTS = 5
+
+
+class LifecycleError(Exception):
+    """A refused lifecycle action; ``code`` goes to the client."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Lifecycle:
+    """State changes, the bot pause, system messages and the agent's bundle.
+
+    Args:
+        store: conversations and messages.
+        bot: the Rasa engine (to pause/resume the tracker).
+        texts: the bot's responses (system messages in the shopper's language).
+        agents_online: returns how many agents are connected.
+    """
+
+    def __init__(self, store: SQLStore, bot: BotEngine, texts: MultilingualNLG,
+                 agents_online: Callable[[], int]):
+        self.store = store
+        self.bot = bot
+        self.texts = texts
+        self.agents_online = agents_online
+
+    def system_text(self, name: str, language: Optional[str], **values) -> str:
+        """A response rendered in the conversation's language (English fallback)."""
+        variations = self.texts.variations(name, language or "en")
+        return render(variations[0], values).get("text", "") if variations else ""
+
+    def trigger_for(self, conversation: Conversation, intent: Optional[str], previous_intent: Optional[str]) -> Optional[str]:
+        """The handoff reason this turn calls for, if any."""
+        if conversation.state != "bot" or not intent:
+            return None
+        if intent in NEEDS_PERSON:
+            return intent
+        if intent in REPEAT_TRIGGERS and previous_intent == intent:
+            return REPEAT_TRIGGERS[intent]
+        return None
+
+    async def _pause(self, conversation_id: str, paused: bool) -> None:
+        from rasa.shared.core.events import ConversationPaused, ConversationResumed
+
+        await self.bot.run_on_tracker(conversation_id, [ConversationPaused() if paused else ConversationResumed()])
+
+    def _system_message(self, conversation: Conversation, name: str, **values) -> Optional[StoredMessage]:
+        text = self.system_text(name, conversation.language, **values)
+        if not text:
+            return None
+        stored, _ = self.store.add_message(conversation.id, "system", text, language=conversation.language,
+                                           data={"event": name})
+        return stored
+
+    async def request(self, conversation: Conversation, reason: str, actor: str = "bot") -> list[StoredMessage]:
+        """Queue the conversation for an agent; returns system messages for the shopper."""
+        if not self.store.transition(conversation.id, "waiting", actor, reason, ("bot",)):
+            return []
+        conversation.state = "waiting"
+        await self._pause(conversation.id, True)
+        name = "utter_handoff_waiting" if self.agents_online() else "utter_handoff_offline"
+        message = self._system_message(conversation, name)
+        return [message] if message else []
+
+    async def claim(self, agent: Agent, conversation_id: str) -> StoredMessage:
+        """Give a waiting (or, proactively, a bot) conversation to ``agent``."""
+        conversation = self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise LifecycleError("not_found", "no such conversation")
+        was_bot = conversation.state == "bot"
+        if not self.store.transition(conversation_id, "with_agent", f"agent:{agent.id}",
+                                     "takeover" if was_bot else "claim", ("waiting", "bot"), agent_id=agent.id):
+            raise LifecycleError("already_claimed", "another agent has this conversation")
+        if was_bot:
+            await self._pause(conversation_id, True)
+        return self._system_message(conversation, "utter_agent_joined", agent=agent.display_name)
+
+    def assigned(self, agent: Agent, conversation_id: str) -> Conversation:
+        """The conversation if ``agent`` has it, else LifecycleError."""
+        conversation = self.store.get_conversation(conversation_id)
+        if conversation is None or conversation.state != "with_agent" or conversation.agent_id != agent.id:
+            raise LifecycleError("not_assigned", "this conversation is not yours")
+        return conversation
+
+    async def hand_back(self, agent: Agent, conversation_id: str) -> StoredMessage:
+        """Give the conversation back to the bot."""
+        conversation = self.assigned(agent, conversation_id)
+        if not self.store.transition(conversation_id, "bot", f"agent:{agent.id}", "handback", ("with_agent",)):
+            raise LifecycleError("not_assigned", "this conversation is not yours")
+        await self._pause(conversation_id, False)
+        return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
+
+    async def resolve(self, agent: Agent, conversation_id: str, outcome: str) -> StoredMessage:
+        """Close the conversation with an outcome tag."""
+        conversation = self.assigned(agent, conversation_id)
+        if not self.store.transition(conversation_id, "resolved", f"agent:{agent.id}", outcome or "resolved",
+                                     ("with_agent",)):
+            raise LifecycleError("not_assigned", "this conversation is not yours")
+        return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
+
+    def queue(self) -> list[dict]:
+        """Waiting conversations, longest wait first."""
+        now = time.time()
+        entries = []
+        for conversation in self.store.conversations_in(("waiting",)):
+            last = self.store.last_message(conversation.id, "shopper")
+            entries.append({
+                "conversation_id": conversation.id, "language": conversation.language,
+                "reason": conversation.handoff_reason,
+                "waiting_seconds": round(now - (conversation.waiting_since or now), 1),
+                "last_message": last.text if last else None,
+            })
+        return sorted(entries, key=lambda e: -e["waiting_seconds"])
+
+    def bundle(self, conversation_id: str) -> dict:
+        """Everything an agent needs at claim time."""
+        conversation = self.store.get_conversation(conversation_id)
+        transcript = self.store.transcript(conversation_id, limit=10_000)
+        shopper = [m for m in transcript if m.sender == "shopper"]
+        intents = [{"intent": m.data.get("intent"), "confidence": m.data.get("confidence"), "text": m.text}
+                   for m in shopper if m.data.get("intent")][-RECENT_INTENTS:]
+        slots: dict = {}
+        for message in shopper:
+            for entity in message.data.get("entities") or []:
+                if entity.get("entity") in ("country", "order_id"):
+                    slots[entity["entity"]] = entity.get("value")
+        metadata = next((m.data.get("metadata") for m in reversed(shopper) if m.data.get("metadata")), {}) or {}
+        waited = (time.time() - conversation.waiting_since) if conversation.waiting_since else 0.0
+        return {
+            "conversation_id": conversation_id, "state": conversation.state, "language": conversation.language,
+            "reason": conversation.handoff_reason, "waiting_seconds": round(waited, 1),
+            "transcript": [_transcript_entry(m) for m in transcript],
+            "recent_intents": intents, "slots": slots,
+            "context": {"locale": conversation.locale, "page": metadata.get("page")},
+            "transitions": [{k: t[k] for k in ("from_state", "to_state", "actor", "reason", "created_at")}
+                            for t in self.store.transitions(conversation_id)],
+        }
+
+
+def _transcript_entry(message: StoredMessage) -> dict:
+    return {"id": message.id, "sender": message.sender, "text": message.text, "language": message.language,
+            "ts": message.created_at, "name": message.data.get("agent_name")}
+
+
+def shopper_payload(message: StoredMessage) -> dict:
+    """A non-bot message (agent or system) as the shopper receives it: Rasa's ``bot_uttered`` shape."""
+    return {"text": message.text, "id": message.id, "sender": message.sender, "language": message.language,
+            "ts": message.created_at, "name": message.data.get("agent_name")}
+
+
+__all__ = ["Lifecycle", "LifecycleError", "shopper_payload", "protocol"]
