@@ -125,6 +125,14 @@ class Lifecycle:
             raise LifecycleError("not_assigned", "this conversation is not yours")
         return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
 
+    def requeue_agent(self, agent_id: int) -> list[str]:
+        """Put an absent agent's conversations back in the queue (``waiting``)."""
+        requeued = []
+        for conversation in self.store.conversations_in(("with_agent",), agent_id=agent_id):
+            if self.store.transition(conversation.id, "waiting", "system", "agent_disconnected", ("with_agent",)):
+                requeued.append(conversation.id)
+        return requeued
+
     def queue(self) -> list[dict]:
         """Waiting conversations, longest wait first."""
         now = time.time()

@@ -28,6 +28,7 @@ class Settings:
         allowed_origins: storefront origins allowed to connect ("*" = any).
         max_message_chars: longest shopper message accepted.
         max_payload_bytes: largest socket payload accepted.
+        agent_grace_seconds: how long a disconnected agent keeps its conversations.
         log_level: Python logging level name.
     """
 
@@ -41,6 +42,7 @@ class Settings:
     allowed_origins: str = "*"
     max_message_chars: int = 2000
     max_payload_bytes: int = 64 * 1024
+    agent_grace_seconds: int = 60
     log_level: str = "INFO"
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Optional
 
@@ -31,6 +32,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         self.agents = agents
         self.settings = settings
         self.online: dict[str, int] = {}  # sid -> agent id
+        self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
 
     # -- helpers ---------------------------------------------------------------
     def online_count(self) -> int:
@@ -76,6 +78,9 @@ class AgentNamespace(socketio.AsyncNamespace):
         if agent is None:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized: a valid agent token is required")
         self.online[sid] = agent.id
+        pending = self._grace.pop(agent.id, None)
+        if pending:
+            pending.cancel()  # back within the grace period: keeps its conversations
         self.enter_room(sid, AGENTS_ROOM)
         mine = self.lifecycle.store.conversations_in(("with_agent",), agent_id=agent.id)
         for conversation in mine:  # a reconnecting agent gets its conversations back
@@ -88,8 +93,20 @@ class AgentNamespace(socketio.AsyncNamespace):
         }, room=sid)
 
     async def on_disconnect(self, sid: str) -> None:
-        """Forget the socket."""
-        self.online.pop(sid, None)
+        """Forget the socket; after a grace period its agent's conversations return to the queue."""
+        agent_id = self.online.pop(sid, None)
+        if agent_id is None or agent_id in self.online.values():
+            return
+        loop = asyncio.get_running_loop()
+        self._grace[agent_id] = loop.call_later(
+            self.settings.agent_grace_seconds, lambda: asyncio.ensure_future(self._requeue(agent_id)))
+
+    async def _requeue(self, agent_id: int) -> None:
+        self._grace.pop(agent_id, None)
+        if agent_id in self.online.values():
+            return
+        if self.lifecycle.requeue_agent(agent_id):
+            await self.push_queue()
 
     async def on_claim(self, sid: str, data: Any = None) -> dict:
         """Take a waiting conversation (or take over a bot conversation)."""
