@@ -198,6 +198,10 @@ async def main(args: argparse.Namespace) -> None:
         work = Path(tmp)
         print(f"{args.shoppers} concurrent shoppers x {args.messages} messages, model {model.name}, "
               f"{os.cpu_count()} cores", flush=True)
+        if not args.skip_relay:
+            from bench.relay import measure as measure_relay
+
+            await measure_relay(model, work)
         ours = await measure("crossdesk", start_crossdesk, model, work, args.shoppers, args.messages, args.think)
         if args.skip_plain:
             return
@@ -216,5 +220,6 @@ if __name__ == "__main__":
     parser.add_argument("--think", type=float, default=2.0,
                         help="also measure with this pause (s) between a reply and the next message; 0 skips")
     parser.add_argument("--model", help="model archive (default: train/reuse var/models)")
+    parser.add_argument("--skip-relay", action="store_true", help="skip the handoff relay measurement")
     parser.add_argument("--skip-plain", action="store_true", help="measure Crossdesk only")
     asyncio.run(main(parser.parse_args()))

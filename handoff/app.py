@@ -63,7 +63,8 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     service = ConversationService(app.ctx.store, bot)
     texts = MultilingualNLG()
     agent_ns: list[AgentNamespace] = []
-    service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].online_count())
+    service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].online_count(),
+                                  on_change=service.forget)
     app.ctx.shopper = ShopperNamespace(service, settings)
     app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings)
     agent_ns.append(app.ctx.agent)

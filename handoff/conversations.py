@@ -89,12 +89,25 @@ class ConversationService:
         return conversation, self.store.transcript(session_id)
 
     def receive(self, session_id: str, utterance: protocol.UserUttered) -> tuple[StoredMessage, bool]:
-        """Store a shopper message (idempotent per client message id)."""
-        self._conversation(session_id, locale=utterance.metadata.get("locale"))
+        """Store a shopper message (idempotent per client message id).
+
+        While a human has the conversation the bot is paused, so the message's
+        language is detected here (sticky, like the bot does) and stored with it.
+        """
+        conversation = self._conversation(session_id, locale=utterance.metadata.get("locale"))
+        language = None
+        if conversation.state != "bot":
+            from bot.language import choose_language
+
+            language, _ = choose_language(utterance.text, conversation.language, conversation.locale)
         return self.store.add_message(
-            session_id, "shopper", utterance.text, client_id=utterance.client_id,
+            session_id, "shopper", utterance.text, language=language, client_id=utterance.client_id,
             data={"metadata": utterance.metadata} if utterance.metadata else None,
         )
+
+    def state(self, session_id: str) -> str:
+        """The conversation's current state (the cache is dropped on every transition)."""
+        return self._conversation(session_id).state
 
     def forget(self, session_id: str) -> None:
         """Drop the cached conversation row (its state changed elsewhere)."""
@@ -103,7 +116,6 @@ class ConversationService:
     async def answer(self, session_id: str, shopper_message: StoredMessage, metadata: dict) -> Turn:
         """Run the bot on a stored shopper message; store its replies; find handoff triggers."""
         async with self._conversation_lock(session_id):
-            self.forget(session_id)  # agents change states: read the current one
             conversation = self._conversation(session_id)
             bot_metadata = {
                 **{k: v for k, v in metadata.items() if k not in ("language", "translated")},

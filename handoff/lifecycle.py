@@ -45,11 +45,19 @@ class Lifecycle:
     """
 
     def __init__(self, store: SQLStore, bot: BotEngine, texts: MultilingualNLG,
-                 agents_online: Callable[[], int]):
+                 agents_online: Callable[[], int], on_change: Callable[[str], None] = lambda _id: None):
         self.store = store
         self.bot = bot
         self.texts = texts
         self.agents_online = agents_online
+        self.on_change = on_change  # told the id of every conversation whose state changed
+
+    def _transition(self, conversation_id: str, to_state: str, actor: str, reason: str,
+                    from_states: tuple[str, ...], agent_id: Optional[int] = None) -> bool:
+        changed = self.store.transition(conversation_id, to_state, actor, reason, from_states, agent_id)
+        if changed:
+            self.on_change(conversation_id)
+        return changed
 
     def system_text(self, name: str, language: Optional[str], **values) -> str:
         """A response rendered in the conversation's language (English fallback)."""
@@ -81,7 +89,7 @@ class Lifecycle:
 
     async def request(self, conversation: Conversation, reason: str, actor: str = "bot") -> list[StoredMessage]:
         """Queue the conversation for an agent; returns system messages for the shopper."""
-        if not self.store.transition(conversation.id, "waiting", actor, reason, ("bot",)):
+        if not self._transition(conversation.id, "waiting", actor, reason, ("bot",)):
             return []
         conversation.state = "waiting"
         await self._pause(conversation.id, True)
@@ -95,7 +103,7 @@ class Lifecycle:
         if conversation is None:
             raise LifecycleError("not_found", "no such conversation")
         was_bot = conversation.state == "bot"
-        if not self.store.transition(conversation_id, "with_agent", f"agent:{agent.id}",
+        if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}",
                                      "takeover" if was_bot else "claim", ("waiting", "bot"), agent_id=agent.id):
             raise LifecycleError("already_claimed", "another agent has this conversation")
         if was_bot:
@@ -112,7 +120,7 @@ class Lifecycle:
     async def hand_back(self, agent: Agent, conversation_id: str) -> StoredMessage:
         """Give the conversation back to the bot."""
         conversation = self.assigned(agent, conversation_id)
-        if not self.store.transition(conversation_id, "bot", f"agent:{agent.id}", "handback", ("with_agent",)):
+        if not self._transition(conversation_id, "bot", f"agent:{agent.id}", "handback", ("with_agent",)):
             raise LifecycleError("not_assigned", "this conversation is not yours")
         await self._pause(conversation_id, False)
         return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
@@ -120,7 +128,7 @@ class Lifecycle:
     async def resolve(self, agent: Agent, conversation_id: str, outcome: str) -> StoredMessage:
         """Close the conversation with an outcome tag."""
         conversation = self.assigned(agent, conversation_id)
-        if not self.store.transition(conversation_id, "resolved", f"agent:{agent.id}", outcome or "resolved",
+        if not self._transition(conversation_id, "resolved", f"agent:{agent.id}", outcome or "resolved",
                                      ("with_agent",)):
             raise LifecycleError("not_assigned", "this conversation is not yours")
         return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
@@ -129,7 +137,7 @@ class Lifecycle:
         """Put an absent agent's conversations back in the queue (``waiting``)."""
         requeued = []
         for conversation in self.store.conversations_in(("with_agent",), agent_id=agent_id):
-            if self.store.transition(conversation.id, "waiting", "system", "agent_disconnected", ("with_agent",)):
+            if self._transition(conversation.id, "waiting", "system", "agent_disconnected", ("with_agent",)):
                 requeued.append(conversation.id)
         return requeued
 

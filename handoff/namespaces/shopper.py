@@ -71,7 +71,11 @@ class ShopperNamespace(socketio.AsyncNamespace):
             return await self._reject(sid, protocol.USER_UTTERED, error)
         stored, created = self.service.receive(session_id, utterance)
         if created:
-            self._spawn(self._answer(session_id, stored, utterance.metadata))
+            state = self.service.state(session_id)
+            if state == "bot":
+                self._spawn(self._answer(session_id, stored, utterance.metadata))
+            elif self.agent_side:  # a human has it: the bot is paused, relay at once
+                    await self.agent_side.shopper_said(session_id, state, stored)
         return {"ok": True, "id": stored.id, "message_id": utterance.client_id, "duplicate": not created}
 
     async def _session_for(self, sid: str, utterance: protocol.UserUttered) -> str:
@@ -99,17 +103,11 @@ class ShopperNamespace(socketio.AsyncNamespace):
             logger.exception("bot failed on message %s", stored.id)
             error = protocol.ProtocolError("bot_unavailable", "the assistant could not answer; please try again")
             await self.emit(protocol.ERROR, protocol.error_payload(error, protocol.USER_UTTERED), room=session_id)
-            if self.agent_side:  # an agent must still see it
-                conversation = self.service.store.get_conversation(session_id)
-                await self.agent_side.shopper_said(session_id, conversation.state, stored)
             return
         for message in turn.outgoing:
             for payload in message.payloads:
                 await self.emit(protocol.BOT_UTTERED, payload, room=session_id)
-        if self.agent_side is None:
-            return
-        await self.agent_side.shopper_said(session_id, turn.conversation.state, stored)
-        if turn.handoff_reason:
+        if self.agent_side and turn.handoff_reason:
             for system in await self.service.lifecycle.request(turn.conversation, turn.handoff_reason):
                 await self.agent_side.to_shopper(session_id, system)
             self.service.forget(session_id)
