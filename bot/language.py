@@ -75,7 +75,8 @@ _LEXICON = {
     "es": "hola gracias sí si vale adiós adios por favor pedido envío envio "
           "cuánto cuanto dónde donde está esta mi quiero puedo aduana pago "
           "reembolso cancelar paquete tarjeta rechazaron llegó llego eres aceptan "
-          "crédito credito tengo quiero hablar persona envían envian pagar",
+          "crédito credito tengo quiero hablar persona envían envian pagar chao chau "
+          "vemos seguimiento devolución devolucion buenas hacen llega",
 }
 _LEXICON_SETS = {lang: set(words.split()) for lang, words in _LEXICON.items()}
 
