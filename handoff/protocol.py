@@ -32,6 +32,7 @@ AGENT_NAMESPACE = "/agent"
 AGENT_HELLO = "agent:hello"  # server -> agent after connect: {agent, queue, conversations}
 AGENT_QUEUE = "agent:queue"  # server -> agents: {queue: [...]}
 AGENT_SHOPPER_MESSAGE = "agent:shopper_message"  # server -> assigned agent
+AGENT_SHOPPER_TYPING = "agent:shopper_typing"  # server -> assigned agent: {conversation_id, typing}
 AGENT_CLAIM = "claim"  # agent -> server {conversation_id}; ack {ok, conversation}
 AGENT_SEND = "send"  # agent -> server {conversation_id, text, message_id?}; ack {ok, id}
 AGENT_TYPING = "typing"  # agent -> server {conversation_id, typing}

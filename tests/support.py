@@ -172,7 +172,8 @@ class AgentClient:
         self.token = token
         self.client = socketio.AsyncClient(reconnection=False)
         self.events: asyncio.Queue = asyncio.Queue()
-        for name in ("agent:hello", "agent:queue", "agent:shopper_message", "crossdesk:error"):
+        for name in ("agent:hello", "agent:queue", "agent:shopper_message", "agent:shopper_typing",
+                     "crossdesk:error"):
             self.client.on(name, self._recorder(name), namespace="/agent")
 
     def _recorder(self, name: str):

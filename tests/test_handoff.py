@@ -59,6 +59,12 @@ async def test_full_handoff_relay_and_handback(server, agents):
     _, joined = await shopper.expect("bot_uttered")
     assert joined["sender"] == "system" and "Yuki" in joined["text"]
 
+    assert (await shopper.client.call("crossdesk:typing", {"typing": True}))["ok"]
+    _, typing = await agent.expect("agent:shopper_typing")
+    assert typing == {"conversation_id": shopper.session_id, "typing": True}
+    assert (await agent.call("typing", {"conversation_id": shopper.session_id, "typing": True}))["ok"]
+    _, agent_typing = await shopper.expect("crossdesk:typing")
+    assert agent_typing == {"sender": "agent", "name": "Yuki", "typing": True}
     await shopper.say("my parcel is late, order #A10234")
     _, relayed = await agent.expect("agent:shopper_message")
     assert relayed["message"]["text"] == "my parcel is late, order #A10234"

@@ -70,6 +70,11 @@ class AgentNamespace(socketio.AsyncNamespace):
         elif state == "waiting":
             await self.push_queue()
 
+    async def shopper_typing(self, conversation_id: str, typing: bool) -> None:
+        """The shopper's typing indicator reaches the agent holding the conversation."""
+        await self.emit(protocol.AGENT_SHOPPER_TYPING, {"conversation_id": conversation_id, "typing": typing},
+                        room=conversation_room(conversation_id))
+
     # -- events ----------------------------------------------------------------
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Accept only a valid agent token (``auth: {"token": ...}``)."""

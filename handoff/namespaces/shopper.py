@@ -78,6 +78,22 @@ class ShopperNamespace(socketio.AsyncNamespace):
                     await self.agent_side.shopper_said(session_id, state, stored)
         return {"ok": True, "id": stored.id, "message_id": utterance.client_id, "duplicate": not created}
 
+    async def on_typing(self, sid: str, data: Any = None) -> Any:
+        """``crossdesk:typing {typing}``: forwarded to the agent holding the conversation."""
+        session_id = await self._bound_session(sid)
+        if not session_id or not isinstance(data, dict) or not isinstance(data.get("typing"), bool):
+            error = protocol.ProtocolError("invalid_payload", "expected {typing: bool} after session_request")
+            return await self._reject(sid, protocol.TYPING, error)
+        if self.agent_side and self.service.state(session_id) == "with_agent":
+            await self.agent_side.shopper_typing(session_id, data["typing"])
+        return {"ok": True}
+
+    async def trigger_event(self, event: str, *args):
+        """Route ``crossdesk:typing`` (a name with a colon) to :meth:`on_typing`."""
+        if event == protocol.TYPING:
+            return await self.on_typing(*args)
+        return await super().trigger_event(event, *args)
+
     async def _session_for(self, sid: str, utterance: protocol.UserUttered) -> str:
         bound = await self._bound_session(sid)
         if bound:

@@ -82,6 +82,10 @@ agent_tokens = Table(
 )
 
 
+# Built once: executing a prepared construct skips per-call statement building.
+_INSERT_MESSAGE = messages.insert()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -210,10 +214,10 @@ class SQLStore:
         now = time.time()
         try:
             with self.engine.begin() as conn:
-                result = conn.execute(messages.insert().values(
-                    conversation_id=conversation_id, sender=sender, text=text, language=language,
-                    client_id=client_id, data=json.dumps(data or {}, ensure_ascii=False), created_at=now,
-                ))
+                result = conn.execute(_INSERT_MESSAGE, {
+                    "conversation_id": conversation_id, "sender": sender, "text": text, "language": language,
+                    "client_id": client_id, "data": json.dumps(data or {}, ensure_ascii=False), "created_at": now,
+                })
                 message_id = result.inserted_primary_key[0]
         except IntegrityError:
             if client_id is None:
@@ -236,10 +240,10 @@ class SQLStore:
                 values["language"] = language
             conn.execute(messages.update().where(messages.c.id == shopper_message_id).values(**values))
             for text, message_language, data in bot_messages:
-                result = conn.execute(messages.insert().values(
-                    conversation_id=conversation_id, sender="bot", text=text, language=message_language,
-                    data=json.dumps(data, ensure_ascii=False), created_at=now,
-                ))
+                result = conn.execute(_INSERT_MESSAGE, {
+                    "conversation_id": conversation_id, "sender": "bot", "text": text, "language": message_language,
+                    "client_id": None, "data": json.dumps(data, ensure_ascii=False), "created_at": now,
+                })
                 stored.append(StoredMessage(result.inserted_primary_key[0], conversation_id, "bot", text,
                                             message_language, None, data, now))
         return stored
