@@ -53,32 +53,32 @@ class FactAction(Action):
         }
 
 
-class ShippingTime(FactAction):
+class ShippingFact(FactAction):
+    """Base: a shipping figure for the destination (generic without one)."""
+
+    response = ""
+
+    def answer(self, country, language, tracker):
+        dest = self.facts.destination(country)
+        if dest is None and country and not self.facts.ships_to(country):
+            return "utter_shipping_destinations_no", {}
+        if dest is None:
+            return f"{self.response}_generic", self.shipping_values(self.facts.default)
+        return self.response, self.shipping_values(dest)
+
+
+class ShippingTime(ShippingFact):
     """Delivery time to the shopper's destination."""
 
     action_name = "action_shipping_time"
-
-    def answer(self, country, language, tracker):
-        dest = self.facts.destination(country)
-        if dest is None and country and not self.facts.ships_to(country):
-            return "utter_shipping_destinations_no", {}
-        if dest is None:
-            return "utter_shipping_time_generic", self.shipping_values(self.facts.default)
-        return "utter_shipping_time", self.shipping_values(dest)
+    response = "utter_shipping_time"
 
 
-class ShippingCost(FactAction):
+class ShippingCost(ShippingFact):
     """Shipping fee and free-shipping threshold."""
 
     action_name = "action_shipping_cost"
-
-    def answer(self, country, language, tracker):
-        dest = self.facts.destination(country)
-        if dest is None and country and not self.facts.ships_to(country):
-            return "utter_shipping_destinations_no", {}
-        if dest is None:
-            return "utter_shipping_cost_generic", self.shipping_values(self.facts.default)
-        return "utter_shipping_cost", self.shipping_values(dest)
+    response = "utter_shipping_cost"
 
 
 class ShippingDestinations(FactAction):

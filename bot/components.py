@@ -51,17 +51,6 @@ class CrossdeskTokenizer(Tokenizer):
             "prefix_separator_symbol": None,
         }
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "CrossdeskTokenizer":
-        """Creates the tokenizer."""
-        return cls(config)
-
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         """Tokens with their offsets in the original text."""
         text = message.get(attribute) or ""
@@ -71,16 +60,11 @@ class CrossdeskTokenizer(Tokenizer):
         return self._apply_token_pattern(tokens)
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class StoreEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """Extracts ``country`` (ISO alpha-2 via the gazetteer) and ``order_id``.
+class _Untrained(GraphComponent):
+    """A component built from its config alone that learns nothing from training data."""
 
-    The gazetteer is read when the model loads, so editing
-    ``data/store/countries.yml`` needs a restart, not a retrain.
-    """
-
-    def __init__(self, gazetteer: Gazetteer):
-        self._gazetteer = gazetteer
+    def __init__(self, config: Dict[Text, Any]):
+        self._config = config
 
     @classmethod
     def create(
@@ -89,9 +73,26 @@ class StoreEntityExtractor(GraphComponent, EntityExtractorMixin):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "StoreEntityExtractor":
-        """Creates the extractor with the gazetteer from disk."""
-        return cls(Gazetteer.from_file())
+    ) -> GraphComponent:
+        """Creates the component from its config."""
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Nothing to learn."""
+        return training_data
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class StoreEntityExtractor(_Untrained, EntityExtractorMixin):
+    """Extracts ``country`` (ISO alpha-2 via the gazetteer) and ``order_id``.
+
+    The gazetteer is read when the model loads, so editing
+    ``data/store/countries.yml`` needs a restart, not a retrain.
+    """
+
+    def __init__(self, config: Dict[Text, Any], gazetteer: Optional[Gazetteer] = None):
+        super().__init__(config)
+        self._gazetteer = gazetteer or Gazetteer.from_file()
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Adds country and order id entities."""
@@ -110,13 +111,9 @@ class StoreEntityExtractor(GraphComponent, EntityExtractorMixin):
             message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages
 
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Nothing to learn."""
-        return training_data
-
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class LanguageDetector(GraphComponent, EntityExtractorMixin):
+class LanguageDetector(_Untrained, EntityExtractorMixin):
     """Sets a ``language`` entity (filling the ``language`` slot).
 
     Reads the conversation's current language (``metadata.language``) and the
@@ -132,19 +129,9 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
         return {"authored": list(lang_detect.AUTHORED)}
 
     def __init__(self, config: Dict[Text, Any]):
+        super().__init__(config)
         self._authored = set(config.get("authored") or lang_detect.AUTHORED)
         lang_detect.warm_up()
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "LanguageDetector":
-        """Creates the detector and loads the language profiles."""
-        return cls(config)
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Detects each message's language."""
@@ -177,10 +164,6 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
         fallback = {"name": UNSUPPORTED_LANGUAGE_INTENT, "confidence": confidence}
         message.set(INTENT, fallback, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [fallback] + ranking, add_to_output=True)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Nothing to learn."""
-        return training_data
 
 
 def language_of(parse_data: Dict[Text, Any]) -> Optional[str]:

@@ -25,13 +25,8 @@ REPEAT_TRIGGERS = {"nlu_fallback": "fallback", "out_of_scope": "out_of_scope"}
 RECENT_INTENTS = 5
 
 
-class LifecycleError(Exception):
-    """A refused lifecycle action; ``code`` goes to the client."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class LifecycleError(protocol.ProtocolError):
+    """A refused lifecycle action; ``code`` and ``message`` go to the client."""
 
 
 class Lifecycle:

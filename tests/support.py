@@ -86,38 +86,49 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-class Shopper:
-    """A real python-socketio client speaking Rasa's protocol."""
+class RecordingClient:
+    """A real python-socketio client that queues the events it receives."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, events: tuple[str, ...], namespace: str = "/"):
         self.url = url
         self.client = socketio.AsyncClient(reconnection=False)
         self.events: asyncio.Queue = asyncio.Queue()
-        self.session_id: Optional[str] = None
-        for name in ("session_confirm", "bot_uttered", "crossdesk:error", "crossdesk:history", "crossdesk:typing"):
-            self.client.on(name, self._recorder(name))
+        for name in events:
+            self.client.on(name, self._recorder(name), namespace=namespace)
 
     def _recorder(self, name: str):
         async def record(data: Any = None) -> None:
             await self.events.put((name, data))
         return record
 
-    async def connect(self, session_id: Optional[str] = None, locale: Optional[str] = None) -> str:
-        await self.client.connect(self.url, transports=["websocket"])
-        await self.client.emit("session_request", {"session_id": session_id, "locale": locale})
-        _, self.session_id = await self.expect("session_confirm")
-        return self.session_id
-
-    async def expect(self, name: str, timeout: float = 15) -> tuple[str, Any]:
-        """The next event called ``name`` (other events before it are dropped)."""
+    async def expect(self, name: str, timeout: float = 15, where=None) -> tuple[str, Any]:
+        """The next event called ``name`` (matching ``where``); other events before it are dropped."""
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no {name} within {timeout}s")
             event = await asyncio.wait_for(self.events.get(), remaining)
-            if event[0] == name:
+            if event[0] == name and (where is None or where(event[1])):
                 return event
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+class Shopper(RecordingClient):
+    """A shopper speaking Rasa's protocol (plus Crossdesk's extensions)."""
+
+    def __init__(self, url: str):
+        super().__init__(url, ("session_confirm", "bot_uttered", "crossdesk:error", "crossdesk:history",
+                               "crossdesk:typing"))
+        self.session_id: Optional[str] = None
+
+    async def connect(self, session_id: Optional[str] = None, locale: Optional[str] = None) -> str:
+        await self.client.connect(self.url, transports=["websocket"])
+        await self.client.emit("session_request", {"session_id": session_id, "locale": locale})
+        _, self.session_id = await self.expect("session_confirm")
+        return self.session_id
 
     async def say(self, text: str, message_id: Optional[str] = None, **extra) -> dict:
         """Send ``user_uttered`` and return the server's acknowledgement."""
@@ -132,9 +143,6 @@ class Shopper:
         assert ack["ok"], ack
         _, reply = await self.expect("bot_uttered")
         return reply
-
-    async def close(self) -> None:
-        await self.client.disconnect()
 
 
 CHROMIUM = os.environ.get("CROSSDESK_CHROMIUM", "/usr/bin/chromium")
@@ -164,22 +172,13 @@ def login(url: str, username: str, password: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-class AgentClient:
-    """A real python-socketio client on the agent namespace."""
+class AgentClient(RecordingClient):
+    """An agent on the ``/agent`` namespace."""
 
     def __init__(self, url: str, token: Optional[str]):
-        self.url = url
+        super().__init__(url, ("agent:hello", "agent:queue", "agent:shopper_message", "agent:shopper_typing",
+                               "crossdesk:error"), namespace="/agent")
         self.token = token
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue = asyncio.Queue()
-        for name in ("agent:hello", "agent:queue", "agent:shopper_message", "agent:shopper_typing",
-                     "crossdesk:error"):
-            self.client.on(name, self._recorder(name), namespace="/agent")
-
-    def _recorder(self, name: str):
-        async def record(data: Any = None) -> None:
-            await self.events.put((name, data))
-        return record
 
     async def connect(self) -> dict:
         await self.client.connect(self.url, namespaces=["/agent"], transports=["websocket"],
@@ -187,18 +186,5 @@ class AgentClient:
         _, hello = await self.expect("agent:hello")
         return hello
 
-    async def expect(self, name: str, timeout: float = 15, where=None) -> tuple[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no {name} within {timeout}s")
-            event = await asyncio.wait_for(self.events.get(), remaining)
-            if event[0] == name and (where is None or where(event[1])):
-                return event
-
     async def call(self, event: str, data: Any) -> dict:
         return await self.client.call(event, data, namespace="/agent", timeout=15)
-
-    async def close(self) -> None:
-        await self.client.disconnect()

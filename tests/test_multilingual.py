@@ -25,6 +25,8 @@ def load(name: str) -> dict:
 
 @pytest.mark.parametrize("language", sorted(QUESTIONS))
 async def test_shipping_time_to_germany_in_every_language(shopper, language):
+    if not (ROOT / "data" / "nlu" / language).is_dir():
+        pytest.skip(f"no training data for {language} yet (issue 3)")
     facts = {**load("destinations.yml")["default"], **load("destinations.yml")["destinations"]["DE"]}
     germany = load("countries.yml")["DE"][language][0]
     reply = await shopper.ask(QUESTIONS[language])
