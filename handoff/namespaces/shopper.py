@@ -71,6 +71,7 @@ class ShopperNamespace(socketio.AsyncNamespace):
             return await self._reject(sid, protocol.USER_UTTERED, error)
         stored, created = self.service.receive(session_id, utterance)
         if created:
+            await self.emit(protocol.SHOPPER_ECHO, protocol.message_payload(stored), room=session_id, skip_sid=sid)
             state = self.service.state(session_id)
             if state == "bot":
                 self._spawn(self._answer(session_id, stored, utterance.metadata))
@@ -88,10 +89,25 @@ class ShopperNamespace(socketio.AsyncNamespace):
             await self.agent_side.shopper_typing(session_id, data["typing"])
         return {"ok": True}
 
+    async def on_contact(self, sid: str, data: Any = None) -> Any:
+        """``crossdesk:contact {email, name?}``: stored in the transcript for the agents."""
+        session_id = await self._bound_session(sid)
+        try:
+            if not session_id:
+                raise protocol.ProtocolError("no_session", "send session_request first")
+            contact = protocol.parse_contact(data)
+        except protocol.ProtocolError as error:
+            return await self._reject(sid, protocol.CONTACT, error)
+        stored = self.service.leave_contact(session_id, contact)
+        if self.agent_side:
+            await self.agent_side.shopper_said(session_id, self.service.state(session_id), stored)
+        return {"ok": True, "id": stored.id}
+
     async def trigger_event(self, event: str, *args):
-        """Route ``crossdesk:typing`` (a name with a colon) to :meth:`on_typing`."""
-        if event == protocol.TYPING:
-            return await self.on_typing(*args)
+        """Route the ``crossdesk:*`` events (names with a colon) to their handlers."""
+        handlers = {protocol.TYPING: self.on_typing, protocol.CONTACT: self.on_contact}
+        if event in handlers:
+            return await handlers[event](*args)
         return await super().trigger_event(event, *args)
 
     async def _session_for(self, sid: str, utterance: protocol.UserUttered) -> str:
