@@ -117,7 +117,8 @@ class CustomsDuties(FactAction):
         if dest is None:
             return "utter_customs_duties_generic", {}
         duties = dest.get("duties") or {}
-        values = {"vat": duties.get("vat", ""), "threshold": duties.get("threshold", "")}
+        vat = (duties.get("vat_i18n") or {}).get(language) or duties.get("vat", "")
+        values = {"vat": vat, "threshold": duties.get("threshold", "")}
         if duties.get("model") == "ddp":
             return "utter_customs_duties_ddp", values
         return "utter_customs_duties_ddu", values

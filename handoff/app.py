@@ -12,7 +12,11 @@ from sanic import Sanic, response
 
 from bot.engine import BotEngine, build_agent
 from bot.nlg import MultilingualNLG
+from actions.facts import StoreFacts
 from handoff.api import setup_api
+from handoff.console_api import setup_console
+from handoff.interpreting import Interpreter
+from handoff.translation import TranslationService
 from handoff.conversations import ConversationService
 from handoff.lifecycle import Lifecycle
 from handoff.namespaces.agent import AgentNamespace
@@ -60,22 +64,44 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     sio.attach(app, socketio_path="socket.io")
     app.ctx.sio = sio
     app.ctx.agents = AgentStore(app.ctx.store)
-    service = ConversationService(app.ctx.store, bot)
+    app.ctx.translator = TranslationService.from_settings(settings)
+    interpreter = Interpreter(app.ctx.translator, budget=settings.translator_timeout)
+    service = ConversationService(app.ctx.store, bot, interpreter)
     texts = MultilingualNLG()
     agent_ns: list[AgentNamespace] = []
     service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].online_count(),
                                   on_change=service.forget)
     app.ctx.shopper = ShopperNamespace(service, settings)
-    app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings)
+    app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings, interpreter)
     agent_ns.append(app.ctx.agent)
     app.ctx.shopper.agent_side = app.ctx.agent
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
+    setup_origin_check(app, settings)
     setup_routes(app)
     setup_api(app)
+    setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
     setup_lifecycle(app)
     logging.getLogger("sanic.error").addFilter(_ClosedWebsocketFilter())
     return app
+
+
+def setup_origin_check(app: Sanic, settings: Settings) -> None:
+    """Refuse cross-origin HTTP requests from origins not in ``CROSSDESK_ALLOWED_ORIGINS``.
+
+    (Socket.IO connections are checked by python-socketio with the same list.)
+    """
+    allowed = settings.origins
+
+    @app.on_request
+    async def check_origin(request):
+        origin = request.headers.get("origin")
+        if not origin or allowed == "*" or origin in allowed:
+            return None
+        if origin == f"{request.scheme}://{request.host}":
+            return None
+        return response.json({"error": "origin_not_allowed", "message": f"origin {origin} is not allowed"},
+                             status=403)
 
 
 def setup_routes(app: Sanic) -> None:
@@ -121,4 +147,5 @@ def setup_lifecycle(app: Sanic) -> None:
     @app.listener("after_server_stop")
     async def close(app, loop):
         app.ctx.bot.stop()
+        await app.ctx.translator.close()
         app.ctx.store.close()

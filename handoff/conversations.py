@@ -11,11 +11,12 @@ import asyncio
 import logging
 from collections import OrderedDict
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from bot.engine import BotEngine, BotReply
 from handoff import protocol
+from handoff.interpreting import PIVOT, Interpreter, as_data
 from handoff.store import Conversation, SQLStore, StoredMessage
 
 logger = logging.getLogger(__name__)
@@ -45,11 +46,13 @@ class ConversationService:
     Args:
         store: where conversations and messages are kept.
         bot: the Rasa engine.
+        interpreter: machine translation for languages the bot has no content in.
     """
 
-    def __init__(self, store: SQLStore, bot: BotEngine):
+    def __init__(self, store: SQLStore, bot: BotEngine, interpreter: Optional[Interpreter] = None):
         self.store = store
         self.bot = bot
+        self.interpreter = interpreter
         self._locks: dict[str, asyncio.Lock] = {}
         self._conversations: "OrderedDict[str, Conversation]" = OrderedDict()
         self._last_intent: dict[str, Optional[str]] = {}
@@ -105,6 +108,13 @@ class ConversationService:
             data={"metadata": utterance.metadata} if utterance.metadata else None,
         )
 
+    def leave_contact(self, session_id: str, contact: protocol.Contact) -> StoredMessage:
+        """Store the shopper's contact details in the transcript (agents see them in the bundle)."""
+        details = {"email": contact.email, "name": contact.name}
+        text = f"{contact.name} <{contact.email}>" if contact.name else contact.email
+        stored, _ = self.store.add_message(session_id, "system", text, data={"event": "contact", "contact": details})
+        return stored
+
     def state(self, session_id: str) -> str:
         """The conversation's current state (the cache is dropped on every transition)."""
         return self._conversation(session_id).state
@@ -122,13 +132,31 @@ class ConversationService:
                 "language": conversation.language,
                 "locale": metadata.get("locale") or conversation.locale,
             }
-            reply = await self.bot.handle(shopper_message.text, session_id, bot_metadata)
+            long_tail = self.interpreter and self.interpreter.long_tail_language(
+                shopper_message.text, conversation.language, bot_metadata["locale"])
+            if long_tail:
+                reply = await self._translated_reply(session_id, shopper_message, bot_metadata, long_tail)
+            else:
+                reply = await self.bot.handle(shopper_message.text, session_id, bot_metadata)
             outgoing = self._record_turn(conversation, shopper_message, reply)
             if reply.language and reply.language != conversation.language:
                 self._update(conversation, language=reply.language)
             previous, self._last_intent[session_id] = self._last_intent.get(session_id), reply.intent
             reason = self.lifecycle.trigger_for(conversation, reply.intent, previous) if self.lifecycle else None
             return Turn(conversation, outgoing, reason)
+
+    async def _translated_reply(self, session_id: str, message: StoredMessage, metadata: dict,
+                                language: str) -> BotReply:
+        """The bot reads the message in the pivot language and answers in the shopper's."""
+        started = asyncio.get_running_loop().time()
+        incoming = await self.interpreter.bot_input(message.text, language)
+        message.data["translation"] = as_data(incoming)
+        if not incoming.translated:  # the bot answers politely that it can't read this language
+            return await self.bot.handle(message.text, session_id, metadata)
+        reply = await self.bot.handle(incoming.text, session_id, {**metadata, "language": PIVOT, "translated": True})
+        remaining = self.interpreter.budget - (asyncio.get_running_loop().time() - started)
+        messages = await self.interpreter.bot_output(reply.messages, language, remaining)
+        return replace(reply, language=language, messages=messages)
 
     def _record_turn(self, conversation: Conversation, message: StoredMessage, reply: BotReply) -> list[Outgoing]:
         understanding = {**message.data, "intent": reply.intent, "confidence": reply.confidence,
@@ -138,6 +166,8 @@ class ConversationService:
             bot_message = {**bot_message, "language": bot_message.get("language") or reply.language}
             [payload] = protocol.bot_uttered_payloads(bot_message, 0, 0.0) or [{}]
             data = {k: v for k, v in payload.items() if k in ("quick_replies", "attachment", "custom")}
+            if bot_message.get("translation"):
+                data["translation"] = bot_message["translation"]
             drafts.append((bot_message, data))
         stored = self.store.record_turn(
             conversation.id, message.id, understanding, reply.language,

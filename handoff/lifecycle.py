@@ -128,6 +128,21 @@ class Lifecycle:
             raise LifecycleError("not_assigned", "this conversation is not yours")
         return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
 
+    async def transfer(self, agent: Agent, conversation_id: str, target: Agent) -> StoredMessage:
+        """Hand a conversation this agent holds to another agent."""
+        self.assigned(agent, conversation_id)
+        if target.id == agent.id:
+            raise LifecycleError("invalid_target", "that is you")
+        if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}", f"transfer:{target.id}",
+                                ("with_agent",), agent_id=target.id):
+            raise LifecycleError("not_assigned", "this conversation is not yours")
+        return self._system_message(self.store.get_conversation(conversation_id), "utter_agent_joined",
+                                    agent=target.display_name)
+
+    def load(self, agent_id: int) -> int:
+        """How many conversations an agent holds."""
+        return len(self.store.conversations_in(("with_agent",), agent_id=agent_id))
+
     def requeue_agent(self, agent_id: int) -> list[str]:
         """Put an absent agent's conversations back in the queue (``waiting``)."""
         requeued = []
@@ -163,13 +178,15 @@ class Lifecycle:
                 if entity.get("entity") in ("country", "order_id"):
                     slots[entity["entity"]] = entity.get("value")
         metadata = next((m.data.get("metadata") for m in reversed(shopper) if m.data.get("metadata")), {}) or {}
+        contact = next((m.data["contact"] for m in reversed(transcript) if m.data.get("event") == "contact"), None)
         waited = (time.time() - conversation.waiting_since) if conversation.waiting_since else 0.0
         return {
             "conversation_id": conversation_id, "state": conversation.state, "language": conversation.language,
             "reason": conversation.handoff_reason, "waiting_seconds": round(waited, 1),
             "transcript": [_transcript_entry(m) for m in transcript],
             "recent_intents": intents, "slots": slots,
-            "context": {"locale": conversation.locale, "page": metadata.get("page")},
+            "context": {"locale": conversation.locale, "page": metadata.get("page"), "contact": contact,
+                        "user": metadata.get("user")},
             "transitions": [{k: t[k] for k in ("from_state", "to_state", "actor", "reason", "created_at")}
                             for t in self.store.transitions(conversation_id)],
         }
@@ -177,13 +194,15 @@ class Lifecycle:
 
 def _transcript_entry(message: StoredMessage) -> dict:
     return {"id": message.id, "sender": message.sender, "text": message.text, "language": message.language,
-            "ts": message.created_at, "name": message.data.get("agent_name")}
+            "ts": message.created_at, "name": message.data.get("agent_name"), "event": message.data.get("event"),
+            "intent": message.data.get("intent"), "confidence": message.data.get("confidence"),
+            "translation": message.data.get("translation")}
 
 
 def shopper_payload(message: StoredMessage) -> dict:
     """A non-bot message (agent or system) as the shopper receives it: Rasa's ``bot_uttered`` shape."""
     return {"text": message.text, "id": message.id, "sender": message.sender, "language": message.language,
-            "ts": message.created_at, "name": message.data.get("agent_name")}
+            "ts": message.created_at, "name": message.data.get("agent_name"), "event": message.data.get("event")}
 
 
 __all__ = ["Lifecycle", "LifecycleError", "shopper_payload", "protocol"]

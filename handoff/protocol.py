@@ -26,6 +26,8 @@ BOT_UTTERED = "bot_uttered"
 HISTORY = "crossdesk:history"  # transcript replay after session_confirm
 ERROR = "crossdesk:error"  # a rejected event: {code, message, event}
 TYPING = "crossdesk:typing"  # the agent is typing: {sender, name, typing}
+SHOPPER_ECHO = "crossdesk:shopper_message"  # a message from another tab of the same session
+CONTACT = "crossdesk:contact"  # shopper -> server {email, name?}: reach me later
 
 # -- agent namespace "/agent" (authenticated) ---------------------------------
 AGENT_NAMESPACE = "/agent"
@@ -38,6 +40,13 @@ AGENT_SEND = "send"  # agent -> server {conversation_id, text, message_id?}; ack
 AGENT_TYPING = "typing"  # agent -> server {conversation_id, typing}
 AGENT_HANDBACK = "handback"  # agent -> server {conversation_id}
 AGENT_RESOLVE = "resolve"  # agent -> server {conversation_id, outcome?}
+AGENT_TRANSFER = "transfer"  # agent -> server {conversation_id, agent_id}
+AGENT_PRESENCE = "presence"  # agent -> server {status: "online" | "away"}
+AGENT_AGENTS = "agent:agents"  # server -> agents: {agents: [{id, display_name, languages, status, load}]}
+AGENT_ASSIGNED = "agent:assigned"  # server -> agent: {conversation: Bundle} (a transfer to them)
+AGENT_TRANSLATION = "agent:translation"  # server -> agent: {conversation_id, message_id, translation}
+AGENT_TRANSLATE = "translate"  # agent -> server {conversation_id, text}; ack {ok, translation}
+PRESENCE_STATES = ("online", "away")
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -152,6 +161,16 @@ def parse_agent_send(data: Any, max_chars: int) -> tuple[str, str, Optional[str]
     return conversation_id, text.strip(), client_id
 
 
+def parse_original(data: dict, max_chars: int) -> Optional[str]:
+    """The agent's own wording of a translated reply (``original``), if sent."""
+    original = data.get("original")
+    if original is None:
+        return None
+    if not isinstance(original, str) or not original.strip() or len(original) > max_chars:
+        raise ProtocolError("invalid_original", f"'original' must be a non-empty string of at most {max_chars} characters")
+    return original.strip()
+
+
 def bot_uttered_payloads(message: dict, message_id: int, timestamp: float) -> list[dict]:
     """Rasa's ``bot_uttered`` payloads for one bot message, plus our extra keys.
 
@@ -176,16 +195,43 @@ def bot_uttered_payloads(message: dict, message_id: int, timestamp: float) -> li
     if not payload:
         return []
     payload.update({"id": message_id, "sender": "bot", "language": message.get("language"), "ts": timestamp})
+    translation = message.get("translation")
+    if translation and not translation.get("translated"):
+        payload["untranslated"] = True  # machine translation failed: this is the original text
     return [payload]
+
+
+def message_payload(m) -> dict:
+    """One stored message as the widget sees it (history, other tabs)."""
+    return {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language, "ts": m.created_at,
+            "quick_replies": m.data.get("quick_replies"), "name": m.data.get("agent_name"),
+            "message_id": m.client_id, "event": m.data.get("event")}
 
 
 def history_payload(session_id: str, messages: list) -> dict:
     """The ``crossdesk:history`` payload: the transcript so far."""
-    return {
-        "session_id": session_id,
-        "messages": [
-            {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language,
-             "ts": m.created_at, "quick_replies": m.data.get("quick_replies"), "name": m.data.get("agent_name")}
-            for m in messages
-        ],
-    }
+    return {"session_id": session_id, "messages": [message_payload(m) for m in messages]}
+
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}$")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Validated ``crossdesk:contact``: how to reach a shopper later."""
+
+    email: str
+    name: Optional[str] = None
+
+
+def parse_contact(data: Any) -> Contact:
+    """``{email, name?}`` left by a shopper when no agent is online."""
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_payload", "crossdesk:contact expects an object")
+    email = data.get("email")
+    if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
+        raise ProtocolError("invalid_email", "'email' must be an e-mail address")
+    name = data.get("name")
+    if name is not None and not (isinstance(name, str) and len(name) <= 100):
+        raise ProtocolError("invalid_name", "'name' must be a string of at most 100 characters")
+    return Contact(email.strip(), (name or "").strip() or None)

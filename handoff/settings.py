@@ -14,6 +14,14 @@ def _var_dir(env: Mapping[str, str]) -> Path:
     return Path(env.get("CROSSDESK_VAR_DIR", str(ROOT / "var")))
 
 
+def _convert(name: str, kind: str, raw: str):
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return Path(raw) if name == "var_dir" else raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Server settings. ``Settings.from_env()`` reads them; tests pass their own.
@@ -29,7 +37,15 @@ class Settings:
         max_message_chars: longest shopper message accepted.
         max_payload_bytes: largest socket payload accepted.
         agent_grace_seconds: how long a disconnected agent keeps its conversations.
+        agent_max_conversations: how many conversations one agent may hold at once.
         log_level: Python logging level name.
+        translator: machine translation provider (``google``, ``libre``, ``deepl``,
+            ``microsoft`` or ``none``).
+        translator_url: provider endpoint override (e.g. a LibreTranslate server).
+        translator_key: provider API key.
+        translator_timeout: seconds a translation may take before the original is used.
+        translator_workers: threads for the (blocking) provider calls.
+        protected_terms: comma-separated brand/product names never translated.
     """
 
     host: str = "127.0.0.1"
@@ -43,7 +59,14 @@ class Settings:
     max_message_chars: int = 2000
     max_payload_bytes: int = 64 * 1024
     agent_grace_seconds: int = 60
+    agent_max_conversations: int = 5
     log_level: str = "INFO"
+    translator: str = "none"
+    translator_url: str = ""
+    translator_key: str = ""
+    translator_timeout: float = 0.8
+    translator_workers: int = 8
+    protected_terms: str = ""
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":
@@ -55,7 +78,7 @@ class Settings:
             raw = env.get(f"CROSSDESK_{f.name.upper()}")
             if raw is None:
                 continue
-            values[f.name] = int(raw) if f.type == "int" else Path(raw) if f.name == "var_dir" else raw
+            values[f.name] = _convert(f.name, f.type, raw)
         values.update(overrides)
         values.setdefault("var_dir", var_dir)
         settings = cls(**values)
@@ -75,6 +98,11 @@ class Settings:
     def models_dir(self) -> Path:
         """Where trained models are kept."""
         return Path(self.var_dir) / "models"
+
+    @property
+    def protected_term_list(self) -> list[str]:
+        """Protected terms as a list."""
+        return [t.strip() for t in self.protected_terms.split(",") if t.strip()]
 
     @property
     def origins(self) -> list[str] | str:

@@ -9,6 +9,7 @@ from typing import Any, Optional
 import socketio
 
 from handoff import protocol
+from handoff.interpreting import Interpreter
 from handoff.lifecycle import Lifecycle, LifecycleError, shopper_payload
 from handoff.settings import Settings
 from handoff.store.agents import AgentStore
@@ -16,6 +17,7 @@ from handoff.store.records import Agent
 
 logger = logging.getLogger(__name__)
 AGENTS_ROOM = "agents"
+BACKLOG = 30  # messages translated for an agent when they take a conversation
 
 
 def conversation_room(conversation_id: str) -> str:
@@ -26,13 +28,17 @@ def conversation_room(conversation_id: str) -> str:
 class AgentNamespace(socketio.AsyncNamespace):
     """Every event needs the socket's authenticated agent; shoppers can't connect here."""
 
-    def __init__(self, lifecycle: Lifecycle, agents: AgentStore, settings: Settings):
+    def __init__(self, lifecycle: Lifecycle, agents: AgentStore, settings: Settings,
+                 interpreter: Optional[Interpreter] = None):
         super().__init__(protocol.AGENT_NAMESPACE)
         self.lifecycle = lifecycle
         self.agents = agents
         self.settings = settings
+        self.interpreter = interpreter
+        self._tasks: set[asyncio.Task] = set()
         self.online: dict[str, int] = {}  # sid -> agent id
         self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
+        self.presence: dict[int, str] = {}  # agent id -> "online" | "away"
 
     # -- helpers ---------------------------------------------------------------
     def online_count(self) -> int:
@@ -58,6 +64,24 @@ class AgentNamespace(socketio.AsyncNamespace):
             await self.server.emit(protocol.BOT_UTTERED, shopper_payload(message), room=conversation_id,
                                    namespace=protocol.SHOPPER_NAMESPACE)
 
+    def sids_of(self, agent_id: int) -> list[str]:
+        """The sockets (console tabs) of one agent."""
+        return [sid for sid, owner in self.online.items() if owner == agent_id]
+
+    def agents_payload(self) -> dict:
+        """Online agents with presence and load, for transfers and supervisors."""
+        listed = []
+        for agent_id in sorted(set(self.online.values())):
+            agent = self.agents.get(agent_id)
+            if agent:
+                listed.append({"id": agent.id, "display_name": agent.display_name, "languages": agent.languages,
+                               "status": self.presence.get(agent.id, "online"), "load": self.lifecycle.load(agent.id)})
+        return {"agents": listed, "max_conversations": self.settings.agent_max_conversations}
+
+    async def push_agents(self) -> None:
+        """Send the online agents to every agent."""
+        await self.emit(protocol.AGENT_AGENTS, self.agents_payload(), room=AGENTS_ROOM)
+
     async def push_queue(self) -> None:
         """Send the current queue to every agent."""
         await self.emit(protocol.AGENT_QUEUE, {"queue": self.lifecycle.queue()}, room=AGENTS_ROOM)
@@ -67,6 +91,8 @@ class AgentNamespace(socketio.AsyncNamespace):
         if state == "with_agent":
             payload = {"conversation_id": conversation_id, "message": shopper_payload(message)}
             await self.emit(protocol.AGENT_SHOPPER_MESSAGE, payload, room=conversation_room(conversation_id))
+            if self.interpreter and self.interpreter.enabled:
+                self._spawn(self._translate_for_agent(conversation_id, [message]))
         elif state == "waiting":
             await self.push_queue()
 
@@ -74,6 +100,34 @@ class AgentNamespace(socketio.AsyncNamespace):
         """The shopper's typing indicator reaches the agent holding the conversation."""
         await self.emit(protocol.AGENT_SHOPPER_TYPING, {"conversation_id": conversation_id, "typing": typing},
                         room=conversation_room(conversation_id))
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _translate_for_agent(self, conversation_id: str, messages: list) -> None:
+        """After the originals went out: each message in the agent's language, stored and pushed."""
+        conversation = self.lifecycle.store.get_conversation(conversation_id)
+        agent = self.agents.get(conversation.agent_id) if conversation and conversation.agent_id else None
+        if agent is None:
+            return
+        for message in messages:
+            if message.data.get("translation") or message.sender == "agent":
+                continue
+            translation = await self.interpreter.for_agent(message.text, message.language or conversation.language,
+                                                           agent.languages)
+            if translation is None:
+                continue
+            self.lifecycle.store.update_message_data(message.id, translation=translation)
+            await self.emit(protocol.AGENT_TRANSLATION, {"conversation_id": conversation_id, "message_id": message.id,
+                                                         "translation": translation},
+                            room=conversation_room(conversation_id))
+
+    def _translate_backlog(self, conversation_id: str) -> None:
+        if self.interpreter and self.interpreter.enabled:
+            backlog = self.lifecycle.store.transcript(conversation_id, limit=10_000)[-BACKLOG:]
+            self._spawn(self._translate_for_agent(conversation_id, backlog))
 
     # -- events ----------------------------------------------------------------
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
@@ -95,13 +149,18 @@ class AgentNamespace(socketio.AsyncNamespace):
                       "languages": agent.languages, "role": agent.role},
             "queue": self.lifecycle.queue(),
             "conversations": [self.lifecycle.bundle(c.id) for c in mine],
+            "status": self.presence.get(agent.id, "online"),
+            "translator": bool(self.interpreter and self.interpreter.enabled),
         }, room=sid)
+        await self.push_agents()
 
     async def on_disconnect(self, sid: str) -> None:
         """Forget the socket; after a grace period its agent's conversations return to the queue."""
         agent_id = self.online.pop(sid, None)
         if agent_id is None or agent_id in self.online.values():
             return
+        self.presence.pop(agent_id, None)
+        await self.push_agents()
         loop = asyncio.get_running_loop()
         self._grace[agent_id] = loop.call_later(
             self.settings.agent_grace_seconds, lambda: asyncio.ensure_future(self._requeue(agent_id)))
@@ -118,12 +177,17 @@ class AgentNamespace(socketio.AsyncNamespace):
         try:
             agent = await self._agent(sid)
             conversation_id = protocol.parse_conversation_ref(data)
+            if self.lifecycle.load(agent.id) >= self.settings.agent_max_conversations:
+                raise LifecycleError("limit_reached", f"you already hold {self.settings.agent_max_conversations} conversations")
             joined = await self.lifecycle.claim(agent, conversation_id)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_CLAIM, error)
-        self.enter_room(sid, conversation_room(conversation_id))
+        for agent_sid in self.sids_of(agent.id):
+            self.enter_room(agent_sid, conversation_room(conversation_id))
         await self.to_shopper(conversation_id, joined)
         await self.push_queue()
+        await self.push_agents()
+        self._translate_backlog(conversation_id)
         return {"ok": True, "conversation": self.lifecycle.bundle(conversation_id)}
 
     async def on_send(self, sid: str, data: Any = None) -> dict:
@@ -131,12 +195,15 @@ class AgentNamespace(socketio.AsyncNamespace):
         try:
             agent = await self._agent(sid)
             conversation_id, text, client_id = protocol.parse_agent_send(data, self.settings.max_message_chars)
+            original = protocol.parse_original(data, self.settings.max_message_chars)
             conversation = self.lifecycle.assigned(agent, conversation_id)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_SEND, error)
+        extra = {"translation": {"text": original, "language": agent.languages[0] if agent.languages else None,
+                                 "translated": True, "error": None}} if original else {}
         stored, created = self.lifecycle.store.add_message(
             conversation_id, "agent", text, language=conversation.language, client_id=client_id,
-            data={"agent_id": agent.id, "agent_name": agent.display_name})
+            data={"agent_id": agent.id, "agent_name": agent.display_name, **extra})
         if created:
             await self.to_shopper(conversation_id, stored)
         return {"ok": True, "id": stored.id, "duplicate": not created}
@@ -161,8 +228,10 @@ class AgentNamespace(socketio.AsyncNamespace):
             message = await action(agent, conversation_id)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, event, error)
-        self.leave_room(sid, conversation_room(conversation_id))
+        for agent_sid in self.sids_of(agent.id):
+            self.leave_room(agent_sid, conversation_room(conversation_id))
         await self.to_shopper(conversation_id, message)
+        await self.push_agents()
         return {"ok": True}
 
     async def on_handback(self, sid: str, data: Any = None) -> dict:
@@ -178,3 +247,55 @@ class AgentNamespace(socketio.AsyncNamespace):
             return await self.lifecycle.resolve(agent, conversation_id, outcome)
 
         return await self._finish(sid, protocol.AGENT_RESOLVE, data, resolve)
+
+    async def on_presence(self, sid: str, data: Any = None) -> dict:
+        """``presence {status}``: online or away (shown to other agents)."""
+        status = data.get("status") if isinstance(data, dict) else None
+        try:
+            agent = await self._agent(sid)
+            if status not in protocol.PRESENCE_STATES:
+                raise protocol.ProtocolError("invalid_status", "status must be 'online' or 'away'")
+        except (LifecycleError, protocol.ProtocolError) as error:
+            return await self._fail(sid, protocol.AGENT_PRESENCE, error)
+        self.presence[agent.id] = status
+        await self.push_agents()
+        return {"ok": True, "status": status}
+
+    async def on_transfer(self, sid: str, data: Any = None) -> dict:
+        """``transfer {conversation_id, agent_id}``: give a conversation to another online agent."""
+        try:
+            agent = await self._agent(sid)
+            conversation_id = protocol.parse_conversation_ref(data)
+            target_id = data.get("agent_id")
+            target = self.agents.get(target_id) if isinstance(target_id, int) else None
+            if target is None or not self.sids_of(target.id):
+                raise LifecycleError("agent_offline", "that agent is not online")
+            if self.lifecycle.load(target.id) >= self.settings.agent_max_conversations:
+                raise LifecycleError("limit_reached", "that agent has no room for another conversation")
+            joined = await self.lifecycle.transfer(agent, conversation_id, target)
+        except (LifecycleError, protocol.ProtocolError) as error:
+            return await self._fail(sid, protocol.AGENT_TRANSFER, error)
+        room = conversation_room(conversation_id)
+        for agent_sid in self.sids_of(agent.id):
+            self.leave_room(agent_sid, room)
+        for agent_sid in self.sids_of(target.id):
+            self.enter_room(agent_sid, room)
+        await self.to_shopper(conversation_id, joined)
+        self._translate_backlog(conversation_id)
+        await self.emit(protocol.AGENT_ASSIGNED, {"conversation": self.lifecycle.bundle(conversation_id),
+                                                  "from": agent.display_name}, room=room)
+        await self.push_agents()
+        return {"ok": True}
+
+    async def on_translate(self, sid: str, data: Any = None) -> dict:
+        """``translate {conversation_id, text}``: the agent's draft in the shopper's language (a preview)."""
+        try:
+            agent = await self._agent(sid)
+            conversation_id, text, _ = protocol.parse_agent_send(data, self.settings.max_message_chars)
+            conversation = self.lifecycle.assigned(agent, conversation_id)
+        except (LifecycleError, protocol.ProtocolError) as error:
+            return await self._fail(sid, protocol.AGENT_TRANSLATE, error)
+        if not self.interpreter:
+            return {"ok": True, "translation": {"text": text, "translated": False, "error": "disabled"}}
+        source = agent.languages[0] if agent.languages else "en"
+        return {"ok": True, "translation": await self.interpreter.agent_reply(text, source, conversation.language)}

@@ -102,6 +102,12 @@ class AgentStore:
                 expires_at=time.time() + ttl))
         return token
 
+    def revoke_token(self, token: str) -> None:
+        """Log out: the token stops working at once."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self.engine.begin() as conn:
+            conn.execute(agent_tokens.delete().where(agent_tokens.c.token_hash == digest))
+
     def agent_for_token(self, token: object) -> Optional[Agent]:
         """The agent a valid, unexpired token belongs to."""
         if not isinstance(token, str) or not 16 <= len(token) <= 128:

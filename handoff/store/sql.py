@@ -14,7 +14,7 @@ from typing import Optional
 
 from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-    UniqueConstraint, create_engine, event, select,
+    UniqueConstraint, create_engine, event, exists, func, select,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import SingletonThreadPool
@@ -262,6 +262,48 @@ class SQLStore:
                  .order_by(messages.c.id).limit(limit))
         with self.engine.connect() as conn:
             return [_message(row) for row in conn.execute(query)]
+
+    def update_message_data(self, message_id: int, **values) -> None:
+        """Merge ``values`` into a stored message's data (e.g. its translation)."""
+        with self.engine.begin() as conn:
+            raw = conn.execute(select(messages.c.data).where(messages.c.id == message_id)).scalar()
+            merged = {**json.loads(raw or "{}"), **values}
+            conn.execute(messages.update().where(messages.c.id == message_id)
+                         .values(data=json.dumps(merged, ensure_ascii=False)))
+
+    def search(self, text: Optional[str] = None, language: Optional[str] = None, since: Optional[float] = None,
+               until: Optional[float] = None, outcome: Optional[str] = None, limit: int = 50) -> list[dict]:
+        """Past conversations, newest first, filtered by message text, language, date and outcome."""
+        query = select(conversations)
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(exists().where(
+                messages.c.conversation_id == conversations.c.id, messages.c.text.like(pattern, escape="\\")))
+        if language:
+            query = query.where(conversations.c.language == language)
+        if since is not None:
+            query = query.where(conversations.c.updated_at >= since)
+        if until is not None:
+            query = query.where(conversations.c.created_at <= until)
+        if outcome:
+            query = query.where(exists().where(
+                transitions.c.conversation_id == conversations.c.id, transitions.c.to_state == "resolved",
+                transitions.c.reason == outcome))
+        query = query.order_by(conversations.c.updated_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            found = [_conversation(row) for row in conn.execute(query)]
+            return [self._summary(conn, c) for c in found]
+
+    def _summary(self, conn, conversation: Conversation) -> dict:
+        count, first = conn.execute(select(func.count(messages.c.id), func.min(messages.c.id))
+                                    .where(messages.c.conversation_id == conversation.id)).one()
+        first_text = conn.execute(select(messages.c.text).where(messages.c.id == first)).scalar() if first else None
+        outcome = conn.execute(select(transitions.c.reason).where(
+            transitions.c.conversation_id == conversation.id, transitions.c.to_state == "resolved")
+            .order_by(transitions.c.id.desc()).limit(1)).scalar()
+        return {"conversation_id": conversation.id, "state": conversation.state, "language": conversation.language,
+                "created_at": conversation.created_at, "updated_at": conversation.updated_at,
+                "messages": count, "first_message": first_text, "outcome": outcome}
 
     def transitions(self, conversation_id: str) -> list[dict]:
         """State transitions in order, with who/why/when."""

@@ -1,0 +1,673 @@
+/*
+ * Crossdesk agent console. Vanilla JS; talks to /api (HTTP, bearer token) and
+ * the /agent Socket.IO namespace. Every text that comes from shoppers (and
+ * from the server in general) is rendered with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  const TOKEN_KEY = "crossdesk.console.token";
+  const PREFS_KEY = "crossdesk.console.prefs";
+  const OUTCOMES = ["resolved", "answered", "refund", "replacement", "escalated", "no_reply", "spam"];
+
+  const I18N = {
+    en: { appName: "Crossdesk console", username: "Username", password: "Password", login: "Log in",
+      loginFailed: "Wrong username or password.", logout: "Log out", online: "Online", away: "Away",
+      sound: "Sound", desktopNotifications: "Desktop alerts", queue: "Waiting", mine: "My conversations",
+      history: "History", empty: "Claim a conversation from the queue (Alt+C).", claim: "Claim",
+      waiting: "waiting {s}", shortcuts: "Alt+C claim next · Alt+N next conversation · Enter send · Shift+Enter new line",
+      send: "Send", handback: "Hand back to bot", resolve: "Resolve", transfer: "Transfer to…",
+      reply: "Reply to the shopper", canned: "Search the bot's answers…", reason: "Handoff reason",
+      intents: "Recent intents", country: "Destination", order: "Order id", page: "Page", locale: "Browser locale",
+      contact: "Contact", language: "Language", typing: "The shopper is typing…", claimed: "Another agent took it.",
+      limit: "You already hold the maximum number of conversations.", newWaiting: "New conversation waiting",
+      searchText: "Text in the conversation", anyLanguage: "Any language", anyOutcome: "Any outcome", search: "Search",
+      date: "Date", firstMessage: "First message", outcome: "Outcome", messages: "Messages",
+      exportJson: "Export JSON", exportText: "Export text", untranslated: "not translated ({error})",
+      translation: "Translation", preview: "Translation the shopper will see (editable)", translate: "Translate",
+      sendOriginal: "Send without translating", close: "Close", noResults: "No conversations found." },
+    ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
+      loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
+      sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
+      history: "履歴", empty: "待機中の会話を引き受けてください（Alt+C）。", claim: "引き受ける",
+      waiting: "{s} 待機", shortcuts: "Alt+C 次を引き受ける · Alt+N 次の会話 · Enter 送信 · Shift+Enter 改行",
+      send: "送信", handback: "ボットに戻す", resolve: "解決済みにする", transfer: "転送先…",
+      reply: "お客様への返信", canned: "ボットの回答を検索…", reason: "引き継ぎ理由",
+      intents: "直近の意図", country: "配送先", order: "注文番号", page: "ページ", locale: "ブラウザの言語",
+      contact: "連絡先", language: "言語", typing: "お客様が入力中…", claimed: "他の担当者が引き受けました。",
+      limit: "同時に担当できる会話数の上限です。", newWaiting: "新しい会話が待機中です",
+      searchText: "会話内のテキスト", anyLanguage: "すべての言語", anyOutcome: "すべての結果", search: "検索",
+      date: "日付", firstMessage: "最初のメッセージ", outcome: "結果", messages: "件数",
+      exportJson: "JSON で書き出し", exportText: "テキストで書き出し", untranslated: "未翻訳（{error}）",
+      translation: "翻訳", preview: "お客様に送られる翻訳（編集できます）", translate: "翻訳",
+      sendOriginal: "翻訳せずに送信", close: "閉じる", noResults: "該当する会話はありません。" },
+  };
+
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function format(template, values) { return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? String(values[k]) : "")); }
+  function clock(ts) { return new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+  function duration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor(s / 60) % 60}m`;
+  }
+  function newId() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 10); }
+
+  const prefs = Object.assign({ lang: (navigator.language || "en").startsWith("ja") ? "ja" : "en", sound: false, desktop: false },
+    JSON.parse(localStorage.getItem(PREFS_KEY) || "{}"));
+  function savePrefs() { localStorage.setItem(PREFS_KEY, JSON.stringify(prefs)); }
+  function t(key, values) { return format((I18N[prefs.lang] || I18N.en)[key] || I18N.en[key] || key, values || {}); }
+
+  function applyStrings() {
+    document.documentElement.lang = prefs.lang;
+    document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.i18nPlaceholder); });
+  }
+
+  function toast(message) {
+    const box = $("#toast");
+    box.textContent = message;
+    box.classList.add("on");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => box.classList.remove("on"), 4000);
+  }
+
+  /* -- HTTP API -------------------------------------------------------------- */
+  const api = {
+    token: localStorage.getItem(TOKEN_KEY),
+    async call(path, options) {
+      const response = await fetch(path, { ...(options || {}),
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + this.token } });
+      if (response.status === 401) { session.loggedOut(); throw new Error("unauthorized"); }
+      return response;
+    },
+    async json(path) { return (await this.call(path)).json(); },
+  };
+
+  /* -- session: login, logout, reload ---------------------------------------- */
+  const session = {
+    agent: null,
+    async start() {
+      applyStrings();
+      if (!api.token) return this.showLogin();
+      try { this.agent = await api.json("/api/me"); } catch (_) { return; }
+      this.showApp();
+    },
+    showLogin() {
+      $("#app").hidden = true;
+      $("#login").hidden = false;
+      $("#login-form [name=username]").focus();
+    },
+    showApp() {
+      $("#login").hidden = true;
+      $("#app").hidden = false;
+      $("#me-name").textContent = this.agent.display_name;
+      desk.connect();
+    },
+    async login(event) {
+      event.preventDefault();
+      const form = event.target;
+      const response = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ username: form.username.value, password: form.password.value }) });
+      if (!response.ok) { $("#login-error").textContent = t("loginFailed"); return; }
+      const body = await response.json();
+      api.token = body.token;
+      localStorage.setItem(TOKEN_KEY, body.token);
+      form.password.value = "";
+      $("#login-error").textContent = "";
+      this.agent = body.agent;
+      this.showApp();
+    },
+    async logout() {
+      try { await api.call("/api/logout", { method: "POST" }); } catch (_) { /* already gone */ }
+      this.loggedOut();
+    },
+    loggedOut() {
+      api.token = null;
+      localStorage.removeItem(TOKEN_KEY);
+      desk.disconnect();
+      this.showLogin();
+    },
+  };
+
+  /* -- notifications ----------------------------------------------------------- */
+  const alerts = {
+    seen: new Set(),
+    queueChanged(queue) {
+      const fresh = queue.filter((entry) => !this.seen.has(entry.conversation_id));
+      queue.forEach((entry) => this.seen.add(entry.conversation_id));
+      document.title = (queue.length ? `(${queue.length}) ` : "") + t("appName");
+      const badge = $("#queue-badge");
+      badge.textContent = String(queue.length);
+      badge.classList.toggle("zero", !queue.length);
+      if (!fresh.length || desk.status === "away") return;
+      if (prefs.sound) this.beep();
+      if (prefs.desktop && window.Notification && Notification.permission === "granted") {
+        new Notification(t("newWaiting"), { body: fresh[0].last_message || "", tag: fresh[0].conversation_id });
+      }
+    },
+    beep() {
+      try {
+        const audio = new AudioContext();
+        const tone = audio.createOscillator();
+        tone.frequency.value = 880;
+        tone.connect(audio.destination);
+        tone.start();
+        tone.stop(audio.currentTime + 0.15);
+      } catch (_) { /* no audio */ }
+    },
+  };
+
+  /* -- one open conversation ------------------------------------------------------ */
+  class ConversationView {
+    constructor(bundle) {
+      this.id = bundle.conversation_id;
+      this.root = el("section", "conversation");
+      this.root.dataset.id = this.id;
+      this.root.hidden = true;
+      this.header = el("header");
+      this.transcript = el("div", "transcript");
+      this.transcript.setAttribute("role", "log");
+      this.transcript.setAttribute("aria-live", "polite");
+      this.context = el("aside", "context");
+      this.typing = el("div", "typing");
+      this.root.append(this.header, this.transcript, this.typing, this.replyBox(), this.context);
+      this.update(bundle);
+    }
+
+    update(bundle) {
+      this.bundle = bundle;
+      this.renderHeader();
+      this.renderContext();
+      this.transcript.replaceChildren();
+      this.seenIds = new Set();
+      bundle.transcript.forEach((message) => this.add(message));
+      this.loadCanned();
+    }
+
+    renderHeader() {
+      const b = this.bundle;
+      const title = el("h2", "", `${b.language || "?"} · ${this.id.slice(0, 8)}`);
+      const handback = el("button", "handback", t("handback"));
+      handback.type = "button";
+      handback.addEventListener("click", () => desk.finish("handback", this.id));
+      const outcome = el("select", "outcome");
+      outcome.setAttribute("aria-label", t("outcome"));
+      OUTCOMES.forEach((name) => { const o = el("option", "", name); o.value = name; outcome.append(o); });
+      const resolve = el("button", "resolve primary", t("resolve"));
+      resolve.type = "button";
+      resolve.addEventListener("click", () => desk.finish("resolve", this.id, { outcome: outcome.value }));
+      this.transferSelect = el("select", "transfer");
+      this.transferSelect.setAttribute("aria-label", t("transfer"));
+      this.transferSelect.addEventListener("change", () => {
+        const target = Number(this.transferSelect.value);
+        if (target) desk.transfer(this.id, target);
+        this.transferSelect.value = "";
+      });
+      this.header.replaceChildren(title, handback, outcome, resolve, this.transferSelect);
+      this.renderAgents(desk.agents);
+    }
+
+    renderAgents(agents) {
+      if (!this.transferSelect) return;
+      const first = el("option", "", t("transfer"));
+      first.value = "";
+      this.transferSelect.replaceChildren(first);
+      for (const agent of agents || []) {
+        if (session.agent && agent.id === session.agent.id) continue;
+        const option = el("option", "", `${agent.display_name} (${agent.languages.join(", ")}) · ${agent.status} · ${agent.load}`);
+        option.value = String(agent.id);
+        this.transferSelect.append(option);
+      }
+    }
+
+    renderContext() {
+      const b = this.bundle;
+      const list = el("dl");
+      const item = (label, value) => {
+        if (value === undefined || value === null || value === "") return;
+        list.append(el("dt", "", label), el("dd", "", value));
+      };
+      item(t("reason"), b.reason);
+      item(t("language"), b.language);
+      item(t("country"), b.slots && b.slots.country);
+      item(t("order"), b.slots && b.slots.order_id);
+      item(t("page"), b.context && b.context.page);
+      item(t("locale"), b.context && b.context.locale);
+      const contact = b.context && b.context.contact;
+      if (contact) item(t("contact"), contact.name ? `${contact.name} <${contact.email}>` : contact.email);
+      const user = b.context && b.context.user;
+      if (user) item("User", [user.name, user.email, user.id].filter(Boolean).join(" · "));
+      if (b.recent_intents && b.recent_intents.length) {
+        list.append(el("dt", "", t("intents")));
+        for (const intent of b.recent_intents.slice().reverse()) {
+          const confidence = typeof intent.confidence === "number" ? ` ${(intent.confidence * 100).toFixed(0)}%` : "";
+          list.append(el("dd", "intent", `${intent.intent}${confidence} — ${intent.text}`));
+        }
+      }
+      this.context.replaceChildren(list);
+    }
+
+    add(message) {
+      if (message.id !== undefined && this.seenIds.has(message.id)) return;
+      this.seenIds.add(message.id);
+      const node = el("div", "msg " + (["shopper", "bot", "agent", "system"].includes(message.sender) ? message.sender : "bot"));
+      node.dataset.id = String(message.id);
+      const meta = el("div", "meta");
+      meta.append(el("span", "who", message.sender === "agent" ? (message.name || "agent") : message.sender),
+        el("span", "tag", message.language || ""), el("time", "", clock(message.ts || Date.now() / 1000)));
+      node.append(meta, this.body(message));
+      const nearBottom = this.transcript.scrollHeight - this.transcript.scrollTop - this.transcript.clientHeight < 80;
+      this.transcript.append(node);
+      if (nearBottom) this.transcript.scrollTop = this.transcript.scrollHeight;
+    }
+
+    /** The text, or original and translation side by side when they differ. */
+    body(message) {
+      const translation = message.translation;
+      if (translation && translation.translated && translation.text !== message.text) {
+        const pair = el("div", "pair");
+        const original = el("div", "original", message.text);
+        original.dir = "auto";
+        const translated = el("div", "translated", translation.text);
+        translated.lang = translation.language || "";
+        pair.append(original, translated);
+        return pair;
+      }
+      const wrap = el("div");
+      const text = el("div", "text", message.text);
+      text.dir = "auto";
+      wrap.append(text);
+      if (translation && !translation.translated && translation.error && !["same_language", "disabled"].includes(translation.error)) {
+        wrap.append(el("div", "untranslated", t("untranslated", { error: translation.error })));
+      }
+      return wrap;
+    }
+
+    setTranslation(messageId, translation) {
+      const message = this.bundle.transcript.find((m) => m.id === messageId);
+      if (!message) return;
+      message.translation = translation;
+      const node = this.transcript.querySelector(`[data-id="${messageId}"]`);
+      if (node) node.replaceChild(this.body(message), node.lastChild);
+    }
+
+    replyBox() {
+      const box = el("div", "reply");
+      this.cannedSearch = el("input", "canned-search");
+      this.cannedSearch.placeholder = t("canned");
+      this.cannedSearch.setAttribute("aria-label", t("canned"));
+      this.cannedList = el("div", "canned");
+      this.cannedSearch.addEventListener("input", () => this.renderCanned());
+      this.input = el("textarea", "reply-text");
+      this.input.maxLength = 2000;
+      this.input.setAttribute("aria-label", t("reply"));
+      this.input.placeholder = t("reply");
+      this.input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); this.submit(); }
+      });
+      this.input.addEventListener("input", () => desk.typing(this.id));
+      this.preview = el("textarea", "preview");
+      this.preview.hidden = true;
+      this.preview.setAttribute("aria-label", t("preview"));
+      this.previewNote = el("div", "muted", "");
+      const send = el("button", "send primary", t("send"));
+      send.type = "button";
+      send.addEventListener("click", () => this.submit());
+      const row = el("div", "row");
+      row.append(send, this.previewNote);
+      box.append(this.cannedSearch, this.cannedList, this.input, this.preview, row);
+      return box;
+    }
+
+    async loadCanned() {
+      try {
+        const body = await api.json("/api/canned?language=" + encodeURIComponent(this.bundle.language || "en"));
+        this.canned = body.answers;
+      } catch (_) { this.canned = []; }
+      this.renderCanned();
+    }
+
+    renderCanned() {
+      const query = this.cannedSearch.value.trim().toLowerCase();
+      this.cannedList.replaceChildren();
+      if (!query) return;
+      for (const answer of (this.canned || []).filter((a) => (a.text + " " + a.key).toLowerCase().includes(query)).slice(0, 8)) {
+        const button = el("button", "", answer.text);
+        button.type = "button";
+        button.addEventListener("click", () => {
+          this.input.value = answer.text;
+          this.cannedSearch.value = "";
+          this.renderCanned();
+          this.input.focus();
+        });
+        this.cannedList.append(button);
+      }
+    }
+
+    needsTranslation() {
+      const mine = (session.agent && session.agent.languages) || [];
+      return this.bundle.language && !mine.includes(this.bundle.language) && desk.translator;
+    }
+
+    /** Enter: translate into the shopper's language first (preview), Enter again sends. */
+    async submit() {
+      const text = this.input.value.trim();
+      if (!text) return;
+      if (this.needsTranslation() && this.preview.hidden) {
+        const ack = await desk.request("translate", { conversation_id: this.id, text });
+        const translation = ack && ack.translation;
+        this.preview.hidden = false;
+        this.preview.value = translation ? translation.text : text;
+        this.previewNote.textContent = translation && translation.translated ? t("preview")
+          : t("untranslated", { error: (translation && translation.error) || "error" });
+        this.preview.focus();
+        this.preview.onkeydown = (event) => {
+          if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); this.submit(); }
+        };
+        return;
+      }
+      const payload = { conversation_id: this.id, text, message_id: newId() };
+      if (!this.preview.hidden) {
+        payload.text = this.preview.value.trim() || text;
+        payload.original = text;
+      }
+      const ack = await desk.request("send", payload);
+      if (!ack || !ack.ok) return;
+      this.add({ id: ack.id, sender: "agent", name: session.agent.display_name, text: payload.text,
+        language: this.bundle.language, ts: Date.now() / 1000,
+        translation: payload.original ? { text: payload.original, translated: true, language: session.agent.languages[0] } : null });
+      this.input.value = "";
+      this.preview.value = "";
+      this.preview.hidden = true;
+      this.previewNote.textContent = "";
+      this.input.focus();
+    }
+  }
+
+  /* -- the desk: socket, queue, open conversations ------------------------------------- */
+  const desk = {
+    socket: null, queue: [], open: new Map(), active: null, agents: [], status: "online", translator: false,
+
+    connect() {
+      if (this.socket) return;
+      this.socket = io("/agent", { auth: { token: api.token }, transports: ["websocket", "polling"] });
+      this.socket.on("connect_error", (error) => { if (/unauthorized/.test(error.message)) session.loggedOut(); });
+      this.socket.on("agent:hello", (hello) => this.hello(hello));
+      this.socket.on("agent:queue", (data) => this.setQueue(data.queue));
+      this.socket.on("agent:agents", (data) => this.setAgents(data.agents));
+      this.socket.on("agent:shopper_message", (data) => this.shopperMessage(data));
+      this.socket.on("agent:shopper_typing", (data) => this.shopperTyping(data));
+      this.socket.on("agent:translation", (data) => this.translation(data));
+      this.socket.on("agent:assigned", (data) => this.openConversation(data.conversation, true));
+      this.socket.on("crossdesk:error", (error) => toast(error.message || error.code));
+      this.tick = setInterval(() => this.renderQueue(), 1000);
+    },
+
+    disconnect() {
+      if (this.socket) this.socket.disconnect();
+      this.socket = null;
+      clearInterval(this.tick);
+      this.open.clear();
+      $("#conversations").replaceChildren();
+      $("#mine").replaceChildren();
+    },
+
+    hello(hello) {
+      this.translator = Boolean(hello.translator);
+      this.status = hello.status || "online";
+      $("#presence").value = this.status;
+      this.setQueue(hello.queue);
+      for (const bundle of hello.conversations) this.openConversation(bundle, false);
+      if (!this.active && hello.conversations.length) this.show(hello.conversations[0].conversation_id);
+    },
+
+    request(event, payload) {
+      return new Promise((resolve) => {
+        if (!this.socket) return resolve(null);
+        this.socket.timeout(10000).emit(event, payload, (error, ack) => {
+          if (error) { toast("timeout"); return resolve(null); }
+          if (ack && ack.ok === false) toast(ack.error === "already_claimed" ? t("claimed") : ack.error === "limit_reached" ? t("limit") : ack.message);
+          resolve(ack);
+        });
+      });
+    },
+
+    setQueue(queue) {
+      this.queue = queue.map((entry) => ({ ...entry, seenAt: Date.now() }));
+      alerts.queueChanged(queue);
+      this.renderQueue();
+    },
+
+    renderQueue() {
+      const list = $("#queue");
+      list.replaceChildren();
+      for (const entry of this.queue) {
+        const item = el("li");
+        item.dataset.id = entry.conversation_id;
+        const waited = entry.waiting_seconds + (Date.now() - entry.seenAt) / 1000;
+        const row = el("div", "row");
+        row.append(el("span", "tag", entry.language || "?"), el("span", "reason", entry.reason || ""),
+          el("span", "wait", t("waiting", { s: duration(waited) })));
+        const claim = el("button", "claim", t("claim"));
+        claim.type = "button";
+        claim.addEventListener("click", () => this.claim(entry.conversation_id));
+        item.append(row, el("div", "last", entry.last_message || ""), claim);
+        list.append(item);
+      }
+    },
+
+    async claim(conversationId) {
+      const ack = await this.request("claim", { conversation_id: conversationId });
+      if (ack && ack.ok) this.openConversation(ack.conversation, true);
+    },
+
+    claimNext() { if (this.queue.length) this.claim(this.queue[0].conversation_id); },
+
+    openConversation(bundle, focus) {
+      let view = this.open.get(bundle.conversation_id);
+      if (view) view.update(bundle);
+      else {
+        view = new ConversationView(bundle);
+        this.open.set(bundle.conversation_id, view);
+        $("#conversations").append(view.root);
+      }
+      this.renderMine();
+      if (focus || !this.active) this.show(bundle.conversation_id);
+    },
+
+    renderMine() {
+      const list = $("#mine");
+      list.replaceChildren();
+      for (const [id, view] of this.open) {
+        const item = el("li", id === this.active ? "active" : "");
+        if (view.unread) item.classList.add("unread");
+        item.dataset.id = id;
+        item.tabIndex = 0;
+        const last = view.bundle.transcript.filter((m) => m.sender === "shopper").pop();
+        const row = el("div", "row");
+        row.append(el("span", "tag", view.bundle.language || "?"), el("span", "", id.slice(0, 8)));
+        item.append(row, el("div", "last", last ? last.text : ""));
+        item.addEventListener("click", () => this.show(id));
+        item.addEventListener("keydown", (event) => { if (event.key === "Enter") this.show(id); });
+        list.append(item);
+      }
+      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden;
+    },
+
+    show(id) {
+      $("#history").hidden = true;
+      this.active = id;
+      for (const [key, view] of this.open) view.root.hidden = key !== id;
+      const view = this.open.get(id);
+      if (view) { view.unread = false; view.input.focus(); view.transcript.scrollTop = view.transcript.scrollHeight; }
+      this.renderMine();
+    },
+
+    next() {
+      const ids = [...this.open.keys()];
+      if (!ids.length) return;
+      this.show(ids[(ids.indexOf(this.active) + 1) % ids.length]);
+    },
+
+    close(id) {
+      const view = this.open.get(id);
+      if (view) view.root.remove();
+      this.open.delete(id);
+      if (this.active === id) { this.active = null; const first = this.open.keys().next().value; if (first) this.show(first); }
+      this.renderMine();
+    },
+
+    async finish(event, id, extra) {
+      const ack = await this.request(event, { conversation_id: id, ...(extra || {}) });
+      if (ack && ack.ok) this.close(id);
+    },
+
+    async transfer(id, agentId) {
+      const ack = await this.request("transfer", { conversation_id: id, agent_id: agentId });
+      if (ack && ack.ok) this.close(id);
+    },
+
+    setAgents(agents) {
+      this.agents = agents;
+      for (const view of this.open.values()) view.renderAgents(agents);
+    },
+
+    shopperMessage(data) {
+      const view = this.open.get(data.conversation_id);
+      if (!view) return;
+      view.bundle.transcript.push(data.message);
+      view.add(data.message);
+      view.typing.textContent = "";
+      if (this.active !== data.conversation_id || document.hidden) {
+        view.unread = true;
+        if (prefs.sound) alerts.beep();
+      }
+      this.renderMine();
+    },
+
+    shopperTyping(data) {
+      const view = this.open.get(data.conversation_id);
+      if (view) view.typing.textContent = data.typing ? t("typing") : "";
+    },
+
+    translation(data) {
+      const view = this.open.get(data.conversation_id);
+      if (view) view.setTranslation(data.message_id, data.translation);
+    },
+
+    typing(id) {
+      if (!this.socket) return;
+      const now = Date.now();
+      if (this.lastTyping && now - this.lastTyping < 2000) return;
+      this.lastTyping = now;
+      this.socket.emit("typing", { conversation_id: id, typing: true });
+    },
+
+    setPresence(status) {
+      this.status = status;
+      this.request("presence", { status });
+    },
+  };
+
+  /* -- history ------------------------------------------------------------------------ */
+  const history = {
+    show() {
+      $("#history").hidden = false;
+      for (const view of desk.open.values()) view.root.hidden = true;
+      desk.active = null;
+      desk.renderMine();
+      $("#search [name=q]").focus();
+    },
+    async search(event) {
+      event.preventDefault();
+      const params = new URLSearchParams();
+      for (const [key, value] of new FormData(event.target)) if (value) params.set(key, value);
+      const body = await api.json("/api/conversations?" + params);
+      const rows = $("#results");
+      rows.replaceChildren();
+      if (!body.conversations.length) {
+        const row = el("tr");
+        const cell = el("td", "muted", t("noResults"));
+        cell.colSpan = 5;
+        row.append(cell);
+        rows.append(row);
+      }
+      for (const c of body.conversations) {
+        const row = el("tr");
+        row.tabIndex = 0;
+        row.dataset.id = c.conversation_id;
+        for (const value of [new Date(c.created_at * 1000).toLocaleString(), c.language || "?", c.first_message || "",
+          c.outcome || c.state, c.messages]) row.append(el("td", "", value));
+        row.addEventListener("click", () => this.open(c.conversation_id));
+        row.addEventListener("keydown", (e) => { if (e.key === "Enter") this.open(c.conversation_id); });
+        rows.append(row);
+      }
+    },
+    async open(id) {
+      const bundle = await api.json("/api/conversations/" + encodeURIComponent(id));
+      const viewer = $("#viewer");
+      const transcript = el("div", "transcript");
+      for (const m of bundle.transcript) {
+        const node = el("div", "msg " + m.sender);
+        const meta = el("div", "meta");
+        meta.append(el("span", "", m.sender === "agent" ? m.name || "agent" : m.sender), el("time", "", new Date(m.ts * 1000).toLocaleString()));
+        node.append(meta, el("div", "text", m.text));
+        transcript.append(node);
+      }
+      const actions = el("div", "row");
+      for (const [format, label] of [["json", t("exportJson")], ["text", t("exportText")]]) {
+        const button = el("button", "export-" + format, label);
+        button.type = "button";
+        button.addEventListener("click", () => this.download(id, format));
+        actions.append(button);
+      }
+      viewer.replaceChildren(el("h3", "", id), actions, transcript);
+    },
+    async download(id, format) {
+      const response = await api.call(`/api/conversations/${encodeURIComponent(id)}/export?format=${format}`);
+      const blob = await response.blob();
+      const link = el("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = `crossdesk-${id}.${format === "json" ? "json" : "txt"}`;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    },
+  };
+
+  /* -- wiring ---------------------------------------------------------------------------- */
+  function wire() {
+    $("#login-form").addEventListener("submit", (event) => session.login(event));
+    $("#logout").addEventListener("click", () => session.logout());
+    $("#presence").addEventListener("change", (event) => desk.setPresence(event.target.value));
+    $("#ui-language").value = prefs.lang;
+    $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue(); });
+    $("#sound").checked = prefs.sound;
+    $("#sound").addEventListener("change", (event) => { prefs.sound = event.target.checked; savePrefs(); });
+    $("#desktop").addEventListener("click", async () => {
+      if (!window.Notification) return;
+      prefs.desktop = (await Notification.requestPermission()) === "granted";
+      savePrefs();
+    });
+    $("#show-history").addEventListener("click", () => history.show());
+    $("#search").addEventListener("submit", (event) => history.search(event));
+    const outcomes = $("#search [name=outcome]");
+    OUTCOMES.forEach((name) => { const o = el("option", "", name); o.value = name; outcomes.append(o); });
+    document.addEventListener("keydown", (event) => {
+      if (!event.altKey || !session.agent) return;
+      const key = event.key.toLowerCase();
+      if (key === "c" || event.code === "KeyC") { event.preventDefault(); desk.claimNext(); }
+      if (key === "n" || event.code === "KeyN") { event.preventDefault(); desk.next(); }
+    });
+  }
+
+  wire();
+  session.start();
+})();
