@@ -80,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._reply(400, {"error": f"{params.get(field)} is not supported"})
         if not params.get("q"):
             return self._reply(400, {"error": "Invalid request: missing q parameter"})
-        self._reply(200, {"translatedText": fake_translation(params["q"], params["target"])})
+        known = fake.phrasebook.get((params["target"], params["q"]))
+        self._reply(200, {"translatedText": known or fake_translation(params["q"], params["target"])})
 
     def _reply(self, status: int, payload) -> None:
         data = json.dumps(payload).encode()
@@ -111,8 +112,9 @@ class _HTTPServer(ThreadingHTTPServer):
 class FakeLibreTranslate:
     """The fake server; ``start()`` it (or use it as a context manager), then ``stop()``."""
 
-    def __init__(self, mode: str = "ok"):
+    def __init__(self, mode: str = "ok", phrasebook: Optional[dict] = None):
         self.mode = mode
+        self.phrasebook = dict(phrasebook or {})  # (target, text) -> a real translation
         self.received: list[dict] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()

@@ -1,0 +1,121 @@
+"""Translation inside the running server: long-tail shoppers, agents in another language, failing providers.
+
+The server runs deep-translator's real LibreTranslate client against a fake
+LibreTranslate on 127.0.0.1 (``[<target>] <text>`` answers).
+"""
+
+import time
+
+import pytest
+
+from tests.support import AgentClient, ServerProcess, Shopper, add_agent, login
+from tests.translation_server import FakeLibreTranslate
+
+ITALIAN = "quanto tempo ci vuole per la spedizione in Germania?"
+
+
+@pytest.fixture(scope="module")
+def provider():
+    phrasebook = {("en", ITALIAN): "how long does shipping to Germany take?"}
+    with FakeLibreTranslate("ok", phrasebook) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def translating_server(model_path, tmp_path_factory, provider):
+    env = {"CROSSDESK_TRANSLATOR": "libre", "CROSSDESK_TRANSLATOR_URL": provider.url,
+           "CROSSDESK_TRANSLATOR_TIMEOUT": "0.5", "CROSSDESK_PROTECTED_TERMS": "Sakura Select"}
+    server = ServerProcess(tmp_path_factory.mktemp("var"), model_path, env=env).start()
+    add_agent(server.var_dir, "aiko", "aiko-password-1", languages="ja")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mode(provider):
+    yield lambda name: setattr(provider, "mode", name)
+    provider.mode = "ok"
+
+
+async def test_long_tail_shopper_gets_the_answer_in_their_language(translating_server, provider):
+    shopper = Shopper(translating_server.url)
+    await shopper.connect()
+    reply = await shopper.ask(ITALIAN)
+    # The fake provider translated the question to English for the NLU and the answer back to Italian.
+    assert provider.seen(ITALIAN)
+    assert reply["text"].startswith("[it] ") and "Germany" in reply["text"] and reply["language"] == "it"
+    assert not reply.get("untranslated")
+    await shopper.close()
+
+
+@pytest.mark.parametrize("failure", ["rate_limited", "error", "hang"])
+async def test_failing_provider_keeps_bot_replies_under_a_second(translating_server, mode, failure):
+    mode(failure)
+    shopper = Shopper(translating_server.url)
+    await shopper.connect()
+    started = time.monotonic()
+    reply = await shopper.ask(f"{ITALIAN} grazie mille ({failure})")  # not in the translation cache
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"{failure}: reply took {elapsed:.2f}s"
+    # No guess in a language the bot can't read: it says so, and offers a person.
+    assert not reply["text"].startswith("[it]") and "can't answer in your language" in reply["text"]
+    await shopper.close()
+
+
+async def test_agent_sees_translations_and_previews_replies(translating_server, provider):
+    token = login(translating_server.url, "aiko", "aiko-password-1")[1]["token"]
+    agent = AgentClient(translating_server.url, token)
+    agent.client.on("agent:translation", agent._recorder("agent:translation"), namespace="/agent")
+    hello = await agent.connect()
+    assert hello["translator"] is True
+    shopper = Shopper(translating_server.url)
+    await shopper.connect()
+    await shopper.ask("Je veux parler à un conseiller, s'il vous plaît")
+    claimed = await agent.call("claim", {"conversation_id": shopper.session_id})
+    assert claimed["ok"] and claimed["conversation"]["language"] == "fr"
+    _, backlog = await agent.expect("agent:translation")
+    assert backlog["translation"]["text"].startswith("[ja] ")
+
+    await shopper.say("Mon colis n'est pas arrivé, numéro #A10234, mail jean@example.com")
+    _, relayed = await agent.expect("agent:shopper_message")
+    assert relayed["message"]["text"].startswith("Mon colis")  # the original arrives first
+    _, translated = await agent.expect("agent:translation",
+                                       where=lambda t: t["message_id"] == relayed["message"]["id"])
+    text = translated["translation"]["text"]
+    assert text.startswith("[ja] ") and "#A10234" in text and "jean@example.com" not in text
+    assert not provider.seen("jean@example.com")  # masked before it left
+
+    preview = await agent.call("translate", {"conversation_id": shopper.session_id, "text": "確認します"})
+    assert preview["translation"] == {"text": "[fr] 確認します", "language": "fr", "translated": True, "error": None}
+    sent = await agent.call("send", {"conversation_id": shopper.session_id, "text": "[fr] 確認します",
+                                     "original": "確認します"})
+    assert sent["ok"]
+    _, delivered = await shopper.expect("bot_uttered", where=lambda m: m.get("sender") == "agent")
+    assert delivered["text"] == "[fr] 確認します"
+    bundle = (await agent.call("claim", {"conversation_id": shopper.session_id}))  # already mine: refused
+    assert bundle["ok"] is False
+    await agent.call("resolve", {"conversation_id": shopper.session_id, "outcome": "answered"})
+    await shopper.close()
+    await agent.close()
+
+
+async def test_agent_still_gets_every_message_when_the_provider_hangs(translating_server, mode):
+    token = login(translating_server.url, "aiko", "aiko-password-1")[1]["token"]
+    agent = AgentClient(translating_server.url, token)
+    await agent.connect()
+    shopper = Shopper(translating_server.url)
+    await shopper.connect()
+    await shopper.ask("Je veux parler à un humain")
+    assert (await agent.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    mode("hang")
+    texts = [f"message numéro {n} pour le service client" for n in range(5)]
+    for text in texts:
+        assert (await shopper.say(text))["ok"]
+    received = []
+    for _ in texts:
+        _, message = await agent.expect("agent:shopper_message", timeout=5)
+        received.append(message["message"]["text"])
+    assert received == texts
+    await agent.call("resolve", {"conversation_id": shopper.session_id})
+    await shopper.close()
+    await agent.close()
