@@ -9,7 +9,8 @@ from bot.nlg import MultilingualNLG, placeholders, render
 
 # Answers that only make sense from the bot itself (system notices, small talk).
 _SKIPPED = {"utter_handoff_waiting", "utter_handoff_offline", "utter_agent_joined", "utter_agent_left",
-            "utter_default", "utter_affirm", "utter_deny", "utter_bot_challenge", "utter_request_human"}
+            "utter_default", "utter_affirm", "utter_deny", "utter_bot_challenge", "utter_request_human",
+            "utter_greet", "utter_goodbye", "utter_thank", "utter_anything_else", "utter_ask_country"}
 
 
 def generic_values(facts: StoreFacts) -> dict:
