@@ -16,7 +16,11 @@ from bot.language import AUTHORED, detect
 
 ROOT = Path(__file__).resolve().parent.parent
 NLU_DIR = ROOT / "data" / "nlu"
-DETECTION_FILE = ROOT / "tests" / "data" / "language_detection.tsv"
+DETECTION_FILE = ROOT / "data" / "eval" / "language_detection.tsv"  # written apart from the training data
+NEAR_MISS_FILE = ROOT / "data" / "eval" / "near_misses.tsv"
+THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
+NOT_ANSWERS = {"out_of_scope", "nlu_fallback", "request_human", "bot_challenge", "greet", "goodbye", "thank",
+               "affirm", "deny"}
 REPORTS = ROOT / "reports"
 
 
@@ -67,9 +71,52 @@ async def cross_validate_language(language: str, folds: int, output: Path) -> Op
     data = drop_intents_below_freq(load_data(str(directory)), cutoff=folds)
     config = rasa.shared.utils.io.read_config_file(str(ROOT / "config.yml"))
     output.mkdir(parents=True, exist_ok=True)
-    await cross_validate(data, folds, config, str(output), disable_plotting=False, report_as_dict=True)
+    await cross_validate(data, folds, config, str(output), successes=True, errors=True, disable_plotting=False,
+                         report_as_dict=True)
     report = json.loads((output / "intent_report.json").read_text())
     return report
+
+
+def in_domain_predictions(output: Path) -> list[tuple[bool, float]]:
+    """(correct, confidence) of every held-out cross-validation prediction."""
+    found = []
+    for name, correct in (("intent_successes.json", True), ("intent_errors.json", False)):
+        path = output / name
+        if path.exists():
+            found += [(correct, float(p["intent_prediction"]["confidence"] or 0.0)) for p in json.loads(path.read_text())]
+    return found
+
+
+async def near_miss_predictions(rows: list[tuple[str, str]]) -> list[dict]:
+    """The best non-fallback intent and its confidence for each near-miss, with the trained model."""
+    from bot.engine import BotEngine, build_agent
+    from bot.training import ensure_model
+    from handoff.settings import Settings
+
+    engine = BotEngine(lambda: build_agent(str(ensure_model(Settings.from_env().models_dir))))
+    engine.start()
+    try:
+        found = []
+        for language, text in rows:
+            parse = await engine.parse(text, {"language": language})
+            ranking = [r for r in parse.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+            best = ranking[0] if ranking else {"name": None, "confidence": 0.0}
+            found.append({"language": language, "text": text, "intent": best["name"],
+                          "confidence": float(best["confidence"] or 0.0)})
+        return found
+    finally:
+        engine.stop()
+
+
+def threshold_sweep(near: list[dict], in_domain: list[tuple[bool, float]]) -> list[dict]:
+    """Per fallback threshold: near-misses still answered with an FAQ vs in-domain answers kept."""
+    sweep = []
+    for threshold in THRESHOLDS:
+        answered = sum(m["intent"] not in NOT_ANSWERS and m["confidence"] >= threshold for m in near)
+        kept = sum(correct and confidence >= threshold for correct, confidence in in_domain)
+        sweep.append({"threshold": threshold, "near_misses_answered": round(answered / max(1, len(near)), 3),
+                      "in_domain_correct_answers": round(kept / max(1, len(in_domain)), 3)})
+    return sweep
 
 
 def per_intent_f1(report: dict) -> dict[str, float]:
@@ -78,7 +125,7 @@ def per_intent_f1(report: dict) -> dict[str, float]:
     return {k: v["f1-score"] for k, v in report.items() if k not in skip and isinstance(v, dict)}
 
 
-def write_html(results: dict[str, dict], detection: dict, path: Path) -> None:
+def write_html(results: dict[str, dict], detection: dict, path: Path, sweep: list[dict] = ()) -> None:
     """The report page."""
     languages = [lang for lang in results if results[lang]]
     intents = sorted({i for lang in languages for i in per_intent_f1(results[lang])})
@@ -108,6 +155,10 @@ def write_html(results: dict[str, dict], detection: dict, path: Path) -> None:
 <p>Crossdesk: {detection['crossdesk_correct']}/{n} ({detection['crossdesk_correct'] / n:.1%});
 langdetect alone (seeded): {detection['langdetect_correct']}/{n} ({detection['langdetect_correct'] / n:.1%})</p>
 <ul>{misses}</ul>
+<h2>Fallback threshold (near-misses from data/eval, in-domain from cross-validation)</h2>
+<table><tr><th>threshold</th><th>near-misses answered with an FAQ</th><th>in-domain answered correctly</th></tr>
+{''.join(f"<tr><td>{r['threshold']}</td><td>{r['near_misses_answered']:.1%}</td><td>{r['in_domain_correct_answers']:.1%}</td></tr>" for r in sweep)}
+</table>
 <h2>Confusion matrices</h2>{plots}
 """, encoding="utf-8")
 
@@ -117,11 +168,15 @@ def main(folds: int = 3, languages: tuple[str, ...] = AUTHORED) -> dict:
     REPORTS.mkdir(exist_ok=True)
     results = {lang: asyncio.run(cross_validate_language(lang, folds, REPORTS / "nlu" / lang)) for lang in languages}
     detection = score_detection(detection_rows())
-    write_html(results, detection, REPORTS / "index.html")
+    in_domain = [p for lang in languages for p in in_domain_predictions(REPORTS / "nlu" / lang)]
+    near = asyncio.run(near_miss_predictions(detection_rows(NEAR_MISS_FILE)))
+    sweep = threshold_sweep(near, in_domain)
+    write_html(results, detection, REPORTS / "index.html", sweep)
     summary = {
         "macro_f1": {lang: round(r["macro avg"]["f1-score"], 4) for lang, r in results.items() if r},
         "missing_languages": [lang for lang, r in results.items() if not r],
         "detection": {k: v for k, v in detection.items() if k != "misses"},
+        "fallback_thresholds": sweep,
     }
     (REPORTS / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

@@ -24,7 +24,10 @@ import os
 import re
 import threading
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 import hanzidentifier
@@ -45,7 +48,13 @@ _LATIN_PROFILES = (
 )
 # Most shoppers write in an authored language: a prior, not a rule.
 _LATIN_PRIOR = {lang: (3.0 if lang in ("en", "fr", "de", "es") else 1.0) for lang in _LATIN_PROFILES}
-_CYRILLIC_PROFILES = ("ru", "uk", "bg", "mk")
+_CYRILLIC_PROFILES = ("ru", "bg", "mk")  # Ukrainian is told by its own letters
+_CYRILLIC_PRIOR = {"ru": 3.0, "bg": 1.0, "mk": 1.0}
+_UKRAINIAN_LETTERS = set("іїєґІЇЄҐ")
+_TURKISH_LETTERS = set("ığİĞ")
+# A brand glued to CJK text ("PayPal可以吗") is two words.
+_SCRIPT_BOUNDARY = re.compile(r"(?<=[A-Za-z])(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
+                              r"|(?<=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])(?=[A-Za-z])")
 _ARABIC_PROFILES = ("ar", "fa", "ur")
 
 _NOISE = re.compile(
@@ -78,7 +87,34 @@ _LEXICON = {
           "crédito credito tengo quiero hablar persona envían envian pagar chao chau "
           "vemos seguimiento devolución devolucion buenas hacen llega",
 }
-_LEXICON_SETS = {lang: set(words.split()) for lang, words in _LEXICON.items()}
+NLU_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu"
+_EXAMPLE = re.compile(r"^\s+- (.+)$", re.MULTILINE)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def _training_vocabulary(nlu_dir: Path, languages: tuple[str, ...]) -> dict[str, Counter]:
+    counts = {}
+    for lang in languages:
+        counter: Counter = Counter()
+        for path in sorted((nlu_dir / lang).glob("*.yml")):
+            for example in _EXAMPLE.findall(path.read_text(encoding="utf-8")):
+                counter.update(w.lower() for w in _WORD.findall(example) if len(w) > 1)
+        counts[lang] = counter
+    return counts
+
+
+@lru_cache(maxsize=1)
+def lexicon_sets(nlu_dir: Path = NLU_DIR) -> dict[str, frozenset]:
+    """Words that mark a Latin-script authored language: the hand list above plus
+    words of our own training data that occur (nearly) only in that language."""
+    languages = tuple(_LEXICON)
+    counts = _training_vocabulary(nlu_dir, languages)
+    total: Counter = sum(counts.values(), Counter())
+    sets = {}
+    for lang in languages:
+        mined = {w for w, n in counts[lang].items() if n >= 3 and n >= 0.95 * total[w] and w not in _NEUTRAL_WORDS}
+        sets[lang] = frozenset(set(_LEXICON[lang].split()) | mined)
+    return sets
 
 
 @dataclass(frozen=True)
@@ -138,12 +174,13 @@ def _detector(name: str, languages: tuple[str, ...], prior: Optional[dict] = Non
 def warm_up() -> None:
     """Load every langdetect profile now (not on a shopper's first message)."""
     _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR)
-    _detector("cyrillic", _CYRILLIC_PROFILES)
+    _detector("cyrillic", _CYRILLIC_PROFILES, _CYRILLIC_PRIOR)
     _detector("arabic", _ARABIC_PROFILES)
+    lexicon_sets()
 
 
 def _strip_noise(text: str) -> str:
-    text = _NOISE.sub(" ", text)
+    text = _SCRIPT_BOUNDARY.sub(" ", _NOISE.sub(" ", text))
     kept = [c for c in text if unicodedata.category(c)[0] in "LMZ" or c in "'-"]
     words = "".join(kept).split()
     return " ".join(w for w in words if w.lower().strip("'-") not in _NEUTRAL_WORDS)
@@ -209,7 +246,9 @@ def _by_script(scripts: dict[str, int], text: str, hint: Optional[str]) -> Optio
         if scripts.get(script, 0) * 2 >= letters:
             return Detection(lang, 0.95, "script")
     if scripts.get("cyrillic", 0) * 2 >= letters:
-        found = _detector("cyrillic", _CYRILLIC_PROFILES).detect(text)
+        if _UKRAINIAN_LETTERS & set(text):
+            return Detection("uk", 0.95, "script")
+        found = _detector("cyrillic", _CYRILLIC_PROFILES, _CYRILLIC_PRIOR).detect(text)
         return Detection(found[0] if found else "ru", 0.95, "script")
     if scripts.get("arabic", 0) * 2 >= letters:
         found = _detector("arabic", _ARABIC_PROFILES).detect(text)
@@ -218,7 +257,7 @@ def _by_script(scripts: dict[str, int], text: str, hint: Optional[str]) -> Optio
 
 
 def _by_lexicon(words: list[str]) -> Optional[Detection]:
-    scores = {lang: sum(w in vocab for w in words) for lang, vocab in _LEXICON_SETS.items()}
+    scores = {lang: sum(w in vocab for w in words) for lang, vocab in lexicon_sets().items()}
     best = max(scores, key=scores.get)
     top = scores[best]
     if top == 0 or list(scores.values()).count(top) > 1:
@@ -249,6 +288,8 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
     words = [w for w in words if w]
     if not words:
         return None
+    if _TURKISH_LETTERS & set(cleaned):
+        return Detection("tr", 0.9, "script")
     by_lexicon = _by_lexicon(words)
     if by_lexicon and (len(words) <= 3 or by_lexicon.confidence >= 0.9):
         return by_lexicon
