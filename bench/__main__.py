@@ -190,6 +190,15 @@ async def measure(name: str, start, model: Path, work: Path, shoppers: int, mess
     return result
 
 
+def widget_size() -> None:
+    """The widget's size budget (socket.io-client excluded)."""
+    import gzip
+
+    raw = (ROOT / "widget" / "crossdesk.js").read_bytes()
+    print(f"widget: crossdesk.js {len(raw) / 1024:.1f} KB, {len(gzip.compress(raw, 9)) / 1024:.1f} KB gzipped "
+          f"(budget 25 KB)", flush=True)
+
+
 async def main(args: argparse.Namespace) -> None:
     from bot.training import ensure_model
 
@@ -198,6 +207,11 @@ async def main(args: argparse.Namespace) -> None:
         work = Path(tmp)
         print(f"{args.shoppers} concurrent shoppers x {args.messages} messages, model {model.name}, "
               f"{os.cpu_count()} cores", flush=True)
+        widget_size()
+        from bench.translation import measure as measure_translation, table
+
+        print("translation added per message (fake LibreTranslate on loopback, 200 messages):")
+        print(table(await measure_translation(200)), flush=True)
         if not args.skip_relay:
             from bench.relay import measure as measure_relay
 
