@@ -1,4 +1,7 @@
-"""``make eval``: per-language NLU cross-validation and language-detection score.
+"""``make eval``: NLU cross-validation per language, language detection, fallback threshold.
+
+The classifier is evaluated as it is served: one model for all languages,
+k-fold stratified by language and intent, scored per language.
 
 Writes ``reports/index.html`` (per-intent F1 per language, macro-F1, links to
 Rasa's confusion plots) and ``reports/summary.json``.
@@ -59,32 +62,84 @@ def score_detection(rows: list[tuple[str, str]]) -> dict:
     }
 
 
-async def cross_validate_language(language: str, folds: int, output: Path) -> Optional[dict]:
-    """Rasa's stratified cross-validation on one language's data."""
-    import rasa.shared.utils.io
-    from rasa.nlu.test import cross_validate, drop_intents_below_freq
+def _examples(languages: tuple[str, ...]) -> list[tuple[str, object]]:
+    """(language, Rasa Message) for every training example."""
     from rasa.shared.nlu.training_data.loading import load_data
 
-    directory = NLU_DIR / language
-    if not directory.is_dir():
+    found = []
+    for language in languages:
+        if (NLU_DIR / language).is_dir():
+            found += [(language, m) for m in load_data(str(NLU_DIR / language)).intent_examples]
+    return found
+
+
+async def _predict_fold(train: list, test: list, workdir: Path) -> list[dict]:
+    """Train on ``train`` (all languages together, like the served model) and parse ``test``."""
+    import rasa.model_training
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    data_file = workdir / "fold.yml"
+    RasaYAMLWriter().dump(str(data_file), TrainingData(training_examples=[m for _, m in train]))
+    model = rasa.model_training.train_nlu(str(ROOT / "config.yml"), str(data_file), str(workdir))
+    processor = Agent.load(model).processor
+    found = []
+    for language, message in test:
+        text = message.get("text")
+        parse = await processor.parse_message(UserMessage(text, metadata={"locale": language}))
+        ranking = [r for r in parse.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+        found.append({"language": language, "text": text, "gold": message.get("intent"),
+                      "predicted": (parse.get("intent") or {}).get("name"),
+                      "best": ranking[0]["name"] if ranking else None,
+                      "confidence": float(ranking[0]["confidence"]) if ranking else 0.0})
+    return found
+
+
+async def pooled_cross_validation(languages: tuple[str, ...], folds: int) -> list[dict]:
+    """Stratified (language x intent) k-fold over the pooled data: every example predicted once."""
+    import tempfile
+
+    from sklearn.model_selection import StratifiedKFold
+
+    examples = _examples(languages)
+    strata = [f"{lang}|{m.get('intent')}" for lang, m in examples]
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
+    predictions = []
+    for train_idx, test_idx in splitter.split(examples, strata):
+        with tempfile.TemporaryDirectory(prefix="crossdesk-cv-") as workdir:
+            predictions += await _predict_fold([examples[i] for i in train_idx], [examples[i] for i in test_idx],
+                                               Path(workdir))
+    return predictions
+
+
+def language_report(predictions: list[dict], language: str, output: Path) -> Optional[dict]:
+    """Per-intent precision/recall/F1 for one language, and its confusion matrix plot."""
+    from sklearn.metrics import ConfusionMatrixDisplay, classification_report
+
+    mine = [p for p in predictions if p["language"] == language]
+    if not mine:
         return None
-    data = drop_intents_below_freq(load_data(str(directory)), cutoff=folds)
-    config = rasa.shared.utils.io.read_config_file(str(ROOT / "config.yml"))
+    gold, predicted = [p["gold"] for p in mine], [p["predicted"] for p in mine]
+    labels = sorted(set(gold))
+    report = classification_report(gold, predicted, labels=labels, output_dict=True, zero_division=0)
     output.mkdir(parents=True, exist_ok=True)
-    await cross_validate(data, folds, config, str(output), successes=True, errors=True, disable_plotting=False,
-                         report_as_dict=True)
-    report = json.loads((output / "intent_report.json").read_text())
+    import matplotlib
+    matplotlib.use("Agg")
+    display = ConfusionMatrixDisplay.from_predictions(gold, predicted, labels=labels, xticks_rotation="vertical",
+                                                      include_values=False, colorbar=False)
+    display.figure_.set_size_inches(10, 10)
+    display.figure_.tight_layout()
+    display.figure_.savefig(output / "intent_confusion_matrix.png", dpi=60)
+    matplotlib.pyplot.close(display.figure_)
+    (output / "intent_report.json").write_text(json.dumps(report, indent=2))
     return report
 
 
-def in_domain_predictions(output: Path) -> list[tuple[bool, float]]:
-    """(correct, confidence) of every held-out cross-validation prediction."""
-    found = []
-    for name, correct in (("intent_successes.json", True), ("intent_errors.json", False)):
-        path = output / name
-        if path.exists():
-            found += [(correct, float(p["intent_prediction"]["confidence"] or 0.0)) for p in json.loads(path.read_text())]
-    return found
+def in_domain_predictions(predictions: list[dict]) -> list[tuple[bool, float]]:
+    """(correct, confidence) of every held-out cross-validation prediction, before the fallback."""
+    return [(p["best"] == p["gold"], p["confidence"]) for p in predictions]
 
 
 async def near_miss_predictions(rows: list[tuple[str, str]]) -> list[dict]:
@@ -125,7 +180,7 @@ def per_intent_f1(report: dict) -> dict[str, float]:
     return {k: v["f1-score"] for k, v in report.items() if k not in skip and isinstance(v, dict)}
 
 
-def write_html(results: dict[str, dict], detection: dict, path: Path, sweep: list[dict] = ()) -> None:
+def write_html(results: dict[str, dict], detection: dict, path: Path, sweep: list[dict] = (), folds: int = 3) -> None:
     """The report page."""
     languages = [lang for lang in results if results[lang]]
     intents = sorted({i for lang in languages for i in per_intent_f1(results[lang])})
@@ -149,7 +204,7 @@ def write_html(results: dict[str, dict], detection: dict, path: Path, sweep: lis
 <style>body{{font:14px system-ui;margin:2em}} td,th{{padding:2px 8px;text-align:right}}
 .low{{background:#fdd}} figure{{display:inline-block}}</style>
 <h1>Crossdesk NLU evaluation</h1>
-<h2>Intent F1 per language (cross-validation)</h2>
+<h2>Intent F1 per language ({folds}-fold cross-validation of the pooled, all-language model, as served)</h2>
 <table><tr><th></th>{head}</tr><tr><th>macro-F1</th>{macro}</tr>{''.join(rows)}</table>
 <h2>Language detection on held-out short messages</h2>
 <p>Crossdesk: {detection['crossdesk_correct']}/{n} ({detection['crossdesk_correct'] / n:.1%});
@@ -166,12 +221,13 @@ langdetect alone (seeded): {detection['langdetect_correct']}/{n} ({detection['la
 def main(folds: int = 3, languages: tuple[str, ...] = AUTHORED) -> dict:
     """Run the evaluation; print a summary; write reports/."""
     REPORTS.mkdir(exist_ok=True)
-    results = {lang: asyncio.run(cross_validate_language(lang, folds, REPORTS / "nlu" / lang)) for lang in languages}
+    predictions = asyncio.run(pooled_cross_validation(languages, folds))
+    results = {lang: language_report(predictions, lang, REPORTS / "nlu" / lang) for lang in languages}
     detection = score_detection(detection_rows())
-    in_domain = [p for lang in languages for p in in_domain_predictions(REPORTS / "nlu" / lang)]
+    in_domain = in_domain_predictions(predictions)
     near = asyncio.run(near_miss_predictions(detection_rows(NEAR_MISS_FILE)))
     sweep = threshold_sweep(near, in_domain)
-    write_html(results, detection, REPORTS / "index.html", sweep)
+    write_html(results, detection, REPORTS / "index.html", sweep, folds)
     summary = {
         "macro_f1": {lang: round(r["macro avg"]["f1-score"], 4) for lang, r in results.items() if r},
         "missing_languages": [lang for lang, r in results.items() if not r],
