@@ -31,6 +31,7 @@ run: setup
 
 test: setup
 	@scripts/ensure-chromium
+	$(PY) -m bot train
 	$(PY) -m pytest
 
 bench: setup

@@ -101,7 +101,8 @@ async def bare(conversations: int, messages: int) -> dict:
 async def crossdesk(model: Path, work: Path, conversations: int, messages: int) -> dict:
     from tests.support import ServerProcess, Shopper
 
-    server = ServerProcess(work / "relay-var", model, env={"CROSSDESK_LOG_LEVEL": "WARNING"}).start()
+    env = {"CROSSDESK_LOG_LEVEL": "WARNING", "CROSSDESK_AGENT_MAX_CONVERSATIONS": str(conversations)}
+    server = ServerProcess(work / "relay-var", model, env=env).start()
     try:
         add_agent(server.var_dir, "bench", "bench-password-1")
         token = login(server.url, "bench", "bench-password-1")[1]["token"]
