@@ -237,7 +237,7 @@ def _by_script(scripts: dict[str, int], text: str, hint: Optional[str]) -> Optio
         return Detection("ja", 0.99 if scripts["kana"] >= 2 else 0.9, "script")
     if scripts.get("hangul"):
         return Detection("ko", 0.99 if scripts["hangul"] >= 2 else 0.9, "script")
-    if scripts.get("han", 0) * 2 >= letters:
+    if scripts.get("han", 0) >= 2 or scripts.get("han", 0) * 2 >= letters:  # Latin words in CJK text are brands
         if hint == "ja" and hanzidentifier.identify(text) == hanzidentifier.BOTH:
             return Detection("ja", 0.6, "script")  # kanji-only text in a Japanese chat
         return _chinese_variant(text, hint)
