@@ -39,6 +39,8 @@ AUTHORED = ("en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es")
 
 SWITCH_CONFIDENCE = 0.9
 """A conversation switches language only on a detection at least this sure."""
+LOCALE_OVERRIDE_CONFIDENCE = 0.8
+"""On a first message, a detection this sure overrides the browser locale."""
 
 # Latin-script languages langdetect may answer (authored + common long tail).
 # Close confusers of es/en on chat text (ca, sl, hr, sk, tl) are left out.
@@ -269,6 +271,16 @@ def _by_lexicon(words: list[str]) -> Optional[Detection]:
     return None
 
 
+def _shop_vocabulary_vote(words: list[str]) -> Optional[Detection]:
+    """An authored language when at least two words and 40% of the message are its shop vocabulary."""
+    scores = {lang: sum(w in vocab for w in words) for lang, vocab in lexicon_sets().items()}
+    best = max(scores, key=scores.get)
+    top = scores[best]
+    if top >= 2 and top / len(words) >= 0.4 and list(scores.values()).count(top) == 1:
+        return Detection(best, 0.6 + 0.3 * top / len(words), "lexicon")
+    return None
+
+
 def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
     """Detect the language of one message, or None if it carries no evidence.
 
@@ -301,6 +313,11 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
         prob *= 0.8  # langdetect is unreliable on a word or two
     if by_lexicon and by_lexicon.language != lang and prob < 0.95:
         return by_lexicon
+    if lang not in AUTHORED and prob < 0.99:
+        # Our shoppers' words (mined from our training data) outweigh a long-tail guess.
+        shop_words = _shop_vocabulary_vote(words)
+        if shop_words:
+            return shop_words
     return Detection(lang, round(prob, 3), "langdetect")
 
 
@@ -336,6 +353,12 @@ def choose_language(
         if detection and detection.language != previous and detection.confidence >= SWITCH_CONFIDENCE:
             return detection.language, detection
         return previous, detection
-    if detection and (detection.confidence >= 0.5 or not hint_locale):
+    if not detection:
+        return hint_locale or "en", None
+    if hint_locale in AUTHORED and detection.language != hint_locale:
+        # The browser's language is good evidence: only a sure detection overrides it.
+        sure = detection.confidence >= LOCALE_OVERRIDE_CONFIDENCE
+        return (detection.language, detection) if sure else (hint_locale, detection)
+    if detection.confidence >= 0.5 or not hint_locale:
         return detection.language, detection
-    return hint_locale or "en", detection
+    return hint_locale, detection
