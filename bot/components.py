@@ -26,7 +26,7 @@ from bot.countries import Gazetteer
 # or a Hangul word (Korean separates words with spaces).
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9d"
 _HANGUL = r"\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
-_TOKEN = re.compile(rf"[{_CJK}]|[{_HANGUL}]+|[^\W{_CJK}{_HANGUL}]+", re.UNICODE)
+_TOKEN = re.compile(rf"[{_CJK}]+|[{_HANGUL}]+|[^\W{_CJK}{_HANGUL}]+", re.UNICODE)
 _ORDER_ID = re.compile(r"(?<![\w#])#?(?:[A-Z]{1,3}-?\d{4,}|\d{4,}(?:-\d{3,})*)(?![\w-])")
 
 LANGUAGE_ENTITY = "language"
@@ -35,10 +35,11 @@ UNSUPPORTED_LANGUAGE_INTENT = "nlu_fallback"
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class CrossdeskTokenizer(Tokenizer):
-    """Splits Latin text on non-word characters and CJK text per character.
+    """Splits text on non-word characters and script changes; a run of CJK characters is one token.
 
     Rasa's WhitespaceTokenizer refuses ja/zh and its emoji regex swallows CJK;
-    this one keeps every script. Character n-gram featurizers do the rest.
+    this one keeps every script. The character n-gram featurizer (1-4) then sees
+    CJK words in their order (送料 as a bigram, not 送 and 料 apart).
     """
 
     @staticmethod
