@@ -39,8 +39,8 @@ AUTHORED = ("en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es")
 
 SWITCH_CONFIDENCE = 0.9
 """A conversation switches language only on a detection at least this sure."""
-LOCALE_OVERRIDE_CONFIDENCE = 0.8
-"""On a first message, a detection this sure overrides the browser locale."""
+LOCALE_OVERRIDE_CONFIDENCE = 0.85
+"""On a first message, a detection this sure overrides the browser locale (a short-text guess never does)."""
 
 # Latin-script languages langdetect may answer (authored + common long tail).
 # Close confusers of es/en on chat text (ca, sl, hr, sk, tl) are left out.
@@ -311,10 +311,10 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
     lang, prob = found
     if len(cleaned) < 12:
         prob *= 0.8  # langdetect is unreliable on a word or two
-    if by_lexicon and by_lexicon.language != lang and prob < 0.95:
+    if by_lexicon and by_lexicon.language != lang and (prob < 0.95 or lang not in AUTHORED):
         return by_lexicon
-    if lang not in AUTHORED and prob < 0.99:
-        # Our shoppers' words (mined from our training data) outweigh a long-tail guess.
+    if lang not in AUTHORED:
+        # Our shoppers' words (mined from our training data) outweigh a long-tail guess on short text.
         shop_words = _shop_vocabulary_vote(words)
         if shop_words:
             return shop_words
