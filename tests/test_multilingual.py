@@ -39,3 +39,24 @@ async def test_shipping_time_to_germany_in_every_language(shopper, language):
 async def test_unauthored_language_gets_a_polite_answer_not_a_faq(shopper, text):
     reply = await shopper.ask(text)
     assert reply["text"] == UNSUPPORTED_LANGUAGE_TEXT
+
+
+CUSTOMS = {
+    "en": "will I have to pay import tax if I order to Germany?",
+    "ja": "ドイツに送る場合、関税はかかりますか？",
+    "zh-CN": "寄到德国要交关税吗？",
+    "zh-TW": "寄到德國要付關稅嗎？",
+    "ko": "독일로 보내면 관세 내야 하나요?",
+    "fr": "est-ce que je vais payer des droits de douane pour l'Allemagne ?",
+    "de": "muss ich zoll zahlen wenn ich nach deutschland bestelle?",
+    "es": "¿tengo que pagar aduana si envío a Alemania?",
+}
+
+
+@pytest.mark.parametrize("language", sorted(CUSTOMS))
+async def test_customs_answer_names_the_destinations_tax_in_the_shoppers_language(shopper, language):
+    duties = load("destinations.yml")["destinations"]["DE"]["duties"]
+    tax = duties["vat"] if language == "en" else duties["vat_i18n"][language]
+    reply = await shopper.ask(CUSTOMS[language])
+    assert reply["language"] == language
+    assert load("countries.yml")["DE"][language][0] in reply["text"] and tax in reply["text"], reply["text"]

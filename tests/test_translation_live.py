@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.browser import chromium, needs_chromium, open_page, screenshot
 from tests.support import AgentClient, ServerProcess, Shopper, add_agent, login
 from tests.translation_server import FakeLibreTranslate
 
@@ -119,3 +120,38 @@ async def test_agent_still_gets_every_message_when_the_provider_hangs(translatin
     await agent.call("resolve", {"conversation_id": shopper.session_id})
     await shopper.close()
     await agent.close()
+
+
+@needs_chromium
+async def test_console_shows_original_and_translation_and_previews_the_reply(translating_server):
+    shopper = Shopper(translating_server.url)
+    await shopper.connect()
+    await shopper.ask("Bonjour, je voudrais parler à quelqu'un")
+    async with chromium() as browser:
+        context = await browser.new_context(locale="ja-JP")
+        page = await open_page(context, translating_server.url + "/console")
+        await page.fill("#login-form [name=username]", "aiko")
+        await page.fill("#login-form [name=password]", "aiko-password-1")
+        await page.click("#login-form button[type=submit]")
+        await page.locator(f"#queue li[data-id='{shopper.session_id}'] button.claim").click()
+        view = page.locator(f".conversation[data-id='{shopper.session_id}']")
+        pair = view.locator(".msg.shopper .pair").first
+        await pair.wait_for(timeout=10000)
+        assert await pair.locator(".original").inner_text() == "Bonjour, je voudrais parler à quelqu'un"
+        assert (await pair.locator(".translated").inner_text()).startswith("[ja] Bonjour")
+        reply = view.locator("textarea.reply-text")
+        await reply.fill("少々お待ちください")
+        await reply.press("Enter")
+        preview = view.locator("textarea.preview")
+        await preview.wait_for()
+        assert await preview.input_value() == "[fr] 少々お待ちください"
+        await preview.fill("Un instant, s'il vous plaît")  # the agent may edit the translation
+        await preview.press("Enter")
+        _, delivered = await shopper.expect("bot_uttered", where=lambda m: m.get("sender") == "agent")
+        assert delivered["text"] == "Un instant, s'il vous plaît"
+        sent = view.locator(".msg.agent .pair")
+        await sent.wait_for()
+        assert "少々お待ちください" in await sent.inner_text()
+        await screenshot(page, "console-translation")
+        await view.locator("button.handback").click()
+    await shopper.close()

@@ -28,6 +28,7 @@ class ShopperNamespace(socketio.AsyncNamespace):
         self.service = service
         self.settings = settings
         self._tasks: set[asyncio.Task] = set()
+        self._tabs: dict[str, set[str]] = {}  # session id -> its sockets (browser tabs)
         self.agent_side = None  # the AgentNamespace, set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
@@ -41,6 +42,21 @@ class ShopperNamespace(socketio.AsyncNamespace):
     async def _bind(self, sid: str, session_id: str) -> None:
         await self.save_session(sid, {"session_id": session_id})
         self.enter_room(sid, session_id)
+        self._tabs.setdefault(session_id, set()).add(sid)
+
+    def _unbind(self, sid: str, session_id: str) -> None:
+        self.leave_room(sid, session_id)
+        tabs = self._tabs.get(session_id)
+        if tabs is not None:
+            tabs.discard(sid)
+            if not tabs:
+                del self._tabs[session_id]
+
+    async def on_disconnect(self, sid: str) -> None:
+        """Forget the socket's tab."""
+        session_id = await self._bound_session(sid)
+        if session_id:
+            self._unbind(sid, session_id)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Accept the socket (origins are checked by the server)."""
@@ -55,7 +71,7 @@ class ShopperNamespace(socketio.AsyncNamespace):
         session_id = request.session_id or protocol.new_session_id()
         previous = await self._bound_session(sid)
         if previous and previous != session_id:
-            self.leave_room(sid, previous)
+            self._unbind(sid, previous)
         await self._bind(sid, session_id)
         conversation, transcript = self.service.open_session(session_id, request.locale)
         await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
@@ -71,12 +87,14 @@ class ShopperNamespace(socketio.AsyncNamespace):
             return await self._reject(sid, protocol.USER_UTTERED, error)
         stored, created = self.service.receive(session_id, utterance)
         if created:
-            await self.emit(protocol.SHOPPER_ECHO, protocol.message_payload(stored), room=session_id, skip_sid=sid)
             state = self.service.state(session_id)
             if state == "bot":
                 self._spawn(self._answer(session_id, stored, utterance.metadata))
             elif self.agent_side:  # a human has it: the bot is paused, relay at once
-                    await self.agent_side.shopper_said(session_id, state, stored)
+                await self.agent_side.shopper_said(session_id, state, stored)
+            if len(self._tabs.get(session_id, ())) > 1:  # the shopper's other tabs show it too
+                await self.emit(protocol.SHOPPER_ECHO, protocol.message_payload(stored), room=session_id,
+                                skip_sid=sid)
         return {"ok": True, "id": stored.id, "message_id": utterance.client_id, "duplicate": not created}
 
     async def on_typing(self, sid: str, data: Any = None) -> Any:
