@@ -17,12 +17,12 @@ WIDGET = "#crossdesk-widget"
 
 
 @contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator:
-    """A headless browser; pages record dialogs (``page.dialogs``) and page errors (``page.errors``)."""
+async def chromium(*extra_args: str) -> AsyncIterator:
+    """A headless browser (Debian's chromium)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + list(extra_args))
         try:
             yield browser
         finally:

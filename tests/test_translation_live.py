@@ -1,5 +1,7 @@
 """Translation inside the running server: long-tail shoppers, agents in another language, failing providers.
 
+The tests with a working provider come first: the failing ones open the server's circuit breaker.
+
 The server runs deep-translator's real LibreTranslate client against a fake
 LibreTranslate on 127.0.0.1 (``[<target>] <text>`` answers).
 """
@@ -49,17 +51,38 @@ async def test_long_tail_shopper_gets_the_answer_in_their_language(translating_s
     await shopper.close()
 
 
-@pytest.mark.parametrize("failure", ["rate_limited", "error", "hang"])
-async def test_failing_provider_keeps_bot_replies_under_a_second(translating_server, mode, failure):
-    mode(failure)
+@needs_chromium
+async def test_console_shows_original_and_translation_and_previews_the_reply(translating_server):
     shopper = Shopper(translating_server.url)
     await shopper.connect()
-    started = time.monotonic()
-    reply = await shopper.ask(f"{ITALIAN} grazie mille ({failure})")  # not in the translation cache
-    elapsed = time.monotonic() - started
-    assert elapsed < 1.0, f"{failure}: reply took {elapsed:.2f}s"
-    # No guess in a language the bot can't read: it says so, and offers a person.
-    assert not reply["text"].startswith("[it]") and "can't answer in your language" in reply["text"]
+    await shopper.ask("Bonjour, je voudrais parler à quelqu'un")
+    async with chromium() as browser:
+        context = await browser.new_context(locale="ja-JP")
+        page = await open_page(context, translating_server.url + "/console")
+        await page.fill("#login-form [name=username]", "aiko")
+        await page.fill("#login-form [name=password]", "aiko-password-1")
+        await page.click("#login-form button[type=submit]")
+        await page.locator(f"#queue li[data-id='{shopper.session_id}'] button.claim").click()
+        view = page.locator(f".conversation[data-id='{shopper.session_id}']")
+        pair = view.locator(".msg.shopper .pair").first
+        await pair.wait_for(timeout=10000)
+        assert await pair.locator(".original").inner_text() == "Bonjour, je voudrais parler à quelqu'un"
+        assert (await pair.locator(".translated").inner_text()).startswith("[ja] Bonjour")
+        reply = view.locator("textarea.reply-text")
+        await reply.fill("少々お待ちください")
+        await reply.press("Enter")
+        preview = view.locator("textarea.preview")
+        await preview.wait_for()
+        assert await preview.input_value() == "[fr] 少々お待ちください"
+        await preview.fill("Un instant, s'il vous plaît")  # the agent may edit the translation
+        await preview.press("Enter")
+        _, delivered = await shopper.expect("bot_uttered", where=lambda m: m.get("sender") == "agent")
+        assert delivered["text"] == "Un instant, s'il vous plaît"
+        sent = view.locator(".msg.agent .pair")
+        await sent.wait_for()
+        assert "少々お待ちください" in await sent.inner_text()
+        await screenshot(page, "console-translation")
+        await view.locator("button.handback").click()
     await shopper.close()
 
 
@@ -100,6 +123,20 @@ async def test_agent_sees_translations_and_previews_replies(translating_server, 
     await agent.close()
 
 
+@pytest.mark.parametrize("failure", ["rate_limited", "error", "hang"])
+async def test_failing_provider_keeps_bot_replies_under_a_second(translating_server, mode, failure):
+    mode(failure)
+    shopper = Shopper(translating_server.url)
+    await shopper.connect()
+    started = time.monotonic()
+    reply = await shopper.ask(f"{ITALIAN} grazie mille ({failure})")  # not in the translation cache
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"{failure}: reply took {elapsed:.2f}s"
+    # No guess in a language the bot can't read: it says so, and offers a person.
+    assert not reply["text"].startswith("[it]") and "can't answer in your language" in reply["text"]
+    await shopper.close()
+
+
 async def test_agent_still_gets_every_message_when_the_provider_hangs(translating_server, mode):
     token = login(translating_server.url, "aiko", "aiko-password-1")[1]["token"]
     agent = AgentClient(translating_server.url, token)
@@ -121,37 +158,3 @@ async def test_agent_still_gets_every_message_when_the_provider_hangs(translatin
     await shopper.close()
     await agent.close()
 
-
-@needs_chromium
-async def test_console_shows_original_and_translation_and_previews_the_reply(translating_server):
-    shopper = Shopper(translating_server.url)
-    await shopper.connect()
-    await shopper.ask("Bonjour, je voudrais parler à quelqu'un")
-    async with chromium() as browser:
-        context = await browser.new_context(locale="ja-JP")
-        page = await open_page(context, translating_server.url + "/console")
-        await page.fill("#login-form [name=username]", "aiko")
-        await page.fill("#login-form [name=password]", "aiko-password-1")
-        await page.click("#login-form button[type=submit]")
-        await page.locator(f"#queue li[data-id='{shopper.session_id}'] button.claim").click()
-        view = page.locator(f".conversation[data-id='{shopper.session_id}']")
-        pair = view.locator(".msg.shopper .pair").first
-        await pair.wait_for(timeout=10000)
-        assert await pair.locator(".original").inner_text() == "Bonjour, je voudrais parler à quelqu'un"
-        assert (await pair.locator(".translated").inner_text()).startswith("[ja] Bonjour")
-        reply = view.locator("textarea.reply-text")
-        await reply.fill("少々お待ちください")
-        await reply.press("Enter")
-        preview = view.locator("textarea.preview")
-        await preview.wait_for()
-        assert await preview.input_value() == "[fr] 少々お待ちください"
-        await preview.fill("Un instant, s'il vous plaît")  # the agent may edit the translation
-        await preview.press("Enter")
-        _, delivered = await shopper.expect("bot_uttered", where=lambda m: m.get("sender") == "agent")
-        assert delivered["text"] == "Un instant, s'il vous plaît"
-        sent = view.locator(".msg.agent .pair")
-        await sent.wait_for()
-        assert "少々お待ちください" in await sent.inner_text()
-        await screenshot(page, "console-translation")
-        await view.locator("button.handback").click()
-    await shopper.close()

@@ -1,8 +1,8 @@
 """The widget against Rasa's own socket.io channel (``rasa run``), without Crossdesk's extensions."""
 
 import asyncio
-import socket
 import time
+import urllib.request
 
 import pytest
 
@@ -13,12 +13,16 @@ from tests.support import ROOT, free_port
 pytestmark = needs_chromium
 
 
-def wait_listening(port: int, timeout: float = 240) -> None:
+def wait_serving(url: str, timeout: float = 240) -> None:
+    """Until ``rasa run`` answers HTTP (it loads the model before it serves)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        try:
+            with urllib.request.urlopen(url + "/", timeout=2) as response:
+                if b"Rasa" in response.read():
+                    return
+        except OSError:
+            pass
         time.sleep(0.5)
     raise TimeoutError("rasa run did not start")
 
@@ -28,7 +32,7 @@ def plain_rasa(model_path, tmp_path_factory):
     port = free_port()
     processes = start_plain_rasa(model_path, tmp_path_factory.mktemp("rasa"), port)
     try:
-        wait_listening(port)
+        wait_serving(f"http://127.0.0.1:{port}")
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(processes)
@@ -47,7 +51,9 @@ async def serve_shop_from(page, origin: str) -> None:
 
 
 async def test_widget_talks_to_plain_rasa(plain_rasa):
-    async with chromium() as browser:
+    # The page is fulfilled by the test, not fetched from 127.0.0.1, so Chromium would count it as a
+    # public page and block its sockets to a loopback address (Local Network Access).
+    async with chromium("--disable-features=LocalNetworkAccessChecks") as browser:
         context = await browser.new_context(locale="en-US")
         page = await context.new_page()
         page.errors = []
@@ -59,7 +65,7 @@ async def test_widget_talks_to_plain_rasa(plain_rasa):
         await box.fill("how long does shipping to Germany take?")
         await box.press("Enter")
         answer = page.locator(f"{WIDGET} .msg.bot .bubble").first
-        await answer.wait_for(timeout=30000)
+        await answer.wait_for(timeout=60000)
         assert "Germany" in await answer.inner_text()
         for _ in range(50):  # without Crossdesk's acks the message still leaves the outbox
             if await page.locator(f"{WIDGET} .msg.shopper.pending").count() == 0:
