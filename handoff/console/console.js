@@ -8,6 +8,7 @@
 
   const TOKEN_KEY = "crossdesk.console.token";
   const PREFS_KEY = "crossdesk.console.prefs";
+  const ACTIVE_KEY = "crossdesk.console.active";
   const OUTCOMES = ["resolved", "answered", "refund", "replacement", "escalated", "no_reply", "spam"];
 
   const I18N = {
@@ -424,7 +425,8 @@
       $("#presence").value = this.status;
       this.setQueue(hello.queue);
       for (const bundle of hello.conversations) this.openConversation(bundle, false);
-      if (!this.active && hello.conversations.length) this.show(hello.conversations[0].conversation_id);
+      const last = sessionStorage.getItem(ACTIVE_KEY);  // after a reload, back where the agent was
+      if (last && this.open.has(last)) this.show(last);
     },
 
     request(event, payload) {
@@ -444,22 +446,35 @@
       this.renderQueue();
     },
 
+    /** Updates the queue list in place (a Claim button never disappears under the agent's pointer). */
     renderQueue() {
       const list = $("#queue");
-      list.replaceChildren();
-      for (const entry of this.queue) {
-        const item = el("li");
-        item.dataset.id = entry.conversation_id;
+      const items = new Map([...list.children].map((item) => [item.dataset.id, item]));
+      const ids = new Set(this.queue.map((entry) => entry.conversation_id));
+      for (const [id, item] of items) if (!ids.has(id)) item.remove();
+      this.queue.forEach((entry, index) => {
+        let item = items.get(entry.conversation_id);
+        if (!item) item = this.queueItem(entry);
         const waited = entry.waiting_seconds + (Date.now() - entry.seenAt) / 1000;
-        const row = el("div", "row");
-        row.append(el("span", "tag", entry.language || "?"), el("span", "reason", entry.reason || ""),
-          el("span", "wait", t("waiting", { s: duration(waited) })));
-        const claim = el("button", "claim", t("claim"));
-        claim.type = "button";
-        claim.addEventListener("click", () => this.claim(entry.conversation_id));
-        item.append(row, el("div", "last", entry.last_message || ""), claim);
-        list.append(item);
-      }
+        item.querySelector(".tag").textContent = entry.language || "?";
+        item.querySelector(".reason").textContent = entry.reason || "";
+        item.querySelector(".wait").textContent = t("waiting", { s: duration(waited) });
+        item.querySelector(".last").textContent = entry.last_message || "";
+        item.querySelector(".claim").textContent = t("claim");
+        if (list.children[index] !== item) list.insertBefore(item, list.children[index] || null);
+      });
+    },
+
+    queueItem(entry) {
+      const item = el("li");
+      item.dataset.id = entry.conversation_id;
+      const row = el("div", "row");
+      row.append(el("span", "tag"), el("span", "reason"), el("span", "wait"));
+      const claim = el("button", "claim");
+      claim.type = "button";
+      claim.addEventListener("click", () => this.claim(entry.conversation_id));
+      item.append(row, el("div", "last"), claim);
+      return item;
     },
 
     async claim(conversationId) {
@@ -503,6 +518,7 @@
     show(id) {
       $("#history").hidden = true;
       this.active = id;
+      sessionStorage.setItem(ACTIVE_KEY, id);
       for (const [key, view] of this.open) view.root.hidden = key !== id;
       const view = this.open.get(id);
       if (view) { view.unread = false; view.input.focus(); view.transcript.scrollTop = view.transcript.scrollHeight; }
