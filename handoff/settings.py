@@ -43,6 +43,7 @@ class Settings:
             ``microsoft`` or ``none``).
         translator_url: provider endpoint override (e.g. a LibreTranslate server).
         translator_key: provider API key.
+        translator_region: Azure region of a Microsoft Translator resource, when it needs one.
         translator_timeout: seconds a translation may take before the original is used.
         translator_workers: threads for the (blocking) provider calls.
         protected_terms: comma-separated brand/product names never translated.
@@ -64,6 +65,7 @@ class Settings:
     translator: str = "none"
     translator_url: str = ""
     translator_key: str = ""
+    translator_region: str = ""
     translator_timeout: float = 0.8
     translator_workers: int = 8
     protected_terms: str = ""

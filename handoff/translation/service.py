@@ -183,7 +183,8 @@ class TranslationService:
         options = dict(provider=settings.translator, url=settings.translator_url,
                        key=settings.translator_key, timeout=settings.translator_timeout,
                        workers=settings.translator_workers,
-                       protected_terms=settings.protected_term_list)
+                       protected_terms=settings.protected_term_list,
+                       region=settings.translator_region or None)
         return cls(**{**options, **overrides})
 
     async def translate(self, text: str, source: str, target: str) -> Translation:
