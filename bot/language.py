@@ -258,26 +258,34 @@ def _by_script(scripts: dict[str, int], text: str, hint: Optional[str]) -> Optio
     return None
 
 
-def _by_lexicon(words: list[str]) -> Optional[Detection]:
+def _lexicon_vote(words: list[str]) -> Optional[tuple[str, int]]:
+    """The authored language with the most lexicon words (and how many), if one leads alone."""
     scores = {lang: sum(w in vocab for w in words) for lang, vocab in lexicon_sets().items()}
     best = max(scores, key=scores.get)
     top = scores[best]
     if top == 0 or list(scores.values()).count(top) > 1:
         return None
-    share = top / len(words)
+    return best, top
+
+
+def _by_lexicon(vote: Optional[tuple[str, int]], count: int) -> Optional[Detection]:
+    if vote is None:
+        return None
+    best, top = vote
+    share = top / count
     # Short messages decided by the lexicon alone; longer ones need a clear share.
-    if len(words) <= 3 or share >= 0.5:
+    if count <= 3 or share >= 0.5:
         return Detection(best, 0.7 + 0.25 * share, "lexicon")
     return None
 
 
-def _shop_vocabulary_vote(words: list[str]) -> Optional[Detection]:
+def _shop_vocabulary_vote(vote: Optional[tuple[str, int]], count: int) -> Optional[Detection]:
     """An authored language when at least two words and 40% of the message are its shop vocabulary."""
-    scores = {lang: sum(w in vocab for w in words) for lang, vocab in lexicon_sets().items()}
-    best = max(scores, key=scores.get)
-    top = scores[best]
-    if top >= 2 and top / len(words) >= 0.4 and list(scores.values()).count(top) == 1:
-        return Detection(best, 0.6 + 0.3 * top / len(words), "lexicon")
+    if vote is None:
+        return None
+    best, top = vote
+    if top >= 2 and top / count >= 0.4:
+        return Detection(best, 0.6 + 0.3 * top / count, "lexicon")
     return None
 
 
@@ -302,7 +310,8 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
         return None
     if _TURKISH_LETTERS & set(cleaned):
         return Detection("tr", 0.9, "script")
-    by_lexicon = _by_lexicon(words)
+    vote = _lexicon_vote(words)
+    by_lexicon = _by_lexicon(vote, len(words))
     if by_lexicon and (len(words) <= 3 or by_lexicon.confidence >= 0.9):
         return by_lexicon
     found = _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR).detect(cleaned)
@@ -315,7 +324,7 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
         return by_lexicon
     if lang not in AUTHORED:
         # Our shoppers' words (mined from our training data) outweigh a long-tail guess on short text.
-        shop_words = _shop_vocabulary_vote(words)
+        shop_words = _shop_vocabulary_vote(vote, len(words))
         if shop_words:
             return shop_words
     return Detection(lang, round(prob, 3), "langdetect")
