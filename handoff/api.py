@@ -10,7 +10,8 @@ from sanic import Sanic, response
 MAX_LOGIN_BYTES = 4096
 
 
-def _error(status: int, code: str, message: str):
+def error_response(status: int, code: str, message: str):
+    """The JSON body of every API error: ``{"error": code, "message": ...}``."""
     return response.json({"error": code, "message": message}, status=status)
 
 
@@ -20,19 +21,19 @@ def setup_api(app: Sanic) -> None:
     @app.post("/api/login")
     async def login(request):
         if len(request.body or b"") > MAX_LOGIN_BYTES:
-            return _error(413, "too_large", "request body too large")
+            return error_response(413, "too_large", "request body too large")
         try:
             body = json.loads(request.body or b"")
         except (ValueError, UnicodeDecodeError):
-            return _error(400, "invalid_json", "body must be JSON")
+            return error_response(400, "invalid_json", "body must be JSON")
         if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
                 or not isinstance(body.get("password"), str):
-            return _error(400, "invalid_credentials_format", "username and password must be strings")
+            return error_response(400, "invalid_credentials_format", "username and password must be strings")
         agents = request.app.ctx.agents
         loop = asyncio.get_running_loop()
         agent = await loop.run_in_executor(None, agents.authenticate, body["username"], body["password"])
         if agent is None:
-            return _error(401, "invalid_credentials", "wrong username or password")
+            return error_response(401, "invalid_credentials", "wrong username or password")
         token = agents.issue_token(agent)
         return response.json({"token": token, "agent": {
             "id": agent.id, "username": agent.username, "display_name": agent.display_name,

@@ -13,7 +13,7 @@ from sanic import Sanic, response
 from bot.engine import BotEngine, build_agent
 from bot.nlg import MultilingualNLG
 from actions.facts import StoreFacts
-from handoff.api import setup_api
+from handoff.api import error_response, setup_api
 from handoff.console_api import setup_console
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
@@ -100,8 +100,7 @@ def setup_origin_check(app: Sanic, settings: Settings) -> None:
             return None
         if origin == f"{request.scheme}://{request.host}":
             return None
-        return response.json({"error": "origin_not_allowed", "message": f"origin {origin} is not allowed"},
-                             status=403)
+        return error_response(403, "origin_not_allowed", f"origin {origin} is not allowed")
 
 
 def setup_routes(app: Sanic) -> None:

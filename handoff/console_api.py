@@ -12,14 +12,11 @@ from sanic import Sanic, response
 from actions.facts import StoreFacts
 from bot.nlg import MultilingualNLG
 from handoff import protocol
+from handoff.api import error_response
 from handoff.canned import canned_answers
 from handoff.settings import ROOT
 
 CONSOLE_DIR = ROOT / "handoff" / "console"
-
-
-def _error(status: int, code: str, message: str):
-    return response.json({"error": code, "message": message}, status=status)
 
 
 def bearer_token(request) -> Optional[str]:
@@ -35,7 +32,7 @@ def agent_required(handler):
     async def wrapper(request, *args, **kwargs):
         agent = request.app.ctx.agents.agent_for_token(bearer_token(request))
         if agent is None:
-            return _error(401, "unauthorized", "log in first")
+            return error_response(401, "unauthorized", "log in first")
         request.ctx.agent = agent
         return await handler(request, *args, **kwargs)
 
@@ -101,7 +98,7 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
         try:
             filters = search_filters(request.args)
         except ValueError as error:
-            return _error(400, "invalid_search", str(error))
+            return error_response(400, "invalid_search", str(error))
         return response.json({"conversations": lifecycle.store.search(**filters)})
 
     def bundle_or_404(conversation_id: str):
@@ -113,14 +110,14 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
     @agent_required
     async def conversation(request, conversation_id: str):
         bundle = bundle_or_404(conversation_id)
-        return response.json(bundle) if bundle else _error(404, "not_found", "no such conversation")
+        return response.json(bundle) if bundle else error_response(404, "not_found", "no such conversation")
 
     @app.get("/api/conversations/<conversation_id>/export")
     @agent_required
     async def export(request, conversation_id: str):
         bundle = bundle_or_404(conversation_id)
         if bundle is None:
-            return _error(404, "not_found", "no such conversation")
+            return error_response(404, "not_found", "no such conversation")
         kind = request.args.get("format", "json")
         name = f"crossdesk-{conversation_id}"
         if kind == "json":
@@ -129,7 +126,7 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
         if kind == "text":
             return response.text(transcript_text(bundle), content_type="text/plain; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{name}.txt"'})
-        return _error(400, "invalid_format", "format must be json or text")
+        return error_response(400, "invalid_format", "format must be json or text")
 
     @app.get("/api/canned")
     @agent_required
