@@ -193,16 +193,13 @@ class Lifecycle:
 
 
 def _transcript_entry(message: StoredMessage) -> dict:
-    return {"id": message.id, "sender": message.sender, "text": message.text, "language": message.language,
-            "ts": message.created_at, "name": message.data.get("agent_name"), "event": message.data.get("event"),
-            "intent": message.data.get("intent"), "confidence": message.data.get("confidence"),
-            "translation": message.data.get("translation")}
+    return {**protocol.stored_message_fields(message), "intent": message.data.get("intent"),
+            "confidence": message.data.get("confidence"), "translation": message.data.get("translation")}
 
 
 def shopper_payload(message: StoredMessage) -> dict:
     """A non-bot message (agent or system) as the shopper receives it: Rasa's ``bot_uttered`` shape."""
-    return {"text": message.text, "id": message.id, "sender": message.sender, "language": message.language,
-            "ts": message.created_at, "name": message.data.get("agent_name"), "event": message.data.get("event")}
+    return protocol.stored_message_fields(message)
 
 
 __all__ = ["Lifecycle", "LifecycleError", "shopper_payload", "protocol"]

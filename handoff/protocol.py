@@ -201,11 +201,16 @@ def bot_uttered_payloads(message: dict, message_id: int, timestamp: float) -> li
     return [payload]
 
 
+def stored_message_fields(m) -> dict:
+    """What every view of a stored message carries: id, sender, text, language, time,
+    the agent's name and the system notice's name."""
+    return {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language, "ts": m.created_at,
+            "name": m.data.get("agent_name"), "event": m.data.get("event")}
+
+
 def message_payload(m) -> dict:
     """One stored message as the widget sees it (history, other tabs)."""
-    return {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language, "ts": m.created_at,
-            "quick_replies": m.data.get("quick_replies"), "name": m.data.get("agent_name"),
-            "message_id": m.client_id, "event": m.data.get("event")}
+    return {**stored_message_fields(m), "quick_replies": m.data.get("quick_replies"), "message_id": m.client_id}
 
 
 def history_payload(session_id: str, messages: list) -> dict:

@@ -11,6 +11,7 @@ import socketio
 from handoff import protocol
 from handoff.interpreting import Interpreter
 from handoff.lifecycle import Lifecycle, LifecycleError, shopper_payload
+from handoff.namespaces import BackgroundNamespace
 from handoff.settings import Settings
 from handoff.store.agents import AgentStore
 from handoff.store.records import Agent
@@ -25,7 +26,7 @@ def conversation_room(conversation_id: str) -> str:
     return f"conversation:{conversation_id}"
 
 
-class AgentNamespace(socketio.AsyncNamespace):
+class AgentNamespace(BackgroundNamespace):
     """Every event needs the socket's authenticated agent; shoppers can't connect here."""
 
     def __init__(self, lifecycle: Lifecycle, agents: AgentStore, settings: Settings,
@@ -35,7 +36,6 @@ class AgentNamespace(socketio.AsyncNamespace):
         self.agents = agents
         self.settings = settings
         self.interpreter = interpreter
-        self._tasks: set[asyncio.Task] = set()
         self.online: dict[str, int] = {}  # sid -> agent id
         self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
         self.presence: dict[int, str] = {}  # agent id -> "online" | "away"
@@ -67,6 +67,16 @@ class AgentNamespace(socketio.AsyncNamespace):
     def sids_of(self, agent_id: int) -> list[str]:
         """The sockets (console tabs) of one agent."""
         return [sid for sid, owner in self.online.items() if owner == agent_id]
+
+    def _set_rooms(self, agent_id: int, conversation_id: str, join: bool) -> None:
+        """Put every socket (console tab) of an agent into, or out of, a conversation's room."""
+        room = conversation_room(conversation_id)
+        for sid in self.sids_of(agent_id):
+            (self.enter_room if join else self.leave_room)(sid, room)
+
+    def _is_full(self, agent_id: int) -> bool:
+        """Whether the agent already holds as many conversations as allowed."""
+        return self.lifecycle.load(agent_id) >= self.settings.agent_max_conversations
 
     def agents_payload(self) -> dict:
         """Online agents with presence and load, for transfers and supervisors."""
@@ -100,11 +110,6 @@ class AgentNamespace(socketio.AsyncNamespace):
         """The shopper's typing indicator reaches the agent holding the conversation."""
         await self.emit(protocol.AGENT_SHOPPER_TYPING, {"conversation_id": conversation_id, "typing": typing},
                         room=conversation_room(conversation_id))
-
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _translate_for_agent(self, conversation_id: str, messages: list) -> None:
         """After the originals went out: each message in the agent's language, stored and pushed."""
@@ -177,13 +182,13 @@ class AgentNamespace(socketio.AsyncNamespace):
         try:
             agent = await self._agent(sid)
             conversation_id = protocol.parse_conversation_ref(data)
-            if self.lifecycle.load(agent.id) >= self.settings.agent_max_conversations:
-                raise LifecycleError("limit_reached", f"you already hold {self.settings.agent_max_conversations} conversations")
+            if self._is_full(agent.id):
+                raise LifecycleError("limit_reached",
+                                     f"you already hold {self.settings.agent_max_conversations} conversations")
             joined = await self.lifecycle.claim(agent, conversation_id)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_CLAIM, error)
-        for agent_sid in self.sids_of(agent.id):
-            self.enter_room(agent_sid, conversation_room(conversation_id))
+        self._set_rooms(agent.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)
         await self.push_queue()
         await self.push_agents()
@@ -228,8 +233,7 @@ class AgentNamespace(socketio.AsyncNamespace):
             message = await action(agent, conversation_id)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, event, error)
-        for agent_sid in self.sids_of(agent.id):
-            self.leave_room(agent_sid, conversation_room(conversation_id))
+        self._set_rooms(agent.id, conversation_id, join=False)
         await self.to_shopper(conversation_id, message)
         await self.push_agents()
         return {"ok": True}
@@ -270,20 +274,17 @@ class AgentNamespace(socketio.AsyncNamespace):
             target = self.agents.get(target_id) if isinstance(target_id, int) else None
             if target is None or not self.sids_of(target.id):
                 raise LifecycleError("agent_offline", "that agent is not online")
-            if self.lifecycle.load(target.id) >= self.settings.agent_max_conversations:
+            if self._is_full(target.id):
                 raise LifecycleError("limit_reached", "that agent has no room for another conversation")
             joined = await self.lifecycle.transfer(agent, conversation_id, target)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_TRANSFER, error)
-        room = conversation_room(conversation_id)
-        for agent_sid in self.sids_of(agent.id):
-            self.leave_room(agent_sid, room)
-        for agent_sid in self.sids_of(target.id):
-            self.enter_room(agent_sid, room)
+        self._set_rooms(agent.id, conversation_id, join=False)
+        self._set_rooms(target.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)
         self._translate_backlog(conversation_id)
         await self.emit(protocol.AGENT_ASSIGNED, {"conversation": self.lifecycle.bundle(conversation_id),
-                                                  "from": agent.display_name}, room=room)
+                                                  "from": agent.display_name}, room=conversation_room(conversation_id))
         await self.push_agents()
         return {"ok": True}
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Optional
 
-import socketio
-
 from handoff import protocol
 from handoff.conversations import ConversationService
+from handoff.namespaces import BackgroundNamespace
 from handoff.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-class ShopperNamespace(socketio.AsyncNamespace):
+class ShopperNamespace(BackgroundNamespace):
     """Handles widget sockets. A socket is bound to one session id.
 
     Every event is validated; a bad one gets ``crossdesk:error`` and changes
@@ -27,7 +25,6 @@ class ShopperNamespace(socketio.AsyncNamespace):
         super().__init__(protocol.SHOPPER_NAMESPACE)
         self.service = service
         self.settings = settings
-        self._tasks: set[asyncio.Task] = set()
         self._tabs: dict[str, set[str]] = {}  # session id -> its sockets (browser tabs)
         self.agent_side = None  # the AgentNamespace, set by the app
 
@@ -141,11 +138,6 @@ class ShopperNamespace(socketio.AsyncNamespace):
             await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
         return session_id
 
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _answer(self, session_id: str, stored, metadata: dict) -> None:
         try:
             turn = await self.service.answer(session_id, stored, metadata)
@@ -162,8 +154,3 @@ class ShopperNamespace(socketio.AsyncNamespace):
                 await self.agent_side.to_shopper(session_id, system)
             self.service.forget(session_id)
             await self.agent_side.push_queue()
-
-    async def drain(self) -> None:
-        """Wait for answers in flight (used at shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
