@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.facts import StoreFacts, yen
+from actions.facts import StoreFacts
 from bot.countries import Gazetteer
 
 Answer = tuple[str, Dict[str, Any]]
@@ -44,14 +44,6 @@ class FactAction(Action):
         dispatcher.utter_message(response=response, **values)
         return []
 
-    def shipping_values(self, dest: dict) -> Dict[str, Any]:
-        """Delivery days and fees for a destination."""
-        return {
-            "days_min": dest["days_min"], "days_max": dest["days_max"],
-            "dispatch_days": self.facts.policies["dispatch_days"],
-            "fee": yen(dest["fee_jpy"]), "free_over": yen(dest["free_over_jpy"]),
-        }
-
 
 class ShippingFact(FactAction):
     """Base: a shipping figure for the destination (generic without one)."""
@@ -63,8 +55,8 @@ class ShippingFact(FactAction):
         if dest is None and country and not self.facts.ships_to(country):
             return "utter_shipping_destinations_no", {}
         if dest is None:
-            return f"{self.response}_generic", self.shipping_values(self.facts.default)
-        return self.response, self.shipping_values(dest)
+            return f"{self.response}_generic", self.facts.shipping_values(self.facts.default)
+        return self.response, self.facts.shipping_values(dest)
 
 
 class ShippingTime(ShippingFact):

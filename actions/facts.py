@@ -73,6 +73,14 @@ class StoreFacts:
         """Whether we ship to ``code`` (listed destinations and unlisted, not banned, ones)."""
         return code.upper() not in self.not_shipped
 
+    def shipping_values(self, dest: dict) -> dict:
+        """Delivery days and fees for a destination (``self.default`` for the generic answer)."""
+        return {
+            "days_min": dest["days_min"], "days_max": dest["days_max"],
+            "dispatch_days": self.policies["dispatch_days"],
+            "fee": yen(dest["fee_jpy"]), "free_over": yen(dest["free_over_jpy"]),
+        }
+
     def destination_count(self) -> int:
         """How many destinations have explicit facts."""
         return len(self.destinations)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from actions.facts import StoreFacts, yen
+from actions.facts import StoreFacts
 from bot.nlg import MultilingualNLG, placeholders, render
 
 # Answers that only make sense from the bot itself (system notices, small talk).
@@ -17,9 +17,7 @@ def generic_values(facts: StoreFacts) -> dict:
     """Placeholder values from the default destination and the shop's policies."""
     default, policies = facts.default, facts.policies
     return {
-        "days_min": default.get("days_min"), "days_max": default.get("days_max"),
-        "dispatch_days": policies.get("dispatch_days"), "fee": yen(default.get("fee_jpy")),
-        "free_over": yen(default.get("free_over_jpy")), "count": facts.destination_count(),
+        **facts.shipping_values(default), "count": facts.destination_count(),
         "methods": ", ".join(default.get("payment_methods") or []),
         "return_days": policies.get("return_days"), "refund_days": policies.get("refund_days"),
         "tracking_url": policies.get("tracking_url"),

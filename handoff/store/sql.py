@@ -86,8 +86,9 @@ agent_tokens = Table(
 # Built once: executing a prepared construct skips per-call statement building.
 _INSERT_MESSAGE = messages.insert()
 # The relay's hot path on SQLite goes straight to the driver (about 45 us instead of 110 us).
-_SQLITE_INSERT_MESSAGE = ("INSERT INTO messages (conversation_id, sender, text, language, client_id, data, created_at)"
-                          " VALUES (?, ?, ?, ?, ?, ?, ?)")
+_MESSAGE_COLUMNS = ("conversation_id", "sender", "text", "language", "client_id", "data", "created_at")
+_SQLITE_INSERT_MESSAGE = (f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"
+                          f" VALUES ({', '.join('?' for _ in _MESSAGE_COLUMNS)})")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -238,9 +239,8 @@ class SQLStore:
                 raise
             finally:
                 raw.close()
-        names = ("conversation_id", "sender", "text", "language", "client_id", "data", "created_at")
         with self.engine.begin() as conn:
-            return conn.execute(_INSERT_MESSAGE, dict(zip(names, row))).inserted_primary_key[0]
+            return conn.execute(_INSERT_MESSAGE, dict(zip(_MESSAGE_COLUMNS, row))).inserted_primary_key[0]
 
     def record_turn(self, conversation_id: str, shopper_message_id: int, understanding: dict,
                     language: Optional[str], bot_messages: list[tuple[str, Optional[str], dict]]) -> list[StoredMessage]:
