@@ -62,6 +62,12 @@ def score_detection(rows: list[tuple[str, str]]) -> dict:
     }
 
 
+def best_intent(parse: dict) -> tuple[Optional[str], float]:
+    """The top intent before the fallback classifier stepped in, with its confidence."""
+    ranking = [r for r in parse.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+    return (ranking[0]["name"], float(ranking[0]["confidence"] or 0.0)) if ranking else (None, 0.0)
+
+
 def _examples(languages: tuple[str, ...]) -> list[tuple[str, object]]:
     """(language, Rasa Message) for every training example."""
     from rasa.shared.nlu.training_data.loading import load_data
@@ -89,11 +95,9 @@ async def _predict_fold(train: list, test: list, workdir: Path) -> list[dict]:
     for language, message in test:
         text = message.get("text")
         parse = await processor.parse_message(UserMessage(text, metadata={"locale": language}))
-        ranking = [r for r in parse.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+        best, confidence = best_intent(parse)
         found.append({"language": language, "text": text, "gold": message.get("intent"),
-                      "predicted": (parse.get("intent") or {}).get("name"),
-                      "best": ranking[0]["name"] if ranking else None,
-                      "confidence": float(ranking[0]["confidence"]) if ranking else 0.0})
+                      "predicted": (parse.get("intent") or {}).get("name"), "best": best, "confidence": confidence})
     return found
 
 
@@ -154,10 +158,8 @@ async def near_miss_predictions(rows: list[tuple[str, str]]) -> list[dict]:
         found = []
         for language, text in rows:
             parse = await engine.parse(text, {"language": language})
-            ranking = [r for r in parse.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
-            best = ranking[0] if ranking else {"name": None, "confidence": 0.0}
-            found.append({"language": language, "text": text, "intent": best["name"],
-                          "confidence": float(best["confidence"] or 0.0)})
+            best, confidence = best_intent(parse)
+            found.append({"language": language, "text": text, "intent": best, "confidence": confidence})
         return found
     finally:
         engine.stop()
