@@ -167,8 +167,10 @@ async def test_two_agents_racing_to_claim_exactly_one_wins(browser, accounts):
     for page in (mei, tom):
         entry = page.locator(f"#queue li[data-id='{session_id}'] button.claim")
         await entry.wait_for(timeout=15000)
-        buttons.append(entry)
-    await asyncio.gather(*(button.click() for button in buttons))
+        buttons.append(await entry.element_handle())
+    # Both clicks at once: the loser's button may already be leaving its queue when its click lands
+    # (Playwright's pointer click would then wait for it forever), so the clicks are dispatched directly.
+    await asyncio.gather(*(button.evaluate("b => b.click()") for button in buttons))
     await asyncio.sleep(1.5)
     opened = [await page.locator(f".conversation[data-id='{session_id}']").count() for page in (mei, tom)]
     assert sorted(opened) == [0, 1]
