@@ -53,7 +53,19 @@ _LATIN_PRIOR = {lang: (3.0 if lang in ("en", "fr", "de", "es") else 1.0) for lan
 _CYRILLIC_PROFILES = ("ru", "bg", "mk")  # Ukrainian is told by its own letters
 _CYRILLIC_PRIOR = {"ru": 3.0, "bg": 1.0, "mk": 1.0}
 _UKRAINIAN_LETTERS = set("іїєґІЇЄҐ")
+_RUSSIAN_LETTERS = set("ыэёЫЭЁ")  # not in Bulgarian or Macedonian
+_MACEDONIAN_LETTERS = set("ѓќѕљњџјЃЌЅЉЊЏЈ")
 _TURKISH_LETTERS = set("ığİĞ")
+# Letters that, among the Latin-script languages we detect, only one long-tail language uses
+# (checked in this order: Vietnamese also writes ã, õ and ă).
+_DISTINCTIVE_LETTERS = (
+    ("vi", set("ơưđạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")),
+    ("pl", set("ąęłńśźż")),
+    ("cs", set("řůě")),
+    ("hu", set("őű")),
+    ("ro", set("ășțţă")),
+    ("pt", set("ãõ")),
+)
 # A brand glued to CJK text ("PayPal可以吗") is two words.
 _SCRIPT_BOUNDARY = re.compile(r"(?<=[A-Za-z])(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
                               r"|(?<=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])(?=[A-Za-z])")
@@ -90,6 +102,7 @@ _LEXICON = {
           "vemos seguimiento devolución devolucion buenas hacen llega",
 }
 NLU_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu"
+LONG_TAIL_FILE = NLU_DIR.parent / "language" / "long_tail.yml"
 _EXAMPLE = re.compile(r"^\s+- (.+)$", re.MULTILINE)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
@@ -106,9 +119,13 @@ def _training_vocabulary(nlu_dir: Path, languages: tuple[str, ...]) -> dict[str,
 
 
 @lru_cache(maxsize=1)
-def lexicon_sets(nlu_dir: Path = NLU_DIR) -> dict[str, frozenset]:
-    """Words that mark a Latin-script authored language: the hand list above plus
-    words of our own training data that occur (nearly) only in that language."""
+def lexicon_sets(nlu_dir: Path = NLU_DIR, long_tail_file: Path = LONG_TAIL_FILE) -> dict[str, frozenset]:
+    """Words that mark a Latin-script language.
+
+    Authored languages: the hand list above plus words of our own training data
+    that occur (nearly) only in that language. Long-tail languages: the chat
+    words in ``data/language/long_tail.yml``, minus any word our training data uses.
+    """
     languages = tuple(_LEXICON)
     counts = _training_vocabulary(nlu_dir, languages)
     total: Counter = sum(counts.values(), Counter())
@@ -116,7 +133,18 @@ def lexicon_sets(nlu_dir: Path = NLU_DIR) -> dict[str, frozenset]:
     for lang in languages:
         mined = {w for w, n in counts[lang].items() if n >= 3 and n >= 0.95 * total[w] and w not in _NEUTRAL_WORDS}
         sets[lang] = frozenset(set(_LEXICON[lang].split()) | mined)
+    authored = frozenset().union(*sets.values())
+    for lang, words in _long_tail_words(long_tail_file).items():
+        sets[lang] = frozenset(w for w in words if w not in authored and w not in total and w not in _NEUTRAL_WORDS)
     return sets
+
+
+def _long_tail_words(path: Path) -> dict[str, list[str]]:
+    if not path.exists():
+        return {}
+    import yaml
+
+    return {str(lang): [str(w).lower() for w in words] for lang, words in yaml.safe_load(path.read_text("utf-8")).items()}
 
 
 @dataclass(frozen=True)
@@ -250,6 +278,10 @@ def _by_script(scripts: dict[str, int], text: str, hint: Optional[str]) -> Optio
     if scripts.get("cyrillic", 0) * 2 >= letters:
         if _UKRAINIAN_LETTERS & set(text):
             return Detection("uk", 0.95, "script")
+        if _RUSSIAN_LETTERS & set(text):
+            return Detection("ru", 0.95, "script")
+        if _MACEDONIAN_LETTERS & set(text):
+            return Detection("mk", 0.95, "script")
         found = _detector("cyrillic", _CYRILLIC_PROFILES, _CYRILLIC_PRIOR).detect(text)
         return Detection(found[0] if found else "ru", 0.95, "script")
     if scripts.get("arabic", 0) * 2 >= letters:
@@ -258,14 +290,30 @@ def _by_script(scripts: dict[str, int], text: str, hint: Optional[str]) -> Optio
     return None
 
 
+def _lexicon_count(words: list[str], lang: str) -> int:
+    return sum(w in lexicon_sets().get(lang, ()) for w in words)
+
+
 def _lexicon_vote(words: list[str]) -> Optional[tuple[str, int]]:
-    """The authored language with the most lexicon words (and how many), if one leads alone."""
-    scores = {lang: sum(w in vocab for w in words) for lang, vocab in lexicon_sets().items()}
+    """The language with the most lexicon words (and how many), if one leads alone."""
+    scores = {lang: _lexicon_count(words, lang) for lang in lexicon_sets()}
     best = max(scores, key=scores.get)
     top = scores[best]
     if top == 0 or list(scores.values()).count(top) > 1:
         return None
     return best, top
+
+
+def _by_letters(text: str, vote: Optional[tuple[str, int]]) -> Optional[Detection]:
+    """A long-tail language whose own letters appear, unless two or more words say otherwise
+    ("do you ship to São Paulo?" stays English)."""
+    letters = set(text)
+    for lang, own in _DISTINCTIVE_LETTERS:
+        if own & letters:
+            if vote and vote[0] != lang and vote[1] >= 2:
+                return None
+            return Detection(lang, 0.9, "script")
+    return None
 
 
 def _by_lexicon(vote: Optional[tuple[str, int]], count: int) -> Optional[Detection]:
@@ -311,6 +359,9 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
     if _TURKISH_LETTERS & set(cleaned):
         return Detection("tr", 0.9, "script")
     vote = _lexicon_vote(words)
+    lettered = _by_letters(cleaned.lower(), vote)
+    if lettered:
+        return lettered
     by_lexicon = _by_lexicon(vote, len(words))
     if by_lexicon and (len(words) <= 3 or by_lexicon.confidence >= 0.9):
         return by_lexicon
@@ -320,8 +371,9 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
     lang, prob = found
     if len(cleaned) < 12:
         prob *= 0.8  # langdetect is unreliable on a word or two
-    if by_lexicon and by_lexicon.language != lang and (prob < 0.95 or lang not in AUTHORED):
-        return by_lexicon
+    if by_lexicon and by_lexicon.language != lang and (
+            prob < 0.95 or lang not in AUTHORED or (vote[1] >= 2 and not _lexicon_count(words, lang))):
+        return by_lexicon  # (two words of one language and none of langdetect's guess: the words win)
     if lang not in AUTHORED:
         # Our shoppers' words (mined from our training data) outweigh a long-tail guess on short text.
         shop_words = _shop_vocabulary_vote(vote, len(words))

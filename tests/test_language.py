@@ -56,6 +56,24 @@ def test_han_only_text_follows_the_chinese_variant_hint():
     assert choose_language(shared, previous="zh-CN")[0] == "zh-CN"
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("cảm ơn shop nhiều", "vi"),  # Vietnamese letters
+    ("dziękuję za pomoc", "pl"),
+    ("não chegou ainda", "pt"),
+    ("спасибо, всё понятно", "ru"),  # ё and ы are Russian, not Bulgarian
+    ("grazie mille", "it"),  # long-tail chat words (data/language/long_tail.yml)
+    ("obrigado pela ajuda", "pt"),
+    ("bedankt voor de hulp, doei", "nl"),
+])
+def test_long_tail_languages_by_their_own_letters_and_words(text, expected):
+    assert detect(text).language == expected
+
+
+def test_a_foreign_place_name_does_not_change_the_language():
+    assert detect("do you ship to São Paulo?").language == "en"
+    assert detect("wie lange dauert der Versand nach Łódź").language == "de"
+
+
 def test_detection_is_deterministic():
     results = {detect("envoi vers la Belgique").language for _ in range(20)}
     assert len(results) == 1
