@@ -155,8 +155,10 @@ class Lifecycle:
         """Waiting conversations, longest wait first."""
         now = time.time()
         entries = []
-        for conversation in self.store.conversations_in(("waiting",)):
-            last = self.store.last_message(conversation.id, "shopper")
+        waiting = self.store.conversations_in(("waiting",))
+        last_said = self.store.last_messages(("waiting",), "shopper")
+        for conversation in waiting:
+            last = last_said.get(conversation.id)
             entries.append({
                 "conversation_id": conversation.id, "language": conversation.language,
                 "reason": conversation.handoff_reason,

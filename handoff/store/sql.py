@@ -203,14 +203,15 @@ class SQLStore:
         with self.engine.connect() as conn:
             return [_conversation(row) for row in conn.execute(query.order_by(conversations.c.updated_at))]
 
-    def last_message(self, conversation_id: str, sender: Optional[str] = None) -> Optional[StoredMessage]:
-        """The newest message (of a sender)."""
-        query = select(messages).where(messages.c.conversation_id == conversation_id)
-        if sender:
-            query = query.where(messages.c.sender == sender)
+    def last_messages(self, states: tuple[str, ...], sender: str) -> dict[str, StoredMessage]:
+        """The newest message from ``sender`` of every conversation in ``states``, in one query."""
+        in_states = select(conversations.c.id).where(conversations.c.state.in_(states))
+        newest = (select(func.max(messages.c.id))
+                  .where(messages.c.conversation_id.in_(in_states.scalar_subquery()), messages.c.sender == sender)
+                  .group_by(messages.c.conversation_id))
         with self.engine.connect() as conn:
-            row = conn.execute(query.order_by(messages.c.id.desc()).limit(1)).first()
-        return _message(row) if row else None
+            rows = conn.execute(select(messages).where(messages.c.id.in_(newest.scalar_subquery())))
+            return {row.conversation_id: _message(row) for row in rows}
 
     # -- messages ------------------------------------------------------------
     def add_message(self, conversation_id: str, sender: str, text: str, language: Optional[str] = None,
