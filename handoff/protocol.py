@@ -117,7 +117,7 @@ def _metadata(data: dict) -> dict:
     metadata = data.get("metadata", data.get("customData")) or {}
     if not isinstance(metadata, dict):
         raise ProtocolError("invalid_metadata", "'metadata' must be an object")
-    if len(json.dumps(metadata, default=str)) > MAX_METADATA_BYTES:
+    if metadata and len(json.dumps(metadata, default=str)) > MAX_METADATA_BYTES:
         raise ProtocolError("metadata_too_large", f"'metadata' is over {MAX_METADATA_BYTES} bytes")
     return metadata
 

@@ -119,11 +119,14 @@ class ShopperNamespace(BackgroundNamespace):
         return {"ok": True, "id": stored.id}
 
     async def trigger_event(self, event: str, *args):
-        """Route the ``crossdesk:*`` events (names with a colon) to their handlers."""
-        handlers = {protocol.TYPING: self.on_typing, protocol.CONTACT: self.on_contact}
-        if event in handlers:
-            return await handlers[event](*args)
+        """Route events to ``on_<event>``; the ``crossdesk:*`` names (with a colon) to their handlers."""
+        handler = getattr(self, self._HANDLERS.get(event, ""), None)
+        if handler is not None:
+            return await handler(*args)
         return await super().trigger_event(event, *args)
+
+    _HANDLERS = {protocol.USER_UTTERED: "on_user_uttered", protocol.TYPING: "on_typing",
+                 protocol.CONTACT: "on_contact"}
 
     async def _session_for(self, sid: str, utterance: protocol.UserUttered) -> str:
         bound = await self._bound_session(sid)

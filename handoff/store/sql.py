@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -85,7 +86,7 @@ agent_tokens = Table(
 
 # Built once: executing a prepared construct skips per-call statement building.
 _INSERT_MESSAGE = messages.insert()
-# The relay's hot path on SQLite goes straight to the driver (about 45 us instead of 110 us).
+# The relay's hot path on SQLite goes straight to a per-thread driver connection.
 _MESSAGE_COLUMNS = ("conversation_id", "sender", "text", "language", "client_id", "data", "created_at")
 _SQLITE_INSERT_MESSAGE = (f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"
                           f" VALUES ({', '.join('?' for _ in _MESSAGE_COLUMNS)})")
@@ -127,12 +128,30 @@ class SQLStore:
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         options = {"poolclass": SingletonThreadPool} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, future=True, **options)
+        self._sqlite_path = None
+        self._local = threading.local()
+        self._driver_connections: list[sqlite3.Connection] = []
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            if self.engine.url.database and self.engine.url.database != ":memory:":
+                self._sqlite_path = self.engine.url.database
         metadata.create_all(self.engine)
+
+    def _driver_connection(self) -> sqlite3.Connection:
+        """This thread's own sqlite3 connection for the message insert (no pool checkout per message)."""
+        raw = getattr(self._local, "connection", None)
+        if raw is None:
+            raw = sqlite3.connect(self._sqlite_path, check_same_thread=False)  # closed by close()
+            _sqlite_pragmas(raw, None)
+            self._local.connection = raw
+            self._driver_connections.append(raw)
+        return raw
 
     def close(self) -> None:
         """Release connections."""
+        for raw in self._driver_connections:
+            raw.close()
+        self._driver_connections.clear()
         self.engine.dispose()
 
     # -- conversations -------------------------------------------------------
@@ -228,18 +247,15 @@ class SQLStore:
         return StoredMessage(message_id, conversation_id, sender, text, language, client_id, data or {}, now), True
 
     def _insert_message(self, row: tuple) -> int:
-        if self.engine.dialect.name == "sqlite":
-            raw = self.engine.raw_connection()
+        if self._sqlite_path is not None:
+            raw = self._driver_connection()
             try:
-                cursor = raw.cursor()
-                cursor.execute(_SQLITE_INSERT_MESSAGE, row)
+                cursor = raw.execute(_SQLITE_INSERT_MESSAGE, row)
                 raw.commit()
                 return cursor.lastrowid
             except BaseException:
                 raw.rollback()
                 raise
-            finally:
-                raw.close()
         with self.engine.begin() as conn:
             return conn.execute(_INSERT_MESSAGE, dict(zip(_MESSAGE_COLUMNS, row))).inserted_primary_key[0]
 
