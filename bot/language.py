@@ -206,13 +206,20 @@ def warm_up() -> None:
     _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR)
     _detector("cyrillic", _CYRILLIC_PROFILES, _CYRILLIC_PRIOR)
     _detector("arabic", _ARABIC_PROFILES)
-    lexicon_sets()
+    _lexicon_index()
+
+
+_ASCII_NOT_KEPT = re.compile(r"[^A-Za-z '-]")
 
 
 def _strip_noise(text: str) -> str:
-    text = _SCRIPT_BOUNDARY.sub(" ", _NOISE.sub(" ", text))
-    kept = [c for c in text if unicodedata.category(c)[0] in "LMZ" or c in "'-"]
-    words = "".join(kept).split()
+    text = _NOISE.sub(" ", text)
+    if text.isascii():  # the common case, without a Unicode lookup per character
+        kept = _ASCII_NOT_KEPT.sub("", text)
+    else:
+        text = _SCRIPT_BOUNDARY.sub(" ", text)
+        kept = "".join(c for c in text if unicodedata.category(c)[0] in "LMZ" or c in "'-")
+    words = kept.split()
     return " ".join(w for w in words if w.lower().strip("'-") not in _NEUTRAL_WORDS)
 
 
@@ -290,18 +297,27 @@ def _by_script(scripts: dict[str, int], text: str, hint: Optional[str]) -> Optio
     return None
 
 
-def _lexicon_count(words: list[str], lang: str) -> int:
-    return sum(w in lexicon_sets().get(lang, ()) for w in words)
+@lru_cache(maxsize=1)
+def _lexicon_index() -> dict[str, tuple[str, ...]]:
+    """Word -> the languages whose lexicon has it."""
+    index: dict[str, tuple[str, ...]] = {}
+    for lang, words in lexicon_sets().items():
+        for word in words:
+            index[word] = index.get(word, ()) + (lang,)
+    return index
 
 
-def _lexicon_vote(words: list[str]) -> Optional[tuple[str, int]]:
+def _lexicon_scores(words: list[str]) -> Counter:
+    index = _lexicon_index()
+    return Counter(lang for w in words for lang in index.get(w, ()))
+
+
+def _lexicon_vote(scores: Counter) -> Optional[tuple[str, int]]:
     """The language with the most lexicon words (and how many), if one leads alone."""
-    scores = {lang: _lexicon_count(words, lang) for lang in lexicon_sets()}
-    best = max(scores, key=scores.get)
-    top = scores[best]
-    if top == 0 or list(scores.values()).count(top) > 1:
+    ranked = scores.most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
         return None
-    return best, top
+    return ranked[0]
 
 
 def _by_letters(text: str, vote: Optional[tuple[str, int]]) -> Optional[Detection]:
@@ -358,13 +374,14 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
         return None
     if _TURKISH_LETTERS & set(cleaned):
         return Detection("tr", 0.9, "script")
-    vote = _lexicon_vote(words)
+    scores = _lexicon_scores(words)
+    vote = _lexicon_vote(scores)
     lettered = _by_letters(cleaned.lower(), vote)
     if lettered:
         return lettered
     by_lexicon = _by_lexicon(vote, len(words))
-    if by_lexicon and (len(words) <= 3 or by_lexicon.confidence >= 0.9):
-        return by_lexicon
+    if by_lexicon and (len(words) <= 3 or by_lexicon.confidence >= 0.9 or by_lexicon.language == hint):
+        return by_lexicon  # (words of the conversation's own language keep it; langdetect costs ~100x more)
     found = _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR).detect(cleaned)
     if not found:
         return by_lexicon
@@ -372,7 +389,7 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
     if len(cleaned) < 12:
         prob *= 0.8  # langdetect is unreliable on a word or two
     if by_lexicon and by_lexicon.language != lang and (
-            prob < 0.95 or lang not in AUTHORED or (vote[1] >= 2 and not _lexicon_count(words, lang))):
+            prob < 0.95 or lang not in AUTHORED or (vote[1] >= 2 and not scores[lang])):
         return by_lexicon  # (two words of one language and none of langdetect's guess: the words win)
     if lang not in AUTHORED:
         # Our shoppers' words (mined from our training data) outweigh a long-tail guess on short text.
