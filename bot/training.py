@@ -23,7 +23,7 @@ MODEL_NAME = "crossdesk"
 
 def training_inputs(nlu_dir: Path = NLU_DIR) -> list[Path]:
     """Every file whose content changes the trained model."""
-    files = [CONFIG, DOMAIN, RULES, ROOT / "bot" / "components.py"]
+    files = [CONFIG, DOMAIN, RULES, ROOT / "bot" / "components.py", ROOT / "bot" / "intent_classifier.py"]
     files += sorted(Path(nlu_dir).rglob("*.yml"))
     return [f for f in files if f.exists()]
 

@@ -1,0 +1,108 @@
+"""The intent classifier: logistic regression on TF-IDF-weighted, length-normalised n-gram counts.
+
+Rasa's ``LogisticRegressionClassifier`` fits raw counts: long messages and
+n-grams that every intent shares (``the``, ``ship``, ``送``) weigh the most.
+Here each count ``c`` becomes ``log(1 + c) * idf``, and each featurizer's
+part of a message (word tokens, character n-grams) is scaled to unit length,
+before the fit and at prediction. See docs/pipeline.md for the measured effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix
+from sklearn.preprocessing import normalize
+
+logger = logging.getLogger(__name__)
+WEIGHTS_FILE = "weights.npz"
+
+
+def inverse_document_frequency(X: csr_matrix) -> np.ndarray:
+    """Smoothed idf per column (scikit-learn's formula): ``ln((1 + n) / (1 + df)) + 1``."""
+    documents = np.bincount(X.indices, minlength=X.shape[1])
+    return np.log((1 + X.shape[0]) / (1 + documents)) + 1
+
+
+def weigh(X: csr_matrix, idf: np.ndarray, blocks: list[int], block_weights: Optional[list[float]] = None
+          ) -> csr_matrix:
+    """Log-scaled counts times idf; each block of columns (one featurizer's) scaled per row to
+    length 1, or to its weight in ``block_weights``."""
+    X = csr_matrix(X, dtype=np.float64, copy=True)
+    X.data = np.log1p(X.data) * idf[X.indices]
+    block_of = np.searchsorted(np.cumsum(blocks)[:-1], X.indices, side="right")
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    norms = np.zeros((X.shape[0], len(blocks)))
+    np.add.at(norms, (rows, block_of), X.data ** 2)
+    norms = np.sqrt(norms)
+    norms[norms == 0] = 1.0
+    scale = np.asarray(block_weights if block_weights else [1.0] * len(blocks), dtype=np.float64)
+    X.data *= scale[block_of] / norms[rows, block_of]
+    return X
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
+    """Rasa's logistic regression on reweighted counts.
+
+    Config: ``C`` (inverse regularisation strength), ``block_weights`` (how much each
+    featurizer's part of a message counts; default 1 each).
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Rasa's options plus ``C`` and ``block_weights`` (one per featurizer, in pipeline order)."""
+        return {**LogisticRegressionClassifier.get_default_config(), "C": 10.0, "block_weights": None}
+
+    def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage,
+                 resource: Resource) -> None:
+        super().__init__(config, name, model_storage, resource)
+        self.clf.C = float(self.config["C"])
+        self.idf: Optional[np.ndarray] = None
+        self.blocks: list[int] = []
+
+    def _create_X(self, messages: List[Message]) -> csr_matrix:
+        X = super()._create_X(messages).tocsr()
+        return weigh(X, self.idf, self.blocks, self.config["block_weights"]) if self.idf is not None else X
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fit the idf on the training counts, then the classifier on the weighted rows."""
+        self.idf = None
+        X, y = self._create_training_matrix(training_data)
+        if X.shape[0] == 0:
+            return self._resource
+        example = next(e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT))
+        self.blocks = example.get_sparse_feature_sizes(TEXT)[FEATURE_TYPE_SENTENCE] or [X.shape[1]]
+        self.idf = inverse_document_frequency(X)
+        self.clf.fit(weigh(X, self.idf, self.blocks, self.config["block_weights"]), y)
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        """The classifier (skops, as Rasa does), the idf vector and the block widths."""
+        super().persist()
+        with self._model_storage.write_to(self._resource) as model_dir:
+            np.savez(model_dir / WEIGHTS_FILE, idf=self.idf, blocks=np.array(self.blocks))
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "TfidfLogisticRegressionClassifier":
+        """The trained classifier with its weights (unweighted if the model has none)."""
+        component = super().load(config, model_storage, resource, execution_context, **kwargs)
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                weights = np.load(model_dir / WEIGHTS_FILE)
+                component.idf, component.blocks = weights["idf"], [int(b) for b in weights["blocks"]]
+        except (ValueError, FileNotFoundError):
+            logger.debug("no weights stored for %s", resource.name)
+        return component
