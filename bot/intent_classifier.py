@@ -18,12 +18,10 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.utils.tensorflow.constants import RANKING_LENGTH
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
-from scipy.special import softmax
 from sklearn.preprocessing import normalize
 
 logger = logging.getLogger(__name__)
@@ -53,6 +51,13 @@ def weigh(X: csr_matrix, idf: np.ndarray, blocks: list[int], block_weights: Opti
     return X
 
 
+def _store_coefficients_by_column(clf) -> None:
+    """scikit-learn predicts with ``X @ coef_.T``; scipy copies a non-contiguous right-hand side on
+    every call (22 x features here: 20 ms per message). Column order makes ``coef_.T`` contiguous."""
+    if hasattr(clf, "coef_"):
+        clf.coef_ = np.asfortranarray(clf.coef_)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
     """Rasa's logistic regression on reweighted counts.
@@ -77,23 +82,6 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
         X = super()._create_X(messages).tocsr()
         return weigh(X, self.idf, self.blocks, self.config["block_weights"]) if self.idf is not None else X
 
-    def process(self, messages: List[Message]) -> List[Message]:
-        """Rasa's process, with the classifier's weights transposed once (not copied per message)."""
-        if not hasattr(self.clf, "coef_"):
-            return super().process(messages)
-        if getattr(self, "_coef_t", None) is None or self._coef_t.shape[1] != self.clf.coef_.shape[0]:
-            self._coef_t = np.ascontiguousarray(self.clf.coef_.T)
-        scores = self._create_X(messages) @ self._coef_t + self.clf.intercept_
-        probabilities = softmax(np.asarray(scores))
-        for message, row in zip(messages, probabilities):
-            ranking = sorted(({"name": k, "confidence": float(v)} for k, v in zip(self.clf.classes_, row)),
-                             key=lambda e: -e["confidence"])
-            message.set("intent", ranking[0], add_to_output=True)
-            if self.config[RANKING_LENGTH] > 0:
-                ranking = ranking[: self.config[RANKING_LENGTH]]
-            message.set("intent_ranking", ranking, add_to_output=True)
-        return messages
-
     def train(self, training_data: TrainingData) -> Resource:
         """Fit the idf on the training counts, then the classifier on the weighted rows."""
         self.idf = None
@@ -104,7 +92,7 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
         self.blocks = example.get_sparse_feature_sizes(TEXT)[FEATURE_TYPE_SENTENCE] or [X.shape[1]]
         self.idf = inverse_document_frequency(X)
         self.clf.fit(weigh(X, self.idf, self.blocks, self.config["block_weights"]), y)
-        self._coef_t = None
+        _store_coefficients_by_column(self.clf)
         self.persist()
         return self._resource
 
@@ -125,4 +113,5 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
                 component.idf, component.blocks = weights["idf"], [int(b) for b in weights["blocks"]]
         except (ValueError, FileNotFoundError):
             logger.debug("no weights stored for %s", resource.name)
+        _store_coefficients_by_column(component.clf)
         return component
