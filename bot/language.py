@@ -103,6 +103,8 @@ _LEXICON = {
 }
 NLU_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu"
 LONG_TAIL_FILE = NLU_DIR.parent / "language" / "long_tail.yml"
+# Generated from authored examples (scripts/greeting-prefixed-examples): trained on, not counted or evaluated.
+GENERATED_FILE = "greeting_prefixed.yml"
 _EXAMPLE = re.compile(r"^\s+- (.+)$", re.MULTILINE)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
@@ -111,7 +113,7 @@ def _training_vocabulary(nlu_dir: Path, languages: tuple[str, ...]) -> dict[str,
     counts = {}
     for lang in languages:
         counter: Counter = Counter()
-        for path in sorted((nlu_dir / lang).glob("*.yml")):
+        for path in sorted(p for p in (nlu_dir / lang).glob("*.yml") if p.name != GENERATED_FILE):
             for example in _EXAMPLE.findall(path.read_text(encoding="utf-8")):
                 counter.update(w.lower() for w in _WORD.findall(example) if len(w) > 1)
         counts[lang] = counter
