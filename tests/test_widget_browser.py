@@ -211,8 +211,12 @@ async def test_keyboard_only_use_and_focus_management(browser, server):
 async def test_unread_badge_counts_replies_while_closed(browser, server):
     page = await widget_page(browser, server.url, locale="en-US")
     await page.evaluate("Crossdesk.open()")
-    await send(page, "hi")
-    await page.evaluate("Crossdesk.close()")
+    await page.locator(f"{WIDGET} textarea").fill("hi")
+    # Submit and close in one browser task: the reply cannot be handled before the panel closes.
+    await page.evaluate("""() => {
+        document.querySelector('#crossdesk-widget').shadowRoot.querySelector('form.compose').requestSubmit();
+        Crossdesk.close();
+    }""")
     badge = page.locator(f"{WIDGET} .badge.on")
     await badge.wait_for(timeout=15000)
     assert int(await badge.inner_text()) >= 1
