@@ -225,7 +225,13 @@ def _strip_noise(text: str) -> str:
     return " ".join(w for w in words if w.lower().strip("'-") not in _NEUTRAL_WORDS)
 
 
+_ASCII_NON_LETTER = re.compile(r"[^A-Za-z]+")
+
+
 def _script_counts(text: str) -> dict[str, int]:
+    if text.isascii():  # the common case: Latin letters only, counted without a loop per character
+        letters = len(_ASCII_NON_LETTER.sub("", text))
+        return {"latin": letters} if letters else {}
     counts: dict[str, int] = {}
     for char in text:
         if not char.isalpha():
