@@ -17,7 +17,8 @@ from typing import Optional
 from bot.engine import BotEngine, BotReply
 from handoff import protocol
 from handoff.interpreting import PIVOT, Interpreter, as_data
-from handoff.store import Conversation, SQLStore, StoredMessage
+from handoff.store import Conversation, NewMessage, SQLStore, StoredMessage
+from handoff.store.group_commit import GroupCommit
 
 logger = logging.getLogger(__name__)
 CACHED_CONVERSATIONS = 10_000
@@ -51,6 +52,7 @@ class ConversationService:
 
     def __init__(self, store: SQLStore, bot: BotEngine, interpreter: Optional[Interpreter] = None):
         self.store = store
+        self._writer = GroupCommit(store)  # shopper messages arriving together share one commit
         self.bot = bot
         self.interpreter = interpreter
         self._locks: dict[str, asyncio.Lock] = {}
@@ -91,7 +93,7 @@ class ConversationService:
             self._update(conversation, locale=locale)
         return conversation, self.store.transcript(session_id)
 
-    def receive(self, session_id: str, utterance: protocol.UserUttered) -> tuple[StoredMessage, bool]:
+    async def receive(self, session_id: str, utterance: protocol.UserUttered) -> tuple[StoredMessage, bool]:
         """Store a shopper message (idempotent per client message id).
 
         While a human has the conversation the bot is paused, so the message's
@@ -103,10 +105,10 @@ class ConversationService:
             from bot.language import choose_language
 
             language, _ = choose_language(utterance.text, conversation.language, conversation.locale)
-        return self.store.add_message(
+        return await self._writer.add(NewMessage(
             session_id, "shopper", utterance.text, language=language, client_id=utterance.client_id,
             data={"metadata": utterance.metadata} if utterance.metadata else None,
-        )
+        ))
 
     def leave_contact(self, session_id: str, contact: protocol.Contact) -> StoredMessage:
         """Store the shopper's contact details in the transcript (agents see them in the bundle)."""

@@ -73,6 +73,22 @@ async def test_acknowledgement_only_after_storage_and_duplicates_are_not_reproce
         pass
 
 
+async def test_a_burst_of_messages_is_all_acknowledged_stored_once_and_in_order(server, shopper):
+    # Sent without waiting: they reach the server together and are committed as a group.
+    texts = [f"order 1000{i} and my question {i}" for i in range(8)]
+    acks = await asyncio.gather(*(shopper.say(text, message_id=f"burst-{i}") for i, text in enumerate(texts)),
+                                shopper.say(texts[0], message_id="burst-0"))
+    assert all(ack["ok"] for ack in acks)
+    assert [ack["duplicate"] for ack in acks].count(True) == 1
+    assert acks[-1]["id"] == acks[0]["id"]  # the resent message is the original, stored once
+    again = Shopper(server.url)
+    await again.connect(session_id=shopper.session_id)
+    _, history = await again.expect("crossdesk:history")
+    await again.close()
+    stored = [m["text"] for m in history["messages"] if m["sender"] == "shopper"]
+    assert stored == texts
+
+
 async def test_transcript_is_stored_and_replayed_on_resume(server, shopper):
     await shopper.ask("hello")
     await shopper.ask("ドイツまで何日？")

@@ -82,7 +82,7 @@ class ShopperNamespace(BackgroundNamespace):
             session_id = await self._session_for(sid, utterance)
         except protocol.ProtocolError as error:
             return await self._reject(sid, protocol.USER_UTTERED, error)
-        stored, created = self.service.receive(session_id, utterance)
+        stored, created = await self.service.receive(session_id, utterance)
         if created:
             state = self.service.state(session_id)
             if state == "bot":

@@ -37,6 +37,18 @@ class Agent:
 
 
 @dataclass
+class NewMessage:
+    """A message to store (the store assigns its id and time)."""
+
+    conversation_id: str
+    sender: str
+    text: str
+    language: Optional[str] = None
+    client_id: Optional[str] = None
+    data: Optional[dict] = None
+
+
+@dataclass
 class StoredMessage:
     """One message of a transcript, in order (``id`` grows)."""
 

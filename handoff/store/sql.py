@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import SingletonThreadPool
 
-from handoff.store.records import Conversation, StoredMessage
+from handoff.store.records import Conversation, NewMessage, StoredMessage
 
 metadata = MetaData()
 
@@ -88,6 +88,7 @@ agent_tokens = Table(
 _INSERT_MESSAGE = messages.insert()
 # The relay's hot path on SQLite goes straight to a per-thread driver connection.
 _MESSAGE_COLUMNS = ("conversation_id", "sender", "text", "language", "client_id", "data", "created_at")
+_CLIENT_ID = _MESSAGE_COLUMNS.index("client_id")
 _SQLITE_INSERT_MESSAGE = (f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"
                           f" VALUES ({', '.join('?' for _ in _MESSAGE_COLUMNS)})")
 
@@ -98,6 +99,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _is_repeated_client_id(error: Exception) -> bool:
+    """The insert broke the unique (conversation, client id) constraint, not another one."""
+    text = str(error)
+    return "uq_message_client_id" in text or "messages.client_id" in text  # (PostgreSQL, SQLite wording)
 
 
 def _conversation(row) -> Conversation:
@@ -236,28 +243,64 @@ class SQLStore:
     def add_message(self, conversation_id: str, sender: str, text: str, language: Optional[str] = None,
                     client_id: Optional[str] = None, data: Optional[dict] = None) -> tuple[StoredMessage, bool]:
         """Store a message. Returns (message, created); a repeated ``client_id`` returns the original."""
-        now = time.time()
-        row = (conversation_id, sender, text, language, client_id, json.dumps(data or {}, ensure_ascii=False), now)
-        try:
-            message_id = self._insert_message(row)
-        except (IntegrityError, sqlite3.IntegrityError):
-            if client_id is None:
-                raise
-            return self.message_by_client_id(conversation_id, client_id), False
-        return StoredMessage(message_id, conversation_id, sender, text, language, client_id, data or {}, now), True
+        return self.add_messages([NewMessage(conversation_id, sender, text, language, client_id, data)])[0]
 
-    def _insert_message(self, row: tuple) -> int:
+    def add_messages(self, batch: list[NewMessage]) -> list[tuple[StoredMessage, bool]]:
+        """Store several messages in order (on SQLite in one transaction: one commit for all).
+
+        Returns (message, created) per message; a repeated ``client_id`` (also
+        within the batch) returns the original and stores nothing.
+        """
+        now = time.time()
+        rows = [(m.conversation_id, m.sender, m.text, m.language, m.client_id,
+                 json.dumps(m.data or {}, ensure_ascii=False), now) for m in batch]
+        ids = self._insert_messages(rows)
+        results = []
+        for message, message_id in zip(batch, ids):
+            if message_id is None:
+                original = self.message_by_client_id(message.conversation_id, message.client_id)
+                results.append((original, False))
+            else:
+                results.append((StoredMessage(message_id, message.conversation_id, message.sender, message.text,
+                                              message.language, message.client_id, message.data or {}, now), True))
+        return results
+
+    def _insert_messages(self, rows: list[tuple]) -> list[Optional[int]]:
+        """Insert rows; the id of each, or None where its client id was already stored."""
         if self._sqlite_path is not None:
-            raw = self._driver_connection()
-            try:
-                cursor = raw.execute(_SQLITE_INSERT_MESSAGE, row)
-                raw.commit()
-                return cursor.lastrowid
-            except BaseException:
-                raw.rollback()
+            return self._insert_sqlite(rows)
+        return [self._insert_sqlalchemy(row) for row in rows]
+
+    def _insert_sqlite(self, rows: list[tuple]) -> list[Optional[int]]:
+        """All rows in one transaction on this thread's driver connection.
+
+        A duplicate client id fails only its own statement; the others commit.
+        """
+        raw = self._driver_connection()
+        ids: list[Optional[int]] = []
+        try:
+            for row in rows:
+                try:
+                    ids.append(raw.execute(_SQLITE_INSERT_MESSAGE, row).lastrowid)
+                except sqlite3.IntegrityError as error:
+                    if row[_CLIENT_ID] is None or not _is_repeated_client_id(error):
+                        raise
+                    ids.append(None)
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        return ids
+
+    def _insert_sqlalchemy(self, row: tuple) -> Optional[int]:
+        """One row in its own transaction (on PostgreSQL a failed insert aborts its transaction)."""
+        try:
+            with self.engine.begin() as conn:
+                return conn.execute(_INSERT_MESSAGE, dict(zip(_MESSAGE_COLUMNS, row))).inserted_primary_key[0]
+        except IntegrityError as error:
+            if row[_CLIENT_ID] is None or not _is_repeated_client_id(error):
                 raise
-        with self.engine.begin() as conn:
-            return conn.execute(_INSERT_MESSAGE, dict(zip(_MESSAGE_COLUMNS, row))).inserted_primary_key[0]
+            return None
 
     def record_turn(self, conversation_id: str, shopper_message_id: int, understanding: dict,
                     language: Optional[str], bot_messages: list[tuple[str, Optional[str], dict]]) -> list[StoredMessage]:
