@@ -29,6 +29,7 @@ _HANGUL = r"\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
 _TOKEN = re.compile(rf"[{_CJK}]+|[{_HANGUL}]+|[^\W{_CJK}{_HANGUL}]+", re.UNICODE)
 _ORDER_ID = re.compile(r"(?<![\w#])#?(?:[A-Z]{1,3}-?\d{4,}|\d{4,}(?:-\d{3,})*)(?![\w-])")
 
+COUNTRY_MARK = "\ua66e"  # ꙮ: a word character no language we handle uses
 LANGUAGE_ENTITY = "language"
 UNSUPPORTED_LANGUAGE_INTENT = "nlu_fallback"
 
@@ -52,13 +53,37 @@ class CrossdeskTokenizer(Tokenizer):
             "prefix_separator_symbol": None,
         }
 
+    def __init__(self, config: Dict[Text, Any], gazetteer: Optional[Gazetteer] = None):
+        super().__init__(config)
+        self._gazetteer = gazetteer or Gazetteer.from_file()
+
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
-        """Tokens with their offsets in the original text."""
+        """Tokens with their offsets in the original text.
+
+        A token's lemma (what the featurizers count) has country names replaced
+        by one mark, so "<country> 배송 가능?" (where do you ship) is told from
+        "<product> 배송 가능?" (can this be shipped) for countries the examples never named.
+        """
         text = message.get(attribute) or ""
-        tokens = [Token(m.group(0).lower(), m.start()) for m in _TOKEN.finditer(text)]
+        countries = self._gazetteer.find(text) if attribute == TEXT else []
+        tokens = [_token(m, countries) for m in _TOKEN.finditer(text)]
         if not tokens:
             tokens = [Token(text or "_", 0)]
         return self._apply_token_pattern(tokens)
+
+
+def _token(match: re.Match, countries: list) -> Token:
+    word = match.group(0)
+    lemma = word
+    for country in reversed(countries):  # (from the end, so earlier offsets stay valid)
+        start, end = country.start - match.start(), country.end - match.start()
+        if end <= 0 or start >= len(word):
+            continue
+        if start < 0 or end > len(word):  # a name of several words ("united states"): each word is the mark
+            lemma = COUNTRY_MARK
+            break
+        lemma = lemma[:start] + COUNTRY_MARK + lemma[end:]
+    return Token(word.lower(), match.start(), lemma=lemma.lower())
 
 
 class _Untrained(GraphComponent):
