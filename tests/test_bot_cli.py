@@ -45,3 +45,14 @@ def test_thanks_yes_no_or_bye_before_a_question_do_not_take_it_over(model_path):
     }
     rows = parse(model_path, "\n".join(expected) + "\n")
     assert {r["text"]: r["intent"] for r in rows} == expected
+
+
+def test_can_this_be_shipped_is_told_from_where_do_you_ship(model_path):
+    expected = {
+        "향수 배송 가능해요?": "prohibited_items", "캐나다 배송 가능해요?": "shipping_destinations",
+        "라이터 배송 가능해요?": "prohibited_items", "슬로베니아 배송 가능해요?": "shipping_destinations",
+        "versendet ihr parfum?": "prohibited_items", "versendet ihr nach kanada?": "shipping_destinations",
+        "can you ship perfume?": "prohibited_items", "do you ship to canada?": "shipping_destinations",
+    }
+    rows = parse(model_path, "\n".join(expected) + "\n")
+    assert {r["text"]: r["intent"] for r in rows} == expected
