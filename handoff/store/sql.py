@@ -1,6 +1,7 @@
 """SQL conversation store (SQLite file by default, PostgreSQL when scaled out).
 
-Writes are small single-row transactions. SQLite runs in WAL mode with
+Writes are small transactions; shopper messages that arrive together share
+one (``handoff/store/group_commit.py``). SQLite runs in WAL mode with
 ``synchronous=NORMAL`` (a committed write survives a killed process; only an
 OS crash can lose the last moments) on one reused connection per thread.
 """
