@@ -157,7 +157,8 @@ async def measure(model: Path, work: Path, conversations: int = 200, messages: i
 
     Both servers run side by side and the closed-loop rounds alternate between
     them, so a slow moment of this shared machine hits both; each side's
-    median round is reported.
+    median round is reported, and the median of the round-by-round ratios
+    (each pair of rounds runs back to back, on the same state of the machine).
     """
     results: dict[str, dict] = {}
     async with bare_side(conversations) as bare, crossdesk_side(model, work, conversations) as ours:
