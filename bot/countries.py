@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -83,11 +84,15 @@ class Gazetteer:
 
     @classmethod
     def from_file(cls, path: Path = DEFAULT_PATH) -> "Gazetteer":
-        """Load the gazetteer; a missing file gives an empty one."""
-        if not Path(path).exists():
+        """Load the gazetteer; a missing file gives an empty one.
+
+        One instance per file version is shared (it is read-only): the tokenizer,
+        the entity extractor and the actions all ask for it when the model loads.
+        """
+        path = Path(path)
+        if not path.exists():
             return cls({})
-        with open(path, encoding="utf-8") as handle:
-            return cls(yaml.safe_load(handle) or {})
+        return _load(cls, str(path), path.stat().st_mtime_ns)
 
     def find(self, text: str) -> list[CountryMatch]:
         """All country mentions in ``text``, in order, without overlaps."""
@@ -120,3 +125,9 @@ class Gazetteer:
     def codes(self) -> list[str]:
         """Every known country code."""
         return sorted(self._names)
+
+
+@lru_cache(maxsize=4)
+def _load(cls: type, path: str, _version: int) -> Gazetteer:
+    with open(path, encoding="utf-8") as handle:
+        return cls(yaml.safe_load(handle) or {})
