@@ -7,6 +7,8 @@ import json
 
 from sanic import Sanic, response
 
+from handoff.protocol import is_text
+
 MAX_LOGIN_BYTES = 4096
 
 
@@ -26,8 +28,7 @@ def setup_api(app: Sanic) -> None:
             body = json.loads(request.body or b"")
         except (ValueError, UnicodeDecodeError):
             return error_response(400, "invalid_json", "body must be JSON")
-        if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
-                or not isinstance(body.get("password"), str):
+        if not isinstance(body, dict) or not is_text(body.get("username")) or not is_text(body.get("password")):
             return error_response(400, "invalid_credentials_format", "username and password must be strings")
         agents = request.app.ctx.agents
         loop = asyncio.get_running_loop()

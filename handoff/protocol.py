@@ -90,6 +90,17 @@ class UserUttered:
     metadata: dict
 
 
+def is_text(value: Any) -> bool:
+    """A string that can be stored and sent on: no lone surrogate (half an emoji, sent as ``\\ud83d``)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _optional_str(data: dict, key: str, pattern: re.Pattern, code: str) -> Optional[str]:
     value = data.get(key)
     if value is None or value == "":
@@ -107,7 +118,7 @@ def parse_session_request(data: Any) -> SessionRequest:
         raise ProtocolError("invalid_payload", "session_request expects an object")
     session_id = _optional_str(data, "session_id", SESSION_ID_RE, "invalid_session_id")
     locale = data.get("locale")
-    if locale is not None and not (isinstance(locale, str) and len(locale) <= 35):
+    if locale is not None and not (is_text(locale) and len(locale) <= 35):
         raise ProtocolError("invalid_locale", "'locale' must be a short string")
     return SessionRequest(session_id, locale)
 
@@ -117,7 +128,12 @@ def _metadata(data: dict) -> dict:
     metadata = data.get("metadata", data.get("customData")) or {}
     if not isinstance(metadata, dict):
         raise ProtocolError("invalid_metadata", "'metadata' must be an object")
-    if metadata and len(json.dumps(metadata, default=str)) > MAX_METADATA_BYTES:
+    if not metadata:
+        return metadata
+    encoded = json.dumps(metadata, default=str, ensure_ascii=False)
+    if not is_text(encoded):
+        raise ProtocolError("invalid_metadata", "'metadata' has a lone surrogate (half a character)")
+    if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise ProtocolError("metadata_too_large", f"'metadata' is over {MAX_METADATA_BYTES} bytes")
     return metadata
 
@@ -127,8 +143,8 @@ def parse_user_uttered(data: Any, max_chars: int) -> UserUttered:
     if not isinstance(data, dict):
         raise ProtocolError("invalid_payload", "user_uttered expects an object")
     text = data.get("message")
-    if not isinstance(text, str):
-        raise ProtocolError("invalid_message", "'message' must be a string")
+    if not is_text(text):
+        raise ProtocolError("invalid_message", "'message' must be a string of whole characters")
     text = text.strip()
     if not text:
         raise ProtocolError("empty_message", "'message' is empty")
@@ -153,8 +169,8 @@ def parse_agent_send(data: Any, max_chars: int) -> tuple[str, str, Optional[str]
     """``{conversation_id, text, message_id?}`` of an agent reply."""
     conversation_id = parse_conversation_ref(data)
     text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ProtocolError("invalid_message", "'text' must be a non-empty string")
+    if not is_text(text) or not text.strip():
+        raise ProtocolError("invalid_message", "'text' must be a non-empty string of whole characters")
     if len(text) > max_chars:
         raise ProtocolError("message_too_long", f"'text' is over {max_chars} characters")
     client_id = _optional_str(data, "message_id", CLIENT_ID_RE, "invalid_message_id")
@@ -166,7 +182,7 @@ def parse_original(data: dict, max_chars: int) -> Optional[str]:
     original = data.get("original")
     if original is None:
         return None
-    if not isinstance(original, str) or not original.strip() or len(original) > max_chars:
+    if not is_text(original) or not original.strip() or len(original) > max_chars:
         raise ProtocolError("invalid_original", f"'original' must be a non-empty string of at most {max_chars} characters")
     return original.strip()
 
@@ -234,9 +250,9 @@ def parse_contact(data: Any) -> Contact:
     if not isinstance(data, dict):
         raise ProtocolError("invalid_payload", "crossdesk:contact expects an object")
     email = data.get("email")
-    if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
+    if not is_text(email) or not EMAIL_RE.match(email.strip()):
         raise ProtocolError("invalid_email", "'email' must be an e-mail address")
     name = data.get("name")
-    if name is not None and not (isinstance(name, str) and len(name) <= 100):
+    if name is not None and not (is_text(name) and len(name) <= 100):
         raise ProtocolError("invalid_name", "'name' must be a string of at most 100 characters")
     return Contact(email.strip(), (name or "").strip() or None)

@@ -21,6 +21,7 @@ def test_login_gives_a_token_and_refuses_bad_credentials(server, agents):
     assert status == 200 and len(body["token"]) >= 32 and body["agent"]["languages"] == ["en", "ja"]
     assert login(server.url, "yuki", "wrong")[0] == 401
     assert login(server.url, "nobody", "whatever1")[0] == 401
+    assert login(server.url, "yuki\udc00", "whatever1")[0] == 400  # half a character: refused, not a crash
 
 
 async def test_agent_namespace_refuses_sockets_without_a_valid_token(server, agents):
@@ -107,6 +108,7 @@ async def test_bad_agent_events_get_errors(server, agents):
         ("claim", {"conversation_id": "f" * 32}, "not_found"),
         ("send", {"conversation_id": "f" * 32, "text": ""}, "invalid_message"),
         ("send", {"conversation_id": "f" * 32, "text": "x" * 5000}, "message_too_long"),
+        ("send", {"conversation_id": "f" * 32, "text": "\ud83d"}, "invalid_message"),  # half an emoji
         ("resolve", {"conversation_id": "f" * 32}, "not_assigned"),
     ]:
         result = await agent.call(event, payload)

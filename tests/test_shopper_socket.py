@@ -144,6 +144,8 @@ async def test_malformed_events_get_errors_and_others_are_still_served(server, s
         ({"message": "x" * 5000}, "message_too_long"),
         ({"message": "hi", "metadata": "oops"}, "invalid_metadata"),
         ({"message": "hi", "session_id": "another-session-id-1234"}, "session_mismatch"),
+        ({"message": "half an emoji \ud83d"}, "invalid_message"),  # a lone surrogate: not storable text
+        ({"message": "hi", "metadata": {"page": "/\udca9"}}, "invalid_metadata"),
     ]
     for payload, code in bad_payloads:
         ack = await shopper.client.call("user_uttered", payload, timeout=10)

@@ -245,7 +245,7 @@ class AgentNamespace(BackgroundNamespace):
     async def on_resolve(self, sid: str, data: Any = None) -> dict:
         """Close the conversation (``outcome`` tag optional)."""
         outcome: Optional[str] = data.get("outcome") if isinstance(data, dict) else None
-        outcome = outcome if isinstance(outcome, str) and len(outcome) <= 64 else "resolved"
+        outcome = outcome if protocol.is_text(outcome) and len(outcome) <= 64 else "resolved"
 
         async def resolve(agent, conversation_id):
             return await self.lifecycle.resolve(agent, conversation_id, outcome)
