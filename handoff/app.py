@@ -22,6 +22,7 @@ from handoff.lifecycle import Lifecycle
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.settings import ROOT, Settings
+from handoff.socket_server import SocketServer
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
 
@@ -54,7 +55,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
             raise ValueError("create_app needs a bot or a model_path")
         bot = default_bot(settings, model_path)
     app.ctx.bot = bot
-    sio = socketio.AsyncServer(
+    sio = SocketServer(
         async_mode="sanic",
         cors_allowed_origins=settings.origins,
         max_http_buffer_size=settings.max_payload_bytes,

@@ -6,6 +6,7 @@ The server runs deep-translator's real LibreTranslate client against a fake
 LibreTranslate on 127.0.0.1 (``[<target>] <text>`` answers).
 """
 
+import asyncio
 import time
 
 import pytest
@@ -119,6 +120,32 @@ async def test_agent_sees_translations_and_previews_replies(translating_server, 
     bundle = (await agent.call("claim", {"conversation_id": shopper.session_id}))  # already mine: refused
     assert bundle["ok"] is False
     await agent.call("resolve", {"conversation_id": shopper.session_id, "outcome": "answered"})
+    await shopper.close()
+    await agent.close()
+
+
+async def test_a_waiting_preview_does_not_hold_up_the_agents_reply(translating_server, mode):
+    """Agent events run concurrently: a reply sent while a preview waits on the provider goes at once.
+
+    (One hanging call: the circuit breaker stays closed for the tests below.)
+    """
+    token = login(translating_server.url, "aiko", "aiko-password-1")[1]["token"]
+    agent = AgentClient(translating_server.url, token)
+    await agent.connect()
+    shopper = Shopper(translating_server.url)
+    await shopper.connect()
+    await shopper.ask("Je veux parler à un humain tout de suite")
+    assert (await agent.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    mode("hang")
+    preview = asyncio.ensure_future(agent.call("translate", {"conversation_id": shopper.session_id,
+                                                             "text": "少々お待ちください、確認中です"}))
+    await asyncio.sleep(0.05)  # the preview is with the provider
+    sent = await agent.call("send", {"conversation_id": shopper.session_id, "text": "Un instant, je vérifie"})
+    assert sent["ok"] and not preview.done()
+    _, delivered = await shopper.expect("bot_uttered", where=lambda m: m.get("sender") == "agent")
+    assert delivered["text"] == "Un instant, je vérifie"
+    assert (await preview)["translation"]["translated"] is False  # the budget ran out: the draft as written
+    await agent.call("resolve", {"conversation_id": shopper.session_id})
     await shopper.close()
     await agent.close()
 

@@ -26,22 +26,23 @@ class ShopperNamespace(BackgroundNamespace):
         self.service = service
         self.settings = settings
         self._tabs: dict[str, set[str]] = {}  # session id -> its sockets (browser tabs)
+        self._session_of: dict[str, str] = {}  # socket -> its session id (read on every event)
         self.agent_side = None  # the AgentNamespace, set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
         await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
         return {"ok": False, "error": error.code, "message": error.message}
 
-    async def _bound_session(self, sid: str) -> Optional[str]:
-        session = await self.get_session(sid)
-        return session.get("session_id")
+    def _bound_session(self, sid: str) -> Optional[str]:
+        return self._session_of.get(sid)
 
     async def _bind(self, sid: str, session_id: str) -> None:
-        await self.save_session(sid, {"session_id": session_id})
+        self._session_of[sid] = session_id
         self.enter_room(sid, session_id)
         self._tabs.setdefault(session_id, set()).add(sid)
 
     def _unbind(self, sid: str, session_id: str) -> None:
+        self._session_of.pop(sid, None)
         self.leave_room(sid, session_id)
         tabs = self._tabs.get(session_id)
         if tabs is not None:
@@ -51,13 +52,12 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_disconnect(self, sid: str) -> None:
         """Forget the socket's tab."""
-        session_id = await self._bound_session(sid)
+        session_id = self._bound_session(sid)
         if session_id:
             self._unbind(sid, session_id)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Accept the socket (origins are checked by the server)."""
-        await self.save_session(sid, {})
 
     async def on_session_request(self, sid: str, data: Any = None) -> Any:
         """Rasa's handshake: confirm (or create) the session, then replay history."""
@@ -66,7 +66,7 @@ class ShopperNamespace(BackgroundNamespace):
         except protocol.ProtocolError as error:
             return await self._reject(sid, protocol.SESSION_REQUEST, error)
         session_id = request.session_id or protocol.new_session_id()
-        previous = await self._bound_session(sid)
+        previous = self._bound_session(sid)
         if previous and previous != session_id:
             self._unbind(sid, previous)
         await self._bind(sid, session_id)
@@ -96,7 +96,7 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_typing(self, sid: str, data: Any = None) -> Any:
         """``crossdesk:typing {typing}``: forwarded to the agent holding the conversation."""
-        session_id = await self._bound_session(sid)
+        session_id = self._bound_session(sid)
         if not session_id or not isinstance(data, dict) or not isinstance(data.get("typing"), bool):
             error = protocol.ProtocolError("invalid_payload", "expected {typing: bool} after session_request")
             return await self._reject(sid, protocol.TYPING, error)
@@ -106,7 +106,7 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_contact(self, sid: str, data: Any = None) -> Any:
         """``crossdesk:contact {email, name?}``: stored in the transcript for the agents."""
-        session_id = await self._bound_session(sid)
+        session_id = self._bound_session(sid)
         try:
             if not session_id:
                 raise protocol.ProtocolError("no_session", "send session_request first")
@@ -129,7 +129,7 @@ class ShopperNamespace(BackgroundNamespace):
                  protocol.CONTACT: "on_contact"}
 
     async def _session_for(self, sid: str, utterance: protocol.UserUttered) -> str:
-        bound = await self._bound_session(sid)
+        bound = self._bound_session(sid)
         if bound:
             if utterance.session_id and utterance.session_id != bound:
                 raise protocol.ProtocolError("session_mismatch", "this socket belongs to another session")
