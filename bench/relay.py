@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -18,6 +20,13 @@ from tests.support import add_agent, free_port, login
 
 
 PACE = 1.0  # seconds between a relayed message and the conversation's next one
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 class Relay:
@@ -81,9 +90,14 @@ class Side:
     relay: Relay
     shoppers: list
     send: Callable[[object, str], Awaitable[None]]
+    pid: int  # the server process
 
     async def run(self, messages: int, think: float = 0.0) -> dict:
-        return await self.relay.run(self.shoppers, self.send, messages, think)
+        """The relay's figures, plus the server's CPU time per relayed message (µs)."""
+        used = cpu_seconds(self.pid)
+        result = await self.relay.run(self.shoppers, self.send, messages, think)
+        used = cpu_seconds(self.pid) - used
+        return {**result, "server_us": used / result["messages"] * 1e6}
 
 
 @asynccontextmanager
@@ -109,7 +123,7 @@ async def bare_side(conversations: int):
         async def send(shopper, text):
             await shopper.emit("msg", {"room": shopper.room, "text": text})
 
-        yield Side(relay, shoppers, send)
+        yield Side(relay, shoppers, send, process.pid)
         for client in shoppers + [relay.agent]:
             await client.disconnect()
     finally:
@@ -144,7 +158,7 @@ async def crossdesk_side(model: Path, work: Path, conversations: int):
         async def send(shopper, text):
             await shopper.client.emit("user_uttered", {"message": text, "session_id": shopper.session_id})
 
-        yield Side(relay, shoppers, send)
+        yield Side(relay, shoppers, send, server.process.pid)
         for shopper in shoppers:
             await shopper.close()
         await relay.agent.disconnect()
@@ -159,6 +173,10 @@ async def measure(model: Path, work: Path, conversations: int = 200, messages: i
     them, so a slow moment of this shared machine hits both; each side's
     median round is reported, and the median of the round-by-round ratios
     (each pair of rounds runs back to back, on the same state of the machine).
+
+    The bench client shares the machine's cores with the servers and can be
+    the limit, the bare relay's more often; the servers' own CPU time per
+    relayed message is printed too, a steadier measure of what Crossdesk adds.
     """
     results: dict[str, dict] = {}
     async with bare_side(conversations) as bare, crossdesk_side(model, work, conversations) as ours:
@@ -170,6 +188,7 @@ async def measure(model: Path, work: Path, conversations: int = 200, messages: i
         for name, side in sides.items():
             median = sorted(rates[name], key=lambda r: r["per_second"])[rounds // 2]
             results[name] = {**median, "rounds": [r["per_second"] for r in rates[name]],
+                             "server_us": statistics.median(r["server_us"] for r in rates[name]),
                              "paced": await side.run(5, PACE)}
     for name, result in results.items():
         paced = result["paced"]
@@ -184,4 +203,7 @@ async def measure(model: Path, work: Path, conversations: int = 200, messages: i
     print(f"crossdesk relay throughput = {ratio:.0%} of the bare relay (ratio of medians); "
           f"round by round (each pair back to back): median {paired[len(paired) // 2]:.0%}, "
           f"range {paired[0]:.0%}-{paired[-1]:.0%}")
+    bare_us, ours_us = results["bare relay"]["server_us"], results["crossdesk relay"]["server_us"]
+    print(f"server CPU per relayed message (median round): bare relay {bare_us:.0f} µs, crossdesk {ours_us:.0f} µs "
+          f"(crossdesk relays {bare_us / ours_us:.0%} as many messages per CPU second)")
     return results
