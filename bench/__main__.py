@@ -40,6 +40,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+async def discard(client: socketio.AsyncClient) -> None:
+    """Disconnect and close the HTTP session a failed connect leaves open (aiohttp warns of each)."""
+    await client.disconnect()
+    http = getattr(client.eio, "http", None)
+    if http is not None and not http.closed:
+        await http.close()
+
+
 class Client:
     """One shopper: sends a message, waits for the bot's reply, repeats."""
 
@@ -88,6 +96,7 @@ async def first_reply(url: str, started: float, timeout: float = 180) -> float:
             await client.close()
             return time.perf_counter() - started
         except (socketio.exceptions.ConnectionError, asyncio.TimeoutError, OSError):
+            await discard(client.sio)
             await asyncio.sleep(0.1)
     raise TimeoutError(f"no reply from {url} within {timeout}s")
 

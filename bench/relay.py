@@ -15,7 +15,7 @@ from typing import Awaitable, Callable
 
 import socketio
 
-from bench.__main__ import ROOT, env, percentile, stop
+from bench.__main__ import ROOT, discard, env, percentile, stop
 from tests.support import add_agent, free_port, login
 
 
@@ -79,6 +79,7 @@ async def wait_port(url: str, timeout: float = 120) -> None:
             await client.disconnect()
             return
         except socketio.exceptions.ConnectionError:
+            await discard(client)
             await asyncio.sleep(0.3)
     raise TimeoutError(url)
 
