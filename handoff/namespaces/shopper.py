@@ -36,7 +36,7 @@ class ShopperNamespace(BackgroundNamespace):
     def _bound_session(self, sid: str) -> Optional[str]:
         return self._session_of.get(sid)
 
-    async def _bind(self, sid: str, session_id: str) -> None:
+    def _bind(self, sid: str, session_id: str) -> None:
         self._session_of[sid] = session_id
         self.enter_room(sid, session_id)
         self._tabs.setdefault(session_id, set()).add(sid)
@@ -69,7 +69,7 @@ class ShopperNamespace(BackgroundNamespace):
         previous = self._bound_session(sid)
         if previous and previous != session_id:
             self._unbind(sid, previous)
-        await self._bind(sid, session_id)
+        self._bind(sid, session_id)
         conversation, transcript = self.service.open_session(session_id, request.locale)
         await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
         await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript), room=sid)
@@ -136,7 +136,7 @@ class ShopperNamespace(BackgroundNamespace):
             return bound
         # Rasa clients may send user_uttered with a session_id straight after connect.
         session_id = utterance.session_id or protocol.new_session_id()
-        await self._bind(sid, session_id)
+        self._bind(sid, session_id)
         if not utterance.session_id:
             await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
         return session_id
