@@ -55,8 +55,11 @@ def configure_rasa_logging(level: int = logging.WARNING) -> None:
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
+    from bot import quiet_expected_warnings
+
     configure_logging_and_warnings(level)
     configure_structlog(level)
+    quiet_expected_warnings()
 
 
 def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None):
