@@ -130,10 +130,11 @@ def _metadata(data: dict) -> dict:
         raise ProtocolError("invalid_metadata", "'metadata' must be an object")
     if not metadata:
         return metadata
-    encoded = json.dumps(metadata, default=str, ensure_ascii=False)
-    if not is_text(encoded):
-        raise ProtocolError("invalid_metadata", "'metadata' has a lone surrogate (half a character)")
-    if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
+    try:
+        size = len(json.dumps(metadata, default=str, ensure_ascii=False).encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ProtocolError("invalid_metadata", "'metadata' has a lone surrogate (half a character)") from None
+    if size > MAX_METADATA_BYTES:
         raise ProtocolError("metadata_too_large", f"'metadata' is over {MAX_METADATA_BYTES} bytes")
     return metadata
 
