@@ -124,18 +124,24 @@ async def test_agent_sees_translations_and_previews_replies(translating_server, 
     await agent.close()
 
 
+async def claimed_by_aiko(server, request: str) -> tuple[AgentClient, Shopper]:
+    """A French shopper who asked for a person (``request``), claimed by the Japanese agent aiko."""
+    token = login(server.url, "aiko", "aiko-password-1")[1]["token"]
+    agent = AgentClient(server.url, token)
+    await agent.connect()
+    shopper = Shopper(server.url)
+    await shopper.connect()
+    await shopper.ask(request)
+    assert (await agent.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    return agent, shopper
+
+
 async def test_a_waiting_preview_does_not_hold_up_the_agents_reply(translating_server, mode):
     """Agent events run concurrently: a reply sent while a preview waits on the provider goes at once.
 
     (One hanging call: the circuit breaker stays closed for the tests below.)
     """
-    token = login(translating_server.url, "aiko", "aiko-password-1")[1]["token"]
-    agent = AgentClient(translating_server.url, token)
-    await agent.connect()
-    shopper = Shopper(translating_server.url)
-    await shopper.connect()
-    await shopper.ask("Je veux parler à un humain tout de suite")
-    assert (await agent.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    agent, shopper = await claimed_by_aiko(translating_server, "Je veux parler à un humain tout de suite")
     mode("hang")
     preview = asyncio.ensure_future(agent.call("translate", {"conversation_id": shopper.session_id,
                                                              "text": "少々お待ちください、確認中です"}))
@@ -165,13 +171,7 @@ async def test_failing_provider_keeps_bot_replies_under_a_second(translating_ser
 
 
 async def test_agent_still_gets_every_message_when_the_provider_hangs(translating_server, mode):
-    token = login(translating_server.url, "aiko", "aiko-password-1")[1]["token"]
-    agent = AgentClient(translating_server.url, token)
-    await agent.connect()
-    shopper = Shopper(translating_server.url)
-    await shopper.connect()
-    await shopper.ask("Je veux parler à un humain")
-    assert (await agent.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    agent, shopper = await claimed_by_aiko(translating_server, "Je veux parler à un humain")
     mode("hang")
     texts = [f"message numéro {n} pour le service client" for n in range(5)]
     for text in texts:
