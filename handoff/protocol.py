@@ -29,6 +29,13 @@ TYPING = "crossdesk:typing"  # the agent is typing: {sender, name, typing}
 SHOPPER_ECHO = "crossdesk:shopper_message"  # a message from another tab of the same session
 CONTACT = "crossdesk:contact"  # shopper -> server {email, name?}: reach me later
 
+# A socket opts in to the extensions with ``session_request {..., extensions: 1}``
+# (the version it understands). Without it (rasa-webchat, Rasa's own clients, a
+# ``user_uttered`` before any ``session_request``) it gets Rasa's events only, and
+# ``bot_uttered`` with exactly Rasa's keys: rasa-webchat drops any other shape.
+EXTENSIONS_KEY = "extensions"
+EXTENSIONS_VERSION = 1  # what this server speaks; a newer client asking for more gets this
+
 # -- agent namespace "/agent" (authenticated) ---------------------------------
 AGENT_NAMESPACE = "/agent"
 AGENT_HELLO = "agent:hello"  # server -> agent after connect: {agent, queue, conversations}
@@ -78,6 +85,7 @@ class SessionRequest:
 
     session_id: Optional[str]
     locale: Optional[str] = None
+    extensions: int = 0  # the extensions version the socket understands; 0: Rasa's protocol only
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,18 @@ def parse_session_request(data: Any) -> SessionRequest:
     locale = data.get("locale")
     if locale is not None and not (is_text(locale) and len(locale) <= 35):
         raise ProtocolError("invalid_locale", "'locale' must be a short string")
-    return SessionRequest(session_id, locale)
+    return SessionRequest(session_id, locale, _extensions(data.get(EXTENSIONS_KEY)))
+
+
+def _extensions(value: Any) -> int:
+    """``extensions`` of a ``session_request``: absent/false/0 -> 0, true -> 1, a version -> ours at most."""
+    if value is None or value is False:
+        return 0
+    if value is True:
+        return EXTENSIONS_VERSION
+    if isinstance(value, int) and value >= 0:
+        return min(value, EXTENSIONS_VERSION)
+    raise ProtocolError("invalid_extensions", f"'{EXTENSIONS_KEY}' must be a version number ({EXTENSIONS_VERSION}) or a boolean")
 
 
 def _metadata(data: dict) -> dict:
@@ -216,6 +235,26 @@ def bot_uttered_payloads(message: dict, message_id: int, timestamp: float) -> li
     if translation and not translation.get("translated"):
         payload["untranslated"] = True  # machine translation failed: this is the original text
     return [payload]
+
+
+def rasa_payloads(payload: dict) -> list[dict]:
+    """The ``bot_uttered`` payloads Rasa's socket.io channel would send for one of ours.
+
+    One payload per part, in Rasa's order (text with its quick replies, custom,
+    attachment), each with Rasa's keys only: rasa-webchat renders ``{text}``,
+    ``{text, quick_replies}`` and ``{attachment}`` and drops any payload with
+    another key.
+    """
+    parts = []
+    if payload.get("quick_replies"):
+        parts.append({"text": payload.get("text") or "", "quick_replies": payload["quick_replies"]})
+    elif payload.get("text"):
+        parts.append({"text": payload["text"]})
+    if payload.get("custom"):
+        parts.append({"custom": payload["custom"]})
+    if payload.get("attachment"):
+        parts.append({"attachment": payload["attachment"]})
+    return parts
 
 
 def stored_message_fields(m) -> dict:

@@ -124,9 +124,14 @@ class Shopper(RecordingClient):
                                "crossdesk:typing"))
         self.session_id: Optional[str] = None
 
-    async def connect(self, session_id: Optional[str] = None, locale: Optional[str] = None) -> str:
+    async def connect(self, session_id: Optional[str] = None, locale: Optional[str] = None,
+                      extensions: Optional[int] = 1) -> str:
+        """Connect and request a session; ``extensions=None`` speaks Rasa's protocol only (like rasa-webchat)."""
         await self.client.connect(self.url, transports=["websocket"])
-        await self.client.emit("session_request", {"session_id": session_id, "locale": locale})
+        request = {"session_id": session_id, "locale": locale}
+        if extensions is not None:
+            request["extensions"] = extensions
+        await self.client.emit("session_request", request)
         _, self.session_id = await self.expect("session_confirm")
         return self.session_id
 

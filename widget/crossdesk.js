@@ -535,7 +535,8 @@
 
     requestSession() {
       this.confirmedSession = false;
-      this.socket.emit("session_request", { session_id: this.sessionId, locale: this.locale() });
+      // extensions: 1 asks for Crossdesk's extension keys and events (plain Rasa ignores the key).
+      this.socket.emit("session_request", { session_id: this.sessionId, locale: this.locale(), extensions: 1 });
     }
 
     locale() { return storage.get("language", null) || navigator.language; }

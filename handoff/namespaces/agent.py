@@ -9,6 +9,7 @@ from typing import Any, Optional
 import socketio
 
 from handoff import protocol
+from handoff.delivery import deliver
 from handoff.interpreting import Interpreter
 from handoff.lifecycle import Lifecycle, LifecycleError, shopper_payload
 from handoff.namespaces import BackgroundNamespace
@@ -61,8 +62,7 @@ class AgentNamespace(BackgroundNamespace):
     async def to_shopper(self, conversation_id: str, message) -> None:
         """Deliver an agent or system message to every tab of the shopper."""
         if message is not None:
-            await self.server.emit(protocol.BOT_UTTERED, shopper_payload(message), room=conversation_id,
-                                   namespace=protocol.SHOPPER_NAMESPACE)
+            await deliver(self.server, conversation_id, shopper_payload(message))
 
     def sids_of(self, agent_id: int) -> list[str]:
         """The sockets (console tabs) of one agent."""

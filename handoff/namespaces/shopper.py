@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from handoff import protocol
 from handoff.conversations import ConversationService
+from handoff.delivery import deliver, plain_room, session_room
 from handoff.namespaces import BackgroundNamespace
 from handoff.settings import Settings
 
@@ -17,8 +18,8 @@ class ShopperNamespace(BackgroundNamespace):
     """Handles widget sockets. A socket is bound to one session id.
 
     Every event is validated; a bad one gets ``crossdesk:error`` and changes
-    nothing. Replies go to the session's room, so every tab of the same
-    session sees them.
+    nothing. Replies go to the session's rooms, so every tab of the same
+    session sees them, each in the shape it asked for (``handoff.delivery``).
     """
 
     def __init__(self, service: ConversationService, settings: Settings):
@@ -36,14 +37,15 @@ class ShopperNamespace(BackgroundNamespace):
     def _bound_session(self, sid: str) -> Optional[str]:
         return self._session_of.get(sid)
 
-    def _bind(self, sid: str, session_id: str) -> None:
+    def _bind(self, sid: str, session_id: str, extended: bool = False) -> None:
         self._session_of[sid] = session_id
-        self.enter_room(sid, session_id)
+        self.enter_room(sid, session_room(session_id, extended))
         self._tabs.setdefault(session_id, set()).add(sid)
 
     def _unbind(self, sid: str, session_id: str) -> None:
         self._session_of.pop(sid, None)
         self.leave_room(sid, session_id)
+        self.leave_room(sid, plain_room(session_id))
         tabs = self._tabs.get(session_id)
         if tabs is not None:
             tabs.discard(sid)
@@ -67,13 +69,15 @@ class ShopperNamespace(BackgroundNamespace):
             return await self._reject(sid, protocol.SESSION_REQUEST, error)
         session_id = request.session_id or protocol.new_session_id()
         previous = self._bound_session(sid)
-        if previous and previous != session_id:
+        if previous:  # also the same session: the socket may have changed its mind about extensions
             self._unbind(sid, previous)
-        self._bind(sid, session_id)
+        self._bind(sid, session_id, extended=request.extensions > 0)
         conversation, transcript = self.service.open_session(session_id, request.locale)
         await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
-        await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript), room=sid)
-        return {"ok": True, "session_id": session_id, "state": conversation.state}
+        if request.extensions:
+            await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript), room=sid)
+        return {"ok": True, "session_id": session_id, "state": conversation.state,
+                protocol.EXTENSIONS_KEY: request.extensions}
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> Any:
         """Store the message, acknowledge it, then answer it in the background."""
@@ -151,7 +155,7 @@ class ShopperNamespace(BackgroundNamespace):
             return
         for message in turn.outgoing:
             for payload in message.payloads:
-                await self.emit(protocol.BOT_UTTERED, payload, room=session_id)
+                await deliver(self.server, session_id, payload)
         if self.agent_side and turn.handoff_reason:
             for system in await self.service.lifecycle.request(turn.conversation, turn.handoff_reason):
                 await self.agent_side.to_shopper(session_id, system)
