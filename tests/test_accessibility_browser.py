@@ -1,0 +1,89 @@
+"""Every page stays free of WCAG 2.1 A/AA violations, checked by axe-core (from npm) in real Chromium."""
+
+import json
+
+import pytest
+
+from tests.browser import WIDGET, chromium, needs_chromium, open_page, screenshot
+from tests.npm_packages import AXE, needs_npm_file, npm_file
+from tests.support import add_agent
+
+pytestmark = [needs_chromium, needs_npm_file(AXE)]
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+async def axe_violations(page) -> list[dict]:
+    """Run axe-core on the page as it is now (open shadow roots included)."""
+    if not await page.evaluate("typeof window.axe === 'object'"):
+        await page.add_script_tag(content=npm_file(AXE).read_text(encoding="utf-8"))
+    result = await page.evaluate("""(tags) => axe.run(document, {runOnly: {type: "tag", values: tags},
+                                                         resultTypes: ["violations"]})""", WCAG_21_AA)
+    return result["violations"]
+
+
+def report(violations: list[dict]) -> str:
+    """The violations' ids, help, and the elements (targets) that fail."""
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} {violation['helpUrl']}")
+        for node in violation["nodes"]:
+            lines.append(f"    {json.dumps(node['target'])}: {node.get('failureSummary', '').splitlines()[-1:]}")
+    return "\n".join(lines)
+
+
+async def assert_accessible(page) -> None:
+    violations = await axe_violations(page)
+    assert not violations, "axe-core found WCAG 2.1 AA violations:\n" + report(violations)
+
+
+@pytest.fixture
+async def browser():
+    async with chromium() as browser:
+        yield browser
+
+
+async def test_storefront_with_the_widget_open_and_a_bot_reply(browser, server):
+    page = await open_page(await browser.new_context(locale="en-US"), server.url + "/")
+    await page.locator(f"{WIDGET} button.launcher").click()
+    box = page.locator(f"{WIDGET} textarea")
+    await box.fill("hello")
+    await box.press("Enter")
+    await page.locator(f"{WIDGET} .replies button").first.wait_for(timeout=30000)  # the greeting offers topics
+    await assert_accessible(page)
+
+
+async def test_axe_sees_inside_the_widgets_shadow_root(browser, server):
+    """The check itself: a nameless button put into the widget's open shadow root is reported."""
+    page = await open_page(await browser.new_context(locale="en-US"), server.url + "/")
+    await page.locator(f"{WIDGET} button.launcher").click()
+    await page.evaluate("""() => document.querySelector('#crossdesk-widget').shadowRoot
+                              .querySelector('[role=log]').append(document.createElement('button'))""")
+    violations = await axe_violations(page)
+    assert [v["id"] for v in violations] == ["button-name"], report(violations)
+    assert violations[0]["nodes"][0]["target"][0][0] == "#crossdesk-widget"
+
+
+async def test_console_login_screen(browser, server):
+    page = await open_page(await browser.new_context(locale="en-US"), server.url + "/console")
+    await page.locator("#login-form").wait_for()
+    await assert_accessible(page)
+
+
+async def test_console_with_a_claimed_conversation_open(browser, server):
+    add_agent(server.var_dir, "ada", "ada-password-1", languages="en")
+    shop = await open_page(await browser.new_context(locale="en-US"), server.url + "/")
+    await shop.locator(f"{WIDGET} button.launcher").click()
+    box = shop.locator(f"{WIDGET} textarea")
+    await box.fill("I want to talk to a real person")
+    await box.press("Enter")
+    await shop.locator(f"{WIDGET} .msg.system").first.wait_for(timeout=30000)
+    session_id = await shop.evaluate("JSON.parse(localStorage.getItem('crossdesk.session'))")
+
+    page = await open_page(await browser.new_context(locale="en-US"), server.url + "/console")
+    await page.fill("#login-form [name=username]", "ada")
+    await page.fill("#login-form [name=password]", "ada-password-1")
+    await page.click("#login-form button[type=submit]")
+    await page.locator(f"#queue li[data-id='{session_id}'] button.claim").click(timeout=30000)
+    await page.locator(f".conversation[data-id='{session_id}'] .transcript .msg").first.wait_for()
+    await screenshot(page, "console-accessibility")
+    await assert_accessible(page)
