@@ -3,8 +3,8 @@
 The shopper namespace ``/`` speaks Rasa's socket.io protocol
 (``session_request`` -> ``session_confirm``, ``user_uttered`` -> ``bot_uttered``)
 so existing Rasa widgets work unmodified. Everything else is additive: extra
-keys in Rasa's payloads and extra ``crossdesk:*`` events that a plain Rasa
-client simply ignores. Documented in ``docs/protocol.md``.
+keys in Rasa's payloads and extra ``crossdesk:*`` events, sent only to sockets
+that opted in to them (``EXTENSIONS_KEY``). Documented in ``docs/protocol.md``.
 """
 
 from __future__ import annotations
