@@ -13,8 +13,8 @@ from actions.facts import StoreFacts
 from bot.nlg import MultilingualNLG
 from handoff import protocol
 from handoff.api import error_response
-from handoff.session_cookie import clear_session_cookie, cookie_token
 from handoff.canned import canned_answers
+from handoff.session_cookie import clear_session_cookie, cookie_token
 from handoff.settings import ROOT
 from handoff.store.agents import token_hash
 

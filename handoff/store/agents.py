@@ -114,13 +114,15 @@ class AgentStore:
         """The agent if the password is right and the account active, else None.
 
         Exactly one scrypt hash either way: an unknown username is checked
-        against a dummy hash made once, so the answer time does not tell
-        whether the username exists (two hashes against one took ~56 ms vs
-        ~29 ms before).
+        against a dummy hash made once (by the first login, known or not), so
+        the answer time does not tell whether the username exists. Before, an
+        unknown name cost two hashes: ~56 ms against ~29 ms in the probe of
+        151fffb, 245 ms against 135 ms on this busy machine; now 133 ms and 135 ms.
         """
+        dummy = _dummy_hash()
         with self.engine.connect() as conn:
             row = conn.execute(select(agents).where(agents.c.username == username)).first()
-        stored = row.password_hash if row else _dummy_hash()
+        stored = row.password_hash if row else dummy
         if not verify_password(password, stored) or row is None or row.deactivated_at is not None:
             return None
         return _agent(row)
@@ -153,8 +155,8 @@ class AgentStore:
     def session(self, digest: str) -> Optional[AgentSession]:
         """The live session of a token hash: one lookup by primary key, joined to its agent.
 
-        Checked on every agent socket event; measured ~0.2 ms on SQLite
-        (about the same as the agent lookup by id it replaced).
+        Checked on every agent socket event: median 0.31 ms on SQLite here,
+        against 0.22 ms for the lookup of the agent by id it replaced.
         """
         query = (select(agents, agent_tokens.c.token_hash, agent_tokens.c.expires_at)
                  .join_from(agent_tokens, agents, agent_tokens.c.agent_id == agents.c.id)
