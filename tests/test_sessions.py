@@ -20,7 +20,7 @@ TTL = 8  # seconds an agent login lasts on the short-lived server
 
 @pytest.fixture(scope="module")
 def accounts(server):
-    for name in ("sana", "ravi", "dora", "kim", "cora"):
+    for name in ("sana", "ravi", "dora", "lars", "kim", "cora"):
         add_agent(server.var_dir, name, f"{name}-password-1")
     return server
 
@@ -110,9 +110,21 @@ async def test_logout_cuts_the_tokens_open_agent_socket_at_once(accounts):
 
 async def test_deactivating_an_agent_from_the_command_line_cuts_their_socket_within_seconds(accounts):
     server = accounts
-    dora = await connected(server, "dora")
+    dora, lars = await connected(server, "dora"), await connected(server, "lars")
+    shopper = Shopper(server.url)
+    await shopper.connect()
+    await shopper.ask("I want to talk to a real person")
+    assert (await dora.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    await lars.expect("agent:queue", where=lambda d: all(e["conversation_id"] != shopper.session_id for e in d["queue"]))
     cli(server, "deactivate", "dora")
     assert await cut_off(dora, "deactivated", within=6) < 3.5  # the sweep runs every 2 s
+    # Dora is not coming back: her conversation is waiting for someone else now, not after the grace period.
+    await lars.expect("agent:queue", timeout=2,
+                      where=lambda d: any(e["conversation_id"] == shopper.session_id for e in d["queue"]))
+    assert (await lars.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    await lars.call("handback", {"conversation_id": shopper.session_id})
+    await lars.close()
+    await shopper.close()
     assert http(server, "/api/me", headers={"Authorization": f"Bearer {dora.token}"})[0] == 401
     assert login(server.url, "dora", "dora-password-1")[0] == 401
     cli(server, "reactivate", "dora")

@@ -56,12 +56,21 @@ class AgentNamespace(BackgroundNamespace):
         return session.agent
 
     async def _cut(self, sid: str, reason: str, notify: bool = True) -> None:
-        """End a socket whose token stopped working: say why, then disconnect it."""
+        """End a socket whose token stopped working: say why, then disconnect it.
+
+        A deactivated agent is not coming back: their conversations return to
+        the queue at once instead of after the grace period.
+        """
+        agent_id = self.online.get(sid)
         if notify:
             await self.emit(protocol.ERROR, {"code": protocol.SESSION_ENDED, "reason": reason,
                                              "message": protocol.SESSION_END_MESSAGES.get(reason, reason),
                                              "event": "session"}, room=sid)
         await self.disconnect(sid)
+        pending = self._grace.pop(agent_id, None) if reason == "deactivated" else None
+        if pending:
+            pending.cancel()
+            await self._requeue(agent_id)
 
     async def end_sessions(self, token_digest: str, reason: str) -> int:
         """Cut every socket that connected with this token (a logout in this process)."""
