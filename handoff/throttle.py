@@ -1,7 +1,7 @@
 """Login throttling: per client IP and per account, in memory (one process).
 
 ``create_app`` takes a limiter (``login_limiter=``); a Redis-backed one with
-the same three coroutines replaces this when several processes must agree.
+the same two coroutines replaces this when several processes must agree.
 
 Two limits, chosen so an attacker can neither guess fast nor lock a real
 agent out (``docs/security.md``):
