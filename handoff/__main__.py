@@ -25,7 +25,7 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def agents_command(args: argparse.Namespace) -> int:
-    """``agents add NAME --languages ja,en`` (password on stdin) and ``agents list``."""
+    """``agents add NAME --languages ja,en`` (password on stdin), ``agents list``, ``deactivate``/``reactivate NAME``."""
     from handoff.settings import Settings
     from handoff.store import SQLStore
     from handoff.store.agents import AgentError, AgentStore
@@ -33,8 +33,11 @@ def agents_command(args: argparse.Namespace) -> int:
     store = AgentStore(SQLStore(Settings.from_env().database_url))
     if args.agents_command == "list":
         for agent in store.all():
-            print(f"{agent.username}\t{agent.display_name}\t{','.join(agent.languages)}\t{agent.role}")
+            print(f"{agent.username}\t{agent.display_name}\t{','.join(agent.languages)}\t{agent.role}"
+                  + ("" if agent.active else "\tdeactivated"))
         return 0
+    if args.agents_command in ("deactivate", "reactivate"):
+        return set_active(store, args.name, args.agents_command == "reactivate")
     password = sys.stdin.readline().rstrip("\n")
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
     try:
@@ -43,6 +46,20 @@ def agents_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"added agent {agent.username} ({agent.display_name}; {', '.join(languages)}; {agent.role})")
+    return 0
+
+
+def set_active(store, username: str, active: bool) -> int:
+    """Deactivate (their live sockets are cut within seconds) or reactivate an agent."""
+    from handoff.store.agents import AgentError
+
+    try:
+        store.set_active(username, active)
+    except AgentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"reactivated agent {username} (they log in again)" if active else
+          f"deactivated agent {username}: they can no longer log in; open consoles are cut off")
     return 0
 
 
@@ -60,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--display-name")
     add.add_argument("--role", default="agent", choices=["agent", "admin"])
     agent_commands.add_parser("list", help="list agents")
+    agent_commands.add_parser("deactivate", help="stop an agent logging in and end their sessions").add_argument("name")
+    agent_commands.add_parser("reactivate", help="let a deactivated agent log in again").add_argument("name")
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args)

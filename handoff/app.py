@@ -21,10 +21,13 @@ from handoff.conversations import ConversationService
 from handoff.lifecycle import Lifecycle
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
+from handoff.security_headers import setup_security_headers
+from handoff.sessions import setup_sessions
 from handoff.settings import ROOT, Settings
 from handoff.socket_server import SocketServer
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
+from handoff.throttle import LoginLimiter
 
 logger = logging.getLogger(__name__)
 WIDGET_DIR = ROOT / "widget"
@@ -37,7 +40,7 @@ def default_bot(settings: Settings, model_path: Path) -> BotEngine:
 
 
 def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,
-               model_path: Optional[Path] = None) -> Sanic:
+               model_path: Optional[Path] = None, login_limiter: Optional[LoginLimiter] = None) -> Sanic:
     """Build the server.
 
     Args:
@@ -45,6 +48,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
         store: conversation store; defaults to SQL at ``settings.database_url``.
         bot: bot engine; defaults to Rasa with ``model_path``.
         model_path: trained model used when ``bot`` is not given.
+        login_limiter: login throttling; defaults to in-memory limits from settings.
     """
     app = Sanic(f"crossdesk_{next(_app_ids)}")
     app.config.RESPONSE_TIMEOUT = 30
@@ -64,7 +68,8 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     )
     sio.attach(app, socketio_path="socket.io")
     app.ctx.sio = sio
-    app.ctx.agents = AgentStore(app.ctx.store)
+    app.ctx.agents = AgentStore(app.ctx.store, token_ttl=settings.agent_token_ttl_seconds)
+    app.ctx.login_limiter = login_limiter or LoginLimiter.from_settings(settings)
     app.ctx.translator = TranslationService.from_settings(settings)
     interpreter = Interpreter(app.ctx.translator, budget=settings.translator_timeout)
     service = ConversationService(app.ctx.store, bot, interpreter)
@@ -83,6 +88,8 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_api(app)
     setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
     setup_lifecycle(app)
+    setup_sessions(app)
+    setup_security_headers(app)
     logging.getLogger("sanic.error").addFilter(_ClosedWebsocketFilter())
     return app
 

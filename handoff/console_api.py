@@ -14,15 +14,19 @@ from bot.nlg import MultilingualNLG
 from handoff import protocol
 from handoff.api import error_response
 from handoff.canned import canned_answers
+from handoff.session_cookie import clear_session_cookie, cookie_token
 from handoff.settings import ROOT
+from handoff.store.agents import token_hash
 
 CONSOLE_DIR = ROOT / "handoff" / "console"
 
 
 def bearer_token(request) -> Optional[str]:
-    """The token of an ``Authorization: Bearer ...`` header."""
+    """The token of an ``Authorization: Bearer ...`` header, else of the console's session cookie."""
     header = request.headers.get("authorization", "")
-    return header[7:].strip() if header.lower().startswith("bearer ") else None
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return cookie_token(request.headers.get("cookie"), request.headers.get("origin"), request.headers.get("host"))
 
 
 def agent_required(handler):
@@ -89,8 +93,12 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
     @app.post("/api/logout")
     @agent_required
     async def logout(request):
-        request.app.ctx.agents.revoke_token(bearer_token(request))
-        return response.json({"ok": True})
+        token = bearer_token(request)
+        request.app.ctx.agents.revoke_token(token)
+        await request.app.ctx.agent.end_sessions(token_hash(token), "logged_out")
+        answer = response.json({"ok": True})
+        clear_session_cookie(answer)
+        return answer
 
     @app.get("/api/conversations")
     @agent_required

@@ -54,6 +54,12 @@ AGENT_ASSIGNED = "agent:assigned"  # server -> agent: {conversation: Bundle} (a 
 AGENT_TRANSLATION = "agent:translation"  # server -> agent: {conversation_id, message_id, translation}
 AGENT_TRANSLATE = "translate"  # agent -> server {conversation_id, text}; ack {ok, translation}
 PRESENCE_STATES = ("online", "away")
+SESSION_ENDED = "session_ended"  # crossdesk:error code: the socket's login stopped working; it is disconnected
+SESSION_END_MESSAGES = {  # crossdesk:error {code: session_ended, reason, message}
+    "logged_out": "you logged out",
+    "expired": "your login expired: log in again",
+    "deactivated": "your account was deactivated",
+}
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")

@@ -38,6 +38,13 @@ class Settings:
         max_payload_bytes: largest socket payload accepted.
         agent_grace_seconds: how long a disconnected agent keeps its conversations.
         agent_max_conversations: how many conversations one agent may hold at once.
+        agent_token_ttl_seconds: how long an agent's login lasts.
+        agent_session_sweep_seconds: how often live agent sockets are checked against their
+            tokens (logout, expiry or deactivation from another process cuts them within this).
+        login_ip_max_failures, login_ip_window_seconds: failed logins one client IP may make in
+            the window before it gets 429.
+        login_account_free_failures, login_account_max_delay_seconds: failed logins of one
+            username before each further try must wait (doubling, capped at the max delay).
         log_level: Python logging level name.
         translator: machine translation provider (``google``, ``libre``, ``deepl``,
             ``microsoft`` or ``none``).
@@ -61,6 +68,12 @@ class Settings:
     max_payload_bytes: int = 64 * 1024
     agent_grace_seconds: int = 60
     agent_max_conversations: int = 5
+    agent_token_ttl_seconds: float = 12 * 3600
+    agent_session_sweep_seconds: float = 2.0
+    login_ip_max_failures: int = 30
+    login_ip_window_seconds: float = 300.0
+    login_account_free_failures: int = 5
+    login_account_max_delay_seconds: float = 60.0
     log_level: str = "INFO"
     translator: str = "none"
     translator_url: str = ""

@@ -100,7 +100,7 @@ async def test_login_page_refuses_bad_passwords_and_logout_revokes_the_token(bro
     await page.click("#login-form button[type=submit]")
     await page.locator("#login-error", has_text="Wrong username or password.").wait_for()
     page = await console(browser, server, "mei")
-    token = await page.evaluate("localStorage.getItem('crossdesk.console.token')")
+    token = next(c["value"] for c in await page.context.cookies() if c["name"] == "crossdesk_agent")
     assert http(server, "/api/me", token)[0] == 200
     await page.click("#logout")
     await page.locator("#login").wait_for()

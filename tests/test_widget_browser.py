@@ -225,8 +225,9 @@ async def test_unread_badge_counts_replies_while_closed(browser, server):
 
 
 async def test_full_screen_on_phones_and_host_styles_do_not_leak_in(browser, server):
+    # bypass_csp: the hostile host styles are injected inline, which the demo storefront's CSP would block.
     page = await widget_page(browser, server.url, locale="en-US", viewport={"width": 375, "height": 667},
-                             is_mobile=True, has_touch=True)
+                             is_mobile=True, has_touch=True, bypass_csp=True)
     await page.add_style_tag(content="* { color: red !important; font-size: 40px !important; "
                                      "background: yellow !important; } button { display: none !important; }")
     launcher = page.locator(f"{WIDGET} button.launcher")

@@ -263,13 +263,29 @@
     return { ...user };
   }
 
+  /**
+   * Styles the shadow root with a constructed stylesheet: a storefront CSP without 'unsafe-inline'
+   * in style-src blocks a <style> element but not a sheet built by script. Browsers without
+   * constructable stylesheets get the <style> element (returned, to be appended).
+   */
+  function styleShadowRoot(root) {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(STYLE);
+      root.adoptedStyleSheets = [sheet];
+      return [];
+    } catch (_) {
+      const style = document.createElement("style");
+      style.textContent = STYLE;
+      return [style];
+    }
+  }
+
   /** Builds the DOM. Holds no connection state. */
   class View {
     constructor(host, handlers) {
       this.root = host.attachShadow({ mode: "open" });
       this.handlers = handlers;
-      const style = document.createElement("style");
-      style.textContent = STYLE;
       this.frame = this.el("div", "root");
       this.panel = this.el("div", "panel");
       this.panel.id = "crossdesk-panel";
@@ -287,7 +303,7 @@
       this.launcher.addEventListener("click", () => handlers.toggle());
       this.panel.addEventListener("keydown", (event) => { if (event.key === "Escape") handlers.close(); });
       this.frame.append(this.panel, this.launcher);
-      this.root.append(style, this.frame);
+      this.root.append(...styleShadowRoot(this.root), this.frame);
     }
 
     el(tag, className, text) {

@@ -1,12 +1,14 @@
 /*
- * Crossdesk agent console. Vanilla JS; talks to /api (HTTP, bearer token) and
- * the /agent Socket.IO namespace. Every text that comes from shoppers (and
- * from the server in general) is rendered with textContent, never as HTML.
+ * Crossdesk agent console. Vanilla JS; talks to /api (HTTP) and the /agent
+ * Socket.IO namespace, both authenticated by the HttpOnly session cookie the
+ * login sets (this script never sees or stores the token: docs/security.md).
+ * Every text that comes from shoppers (and from the server in general) is
+ * rendered with textContent, never as HTML.
  */
 (function () {
   "use strict";
 
-  const TOKEN_KEY = "crossdesk.console.token";
+  const OLD_TOKEN_KEY = "crossdesk.console.token";  // where earlier versions kept the token; removed on start
   const PREFS_KEY = "crossdesk.console.prefs";
   const ACTIVE_KEY = "crossdesk.console.active";
   const OUTCOMES = ["resolved", "answered", "refund", "replacement", "escalated", "no_reply", "spam"];
@@ -26,7 +28,9 @@
       date: "Date", firstMessage: "First message", outcome: "Outcome", messages: "Messages",
       exportJson: "Export JSON", exportText: "Export text", untranslated: "not translated ({error})",
       translation: "Translation", preview: "Translation the shopper will see (editable)", translate: "Translate",
-      sendOriginal: "Send without translating", close: "Close", noResults: "No conversations found." },
+      sendOriginal: "Send without translating", close: "Close", noResults: "No conversations found.",
+      tooManyAttempts: "Too many failed logins. Try again in {s} s.", ended_logged_out: "You were logged out (in this or another tab).",
+      ended_expired: "Your login expired. Please log in again.", ended_deactivated: "Your account was deactivated." },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
@@ -41,7 +45,9 @@
       date: "日付", firstMessage: "最初のメッセージ", outcome: "結果", messages: "件数",
       exportJson: "JSON で書き出し", exportText: "テキストで書き出し", untranslated: "未翻訳（{error}）",
       translation: "翻訳", preview: "お客様に送られる翻訳（編集できます）", translate: "翻訳",
-      sendOriginal: "翻訳せずに送信", close: "閉じる", noResults: "該当する会話はありません。" },
+      sendOriginal: "翻訳せずに送信", close: "閉じる", noResults: "該当する会話はありません。",
+      tooManyAttempts: "ログインの失敗が多すぎます。{s} 秒後にもう一度お試しください。", ended_logged_out: "ログアウトしました（このタブまたは別のタブで）。",
+      ended_expired: "ログインの有効期限が切れました。もう一度ログインしてください。", ended_deactivated: "アカウントが無効化されました。" },
   };
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -80,11 +86,10 @@
 
   /* -- HTTP API -------------------------------------------------------------- */
   const api = {
-    token: localStorage.getItem(TOKEN_KEY),
     async call(path, options) {
-      const response = await fetch(path, { ...(options || {}),
-        headers: { "Content-Type": "application/json", Authorization: "Bearer " + this.token } });
-      if (response.status === 401) { session.loggedOut(); throw new Error("unauthorized"); }
+      const response = await fetch(path, { ...(options || {}), credentials: "same-origin",
+        headers: { "Content-Type": "application/json" } });
+      if (response.status === 401) { session.loggedOut(session.agent ? "expired" : null); throw new Error("unauthorized"); }
       return response;
     },
     async json(path) { return (await this.call(path)).json(); },
@@ -95,7 +100,7 @@
     agent: null,
     async start() {
       applyStrings();
-      if (!api.token) return this.showLogin();
+      localStorage.removeItem(OLD_TOKEN_KEY);
       try { this.agent = await api.json("/api/me"); } catch (_) { return; }
       this.showApp();
     },
@@ -115,10 +120,12 @@
       const form = event.target;
       const response = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ username: form.username.value, password: form.password.value }) });
+      if (response.status === 429) {
+        $("#login-error").textContent = t("tooManyAttempts", { s: response.headers.get("Retry-After") || "60" });
+        return;
+      }
       if (!response.ok) { $("#login-error").textContent = t("loginFailed"); return; }
       const body = await response.json();
-      api.token = body.token;
-      localStorage.setItem(TOKEN_KEY, body.token);
       form.password.value = "";
       $("#login-error").textContent = "";
       this.agent = body.agent;
@@ -128,11 +135,12 @@
       try { await api.call("/api/logout", { method: "POST" }); } catch (_) { /* already gone */ }
       this.loggedOut();
     },
-    loggedOut() {
-      api.token = null;
-      localStorage.removeItem(TOKEN_KEY);
+    /** Back to the login screen; ``reason`` (logged_out, expired, deactivated) is shown there. */
+    loggedOut(reason) {
+      this.agent = null;
       desk.disconnect();
       this.showLogin();
+      if (reason && I18N.en["ended_" + reason]) $("#login-error").textContent = t("ended_" + reason);
     },
   };
 
@@ -397,8 +405,8 @@
 
     connect() {
       if (this.socket) return;
-      this.socket = io("/agent", { auth: { token: api.token }, transports: ["websocket", "polling"] });
-      this.socket.on("connect_error", (error) => { if (/unauthorized/.test(error.message)) session.loggedOut(); });
+      this.socket = io("/agent", { transports: ["websocket", "polling"] });  // the session cookie authenticates it
+      this.socket.on("connect_error", (error) => { if (/unauthorized/.test(error.message)) session.loggedOut("expired"); });
       this.socket.on("agent:hello", (hello) => this.hello(hello));
       this.socket.on("agent:queue", (data) => this.setQueue(data.queue));
       this.socket.on("agent:agents", (data) => this.setAgents(data.agents));
@@ -406,7 +414,11 @@
       this.socket.on("agent:shopper_typing", (data) => this.shopperTyping(data));
       this.socket.on("agent:translation", (data) => this.translation(data));
       this.socket.on("agent:assigned", (data) => this.openConversation(data.conversation, true));
-      this.socket.on("crossdesk:error", (error) => toast(error.message || error.code));
+      this.socket.on("crossdesk:error", (error) => {
+        // The server then disconnects us; the refusal of an event (no reason) is followed by the one with a reason.
+        if (error.code === "session_ended") { if (error.reason) session.loggedOut(error.reason); }
+        else toast(error.message || error.code);
+      });
       this.tick = setInterval(() => this.renderQueue(), 1000);
     },
 
@@ -434,6 +446,7 @@
         if (!this.socket) return resolve(null);
         this.socket.timeout(10000).emit(event, payload, (error, ack) => {
           if (error) { toast("timeout"); return resolve(null); }
+          if (ack && ack.ok === false && ack.error === "session_ended") return resolve(ack);  // crossdesk:error says why
           if (ack && ack.ok === false) toast(ack.error === "already_claimed" ? t("claimed") : ack.error === "limit_reached" ? t("limit") : ack.message);
           resolve(ack);
         });

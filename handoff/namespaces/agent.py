@@ -13,6 +13,8 @@ from handoff.delivery import deliver
 from handoff.interpreting import Interpreter
 from handoff.lifecycle import Lifecycle, LifecycleError, shopper_payload
 from handoff.namespaces import BackgroundNamespace
+from handoff.session_cookie import cookie_token
+from handoff.sessions import SessionGuard
 from handoff.settings import Settings
 from handoff.store.agents import AgentStore
 from handoff.store.records import Agent
@@ -40,6 +42,7 @@ class AgentNamespace(BackgroundNamespace):
         self.online: dict[str, int] = {}  # sid -> agent id
         self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
         self.presence: dict[int, str] = {}  # agent id -> "online" | "away"
+        self.sessions = SessionGuard(agents, self._cut, settings.agent_session_sweep_seconds)
 
     # -- helpers ---------------------------------------------------------------
     def online_count(self) -> int:
@@ -47,11 +50,32 @@ class AgentNamespace(BackgroundNamespace):
         return len(self.online)
 
     async def _agent(self, sid: str) -> Agent:
+        session = self.sessions.current(sid) if sid in self.online else None
+        if session is None:
+            self.sessions.end_later(sid)  # after this refusal: session_ended with the reason, then disconnect
+            raise LifecycleError(protocol.SESSION_ENDED, "your session has ended: log in again")
+        return session.agent
+
+    async def _cut(self, sid: str, reason: str, notify: bool = True) -> None:
+        """End a socket whose token stopped working: say why, then disconnect it.
+
+        A deactivated agent is not coming back: their conversations return to
+        the queue at once instead of after the grace period.
+        """
         agent_id = self.online.get(sid)
-        agent = self.agents.get(agent_id) if agent_id else None
-        if agent is None:
-            raise LifecycleError("unauthorized", "log in again")
-        return agent
+        if notify:
+            await self.emit(protocol.ERROR, {"code": protocol.SESSION_ENDED, "reason": reason,
+                                             "message": protocol.SESSION_END_MESSAGES.get(reason, reason),
+                                             "event": "session"}, room=sid)
+        await self.disconnect(sid)
+        pending = self._grace.pop(agent_id, None) if reason == "deactivated" else None
+        if pending:
+            pending.cancel()
+            await self._requeue(agent_id)
+
+    async def end_sessions(self, token_digest: str, reason: str) -> int:
+        """Cut every socket that connected with this token (a logout in this process)."""
+        return await self.sessions.end_token(token_digest, reason)
 
     async def _fail(self, sid: str, event: str, error: Exception) -> dict:
         code = getattr(error, "code", "invalid_payload")
@@ -136,12 +160,16 @@ class AgentNamespace(BackgroundNamespace):
 
     # -- events ----------------------------------------------------------------
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
-        """Accept only a valid agent token (``auth: {"token": ...}``)."""
+        """Accept only a valid agent token (``auth: {"token": ...}``, else the console's session cookie)."""
         token = auth.get("token") if isinstance(auth, dict) else None
-        agent = self.agents.agent_for_token(token)
-        if agent is None:
+        if token is None:
+            token = cookie_token(environ.get("HTTP_COOKIE"), environ.get("HTTP_ORIGIN"), environ.get("HTTP_HOST"))
+        session = self.agents.session_for_token(token)
+        if session is None:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized: a valid agent token is required")
+        agent = session.agent
         self.online[sid] = agent.id
+        self.sessions.opened(sid, session)
         pending = self._grace.pop(agent.id, None)
         if pending:
             pending.cancel()  # back within the grace period: keeps its conversations
@@ -161,6 +189,7 @@ class AgentNamespace(BackgroundNamespace):
 
     async def on_disconnect(self, sid: str) -> None:
         """Forget the socket; after a grace period its agent's conversations return to the queue."""
+        self.sessions.closed(sid)
         agent_id = self.online.pop(sid, None)
         if agent_id is None or agent_id in self.online.values():
             return

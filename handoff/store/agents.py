@@ -11,7 +11,9 @@ import hmac
 import json
 import secrets
 import time
-from typing import Optional
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Optional
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -44,15 +46,37 @@ def verify_password(password: str, stored: str) -> bool:
     return scheme == "scrypt" and hmac.compare_digest(hash_password(password, bytes.fromhex(salt_hex)), stored)
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of no password, made once, that unknown usernames are checked against."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a token (its SHA-256), also how live sessions are keyed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AgentSession:
+    """A token that works: its agent, its hash and when it expires."""
+
+    agent: Agent
+    token_hash: str
+    expires_at: float
+
+
 def _agent(row) -> Agent:
-    return Agent(row.id, row.username, row.display_name, json.loads(row.languages or "[]"), row.role)
+    return Agent(row.id, row.username, row.display_name, json.loads(row.languages or "[]"), row.role,
+                 row.deactivated_at is None)
 
 
 class AgentStore:
     """Agents and their tokens, in the conversation store's database."""
 
-    def __init__(self, store: SQLStore):
+    def __init__(self, store: SQLStore, token_ttl: float = TOKEN_TTL_SECONDS):
         self.engine = store.engine
+        self.token_ttl = token_ttl
 
     def add(self, username: str, password: str, languages: list[str], display_name: Optional[str] = None,
             role: str = "agent") -> Agent:
@@ -87,34 +111,97 @@ class AgentStore:
         return _agent(row) if row else None
 
     def authenticate(self, username: str, password: str) -> Optional[Agent]:
-        """The agent if the password is right, else None (same work either way)."""
+        """The agent if the password is right and the account active, else None.
+
+        Exactly one scrypt hash either way: an unknown username is checked
+        against a dummy hash made once (by the first login, known or not), so
+        the answer time does not tell whether the username exists. Before, an
+        unknown name cost two hashes: ~56 ms against ~29 ms in the probe of
+        151fffb, 245 ms against 135 ms on this busy machine; now 133 ms and 135 ms.
+        """
+        dummy = _dummy_hash()
         with self.engine.connect() as conn:
             row = conn.execute(select(agents).where(agents.c.username == username)).first()
-        stored = row.password_hash if row else hash_password("not a real password")
-        return _agent(row) if verify_password(password, stored) and row else None
+        stored = row.password_hash if row else dummy
+        if not verify_password(password, stored) or row is None or row.deactivated_at is not None:
+            return None
+        return _agent(row)
 
-    def issue_token(self, agent: Agent, ttl: float = TOKEN_TTL_SECONDS) -> str:
-        """A new bearer token for the agent."""
+    def issue_token(self, agent: Agent, ttl: Optional[float] = None) -> str:
+        """A new bearer token for the agent (lasting ``ttl`` or the store's token TTL)."""
         token = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             conn.execute(agent_tokens.insert().values(
-                token_hash=hashlib.sha256(token.encode()).hexdigest(), agent_id=agent.id,
-                expires_at=time.time() + ttl))
+                token_hash=token_hash(token), agent_id=agent.id,
+                expires_at=time.time() + (self.token_ttl if ttl is None else ttl)))
         return token
 
     def revoke_token(self, token: str) -> None:
         """Log out: the token stops working at once."""
-        digest = hashlib.sha256(token.encode()).hexdigest()
         with self.engine.begin() as conn:
-            conn.execute(agent_tokens.delete().where(agent_tokens.c.token_hash == digest))
+            conn.execute(agent_tokens.delete().where(agent_tokens.c.token_hash == token_hash(token)))
 
     def agent_for_token(self, token: object) -> Optional[Agent]:
-        """The agent a valid, unexpired token belongs to."""
+        """The agent a valid, unexpired token of an active account belongs to."""
+        session = self.session_for_token(token)
+        return session.agent if session else None
+
+    def session_for_token(self, token: object) -> Optional[AgentSession]:
+        """The live session of a token as a client sent it (anything that is not one gives None)."""
         if not isinstance(token, str) or not 16 <= len(token) <= 128:
             return None
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        return self.session(token_hash(token))
+
+    def session(self, digest: str) -> Optional[AgentSession]:
+        """The live session of a token hash: one lookup by primary key, joined to its agent.
+
+        Checked on every agent socket event: median 0.31 ms on SQLite here,
+        against 0.22 ms for the lookup of the agent by id it replaced.
+        """
+        query = (select(agents, agent_tokens.c.token_hash, agent_tokens.c.expires_at)
+                 .join_from(agent_tokens, agents, agent_tokens.c.agent_id == agents.c.id)
+                 .where(agent_tokens.c.token_hash == digest))
         with self.engine.connect() as conn:
-            row = conn.execute(select(agent_tokens).where(agent_tokens.c.token_hash == digest)).first()
-        if row is None or row.expires_at < time.time():
+            row = conn.execute(query).first()
+        if row is None or row.expires_at <= time.time() or row.deactivated_at is not None:
             return None
-        return self.get(row.agent_id)
+        return AgentSession(_agent(row), row.token_hash, row.expires_at)
+
+    def live_token_hashes(self, digests: Iterable[str]) -> set[str]:
+        """Which of these token hashes still open a session (one query, for the periodic sweep)."""
+        digests = list(set(digests))
+        if not digests:
+            return set()
+        query = (select(agent_tokens.c.token_hash)
+                 .join_from(agent_tokens, agents, agent_tokens.c.agent_id == agents.c.id)
+                 .where(agent_tokens.c.token_hash.in_(digests), agent_tokens.c.expires_at > time.time(),
+                        agents.c.deactivated_at.is_(None)))
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def why_ended(self, digest: str) -> str:
+        """Why a token no longer works: ``logged_out``, ``expired`` or ``deactivated``."""
+        query = (select(agent_tokens.c.expires_at, agents.c.deactivated_at)
+                 .join_from(agent_tokens, agents, agent_tokens.c.agent_id == agents.c.id)
+                 .where(agent_tokens.c.token_hash == digest))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return "logged_out"
+        return "deactivated" if row.deactivated_at is not None else "expired"
+
+    def set_active(self, username: str, active: bool) -> Agent:
+        """Deactivate (no login, every token stops working) or reactivate an account.
+
+        Deactivation keeps the tokens' rows so a live session can be told why
+        it ended; they stay dead after a reactivation (the agent logs in again).
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(select(agents).where(agents.c.username == username)).first()
+            if row is None:
+                raise AgentError(f"no agent called {username!r}")
+            conn.execute(agents.update().where(agents.c.id == row.id)
+                         .values(deactivated_at=None if active else time.time()))
+            if active:
+                conn.execute(agent_tokens.delete().where(agent_tokens.c.agent_id == row.id))
+        return _agent(row)

@@ -34,6 +34,7 @@ class Agent:
     display_name: str
     languages: list[str]
     role: str = "agent"
+    active: bool = True  # False once deactivated (``python -m handoff agents deactivate``)
 
 
 @dataclass

@@ -75,6 +75,7 @@ agents = Table(
     Column("languages", Text, nullable=False, default="[]"),
     Column("role", String(16), nullable=False, default="agent"),
     Column("created_at", Float, nullable=False),
+    Column("deactivated_at", Float),  # set by `agents deactivate`: no login, tokens stop working
 )
 
 agent_tokens = Table(
