@@ -13,7 +13,11 @@ WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 async def axe_violations(page) -> list[dict]:
-    """Run axe-core on the page as it is now (open shadow roots included)."""
+    """Run axe-core on the page as it is now (open shadow roots included).
+
+    Pages run under a strict CSP that blocks an injected script, so contexts here bypass it
+    (``tests/test_security_browser.py`` checks the CSP itself).
+    """
     if not await page.evaluate("typeof window.axe === 'object'"):
         await page.add_script_tag(content=npm_file(AXE).read_text(encoding="utf-8"))
     result = await page.evaluate("""(tags) => axe.run(document, {runOnly: {type: "tag", values: tags},
@@ -43,7 +47,7 @@ async def browser():
 
 
 async def test_storefront_with_the_widget_open_and_a_bot_reply(browser, server):
-    page = await open_page(await browser.new_context(locale="en-US"), server.url + "/")
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/")
     await page.locator(f"{WIDGET} button.launcher").click()
     box = page.locator(f"{WIDGET} textarea")
     await box.fill("hello")
@@ -54,7 +58,7 @@ async def test_storefront_with_the_widget_open_and_a_bot_reply(browser, server):
 
 async def test_axe_sees_inside_the_widgets_shadow_root(browser, server):
     """The check itself: a nameless button put into the widget's open shadow root is reported."""
-    page = await open_page(await browser.new_context(locale="en-US"), server.url + "/")
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/")
     await page.locator(f"{WIDGET} button.launcher").click()
     await page.evaluate("""() => document.querySelector('#crossdesk-widget').shadowRoot
                               .querySelector('[role=log]').append(document.createElement('button'))""")
@@ -64,14 +68,14 @@ async def test_axe_sees_inside_the_widgets_shadow_root(browser, server):
 
 
 async def test_console_login_screen(browser, server):
-    page = await open_page(await browser.new_context(locale="en-US"), server.url + "/console")
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/console")
     await page.locator("#login-form").wait_for()
     await assert_accessible(page)
 
 
 async def test_console_with_a_claimed_conversation_open(browser, server):
     add_agent(server.var_dir, "ada", "ada-password-1", languages="en")
-    shop = await open_page(await browser.new_context(locale="en-US"), server.url + "/")
+    shop = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/")
     await shop.locator(f"{WIDGET} button.launcher").click()
     box = shop.locator(f"{WIDGET} textarea")
     await box.fill("I want to talk to a real person")
@@ -79,7 +83,7 @@ async def test_console_with_a_claimed_conversation_open(browser, server):
     await shop.locator(f"{WIDGET} .msg.system").first.wait_for(timeout=30000)
     session_id = await shop.evaluate("JSON.parse(localStorage.getItem('crossdesk.session'))")
 
-    page = await open_page(await browser.new_context(locale="en-US"), server.url + "/console")
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/console")
     await page.fill("#login-form [name=username]", "ada")
     await page.fill("#login-form [name=password]", "ada-password-1")
     await page.click("#login-form button[type=submit]")
