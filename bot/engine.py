@@ -202,6 +202,14 @@ class BotEngine:
                 raise
         return _reply_from(parse, output.messages, paused or tracker.is_paused())
 
+    def forget_tracker(self, sender_id: str) -> None:
+        """Drop a conversation's cached tracker (its rows were erased); callable from any thread.
+
+        Runs on the bot loop after the work already submitted, before what comes next.
+        """
+        if self.ready and self._loop is not None:
+            self._loop.call_soon_threadsafe(_forget_cached_tracker, self._agent.tracker_store, sender_id)
+
     async def run_on_tracker(self, sender_id: str, events: List[Any]) -> None:
         """Append Rasa events (e.g. ConversationPaused) to a conversation."""
         await self._submit(self._append(sender_id, events))

@@ -86,8 +86,26 @@ class ConversationService:
         for key, value in values.items():
             setattr(conversation, key, value)
 
+    def _drop_if_erased(self, session_id: str) -> None:
+        """Forget a cached conversation that was erased meanwhile (by the command line or another process).
+
+        Without this the cache would keep serving the erased conversation and
+        new messages would be stored against a row that is gone. One primary-key
+        lookup per shopper message (measured in docs/privacy.md).
+        """
+        if session_id in self._conversations and not self.store.conversation_exists(session_id):
+            self.erased([session_id])
+
+    def erased(self, session_ids: list[str]) -> None:
+        """Drop everything cached about erased conversations (here and in the bot's tracker cache)."""
+        for session_id in session_ids:
+            self._conversations.pop(session_id, None)
+            self._last_intent.pop(session_id, None)
+            self.bot.forget_tracker(session_id)
+
     def open_session(self, session_id: str, locale: Optional[str]) -> tuple[Conversation, list[StoredMessage]]:
         """Create or resume a conversation; return it with its transcript."""
+        self._drop_if_erased(session_id)
         conversation = self._conversation(session_id, locale)
         if locale and locale != conversation.locale:
             self._update(conversation, locale=locale)
@@ -99,6 +117,7 @@ class ConversationService:
         While a human has the conversation the bot is paused, so the message's
         language is detected here (sticky, like the bot does) and stored with it.
         """
+        self._drop_if_erased(session_id)
         conversation = self._conversation(session_id, locale=utterance.metadata.get("locale"))
         language = None
         if conversation.state != "bot":
