@@ -101,7 +101,8 @@ class ConversationService:
         for session_id in session_ids:
             self._conversations.pop(session_id, None)
             self._last_intent.pop(session_id, None)
-            self.bot.forget_tracker(session_id)
+            if hasattr(self.bot, "forget_tracker"):  # (test doubles of the bot have no tracker cache)
+                self.bot.forget_tracker(session_id)
 
     def open_session(self, session_id: str, locale: Optional[str]) -> tuple[Conversation, list[StoredMessage]]:
         """Create or resume a conversation; return it with its transcript."""
@@ -131,6 +132,8 @@ class ConversationService:
 
     def leave_contact(self, session_id: str, contact: protocol.Contact) -> StoredMessage:
         """Store the shopper's contact details in the transcript (agents see them in the bundle)."""
+        self._drop_if_erased(session_id)
+        self._conversation(session_id)  # (re)created if it was erased meanwhile
         details = {"email": contact.email, "name": contact.name}
         text = f"{contact.name} <{contact.email}>" if contact.name else contact.email
         stored, _ = self.store.add_message(session_id, "system", text, data={"event": "contact", "contact": details})

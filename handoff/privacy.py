@@ -8,7 +8,6 @@ why, is in ``docs/privacy.md``.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time
@@ -20,7 +19,6 @@ from handoff.audit import AuditLog
 from handoff.store import SQLStore
 from handoff.store.privacy import BATCH, PrivacyStore
 
-logger = logging.getLogger(__name__)
 DAY = 86400
 PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 """This process in the audit rows it writes (other processes act on erasures they did not make)."""

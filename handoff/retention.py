@@ -68,11 +68,15 @@ class ErasureFeed:
         self._last_id = 0
 
     def _new_erasures(self) -> list[str]:
+        """Conversations erased by other processes since the last poll (moves the poll's mark)."""
         ids: list[str] = []
+        newest = self.log.last_id()
         for action in (audit.SHOPPER_DELETE, audit.RETENTION_PURGE):
             for entry in self.log.entries(action=action, after_id=self._last_id, limit=1000):
+                newest = max(newest, entry["id"])
                 if entry["details"].get("process") != self.process:
                     ids.extend(entry["details"].get("conversations") or [])
+        self._last_id = newest
         return ids
 
     async def run(self) -> None:
@@ -82,11 +86,8 @@ class ErasureFeed:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                newest = await loop.run_in_executor(None, self.log.last_id)
-                if newest > self._last_id:
-                    ids = await loop.run_in_executor(None, self._new_erasures)
-                    self._last_id = newest
-                    if ids:
-                        await self.forget(ids)
+                ids = await loop.run_in_executor(None, self._new_erasures)
+                if ids:
+                    await self.forget(ids)
             except Exception:
                 logger.exception("erasure feed failed")

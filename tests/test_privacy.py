@@ -38,10 +38,12 @@ def cli(var_dir: Path, *args: str, **env) -> subprocess.CompletedProcess:
 
 
 def http(server, path: str, token: str, method: str = "GET") -> tuple[int, object]:
+    """(status, JSON body, or the text of a non-JSON download)."""
     request = urllib.request.Request(server.url + path, method=method, headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
+            body = response.read().decode()
+            return response.status, json.loads(body) if "json" in response.headers["content-type"] else body
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
 
