@@ -732,9 +732,13 @@
       for (const e of body.entries) {
         const row = el("tr");
         for (const value of [new Date(e.created_at * 1000).toLocaleString(), e.agent || t("commandLine"), e.action,
-          e.target || "", JSON.stringify(e.details)]) row.append(el("td", "", value));
+          e.target || "", this.details(e.details)]) row.append(el("td", "", value));
         rows.append(row);
       }
+    },
+    details(details) {
+      return Object.entries(details).filter(([key]) => key !== "process")
+        .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`).join(" · ");
     },
   };
 
