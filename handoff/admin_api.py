@@ -82,7 +82,12 @@ def setup_privacy(app: Sanic, service) -> None:
         app.ctx.translator.clear_cache()
         for conversation_id in ids:
             await app.ctx.shopper.disconnect_session(conversation_id)
+            await app.ctx.bot.erase_tracker(conversation_id)  # also what a turn running meanwhile saved
         await app.ctx.agent.push_queue()
+
+    async def forget_remote(ids: list[str]) -> None:
+        """An erasure made elsewhere; a shopper who already wrote since has a new conversation: keep it."""
+        await forget([i for i in ids if not service.renewed(i)])
 
     def on_erased(ids: list[str]) -> None:  # called from executor threads
         if loop_holder:
@@ -90,7 +95,7 @@ def setup_privacy(app: Sanic, service) -> None:
 
     app.ctx.privacy = Privacy(app.ctx.store, settings.tracker_db_url, settings.retention_days, on_erased=on_erased)
     retention = RetentionJob(app.ctx.privacy)
-    feed = ErasureFeed(app.ctx.audit, PROCESS, forget)
+    feed = ErasureFeed(app.ctx.audit, PROCESS, forget_remote)
     tasks: list[asyncio.Task] = []
 
     @app.listener("after_server_start")

@@ -58,6 +58,7 @@ class ConversationService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._conversations: "OrderedDict[str, Conversation]" = OrderedDict()
         self._last_intent: dict[str, Optional[str]] = {}
+        self._renewed: set[str] = set()  # erased elsewhere, noticed on use, already started afresh
         self.lifecycle = None  # set by the app: triggers a handoff when a turn calls for one
 
     @asynccontextmanager
@@ -95,6 +96,14 @@ class ConversationService:
         """
         if session_id in self._conversations and not self.store.conversation_exists(session_id):
             self.erased([session_id])
+            self._renewed.add(session_id)
+
+    def renewed(self, session_id: str) -> bool:
+        """Whether this session already started afresh after an erasure made elsewhere (asked once)."""
+        if session_id in self._renewed:
+            self._renewed.discard(session_id)
+            return True
+        return False
 
     def erased(self, session_ids: list[str]) -> None:
         """Drop everything cached about erased conversations (here and in the bot's tracker cache)."""
