@@ -144,9 +144,15 @@ async def test_agents_read_only_their_own_conversations_and_admins_see_every_rea
     others, ole = await claimed_by(server, tokens["ole"], "can I speak to a person?")
     await ole.call("resolve", {"conversation_id": others.session_id, "outcome": "answered"})
     bot_only = await chatting_shopper(server, "how long does shipping to Germany take?")
+    passed_on, ole_again = await claimed_by(server, tokens["ole"], "I need a human")
+    ina_id = login(server.url, "ina", "ina-password-1")[1]["agent"]["id"]
+    ole_id = login(server.url, "ole", "ole-password-1")[1]["agent"]["id"]
+    assert (await ole.call("transfer", {"conversation_id": passed_on.session_id, "agent_id": ina_id}))["ok"]
+    await ina.call("resolve", {"conversation_id": passed_on.session_id})
     started = time.strftime("%Y-%m-%d", time.gmtime())
 
     assert http(server, f"/api/conversations/{mine.session_id}", tokens["ina"])[0] == 200
+    assert http(server, f"/api/conversations/{passed_on.session_id}", tokens["ina"])[0] == 200  # transferred to her
     assert http(server, f"/api/conversations/{mine.session_id}/export?format=text", tokens["ina"])[0] == 200
     for someone_elses in (others.session_id, bot_only.session_id):
         status, body = http(server, f"/api/conversations/{someone_elses}", tokens["ina"])
@@ -167,6 +173,7 @@ async def test_agents_read_only_their_own_conversations_and_admins_see_every_rea
     assert status == 200 and {e["agent"] for e in audit["entries"]} == {"ina"}
     seen = [(e["action"], e["target"], e["details"]) for e in audit["entries"]]
     assert ("read_transcript", mine.session_id, {"via": "claim"}) in seen
+    assert ("read_transcript", passed_on.session_id, {"via": "transfer", "from": ole_id}) in seen
     assert ("read_transcript", mine.session_id, {}) in seen
     assert ("export", mine.session_id, {"format": "text"}) in seen
     assert ("read_transcript", others.session_id, {"denied": True}) in seen
@@ -177,7 +184,7 @@ async def test_agents_read_only_their_own_conversations_and_admins_see_every_rea
     assert http(server, "/api/admin/audit?from=yesterday", tokens["ada"])[0] == 400
     assert http(server, "/api/admin/audit?agent=nobody", tokens["ada"])[0] == 400
     await ina.call("resolve", {"conversation_id": mine.session_id})
-    for client in (mine, ina, others, ole, bot_only):
+    for client in (mine, ina, others, ole, bot_only, passed_on, ole_again):
         await client.close()
 
 

@@ -283,6 +283,8 @@ class AgentNamespace(BackgroundNamespace):
             joined = await self.lifecycle.transfer(agent, conversation_id, target)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_TRANSFER, error)
+        if self.audit:  # the target receives the transcript in agent:assigned
+            self.audit.record(target.id, READ_TRANSCRIPT, conversation_id, {"via": "transfer", "from": agent.id})
         self._set_rooms(agent.id, conversation_id, join=False)
         self._set_rooms(target.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)
