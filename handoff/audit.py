@@ -105,7 +105,8 @@ class ReadPolicy:
             return True
         if agent.role != "agent":
             return False
-        if conversation.state == "waiting" or (conversation.state == "with_agent" and conversation.agent_id == agent.id):
+        holds = conversation.state == "with_agent" and conversation.agent_id == agent.id
+        if conversation.state == "waiting" or holds:
             return True
         query = select(transitions.c.id).where(transitions.c.conversation_id == conversation.id,
                                                agent_took_part(agent.id)).limit(1)

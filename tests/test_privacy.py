@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import socketio
 
 from handoff.store.masking import mask_card_numbers
 from tests.support import ROOT, AgentClient, ServerProcess, Shopper, add_agent, login
@@ -268,10 +269,13 @@ async def test_deleting_by_e_mail_from_the_command_line_is_not_undone_by_the_run
 
     # The server still had the conversation cached: its next message starts a new, empty one.
     session_id = left_contact.session_id
-    if not left_contact.client.connected:  # the server heard of the erasure first and closed the session
+    try:
+        ack = await left_contact.say("hello again")
+    except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+        # The server heard of the erasure first and closed the session: reconnect, as the widget does.
         left_contact = Shopper(server.url)
         await left_contact.connect(session_id)
-    ack = await left_contact.say("hello again")
+        ack = await left_contact.say("hello again")
     assert ack["ok"]
     texts = [t for (t,) in rows(server.var_dir, "crossdesk.db", "SELECT text FROM messages WHERE conversation_id = ?",
                                 session_id)]
@@ -279,6 +283,8 @@ async def test_deleting_by_e_mail_from_the_command_line_is_not_undone_by_the_run
     assert rows(server.var_dir, "crossdesk.db", "SELECT COUNT(*) FROM messages WHERE conversation_id NOT IN "
                 "(SELECT id FROM conversations)") == [(0,)]
     await asyncio.wait_for(closed.wait(), 15)  # the server heard of the erasure and closed the session
+    await asyncio.sleep(1)
+    assert left_contact.client.connected  # ... but not the new conversation started since
     assert cli(server.var_dir, "delete", "--email", "leo@example.com").returncode == 1  # nothing left
     for client in (left_contact, kept):
         await client.close()

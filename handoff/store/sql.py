@@ -208,8 +208,9 @@ class SQLStore:
         if self._sqlite_path is not None:
             row = self._driver_connection().execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
             return row.fetchone() is not None
+        query = select(conversations.c.id).where(conversations.c.id == conversation_id)
         with self.engine.connect() as conn:
-            return conn.execute(select(conversations.c.id).where(conversations.c.id == conversation_id)).first() is not None
+            return conn.execute(query).first() is not None
 
     def ensure_conversation(self, conversation_id: str, locale: Optional[str] = None,
                             context: Optional[dict] = None) -> Conversation:
