@@ -202,6 +202,31 @@ class BotEngine:
                 raise
         return _reply_from(parse, output.messages, paused or tracker.is_paused())
 
+    def forget_tracker(self, sender_id: str) -> None:
+        """Drop a conversation's cached tracker (its rows were erased); callable from any thread.
+
+        Runs on the bot loop after the work already submitted, before what comes next.
+        """
+        if self.ready and self._loop is not None:
+            self._loop.call_soon_threadsafe(_forget_cached_tracker, self._agent.tracker_store, sender_id)
+
+    async def erase_tracker(self, sender_id: str) -> None:
+        """Delete a conversation's tracker, cached and stored, once no turn of it is running.
+
+        A turn that was running when the rows were deleted elsewhere saves its
+        tracker again at its end; erasing under the conversation's lock, after
+        it, removes that copy too.
+        """
+        if self.ready:
+            await self._submit(self._erase(sender_id))
+
+    async def _erase(self, sender_id: str) -> None:
+        async with self._agent.lock_store.lock(sender_id):
+            store = self._agent.tracker_store
+            for candidate in (store, getattr(store, "_tracker_store", None)):  # (maybe wrapped, as above)
+                if hasattr(candidate, "erase"):
+                    candidate.erase(sender_id)
+
     async def run_on_tracker(self, sender_id: str, events: List[Any]) -> None:
         """Append Rasa events (e.g. ConversationPaused) to a conversation."""
         await self._submit(self._append(sender_id, events))

@@ -63,6 +63,13 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._cache.pop(sender_id, None)
         self._saved.pop(sender_id, None)
 
+    def erase(self, sender_id: str) -> None:
+        """Delete a conversation's tracker: the cached one and every stored event (a shopper's erasure)."""
+        self.forget(sender_id)
+        with self.session_scope() as session:
+            session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
+            session.commit()
+
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """New events of a cached tracker without counting rows in SQL."""
         saved = self._saved.get(tracker.sender_id)

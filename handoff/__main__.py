@@ -63,6 +63,31 @@ def set_active(store, username: str, active: bool) -> int:
     return 0
 
 
+def shopper_command(args: argparse.Namespace) -> int:
+    """``shopper export|delete --session ID | --email X`` and ``shopper purge`` (JSON on stdout)."""
+    import json
+
+    from handoff.privacy import Privacy, ShopperNotFound
+    from handoff.settings import Settings
+    from handoff.store import SQLStore
+
+    settings = Settings.from_env()
+    privacy = Privacy(SQLStore(settings.database_url), settings.tracker_db_url, settings.retention_days)
+    try:
+        if args.shopper_command == "purge":
+            result = privacy.purge()
+        else:
+            action = privacy.export if args.shopper_command == "export" else privacy.delete
+            result = action(session=args.session, email=args.email)
+    except ShopperNotFound as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        privacy.close()
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -79,11 +104,22 @@ def main(argv: list[str] | None = None) -> None:
     agent_commands.add_parser("list", help="list agents")
     agent_commands.add_parser("deactivate", help="stop an agent logging in and end their sessions").add_argument("name")
     agent_commands.add_parser("reactivate", help="let a deactivated agent log in again").add_argument("name")
+    shopper = commands.add_parser("shopper", help="a shopper's data: export, erase; retention purge")
+    shopper_commands = shopper.add_subparsers(dest="shopper_command", required=True)
+    for name, text in (("export", "print everything stored about a shopper as JSON"),
+                       ("delete", "erase a shopper's conversations, messages, contacts and Rasa trackers")):
+        command = shopper_commands.add_parser(name, help=text)
+        which = command.add_mutually_exclusive_group(required=True)
+        which.add_argument("--session", help="the widget's session id")
+        which.add_argument("--email", help="every conversation where this e-mail was left")
+    shopper_commands.add_parser("purge", help="delete what is older than CROSSDESK_RETENTION_DAYS now")
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args)
     elif args.command == "agents":
         return agents_command(args)
+    elif args.command == "shopper":
+        return shopper_command(args)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from sanic import Sanic, response
 from bot.engine import BotEngine, build_agent
 from bot.nlg import MultilingualNLG
 from actions.facts import StoreFacts
+from handoff.admin_api import setup_privacy
 from handoff.api import error_response, setup_api
 from handoff.console_api import setup_console
 from handoff.interpreting import Interpreter
@@ -87,6 +88,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_routes(app)
     setup_api(app)
     setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
+    setup_privacy(app, service)
     setup_lifecycle(app)
     setup_sessions(app)
     setup_security_headers(app)

@@ -11,7 +11,7 @@ from sanic import Sanic, response
 
 from actions.facts import StoreFacts
 from bot.nlg import MultilingualNLG
-from handoff import protocol
+from handoff import audit, protocol
 from handoff.api import error_response
 from handoff.canned import canned_answers
 from handoff.session_cookie import clear_session_cookie, cookie_token
@@ -19,6 +19,7 @@ from handoff.settings import ROOT
 from handoff.store.agents import token_hash
 
 CONSOLE_DIR = ROOT / "handoff" / "console"
+SEARCH_ARGS = ("q", "language", "from", "to", "outcome", "limit")  # what a search's audit row keeps
 
 
 def bearer_token(request) -> Optional[str]:
@@ -105,36 +106,51 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
     async def search(request):
         try:
             filters = search_filters(request.args)
+            filters["agent_id"] = request.app.ctx.read_policy.search_scope(request.ctx.agent)
         except ValueError as error:
             return error_response(400, "invalid_search", str(error))
-        return response.json({"conversations": lifecycle.store.search(**filters)})
+        except PermissionError as error:
+            return error_response(403, "forbidden", str(error))
+        found = lifecycle.store.search(**filters)
+        request.app.ctx.audit.record(request.ctx.agent.id, audit.SEARCH, None, {
+            **{k: request.args.get(k) for k in SEARCH_ARGS if request.args.get(k)}, "results": len(found)})
+        return response.json({"conversations": found})
 
-    def bundle_or_404(conversation_id: str):
-        if not protocol.SESSION_ID_RE.match(conversation_id) or not lifecycle.store.get_conversation(conversation_id):
-            return None
-        return lifecycle.bundle(conversation_id)
+    def readable_bundle(request, conversation_id: str, action: str):
+        """(bundle, None) if the agent may read it (the read is audited), else (None, error response)."""
+        conversation = (lifecycle.store.get_conversation(conversation_id)
+                        if protocol.SESSION_ID_RE.match(conversation_id) else None)
+        if conversation is None:
+            return None, error_response(404, "not_found", "no such conversation")
+        agent = request.ctx.agent
+        if not request.app.ctx.read_policy.may_read(agent, conversation):
+            request.app.ctx.audit.record(agent.id, action, conversation_id, {"denied": True})
+            return None, error_response(403, "forbidden", "your role may not read this conversation")
+        request.app.ctx.audit.record(agent.id, action, conversation_id,
+                                     {"format": request.args.get("format", "json")} if action == audit.EXPORT else {})
+        return lifecycle.bundle(conversation_id), None
 
     @app.get("/api/conversations/<conversation_id>")
     @agent_required
     async def conversation(request, conversation_id: str):
-        bundle = bundle_or_404(conversation_id)
-        return response.json(bundle) if bundle else error_response(404, "not_found", "no such conversation")
+        bundle, refused = readable_bundle(request, conversation_id, audit.READ_TRANSCRIPT)
+        return refused or response.json(bundle)
 
     @app.get("/api/conversations/<conversation_id>/export")
     @agent_required
     async def export(request, conversation_id: str):
-        bundle = bundle_or_404(conversation_id)
-        if bundle is None:
-            return error_response(404, "not_found", "no such conversation")
         kind = request.args.get("format", "json")
+        if kind not in ("json", "text"):
+            return error_response(400, "invalid_format", "format must be json or text")
+        bundle, refused = readable_bundle(request, conversation_id, audit.EXPORT)
+        if refused:
+            return refused
         name = f"crossdesk-{conversation_id}"
         if kind == "json":
             return response.text(json.dumps(bundle, ensure_ascii=False, indent=2), content_type="application/json",
                                  headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
-        if kind == "text":
-            return response.text(transcript_text(bundle), content_type="text/plain; charset=utf-8",
-                                 headers={"Content-Disposition": f'attachment; filename="{name}.txt"'})
-        return error_response(400, "invalid_format", "format must be json or text")
+        return response.text(transcript_text(bundle), content_type="text/plain; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}.txt"'})
 
     @app.get("/api/canned")
     @agent_required

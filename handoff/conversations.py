@@ -58,6 +58,7 @@ class ConversationService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._conversations: "OrderedDict[str, Conversation]" = OrderedDict()
         self._last_intent: dict[str, Optional[str]] = {}
+        self._renewed: set[str] = set()  # erased elsewhere, noticed on use, already started afresh
         self.lifecycle = None  # set by the app: triggers a handoff when a turn calls for one
 
     @asynccontextmanager
@@ -86,8 +87,35 @@ class ConversationService:
         for key, value in values.items():
             setattr(conversation, key, value)
 
+    def _drop_if_erased(self, session_id: str) -> None:
+        """Forget a cached conversation that was erased meanwhile (by the command line or another process).
+
+        Without this the cache would keep serving the erased conversation and
+        new messages would be stored against a row that is gone. One primary-key
+        lookup per shopper message (measured in docs/privacy.md).
+        """
+        if session_id in self._conversations and not self.store.conversation_exists(session_id):
+            self.erased([session_id])
+            self._renewed.add(session_id)
+
+    def renewed(self, session_id: str) -> bool:
+        """Whether this session already started afresh after an erasure made elsewhere (asked once)."""
+        if session_id in self._renewed:
+            self._renewed.discard(session_id)
+            return True
+        return False
+
+    def erased(self, session_ids: list[str]) -> None:
+        """Drop everything cached about erased conversations (here and in the bot's tracker cache)."""
+        for session_id in session_ids:
+            self._conversations.pop(session_id, None)
+            self._last_intent.pop(session_id, None)
+            if hasattr(self.bot, "forget_tracker"):  # (test doubles of the bot have no tracker cache)
+                self.bot.forget_tracker(session_id)
+
     def open_session(self, session_id: str, locale: Optional[str]) -> tuple[Conversation, list[StoredMessage]]:
         """Create or resume a conversation; return it with its transcript."""
+        self._drop_if_erased(session_id)
         conversation = self._conversation(session_id, locale)
         if locale and locale != conversation.locale:
             self._update(conversation, locale=locale)
@@ -99,6 +127,7 @@ class ConversationService:
         While a human has the conversation the bot is paused, so the message's
         language is detected here (sticky, like the bot does) and stored with it.
         """
+        self._drop_if_erased(session_id)
         conversation = self._conversation(session_id, locale=utterance.metadata.get("locale"))
         language = None
         if conversation.state != "bot":
@@ -112,6 +141,8 @@ class ConversationService:
 
     def leave_contact(self, session_id: str, contact: protocol.Contact) -> StoredMessage:
         """Store the shopper's contact details in the transcript (agents see them in the bundle)."""
+        self._drop_if_erased(session_id)
+        self._conversation(session_id)  # (re)created if it was erased meanwhile
         details = {"email": contact.email, "name": contact.name}
         text = f"{contact.name} <{contact.email}>" if contact.name else contact.email
         stored, _ = self.store.add_message(session_id, "system", text, data={"event": "contact", "contact": details})

@@ -54,6 +54,8 @@ class Settings:
         translator_timeout: seconds a translation may take before the original is used.
         translator_workers: threads for the (blocking) provider calls.
         protected_terms: comma-separated brand/product names never translated.
+        retention_days: conversations idle longer than this are deleted with all their
+            rows and Rasa trackers (0 keeps them forever); see docs/privacy.md.
     """
 
     host: str = "127.0.0.1"
@@ -82,6 +84,7 @@ class Settings:
     translator_timeout: float = 0.8
     translator_workers: int = 8
     protected_terms: str = ""
+    retention_days: int = 365
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":

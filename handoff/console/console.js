@@ -30,7 +30,13 @@
       translation: "Translation", preview: "Translation the shopper will see (editable)", translate: "Translate",
       sendOriginal: "Send without translating", close: "Close", noResults: "No conversations found.",
       tooManyAttempts: "Too many failed logins. Try again in {s} s.", ended_logged_out: "You were logged out (in this or another tab).",
-      ended_expired: "Your login expired. Please log in again.", ended_deactivated: "Your account was deactivated." },
+      ended_expired: "Your login expired. Please log in again.", ended_deactivated: "Your account was deactivated.",
+      privacy: "Privacy", sessionId: "Session id", email: "E-mail", exportShopper: "Export shopper data",
+      deleteShopper: "Delete all shopper data", shopperHint: "Give a session id or an e-mail address (every conversation where it was left).",
+      confirmDelete: "Delete every conversation, message and contact of this shopper? This cannot be undone.",
+      deleted: "Deleted {n} conversation(s).", nothingStored: "Nothing is stored for this shopper.",
+      auditLog: "Audit log", agent: "Agent", action: "Action", target: "Target", details: "Details", when: "When",
+      show: "Show", anyAction: "Any action", commandLine: "(command line)", noEntries: "No entries." },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
@@ -47,7 +53,13 @@
       translation: "翻訳", preview: "お客様に送られる翻訳（編集できます）", translate: "翻訳",
       sendOriginal: "翻訳せずに送信", close: "閉じる", noResults: "該当する会話はありません。",
       tooManyAttempts: "ログインの失敗が多すぎます。{s} 秒後にもう一度お試しください。", ended_logged_out: "ログアウトしました（このタブまたは別のタブで）。",
-      ended_expired: "ログインの有効期限が切れました。もう一度ログインしてください。", ended_deactivated: "アカウントが無効化されました。" },
+      ended_expired: "ログインの有効期限が切れました。もう一度ログインしてください。", ended_deactivated: "アカウントが無効化されました。",
+      privacy: "プライバシー", sessionId: "セッション ID", email: "メールアドレス", exportShopper: "お客様データを書き出す",
+      deleteShopper: "お客様データをすべて削除", shopperHint: "セッション ID かメールアドレス（残されたすべての会話が対象）を入力してください。",
+      confirmDelete: "このお客様の会話・メッセージ・連絡先をすべて削除しますか？元に戻せません。",
+      deleted: "{n} 件の会話を削除しました。", nothingStored: "このお客様のデータは保存されていません。",
+      auditLog: "監査ログ", agent: "担当者", action: "操作", target: "対象", details: "詳細", when: "日時",
+      show: "表示", anyAction: "すべての操作", commandLine: "（コマンドライン）", noEntries: "記録はありません。" },
   };
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -113,6 +125,7 @@
       $("#login").hidden = true;
       $("#app").hidden = false;
       $("#me-name").textContent = this.agent.display_name;
+      $("#show-admin").hidden = this.agent.role !== "admin";
       desk.connect();
     },
     async login(event) {
@@ -525,11 +538,12 @@
         item.addEventListener("keydown", (event) => { if (event.key === "Enter") this.show(id); });
         list.append(item);
       }
-      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden;
+      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden || !$("#admin").hidden;
     },
 
     show(id) {
       $("#history").hidden = true;
+      $("#admin").hidden = true;
       this.active = id;
       sessionStorage.setItem(ACTIVE_KEY, id);
       for (const [key, view] of this.open) view.root.hidden = key !== id;
@@ -607,6 +621,7 @@
   /* -- history ------------------------------------------------------------------------ */
   const history = {
     show() {
+      $("#admin").hidden = true;
       $("#history").hidden = false;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
@@ -671,6 +686,75 @@
     },
   };
 
+  /* -- privacy (admins): shopper export and erasure, the audit log -------------------------- */
+  const admin = {
+    show() {
+      $("#history").hidden = true;
+      $("#admin").hidden = false;
+      for (const view of desk.open.values()) view.root.hidden = true;
+      desk.active = null;
+      desk.renderMine();
+      this.audit();
+    },
+    query() {
+      const form = $("#shopper-form");
+      const params = new URLSearchParams();
+      if (form.session.value.trim()) params.set("session", form.session.value.trim());
+      else if (form.email.value.trim()) params.set("email", form.email.value.trim());
+      return params;
+    },
+    async result(response, onOk) {
+      const body = (response.headers.get("content-type") || "").includes("json") ? await response.clone().json() : {};
+      const box = $("#shopper-result");
+      if (response.status === 404) box.textContent = t("nothingStored");
+      else if (!response.ok) box.textContent = body.message || String(response.status);
+      else box.textContent = await onOk(body);
+      this.audit();
+    },
+    async exportShopper(event) {
+      event.preventDefault();
+      const params = this.query();
+      const response = await api.call("/api/admin/shoppers/export?" + params);
+      await this.result(response, async () => {
+        const link = el("a");
+        link.href = URL.createObjectURL(await response.blob());
+        link.download = `crossdesk-shopper-${params.get("session") || "email"}.json`;
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+        return "";
+      });
+    },
+    async deleteShopper() {
+      const params = this.query();
+      if (![...params.keys()].length || !window.confirm(t("confirmDelete"))) return;
+      const response = await api.call("/api/admin/shoppers?" + params, { method: "DELETE" });
+      await this.result(response, async (body) => t("deleted", { n: body.conversations.length }));
+    },
+    async audit(event) {
+      if (event) event.preventDefault();
+      const params = new URLSearchParams({ limit: "200" });
+      for (const [key, value] of new FormData($("#audit-form"))) if (value) params.set(key, value);
+      const response = await api.call("/api/admin/audit?" + params);
+      const body = await response.json();
+      const rows = $("#audit");
+      rows.replaceChildren();
+      if (!response.ok) { rows.append(el("tr", "", body.message)); return; }
+      if (!body.entries.length) rows.append(el("tr", "muted", t("noEntries")));
+      for (const e of body.entries) {
+        const row = el("tr");
+        for (const value of [new Date(e.created_at * 1000).toLocaleString(), e.agent || t("commandLine"), e.action,
+          e.target || "", this.details(e.details)]) row.append(el("td", "", value));
+        rows.append(row);
+      }
+    },
+    details(details) {
+      return Object.entries(details).filter(([key]) => key !== "process")
+        .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`).join(" · ");
+    },
+  };
+
   /* -- wiring ---------------------------------------------------------------------------- */
   function wire() {
     $("#login-form").addEventListener("submit", (event) => session.login(event));
@@ -687,6 +771,10 @@
     });
     $("#show-history").addEventListener("click", () => history.show());
     $("#search").addEventListener("submit", (event) => history.search(event));
+    $("#show-admin").addEventListener("click", () => admin.show());
+    $("#shopper-form").addEventListener("submit", (event) => admin.exportShopper(event));
+    $("#shopper-form .delete-shopper").addEventListener("click", () => admin.deleteShopper());
+    $("#audit-form").addEventListener("submit", (event) => admin.audit(event));
     const outcomes = $("#search [name=outcome]");
     OUTCOMES.forEach((name) => { const o = el("option", "", name); o.value = name; outcomes.append(o); });
     document.addEventListener("keydown", (event) => {

@@ -10,6 +10,7 @@ import socketio
 
 from handoff import protocol
 from handoff.delivery import deliver
+from handoff.audit import READ_TRANSCRIPT
 from handoff.interpreting import Interpreter
 from handoff.lifecycle import Lifecycle, LifecycleError, shopper_payload
 from handoff.namespaces import BackgroundNamespace
@@ -41,6 +42,7 @@ class AgentNamespace(BackgroundNamespace):
         self.interpreter = interpreter
         self.online: dict[str, int] = {}  # sid -> agent id
         self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
+        self.audit = None  # the AuditLog, set by the app: a claim hands over the transcript
         self.presence: dict[int, str] = {}  # agent id -> "online" | "away"
         self.sessions = SessionGuard(agents, self._cut, settings.agent_session_sweep_seconds)
 
@@ -217,6 +219,8 @@ class AgentNamespace(BackgroundNamespace):
             joined = await self.lifecycle.claim(agent, conversation_id)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_CLAIM, error)
+        if self.audit:
+            self.audit.record(agent.id, READ_TRANSCRIPT, conversation_id, {"via": "claim"})
         self._set_rooms(agent.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)
         await self.push_queue()
@@ -308,6 +312,8 @@ class AgentNamespace(BackgroundNamespace):
             joined = await self.lifecycle.transfer(agent, conversation_id, target)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_TRANSFER, error)
+        if self.audit:  # the target receives the transcript in agent:assigned
+            self.audit.record(target.id, READ_TRANSCRIPT, conversation_id, {"via": "transfer", "from": agent.id})
         self._set_rooms(agent.id, conversation_id, join=False)
         self._set_rooms(target.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)

@@ -52,6 +52,11 @@ class ShopperNamespace(BackgroundNamespace):
             if not tabs:
                 del self._tabs[session_id]
 
+    async def disconnect_session(self, session_id: str) -> None:
+        """Close every tab of an erased session; reconnecting with its id starts an empty conversation."""
+        for sid in list(self._tabs.get(session_id, ())):
+            await self.disconnect(sid)
+
     async def on_disconnect(self, sid: str) -> None:
         """Forget the socket's tab."""
         session_id = self._bound_session(sid)

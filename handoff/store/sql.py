@@ -12,16 +12,18 @@ import json
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-    UniqueConstraint, create_engine, event, exists, func, select,
+    UniqueConstraint, create_engine, event, exists, func, or_, select,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import SingletonThreadPool
 
+from handoff.store.masking import mask_card_numbers
 from handoff.store.records import Conversation, NewMessage, StoredMessage
 
 metadata = MetaData()
@@ -85,6 +87,18 @@ agent_tokens = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", Integer),  # None: the command line or the server itself (retention)
+    Column("action", String(32), nullable=False),
+    Column("target", String(255)),
+    Column("details", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Index("ix_audit_log_created", "created_at"),
+    Index("ix_audit_log_agent", "agent_id", "created_at"),
+)
+
 
 # Built once: executing a prepared construct skips per-call statement building.
 _INSERT_MESSAGE = messages.insert()
@@ -93,6 +107,15 @@ _MESSAGE_COLUMNS = ("conversation_id", "sender", "text", "language", "client_id"
 _CLIENT_ID = _MESSAGE_COLUMNS.index("client_id")
 _SQLITE_INSERT_MESSAGE = (f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"
                           f" VALUES ({', '.join('?' for _ in _MESSAGE_COLUMNS)})")
+
+
+def agent_took_part(agent_id: int):
+    """Condition on ``transitions``: rows that put this agent on a conversation.
+
+    An agent takes part by claiming or taking over (actor ``agent:<id>``) or by
+    receiving a transfer (reason ``transfer:<id>``).
+    """
+    return or_(transitions.c.actor == f"agent:{agent_id}", transitions.c.reason == f"transfer:{agent_id}")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -107,6 +130,17 @@ def _is_repeated_client_id(error: Exception) -> bool:
     """The insert broke the unique (conversation, client id) constraint, not another one."""
     text = str(error)
     return "uq_message_client_id" in text or "messages.client_id" in text  # (PostgreSQL, SQLite wording)
+
+
+def _masked(message: NewMessage) -> NewMessage:
+    """The message with card numbers masked in its text and in an attached original (an agent's own wording)."""
+    text = mask_card_numbers(message.text)
+    translation = (message.data or {}).get("translation")
+    original = translation.get("text") if isinstance(translation, dict) else None
+    if isinstance(original, str) and mask_card_numbers(original) != original:
+        message = replace(message, data={**message.data, "translation": {**translation,
+                                                                         "text": mask_card_numbers(original)}})
+    return message if text is message.text else replace(message, text=text)
 
 
 def _conversation(row) -> Conversation:
@@ -169,6 +203,15 @@ class SQLStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(conversations).where(conversations.c.id == conversation_id)).first()
         return _conversation(row) if row else None
+
+    def conversation_exists(self, conversation_id: str) -> bool:
+        """Whether the conversation row is there (on SQLite without a pool checkout: it runs per message)."""
+        if self._sqlite_path is not None:
+            row = self._driver_connection().execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
+            return row.fetchone() is not None
+        query = select(conversations.c.id).where(conversations.c.id == conversation_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def ensure_conversation(self, conversation_id: str, locale: Optional[str] = None,
                             context: Optional[dict] = None) -> Conversation:
@@ -251,8 +294,11 @@ class SQLStore:
         """Store several messages in order (on SQLite in one transaction: one commit for all).
 
         Returns (message, created) per message; a repeated ``client_id`` (also
-        within the batch) returns the original and stores nothing.
+        within the batch) returns the original and stores nothing. Card numbers
+        are masked first: the stored text, and so everything that reads it (the
+        bot, the agent, the history), only has their last four digits.
         """
+        batch = [_masked(m) for m in batch]
         now = time.time()
         rows = [(m.conversation_id, m.sender, m.text, m.language, m.client_id,
                  json.dumps(m.data or {}, ensure_ascii=False), now) for m in batch]
@@ -351,9 +397,14 @@ class SQLStore:
                          .values(data=json.dumps(merged, ensure_ascii=False)))
 
     def search(self, text: Optional[str] = None, language: Optional[str] = None, since: Optional[float] = None,
-               until: Optional[float] = None, outcome: Optional[str] = None, limit: int = 50) -> list[dict]:
-        """Past conversations, newest first, filtered by message text, language, date and outcome."""
+               until: Optional[float] = None, outcome: Optional[str] = None, limit: int = 50,
+               agent_id: Optional[int] = None) -> list[dict]:
+        """Past conversations, newest first, filtered by message text, language, date and outcome
+        (and, with ``agent_id``, to the ones that agent took part in)."""
         query = select(conversations)
+        if agent_id is not None:
+            query = query.where(exists().where(transitions.c.conversation_id == conversations.c.id,
+                                               agent_took_part(agent_id)))
         if text:
             pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             query = query.where(exists().where(

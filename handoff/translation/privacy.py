@@ -79,7 +79,7 @@ def _card_shaped(groups: list[str]) -> bool:
     return luhn_valid(digits)
 
 
-def _find_card(run: str) -> tuple[int, int] | None:
+def find_card(run: str) -> tuple[int, int] | None:
     """Character span of the first (longest) card number inside a run of digit groups."""
     spans = [m.span() for m in re.finditer(r"\d+", run)]
     for first in range(len(spans)):
@@ -122,7 +122,7 @@ class _Masker:
 
     def cards(self, run: str) -> str:
         """Tokenise every card number in a run of digit groups."""
-        span = _find_card(run)
+        span = find_card(run)
         if span is None:
             return run
         start, end = span

@@ -205,6 +205,10 @@ class TranslationService:
             self._cache.put(key, answer)
         return replace(result, text=restore(answer, restore_map), translated=True)
 
+    def clear_cache(self) -> None:
+        """Forget every cached translation (after a shopper's data was erased)."""
+        self._cache = _Cache(self._cache.size)
+
     async def close(self) -> None:
         """Stop the pool; calls still stuck on a provider are abandoned, not awaited."""
         self._closed = True
