@@ -31,6 +31,7 @@ run: setup
 
 test: setup
 	@scripts/ensure-chromium
+	@scripts/ensure-services
 	$(PY) -m bot train
 	$(PY) -m pytest
 
