@@ -215,14 +215,25 @@ async def test_the_server_on_a_previous_release_database_resumes_the_old_convers
     load_sqlite_release(var_dir / "crossdesk.db")
     server = ServerProcess(var_dir, model_path).start()
     try:
+        engine = create_engine(f"sqlite:///{var_dir / 'crossdesk.db'}", future=True)
+        with engine.connect() as conn:
+            assert migrate.read_revision(conn) == migrate.head_revision()  # upgraded by the server's start
+        engine.dispose()
         status, body = login(server.url, "yuki", "correct horse battery")
         assert status == 200 and body.get("token"), body
         shopper = Shopper(server.url)
         assert await shopper.connect(session_id="legacy-session-0001") == "legacy-session-0001"
         _, history = await shopper.expect("crossdesk:history")
         assert [(m["sender"], m["text"]) for m in history["messages"]] == LEGACY_TRANSCRIPT
-        # Resolved: writing again is answered by the bot at once, in the same session.
-        reply = await shopper.ask("what payment methods do you accept?")
+        await shopper.close()
+        # The other old conversation is still with the bot: it goes on where it stopped.
+        shopper = Shopper(server.url)
+        await shopper.connect(session_id="legacy-session-0002")
+        _, history = await shopper.expect("crossdesk:history")
+        assert [m["text"] for m in history["messages"]][0] == "Quels moyens de paiement acceptez-vous ?"
+        ack = await shopper.say("Combien coûte la livraison en Allemagne ?")
+        assert ack["ok"] and ack["id"] == 10  # after the old rows
+        _, reply = await shopper.expect("bot_uttered")
         assert reply["text"]
         await shopper.close()
     finally:
