@@ -14,6 +14,7 @@ import time
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, create_engine, text
+from sqlalchemy import inspect as sa_inspect
 
 from handoff.store import SQLStore
 from handoff.store import migrate
@@ -238,3 +239,28 @@ async def test_the_server_on_a_previous_release_database_resumes_the_old_convers
         await shopper.close()
     finally:
         server.stop()
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(legacy_url, tmp_path, monkeypatch):
+    import shutil
+
+    migrations = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions" / "0002_broken.py").write_text(
+        'from alembic import op\nimport sqlalchemy as sa\n\nrevision = "0002_broken"\n'
+        'down_revision = "0001_baseline"\nbranch_labels = None\ndepends_on = None\n\n\n'
+        'def upgrade():\n    op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))\n'
+        '    op.execute("UPDATE messages SET text = \'lost\'")\n'
+        '    raise RuntimeError("this migration breaks halfway")\n')
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", migrations)
+    monkeypatch.setattr(migrate, "VERSIONS_DIR", migrations / "versions")
+    with pytest.raises(RuntimeError, match="breaks halfway"):
+        SQLStore(legacy_url)
+    engine = create_engine(legacy_url, future=True)
+    try:
+        with engine.connect() as conn:
+            # Neither the new table nor even the baseline stamp (alembic_version) stayed.
+            assert set(sa_inspect(conn).get_table_names()) == set(TABLES)
+            assert conn.execute(text("SELECT text FROM messages WHERE id = 1")).scalar() == LEGACY_TRANSCRIPT[0][1]
+    finally:
+        engine.dispose()
