@@ -264,3 +264,32 @@ def test_a_failing_migration_leaves_the_database_as_it_was(legacy_url, tmp_path,
             assert conn.execute(text("SELECT text FROM messages WHERE id = 1")).scalar() == LEGACY_TRANSCRIPT[0][1]
     finally:
         engine.dispose()
+
+
+def test_commands_refuse_a_database_from_a_newer_release_with_a_clear_message(tmp_path):
+    SQLStore(f"sqlite:///{tmp_path}/crossdesk.db").close()
+    with sqlite3.connect(tmp_path / "crossdesk.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0042_from_the_future'")
+    env = {**os.environ, "CROSSDESK_VAR_DIR": str(tmp_path)}
+    listed = subprocess.run([sys.executable, "-m", "handoff", "agents", "list"], cwd=ROOT, env=env, text=True,
+                            capture_output=True, timeout=120)
+    assert listed.returncode == 2 and "Traceback" not in listed.stderr
+    assert "error: the database schema is at revision '0042_from_the_future', newer than this Crossdesk" in listed.stderr
+    current = subprocess.run([sys.executable, "-m", "handoff", "db", "current"], cwd=ROOT, env=env, text=True,
+                             capture_output=True, timeout=120)
+    assert current.stdout.strip() == f"0042_from_the_future (newer than this Crossdesk, whose newest is {migrate.head_revision()})"
+
+
+def test_db_revision_writes_the_next_numbered_migration(tmp_path, monkeypatch):
+    import shutil
+
+    from alembic.script import ScriptDirectory
+
+    migrations = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", migrations)
+    monkeypatch.setattr(migrate, "VERSIONS_DIR", migrations / "versions")
+    path = migrate.new_revision("Add ticket due times!")
+    assert path == migrations / "versions" / "0002_add_ticket_due_times.py" and path.exists()
+    assert migrate.head_revision() == "0002_add_ticket_due_times"
+    assert ScriptDirectory(str(migrations)).get_revision("0002_add_ticket_due_times").down_revision == "0001_baseline"
