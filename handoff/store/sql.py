@@ -248,7 +248,7 @@ class SQLStore:
         return self.add_messages([NewMessage(conversation_id, sender, text, language, client_id, data)])[0]
 
     def add_messages(self, batch: list[NewMessage]) -> list[tuple[StoredMessage, bool]]:
-        """Store several messages in order (on SQLite in one transaction: one commit for all).
+        """Store several messages in order, in one transaction (one commit for all).
 
         Returns (message, created) per message; a repeated ``client_id`` (also
         within the batch) returns the original and stores nothing.
