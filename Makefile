@@ -32,6 +32,7 @@ run: setup
 test: setup
 	@scripts/ensure-chromium
 	@scripts/ensure-npm-packages
+	@scripts/ensure-services
 	$(PY) -m bot train
 	$(PY) -m pytest
 

@@ -13,11 +13,15 @@ def serve(args: argparse.Namespace) -> None:
     from bot.training import ensure_model
     from handoff.app import create_app
     from handoff.settings import Settings
+    from handoff.store.migrate import SchemaError
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     model = settings.model_path or str(ensure_model(settings.models_dir))
-    app = create_app(settings, model_path=model)
+    try:
+        app = create_app(settings, model_path=model)
+    except SchemaError as error:  # (a database from a newer release, or not ours)
+        sys.exit(f"error: {error}")
     base = f"http://{settings.host}:{settings.port}"
     print(f"Crossdesk starting on {base}\n  demo storefront: {base}/\n  health:          {base}/health",
           flush=True)
@@ -29,8 +33,13 @@ def agents_command(args: argparse.Namespace) -> int:
     from handoff.settings import Settings
     from handoff.store import SQLStore
     from handoff.store.agents import AgentError, AgentStore
+    from handoff.store.migrate import SchemaError
 
-    store = AgentStore(SQLStore(Settings.from_env().database_url))
+    try:
+        store = AgentStore(SQLStore(Settings.from_env().database_url))
+    except SchemaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.agents_command == "list":
         for agent in store.all():
             print(f"{agent.username}\t{agent.display_name}\t{','.join(agent.languages)}\t{agent.role}"
@@ -88,6 +97,32 @@ def shopper_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def db_command(args: argparse.Namespace) -> int:
+    """``db upgrade`` (to the newest schema), ``db current`` and ``db revision MESSAGE`` (for developers)."""
+    from sqlalchemy import create_engine
+
+    from handoff.settings import Settings
+    from handoff.store import migrate
+
+    if args.db_command == "revision":
+        print(f"wrote {migrate.new_revision(args.message)} (review it before committing)")
+        return 0
+    url = Settings.from_env().database_url
+    engine = create_engine(url, future=True)
+    try:
+        if args.db_command == "current":
+            print(migrate.describe(engine))
+            return 0
+        before, after = migrate.upgrade(engine)
+    except migrate.SchemaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"database at {after} (newest)" + ("" if before == after else f", was {before or 'empty'}"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -113,6 +148,12 @@ def main(argv: list[str] | None = None) -> None:
         which.add_argument("--session", help="the widget's session id")
         which.add_argument("--email", help="every conversation where this e-mail was left")
     shopper_commands.add_parser("purge", help="delete what is older than CROSSDESK_RETENTION_DAYS now")
+    db = commands.add_parser("db", help="database schema (CROSSDESK_DATABASE_URL)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="upgrade the schema to the newest revision (the server does it at start)")
+    db_commands.add_parser("current", help="show the database's schema revision")
+    revision = db_commands.add_parser("revision", help="developers: write the next migration from the models")
+    revision.add_argument("message")
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args)
@@ -120,6 +161,8 @@ def main(argv: list[str] | None = None) -> None:
         return agents_command(args)
     elif args.command == "shopper":
         return shopper_command(args)
+    elif args.command == "db":
+        return db_command(args)
 
 
 if __name__ == "__main__":

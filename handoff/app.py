@@ -26,6 +26,7 @@ from handoff.security_headers import setup_security_headers
 from handoff.sessions import setup_sessions
 from handoff.settings import ROOT, Settings
 from handoff.socket_server import SocketServer
+from handoff.static_files import setup_static
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
 from handoff.throttle import LoginLimiter
@@ -114,7 +115,7 @@ def setup_origin_check(app: Sanic, settings: Settings) -> None:
 
 
 def setup_routes(app: Sanic) -> None:
-    """Demo storefront, widget files and health."""
+    """Demo storefront, static files and health."""
 
     @app.get("/")
     async def storefront(request):
@@ -127,7 +128,7 @@ def setup_routes(app: Sanic) -> None:
         return response.json({"status": status, "bot_load_seconds": bot.load_seconds},
                              status=200 if status != "error" else 503)
 
-    app.static("/widget", str(WIDGET_DIR), name="widget")
+    setup_static(app)  # /widget/*, /console/static/*, /favicon.ico: gzip, ETag, Cache-Control
 
 
 class _ClosedWebsocketFilter(logging.Filter):

@@ -82,7 +82,7 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
     async def console_page(request):
         return await response.file(CONSOLE_DIR / "index.html", headers={"Cache-Control": "no-store"})
 
-    app.static("/console/static", str(CONSOLE_DIR), name="console_static")
+    # (its static files: handoff/static_files.py)
 
     @app.get("/api/me")
     @agent_required

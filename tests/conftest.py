@@ -11,6 +11,8 @@ from tests.support import ROOT, ServerProcess, Shopper
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
+pytest_plugins = ["tests.services"]  # postgres_cluster, postgres_url: a real PostgreSQL server
+
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:

@@ -1,4 +1,4 @@
-"""The conversation store's group commit, on a real SQLite file."""
+"""The conversation store's group commit, on a real SQLite file and a real PostgreSQL server."""
 
 import asyncio
 
@@ -8,22 +8,29 @@ from handoff.store import NewMessage, SQLStore
 from handoff.store.group_commit import GroupCommit
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path}/crossdesk.db"
+
+
 @pytest.fixture
-def store(tmp_path):
-    store = SQLStore(f"sqlite:///{tmp_path}/crossdesk.db")
+def store(store_url):
+    store = SQLStore(store_url)
     store.ensure_conversation("c1")
     yield store
     store.close()
 
 
-async def test_messages_arriving_together_share_one_commit_and_keep_their_order(store, tmp_path):
+async def test_messages_arriving_together_share_one_commit_and_keep_their_order(store, store_url):
     writer = GroupCommit(store)
     results = await asyncio.gather(*(writer.add(NewMessage("c1", "shopper", f"m{i}", client_id=f"id{i}"))
                                      for i in range(10)))
     assert writer.batches == 1
     assert [stored.text for stored, created in results] == [f"m{i}" for i in range(10)]
     assert all(created for _, created in results)
-    reopened = SQLStore(f"sqlite:///{tmp_path}/crossdesk.db")  # committed: another connection sees them
+    reopened = SQLStore(store_url)  # committed: another connection sees them
     assert [m.text for m in reopened.transcript("c1")] == [f"m{i}" for i in range(10)]
     reopened.close()
 

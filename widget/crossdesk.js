@@ -110,6 +110,22 @@
     return STRINGS[base] ? base : "en";
   }
 
+  const clockFormats = new Map();
+
+  /**
+   * "14:05" or "2:05 PM" as the shopper's locale writes times: the browser's locale when it
+   * speaks the chat's language (en-GB for English), else the chat's language. The hour cycle
+   * is the locale's own (never forced).
+   */
+  function clockText(date, lang) {
+    const browser = [navigator.language, ...(navigator.languages || [])];
+    const locale = browser.find((tag) => typeof tag === "string" && tag && uiLanguage(tag) === lang) || lang;
+    if (!clockFormats.has(locale)) {
+      clockFormats.set(locale, new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit" }));
+    }
+    return clockFormats.get(locale).format(date);
+  }
+
   function format(template, values) {
     return template.replace(/\{(\w+)\}/g, (_, key) => (key in values ? String(values[key]) : ""));
   }
@@ -401,7 +417,7 @@
         message.sender === "shopper" ? strings.you : strings.assistant;
       const time = new Date((message.ts || Date.now() / 1000) * 1000);
       const meta = this.el("div", "meta");
-      const clock = this.el("time", "", time.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }));
+      const clock = this.el("time", "", clockText(time, lang));
       clock.dateTime = time.toISOString();
       meta.append(who ? who + " · " : "", clock);
       if (message.untranslated) meta.append(" · ⚠ " + strings.untranslated);

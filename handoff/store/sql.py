@@ -25,6 +25,7 @@ from sqlalchemy.pool import SingletonThreadPool
 
 from handoff.store.masking import mask_card_numbers
 from handoff.store.records import Conversation, NewMessage, StoredMessage
+from handoff.store import migrate
 
 metadata = MetaData()
 
@@ -178,7 +179,7 @@ class SQLStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             if self.engine.url.database and self.engine.url.database != ":memory:":
                 self._sqlite_path = self.engine.url.database
-        metadata.create_all(self.engine)
+        migrate.ensure_schema(self.engine)  # (handoff/store/migrate.py: raises SchemaError if it cannot)
 
     def _driver_connection(self) -> sqlite3.Connection:
         """This thread's own sqlite3 connection for the message insert (no pool checkout per message)."""
@@ -291,7 +292,7 @@ class SQLStore:
         return self.add_messages([NewMessage(conversation_id, sender, text, language, client_id, data)])[0]
 
     def add_messages(self, batch: list[NewMessage]) -> list[tuple[StoredMessage, bool]]:
-        """Store several messages in order (on SQLite in one transaction: one commit for all).
+        """Store several messages in order, in one transaction (one commit for all).
 
         Returns (message, created) per message; a repeated ``client_id`` (also
         within the batch) returns the original and stores nothing. Card numbers
@@ -317,7 +318,7 @@ class SQLStore:
         """Insert rows; the id of each, or None where its client id was already stored."""
         if self._sqlite_path is not None:
             return self._insert_sqlite(rows)
-        return [self._insert_sqlalchemy(row) for row in rows]
+        return self._insert_sqlalchemy(rows)
 
     def _insert_sqlite(self, rows: list[tuple]) -> list[Optional[int]]:
         """All rows in one transaction on this thread's driver connection.
@@ -340,15 +341,24 @@ class SQLStore:
             raise
         return ids
 
-    def _insert_sqlalchemy(self, row: tuple) -> Optional[int]:
-        """One row in its own transaction (on PostgreSQL a failed insert aborts its transaction)."""
-        try:
-            with self.engine.begin() as conn:
-                return conn.execute(_INSERT_MESSAGE, dict(zip(_MESSAGE_COLUMNS, row))).inserted_primary_key[0]
-        except IntegrityError as error:
-            if row[_CLIENT_ID] is None or not _is_repeated_client_id(error):
-                raise
-            return None
+    def _insert_sqlalchemy(self, rows: list[tuple]) -> list[Optional[int]]:
+        """All rows in one transaction, each in a savepoint.
+
+        On PostgreSQL a failed insert aborts its whole transaction; a savepoint
+        confines a duplicate client id to its own row, as on SQLite.
+        """
+        ids: list[Optional[int]] = []
+        with self.engine.begin() as conn:
+            for row in rows:
+                try:
+                    with conn.begin_nested():
+                        result = conn.execute(_INSERT_MESSAGE, dict(zip(_MESSAGE_COLUMNS, row)))
+                    ids.append(result.inserted_primary_key[0])
+                except IntegrityError as error:
+                    if row[_CLIENT_ID] is None or not _is_repeated_client_id(error):
+                        raise
+                    ids.append(None)
+        return ids
 
     def record_turn(self, conversation_id: str, shopper_message_id: int, understanding: dict,
                     language: Optional[str], bot_messages: list[tuple[str, Optional[str], dict]]) -> list[StoredMessage]:
