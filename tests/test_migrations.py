@@ -191,6 +191,7 @@ def test_revision_ids_are_their_file_names_and_form_one_line():
     for older, newer in zip(revisions, revisions[1:]):
         assert newer.down_revision == older.revision
     assert all(os.path.basename(r.path) == f"{r.revision}.py" for r in revisions)
+    assert all(len(r.revision) <= migrate.MAX_REVISION_CHARS for r in revisions)  # fits alembic_version
 
 
 def test_db_commands_show_and_upgrade_a_previous_release_database(tmp_path):
@@ -246,9 +247,11 @@ def test_a_failing_migration_leaves_the_database_as_it_was(legacy_url, tmp_path,
 
     migrations = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
-    (migrations / "versions" / "0002_broken.py").write_text(
-        'from alembic import op\nimport sqlalchemy as sa\n\nrevision = "0002_broken"\n'
-        'down_revision = "0001_baseline"\nbranch_labels = None\ndepends_on = None\n\n\n'
+    head = migrate.head_revision()
+    broken = f"{int(head[:4]) + 1:04d}_broken"  # on top of the newest real migration
+    (migrations / "versions" / f"{broken}.py").write_text(
+        f'from alembic import op\nimport sqlalchemy as sa\n\nrevision = "{broken}"\n'
+        f'down_revision = "{head}"\nbranch_labels = None\ndepends_on = None\n\n\n'
         'def upgrade():\n    op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))\n'
         '    op.execute("UPDATE messages SET text = \'lost\'")\n'
         '    raise RuntimeError("this migration breaks halfway")\n')
@@ -289,7 +292,9 @@ def test_db_revision_writes_the_next_numbered_migration(tmp_path, monkeypatch):
     shutil.copytree(migrate.MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", migrations)
     monkeypatch.setattr(migrate, "VERSIONS_DIR", migrations / "versions")
+    previous = migrate.head_revision()
+    expected = f"{int(previous[:4]) + 1:04d}_add_ticket_due_times"
     path = migrate.new_revision("Add ticket due times!")
-    assert path == migrations / "versions" / "0002_add_ticket_due_times.py" and path.exists()
-    assert migrate.head_revision() == "0002_add_ticket_due_times"
-    assert ScriptDirectory(str(migrations)).get_revision("0002_add_ticket_due_times").down_revision == "0001_baseline"
+    assert path == migrations / "versions" / f"{expected}.py" and path.exists()
+    assert migrate.head_revision() == expected
+    assert ScriptDirectory(str(migrations)).get_revision(expected).down_revision == previous

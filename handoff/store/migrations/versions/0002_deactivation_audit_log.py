@@ -1,6 +1,6 @@
 """Agent deactivation (``agents.deactivated_at``) and the privacy audit log (``audit_log``).
 
-Revision ID: 0002_agents_deactivated_at_and_audit_log
+Revision ID: 0002_deactivation_audit_log
 Revises: 0001_baseline
 Create Date: 2026-12-06 16:02:32.503959
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002_agents_deactivated_at_and_audit_log'
+revision = '0002_deactivation_audit_log'
 down_revision = '0001_baseline'
 branch_labels = None
 depends_on = None
