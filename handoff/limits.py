@@ -21,6 +21,15 @@ from handoff.settings import Settings
 
 BUSY_RETRY_SECONDS = 1.0  # a conversation's backlog drains at ~10-70 ms a message: a second frees it
 PRUNE_EVERY = 1024  # new per-address buckets between two sweeps of the full ones
+# After a refusal a socket's next event is read no sooner than this. Refusing
+# is cheap but not free: a flooder sending 2,400 messages/s kept the server busy
+# refusing and doubled other shoppers' p50 (bench.flood). Paused, its surplus
+# waits in its own TCP buffers. A client that honours retry_after (>= 0.1 s) never notices.
+REFUSED_PAUSE = 0.1
+# A socket refused this often (the budget refills at one a second) ignores
+# retry_after: it is disconnected, which also drops what it left in the buffers.
+REFUSALS_BURST = 50
+REFUSALS_RATE = 1.0
 
 
 class RateLimiter:
@@ -99,11 +108,14 @@ class ShopperLimits:
         self.per_socket = RateLimiter(settings.socket_message_rate, settings.socket_message_burst, clock)
         self.per_address = RateLimiter(settings.ip_message_rate, settings.ip_message_burst, clock)
         self.typing = RateLimiter(settings.socket_typing_rate, settings.socket_typing_burst, clock)
+        self.refusals = RateLimiter(REFUSALS_RATE, REFUSALS_BURST, clock)
         self.max_pending = settings.max_pending_per_conversation
         self.trusted_proxies = settings.trusted_proxy_list
         self._address_of: dict[str, str] = {}  # socket -> client address
         self._pending: dict[str, int] = {}  # conversation -> messages stored and waiting for the bot
-        self.refused = {RATE_LIMITED: 0, BUSY: 0}  # (for logs and benchmarks)
+        self._paused_until: dict[str, float] = {}  # socket -> when its next event may be read
+        self.clock = clock
+        self.refusal_counts = {RATE_LIMITED: 0, BUSY: 0}  # (for logs and benchmarks)
 
     # -- sockets ---------------------------------------------------------------
     def connected(self, sid: str, environ: dict) -> None:
@@ -113,21 +125,45 @@ class ShopperLimits:
     def disconnected(self, sid: str) -> None:
         """Forget a socket (its address's bucket stays: reconnecting does not refill it)."""
         self._address_of.pop(sid, None)
+        self._paused_until.pop(sid, None)
         self.per_socket.forget(sid)
         self.typing.forget(sid)
+        self.refusals.forget(sid)
 
     def address(self, sid: str) -> str:
         """The client address of a socket (as far as we trust the proxies)."""
         return self._address_of.get(sid, "unknown")
 
     # -- events ----------------------------------------------------------------
+    def refused(self, sid: str) -> bool:
+        """A socket was refused: read its next event no sooner than REFUSED_PAUSE from now.
+
+        Returns True when it has been refused too often (REFUSALS_BURST): disconnect it.
+        """
+        self._paused_until[sid] = self.clock() + REFUSED_PAUSE
+        if self.refusals.wait(sid):
+            return True
+        self.refusals.take(sid)
+        return False
+
+    def delay(self, sid: str) -> float:
+        """Seconds to wait before handling the socket's next event (0 unless it was just refused)."""
+        until = self._paused_until.get(sid)
+        if until is None:
+            return 0.0
+        wait = until - self.clock()
+        if wait <= 0:
+            del self._paused_until[sid]
+            return 0.0
+        return wait
+
     def admit_message(self, sid: str) -> None:
         """Count one message of ``sid``; RetryLater(``rate_limited``) when over a limit."""
         address = self.address(sid)
         socket_wait = self.per_socket.wait(sid)
         address_wait = self.per_address.wait(address) if not socket_wait else 0.0
         if socket_wait or address_wait:
-            self.refused[RATE_LIMITED] += 1
+            self.refusal_counts[RATE_LIMITED] += 1
             wait = _rounded_up(max(socket_wait, address_wait))
             whose = "this connection" if socket_wait else "your network"
             raise RetryLater(RATE_LIMITED, f"too many messages from {whose}; send it again in {wait:g} s", wait)
@@ -141,7 +177,7 @@ class ShopperLimits:
         """
         wait = self.per_socket.wait(sid)
         if wait:
-            self.refused[RATE_LIMITED] += 1
+            self.refusal_counts[RATE_LIMITED] += 1
             wait = _rounded_up(wait)
             raise RetryLater(RATE_LIMITED, f"too many session requests; send it again in {wait:g} s", wait)
         self.per_socket.take(sid)
@@ -159,7 +195,7 @@ class ShopperLimits:
         """Hold a place in the conversation's bot queue; RetryLater(``busy``) when it is full."""
         pending = self._pending.get(conversation_id, 0)
         if self.max_pending > 0 and pending >= self.max_pending:
-            self.refused[BUSY] += 1
+            self.refusal_counts[BUSY] += 1
             raise RetryLater(BUSY, f"{pending} messages of this conversation are still waiting for an answer; "
                                    f"send it again in {BUSY_RETRY_SECONDS:g} s", BUSY_RETRY_SECONDS)
         self._pending[conversation_id] = pending + 1

@@ -105,6 +105,20 @@ def test_a_conversation_holds_at_most_its_bound_of_messages_waiting_for_the_bot(
     assert shopper.pending("c1") == 2
 
 
+def test_a_socket_that_keeps_sending_while_refused_is_slowed_then_cut_off():
+    clock = Clock()
+    shopper = limits(clock)
+    assert shopper.delay("s") == 0
+    outcomes = []
+    for _ in range(60):
+        outcomes.append(shopper.refused("s"))
+        assert shopper.delay("s") == pytest.approx(0.1)  # its next event is read 0.1 s later
+        clock.now += 0.1
+    assert outcomes.index(True) > 50  # 50 refusals, plus what one a second gives back
+    shopper.disconnected("s")
+    assert shopper.delay("s") == 0 and shopper.refused("s") is False
+
+
 def test_idle_address_buckets_are_pruned():
     clock = Clock()
     limiter = RateLimiter(rate=10, burst=5, clock=clock)

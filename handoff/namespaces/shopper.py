@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Optional
 
@@ -35,7 +36,28 @@ class ShopperNamespace(BackgroundNamespace):
         await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
         ack = {"ok": False, "error": error.code, "message": error.message}
         retry_after = getattr(error, "retry_after", None)
-        return ack if retry_after is None else {**ack, "retry_after": retry_after}
+        if retry_after is None:
+            return ack
+        self._refused(sid)
+        return {**ack, "retry_after": retry_after}
+
+    def _refused(self, sid: str) -> None:
+        """Slow down a refused socket; disconnect one that keeps sending regardless."""
+        if self.limits.refused(sid):
+            logger.warning("disconnecting a shopper socket from %s: it kept sending while refused",
+                           self.limits.address(sid))
+            self._spawn(self.disconnect(sid))  # after this event's ack went out
+
+    async def _paced(self, sid: str) -> bool:
+        """Read a socket that was just refused more slowly (its events wait here, in its own read loop).
+
+        Returns False when the socket went away meanwhile (the event is dropped: nobody awaits its ack).
+        """
+        delay = self.limits.delay(sid)
+        if not delay:
+            return True
+        await asyncio.sleep(delay)
+        return self.server.manager.is_connected(sid, self.namespace)
 
     def _bound_session(self, sid: str) -> Optional[str]:
         return self._session_of.get(sid)
@@ -67,6 +89,8 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_session_request(self, sid: str, data: Any = None) -> Any:
         """Rasa's handshake: confirm (or create) the session, then replay history."""
+        if not await self._paced(sid):
+            return None
         try:
             self.limits.admit_session(sid)
             request = protocol.parse_session_request(data)
@@ -84,6 +108,8 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> Any:
         """Store the message, acknowledge it, then answer it in the background."""
+        if not await self._paced(sid):
+            return None
         try:
             self.limits.admit_message(sid)
             utterance = protocol.parse_user_uttered(data, self.settings.max_message_chars)
@@ -110,8 +136,11 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_typing(self, sid: str, data: Any = None) -> Any:
         """``crossdesk:typing {typing}``: forwarded to the agent holding the conversation."""
+        if not await self._paced(sid):
+            return None
         wait = self.limits.admit_typing(sid)
         if wait is not None:  # dropped without a crossdesk:error: an indicator is not worth an event back
+            self._refused(sid)
             return {"ok": False, "error": protocol.RATE_LIMITED, "message": "typing events are dropped for now",
                     "retry_after": wait}
         session_id = self._bound_session(sid)
@@ -124,6 +153,8 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_contact(self, sid: str, data: Any = None) -> Any:
         """``crossdesk:contact {email, name?}``: stored in the transcript for the agents."""
+        if not await self._paced(sid):
+            return None
         session_id = self._bound_session(sid)
         try:
             self.limits.admit_message(sid)  # each one is stored, like a message
