@@ -83,13 +83,16 @@ async def answered(server, session_id: str, count: int, timeout: float = 90) -> 
 
 
 async def flood(url: str, seconds: float) -> tuple[Shopper, dict[str, dict]]:
-    """One socket sending ``user_uttered`` as fast as it can for ``seconds`` (at most FLOOD_MAX); its acks by text."""
+    """One socket sending ``user_uttered`` as fast as it can for ``seconds`` (at most FLOOD_MAX), ignoring every
+    refusal, until the server disconnects it; the acks it got, by text."""
     flooder = Shopper(url)
+    gone = asyncio.Event()
+    flooder.client.on("disconnect", gone.set)
     await flooder.connect()
     acks: dict[str, dict] = {}
     deadline = time.monotonic() + seconds
     sent = 0
-    while time.monotonic() < deadline and sent < FLOOD_MAX:
+    while time.monotonic() < deadline and sent < FLOOD_MAX and not gone.is_set():
         text = f"flood {sent} where is my parcel"
 
         def record(ack=None, text=text):
@@ -99,22 +102,20 @@ async def flood(url: str, seconds: float) -> tuple[Shopper, dict[str, dict]]:
                                                    "message_id": f"flood-{sent}"}, callback=record)
         sent += 1
         await asyncio.sleep(0)  # let the well-behaved shoppers of this process send too
-    for _ in range(300):  # every message gets its ack (bounded wait)
-        if len(acks) == sent:
-            break
-        await asyncio.sleep(0.1)
-    assert len(acks) == sent, f"{sent - len(acks)} of {sent} flood messages never acknowledged"
+    # Refused events are read slowly, then the socket is cut off: 50 refusals (+1/s) at ~10 a second.
+    await asyncio.wait_for(gone.wait(), 60)
     return flooder, acks
 
 
-async def well_behaved(shopper: Shopper, index: int, until: float) -> list[str]:
-    """A message every ~300 ms until ``until``; every one must be acknowledged as stored."""
+async def well_behaved(shopper: Shopper, index: int, done: asyncio.Event) -> list[str]:
+    """Until ``done``: a message, its answer, ~300 ms, the next. Every one must be acknowledged as stored."""
     texts = []
-    while time.monotonic() < until:
+    while not done.is_set() and len(texts) < 200:
         text = QUESTIONS[(index + len(texts)) % len(QUESTIONS)]
         ack = await shopper.say(text, message_id=f"calm-{index}-{len(texts)}")
         assert ack["ok"] and not ack["duplicate"], ack
         texts.append(text)
+        await shopper.expect("bot_uttered", timeout=60)
         await asyncio.sleep(0.3)
     return texts
 
@@ -125,26 +126,35 @@ async def test_a_flooding_socket_is_throttled_while_every_message_of_shoppers_be
     shoppers = [Shopper(server.url) for _ in range(5)]
     for shopper in shoppers:
         await shopper.connect()
-    until = time.monotonic() + FLOOD_SECONDS
+    done = asyncio.Event()
+
+    async def flooding():
+        try:
+            return await flood(server.url, FLOOD_SECONDS)
+        finally:
+            done.set()
+
+    started = time.monotonic()
     (flooder, acks), *calm = await asyncio.gather(
-        flood(server.url, FLOOD_SECONDS), *(well_behaved(s, i, until) for i, s in enumerate(shoppers)))
+        flooding(), *(well_behaved(s, i, done) for i, s in enumerate(shoppers)))
+    took = time.monotonic() - started
 
     accepted = [text for text, ack in acks.items() if ack["ok"]]
     refused = [ack for ack in acks.values() if not ack["ok"]]
     limited = [ack for ack in refused if ack["error"] == "rate_limited"]
-    assert len(limited) > len(acks) / 2, f"{len(acks)} sent, {len(limited)} rate limited"
+    assert len(refused) >= 50 and len(limited) >= 10, f"{len(acks)} acks, {len(limited)} rate limited"
     assert all(ack["error"] in ("rate_limited", "busy") and ack["retry_after"] > 0 for ack in refused)
     assert "too many messages" in limited[0]["message"]
-    # The default burst (20) and rate (2/s): what one socket gets through in a few seconds.
-    assert len(accepted) <= 20 + 2 * (FLOOD_SECONDS + 5)
+    # The default burst (20) and rate (2/s): what one socket gets through while it floods.
+    assert len(accepted) <= 20 + 2 * took
     _, error = await flooder.expect("crossdesk:error", where=lambda e: e["code"] == "rate_limited")
     assert error["event"] == "user_uttered" and error["retry_after"] > 0
+    await asyncio.sleep(1)  # what it left in the buffers is dropped, not stored
     stored = [m["text"] for m in await history(server.url, flooder.session_id) if m["sender"] == "shopper"]
     assert stored == accepted  # refused messages were not stored
-    await flooder.close()
 
     for shopper, texts in zip(shoppers, calm):
-        assert len(texts) >= 5
+        assert len(texts) >= 3
         transcript = await answered(server, shopper.session_id, len(texts))
         said = [m for m in transcript if m["sender"] == "shopper"]
         assert [m["text"] for m in said] == texts  # every message stored, in order
@@ -194,14 +204,16 @@ async def test_a_typing_flood_reaches_the_agent_only_up_to_the_typing_limit(defa
     shopper = await handed_off(default_server)
     claimed = await agent.call("claim", {"conversation_id": shopper.session_id})
     assert claimed["ok"], claimed
+    started = time.monotonic()
     acks = [await shopper.client.call("crossdesk:typing", {"typing": i % 2 == 0}, timeout=10) for i in range(60)]
+    took = time.monotonic() - started
     dropped = [ack for ack in acks if not ack["ok"]]
     assert dropped and all(ack["error"] == "rate_limited" and ack["retry_after"] > 0 for ack in dropped)
     await asyncio.sleep(1)
     relayed = 0
     while not agent.events.empty():
         relayed += agent.events.get_nowait()[0] == "agent:shopper_typing"
-    assert 1 <= relayed <= 10 + 2 * 3  # the default burst, plus what the rate refills while the test runs
+    assert 1 <= relayed <= 10 + 2 * took + 1  # the default burst, plus what the rate (2/s) refills meanwhile
     assert (await shopper.say("still there?"))["ok"]  # typing does not use up the message budget
     await shopper.close()
     await agent.close()
