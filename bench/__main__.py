@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -23,14 +24,19 @@ import socketio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import free_port  # noqa: E402
-
 MESSAGES = [
     "hi", "how long does shipping to Germany take?", "配送にどのくらいかかりますか",
     "how much is shipping to Canada", "do I have to pay customs duties in Australia?",
     "支払い方法は？", "can I pay with PayPal?", "thanks!", "where is my parcel? order #A10234",
     "what is your return policy", "ありがとう", "bye",
 ]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -126,6 +132,7 @@ async def load(url: str, shoppers: int, messages: int, think: float = 0.0) -> di
     return {
         "replies": len(latencies), "seconds": elapsed, "per_second": len(latencies) / elapsed,
         "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "p99": percentile(latencies, 99),
+        "latencies": latencies,
     }
 
 
@@ -225,6 +232,10 @@ async def main(args: argparse.Namespace) -> None:
             from bench.relay import measure as measure_relay
 
             await measure_relay(model, work)
+        if not args.skip_flood:
+            from bench.flood import measure as measure_flood
+
+            await measure_flood(model, work)
         ours = await measure("crossdesk", start_crossdesk, model, work, args.shoppers, args.messages, args.think)
         if args.skip_plain:
             return
@@ -245,4 +256,6 @@ if __name__ == "__main__":
     parser.add_argument("--model", help="model archive (default: train/reuse var/models)")
     parser.add_argument("--skip-relay", action="store_true", help="skip the handoff relay measurement")
     parser.add_argument("--skip-plain", action="store_true", help="measure Crossdesk only")
+    parser.add_argument("--skip-flood", action="store_true",
+                        help="skip the flood measurement (alone: python -m bench.flood)")
     asyncio.run(main(parser.parse_args()))

@@ -150,9 +150,28 @@ def setup_lifecycle(app: Sanic) -> None:
     async def start_bot(app, loop):
         app.ctx.bot.start()
 
+    app.ctx.stopping = False
+    # After the stop listeners Sanic waits this long for open connections to
+    # close. Socket.IO's websockets never close by themselves: with its default
+    # (15 s) SIGTERM took 19 s. Then it closes them (clients reconnect).
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = 1.0
+
+    @app.on_request
+    async def refuse_while_stopping(request):
+        # Sanic closes its listening socket only after the stop listeners; until
+        # then a reconnecting widget would bring new work to a stopping server.
+        if request.app.ctx.stopping:
+            return error_response(503, "shutting_down", "the server is restarting; try again in a moment")
+
     @app.listener("before_server_stop")
     async def drain(app, loop):
-        await app.ctx.shopper.drain()
+        app.ctx.stopping = True
+        seconds = app.ctx.settings.shutdown_drain_seconds
+        left = await app.ctx.shopper.drain(seconds)
+        app.ctx.agent.queue_pushes.close()
+        if left:
+            logger.warning("stopping: %d bot answers still queued after %g s, left for after the restart "
+                           "(their messages are stored)", left, seconds)
 
     @app.listener("after_server_stop")
     async def close(app, loop):

@@ -75,9 +75,25 @@ class ProtocolError(Exception):
         self.message = message
 
 
+RATE_LIMITED = "rate_limited"  # over a per-socket or per-address message limit
+BUSY = "busy"  # too many messages of the conversation are waiting for the bot
+
+
+class RetryLater(ProtocolError):
+    """A refused event (nothing stored) the client may send again after ``retry_after`` seconds."""
+
+    def __init__(self, code: str, message: str, retry_after: float):
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
 def error_payload(error: ProtocolError, event: str) -> dict:
-    """The ``crossdesk:error`` payload."""
-    return {"code": error.code, "message": error.message, "event": event}
+    """The ``crossdesk:error`` payload (with ``retry_after`` when the client may try again)."""
+    payload = {"code": error.code, "message": error.message, "event": event}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        payload["retry_after"] = retry_after
+    return payload
 
 
 def new_session_id() -> str:

@@ -56,6 +56,13 @@ class Settings:
         protected_terms: comma-separated brand/product names never translated.
         retention_days: conversations idle longer than this are deleted with all their
             rows and Rasa trackers (0 keeps them forever); see docs/privacy.md.
+        socket_message_rate, socket_message_burst: shopper messages one socket may send
+            (per second, sustained; and at once); 0 turns the limit off.
+        ip_message_rate, ip_message_burst: the same for every socket of one client address.
+        socket_typing_rate, socket_typing_burst: typing events one socket may send.
+        max_pending_per_conversation: a conversation's messages waiting for the bot at most.
+        trusted_proxies: comma-separated proxy addresses whose ``X-Forwarded-For`` is believed.
+        shutdown_drain_seconds: how long a stopping server lets bot answers in flight finish.
     """
 
     host: str = "127.0.0.1"
@@ -85,6 +92,15 @@ class Settings:
     translator_workers: int = 8
     protected_terms: str = ""
     retention_days: int = 365
+    socket_message_rate: float = 2.0
+    socket_message_burst: int = 20
+    ip_message_rate: float = 20.0
+    ip_message_burst: int = 1000
+    socket_typing_rate: float = 2.0
+    socket_typing_burst: int = 10
+    max_pending_per_conversation: int = 10
+    trusted_proxies: str = ""
+    shutdown_drain_seconds: float = 3.0
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":
@@ -121,6 +137,11 @@ class Settings:
     def protected_term_list(self) -> list[str]:
         """Protected terms as a list."""
         return [t.strip() for t in self.protected_terms.split(",") if t.strip()]
+
+    @property
+    def trusted_proxy_list(self) -> frozenset[str]:
+        """Trusted proxy addresses as a set."""
+        return frozenset(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
     @property
     def origins(self) -> list[str] | str:

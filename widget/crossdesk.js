@@ -21,74 +21,75 @@
   const STORAGE = "crossdesk.";
   const MAX_CHARS = 2000;
   const ACK_TIMEOUT_MS = 8000;
+  const RETRYABLE = ["rate_limited", "busy"]; // refused, not stored: send again after retry_after
   const RTL = ["ar", "he", "fa", "ur"];
 
   /* UI strings. Conversation text itself comes from the server. */
   const STRINGS = {
-    en: { untranslated: "not translated", title: "Chat with us", subtitle: "Shipping, customs, payment, returns", launcher: "Chat",
+    en: { retrying: "Too many messages at once; sending again in a moment…", untranslated: "not translated", title: "Chat with us", subtitle: "Shipping, customs, payment, returns", launcher: "Chat",
       open: "Open chat", close: "Close chat", placeholder: "Type your message…", send: "Send",
       language: "Language", typing: "{name} is typing…", assistant: "Assistant", you: "You",
       offline: "Connection lost. Reconnecting… Your messages will be sent.", sending: "Sending…",
       failed: "Not sent: {reason}", unread: "{n} unread messages", contactTitle: "Leave your contact and we'll get back to you",
       email: "E-mail", name: "Name (optional)", contactSend: "Send contact", contactThanks: "Thanks! We'll reply by e-mail.",
       newConversation: "Messages" },
-    ja: { untranslated: "未翻訳", title: "チャットでお問い合わせ", subtitle: "配送・関税・お支払い・返品", launcher: "チャット",
+    ja: { retrying: "短時間に送信が集中しています。まもなく再送信します…", untranslated: "未翻訳", title: "チャットでお問い合わせ", subtitle: "配送・関税・お支払い・返品", launcher: "チャット",
       open: "チャットを開く", close: "チャットを閉じる", placeholder: "メッセージを入力…", send: "送信",
       language: "言語", typing: "{name}が入力中…", assistant: "アシスタント", you: "あなた",
       offline: "接続が切れました。再接続しています…メッセージは後で送信されます。", sending: "送信中…",
       failed: "送信できませんでした：{reason}", unread: "未読メッセージ {n} 件", contactTitle: "連絡先を残していただければ、折り返しご連絡します",
       email: "メールアドレス", name: "お名前（任意）", contactSend: "連絡先を送信", contactThanks: "ありがとうございます。メールでご返信します。",
       newConversation: "メッセージ" },
-    "zh-CN": { untranslated: "未翻译", title: "在线咨询", subtitle: "配送、关税、支付、退货", launcher: "咨询",
+    "zh-CN": { retrying: "发送过于频繁，稍后将自动重新发送…", untranslated: "未翻译", title: "在线咨询", subtitle: "配送、关税、支付、退货", launcher: "咨询",
       open: "打开聊天", close: "关闭聊天", placeholder: "请输入消息…", send: "发送",
       language: "语言", typing: "{name}正在输入…", assistant: "智能助手", you: "我",
       offline: "连接已断开，正在重新连接…消息会在恢复后发送。", sending: "发送中…",
       failed: "未发送：{reason}", unread: "{n} 条未读消息", contactTitle: "留下联系方式，我们会尽快回复您",
       email: "电子邮箱", name: "姓名（选填）", contactSend: "提交", contactThanks: "谢谢！我们会通过邮件回复您。",
       newConversation: "消息" },
-    "zh-TW": { untranslated: "未翻譯", title: "線上客服", subtitle: "運送、關稅、付款、退貨", launcher: "客服",
+    "zh-TW": { retrying: "傳送過於頻繁，稍後將自動重新傳送…", untranslated: "未翻譯", title: "線上客服", subtitle: "運送、關稅、付款、退貨", launcher: "客服",
       open: "開啟聊天", close: "關閉聊天", placeholder: "請輸入訊息…", send: "傳送",
       language: "語言", typing: "{name}正在輸入…", assistant: "智慧助理", you: "我",
       offline: "連線中斷，正在重新連線…訊息會在恢復後送出。", sending: "傳送中…",
       failed: "未送出：{reason}", unread: "{n} 則未讀訊息", contactTitle: "留下聯絡方式，我們會盡快回覆您",
       email: "電子郵件", name: "姓名（選填）", contactSend: "送出", contactThanks: "謝謝！我們會用電子郵件回覆您。",
       newConversation: "訊息" },
-    ko: { untranslated: "번역 안 됨", title: "채팅 상담", subtitle: "배송, 관세, 결제, 반품", launcher: "상담",
+    ko: { retrying: "메시지가 너무 많습니다. 잠시 후 다시 보냅니다…", untranslated: "번역 안 됨", title: "채팅 상담", subtitle: "배송, 관세, 결제, 반품", launcher: "상담",
       open: "채팅 열기", close: "채팅 닫기", placeholder: "메시지를 입력하세요…", send: "보내기",
       language: "언어", typing: "{name}님이 입력 중…", assistant: "어시스턴트", you: "나",
       offline: "연결이 끊겼습니다. 다시 연결하는 중… 메시지는 연결되면 전송됩니다.", sending: "보내는 중…",
       failed: "전송 실패: {reason}", unread: "읽지 않은 메시지 {n}개", contactTitle: "연락처를 남겨 주시면 답변드리겠습니다",
       email: "이메일", name: "이름 (선택)", contactSend: "연락처 보내기", contactThanks: "감사합니다! 이메일로 답변드리겠습니다.",
       newConversation: "메시지" },
-    fr: { untranslated: "non traduit", title: "Discutons", subtitle: "Livraison, douane, paiement, retours", launcher: "Aide",
+    fr: { retrying: "Trop de messages à la fois ; nouvel envoi dans un instant…", untranslated: "non traduit", title: "Discutons", subtitle: "Livraison, douane, paiement, retours", launcher: "Aide",
       open: "Ouvrir le chat", close: "Fermer le chat", placeholder: "Écrivez votre message…", send: "Envoyer",
       language: "Langue", typing: "{name} écrit…", assistant: "Assistant", you: "Vous",
       offline: "Connexion perdue. Reconnexion… Vos messages seront envoyés.", sending: "Envoi…",
       failed: "Non envoyé : {reason}", unread: "{n} messages non lus", contactTitle: "Laissez vos coordonnées, nous vous recontacterons",
       email: "E-mail", name: "Nom (facultatif)", contactSend: "Envoyer", contactThanks: "Merci ! Nous vous répondrons par e-mail.",
       newConversation: "Messages" },
-    de: { untranslated: "nicht übersetzt", title: "Chatte mit uns", subtitle: "Versand, Zoll, Zahlung, Rücksendung", launcher: "Chat",
+    de: { retrying: "Zu viele Nachrichten auf einmal; wird gleich erneut gesendet…", untranslated: "nicht übersetzt", title: "Chatte mit uns", subtitle: "Versand, Zoll, Zahlung, Rücksendung", launcher: "Chat",
       open: "Chat öffnen", close: "Chat schließen", placeholder: "Nachricht eingeben…", send: "Senden",
       language: "Sprache", typing: "{name} schreibt…", assistant: "Assistent", you: "Du",
       offline: "Verbindung unterbrochen. Neuer Versuch… Deine Nachrichten werden gesendet.", sending: "Wird gesendet…",
       failed: "Nicht gesendet: {reason}", unread: "{n} ungelesene Nachrichten", contactTitle: "Hinterlasse deine Kontaktdaten, wir melden uns",
       email: "E-Mail", name: "Name (optional)", contactSend: "Kontakt senden", contactThanks: "Danke! Wir antworten per E-Mail.",
       newConversation: "Nachrichten" },
-    es: { untranslated: "sin traducir", title: "Chatea con nosotros", subtitle: "Envíos, aduanas, pagos, devoluciones", launcher: "Chat",
+    es: { retrying: "Demasiados mensajes a la vez; se reenviará en un momento…", untranslated: "sin traducir", title: "Chatea con nosotros", subtitle: "Envíos, aduanas, pagos, devoluciones", launcher: "Chat",
       open: "Abrir chat", close: "Cerrar chat", placeholder: "Escribe tu mensaje…", send: "Enviar",
       language: "Idioma", typing: "{name} está escribiendo…", assistant: "Asistente", you: "Tú",
       offline: "Conexión perdida. Reconectando… Tus mensajes se enviarán.", sending: "Enviando…",
       failed: "No enviado: {reason}", unread: "{n} mensajes sin leer", contactTitle: "Déjanos tu contacto y te responderemos",
       email: "Correo electrónico", name: "Nombre (opcional)", contactSend: "Enviar contacto", contactThanks: "¡Gracias! Te responderemos por correo.",
       newConversation: "Mensajes" },
-    ar: { untranslated: "غير مترجم", title: "تحدث معنا", subtitle: "الشحن والجمارك والدفع والإرجاع", launcher: "محادثة",
+    ar: { retrying: "رسائل كثيرة في وقت واحد؛ ستُرسل مجددًا بعد لحظات…", untranslated: "غير مترجم", title: "تحدث معنا", subtitle: "الشحن والجمارك والدفع والإرجاع", launcher: "محادثة",
       open: "افتح المحادثة", close: "أغلق المحادثة", placeholder: "اكتب رسالتك…", send: "إرسال",
       language: "اللغة", typing: "{name} يكتب…", assistant: "المساعد", you: "أنت",
       offline: "انقطع الاتصال. جارٍ إعادة الاتصال… سيتم إرسال رسائلك.", sending: "جارٍ الإرسال…",
       failed: "لم يتم الإرسال: {reason}", unread: "{n} رسائل غير مقروءة", contactTitle: "اترك بيانات التواصل وسنعود إليك",
       email: "البريد الإلكتروني", name: "الاسم (اختياري)", contactSend: "إرسال", contactThanks: "شكرًا! سنرد عبر البريد الإلكتروني.",
       newConversation: "الرسائل" },
-    he: { untranslated: "לא תורגם", title: "דברו איתנו", subtitle: "משלוח, מכס, תשלום, החזרות", launcher: "צ'אט",
+    he: { retrying: "יותר מדי הודעות בבת אחת; נשלח שוב בעוד רגע…", untranslated: "לא תורגם", title: "דברו איתנו", subtitle: "משלוח, מכס, תשלום, החזרות", launcher: "צ'אט",
       open: "פתיחת הצ'אט", close: "סגירת הצ'אט", placeholder: "הקלידו הודעה…", send: "שליחה",
       language: "שפה", typing: "{name} מקליד/ה…", assistant: "עוזר", you: "אני",
       offline: "החיבור אבד. מתחבר מחדש… ההודעות יישלחו.", sending: "שולח…",
@@ -669,13 +670,14 @@
     }
 
     async flush() {
-      if (this.flushing || !this.socket || !this.online || !this.confirmedSession) return;
+      if (this.retryTimer || this.flushing || !this.socket || !this.online || !this.confirmedSession) return;
       this.flushing = true;
       try {
         while (this.outbox.length && this.online) {
           const item = this.outbox[0];
           const ack = await this.emitWithAck(item);
           if (ack === null) break; // no answer: keep it queued, retry after reconnect
+          if (ack.ok === false && RETRYABLE.includes(ack.error)) { this.retryLater(item, ack); break; }
           this.outbox.shift();
           storage.set("outbox", this.outbox);
           this.delivered(item, ack);
@@ -683,6 +685,14 @@
       } finally {
         this.flushing = false;
       }
+    }
+
+    /** The server asked us to slow down: keep the message first in the outbox, send it again later. */
+    retryLater(item, ack) {
+      const row = this.view.log.querySelector(`[data-message-id="${CSS.escape(item.message_id)}"]`);
+      if (row) row.querySelector(".meta").textContent = this.strings.retrying;
+      const seconds = Math.min(60, Math.max(0.2, Number(ack.retry_after) || 1));
+      this.retryTimer = setTimeout(() => { this.retryTimer = null; this.flush(); }, seconds * 1000);
     }
 
     emitWithAck(item) {
@@ -736,6 +746,7 @@
       if (this.onViewport) window.visualViewport.removeEventListener("resize", this.onViewport);
       clearTimeout(this.plainTimer);
       clearTimeout(this.typingTimer);
+      clearTimeout(this.retryTimer);
       this.host.remove();
     }
   }

@@ -11,6 +11,7 @@ import socketio
 from handoff import protocol
 from handoff.delivery import deliver
 from handoff.audit import READ_TRANSCRIPT
+from handoff.coalesce import Coalescer
 from handoff.interpreting import Interpreter
 from handoff.lifecycle import Lifecycle, LifecycleError, shopper_payload
 from handoff.namespaces import BackgroundNamespace
@@ -23,6 +24,10 @@ from handoff.store.records import Agent
 logger = logging.getLogger(__name__)
 AGENTS_ROOM = "agents"
 BACKLOG = 30  # messages translated for an agent when they take a conversation
+# Every message of a waiting conversation changes the queue (its last message):
+# a flooding shopper had the whole queue pushed to every agent once per message
+# (issue #14). At most one push per 0.1 s, the first at once, the last up to date.
+QUEUE_PUSH_INTERVAL = 0.1
 
 
 def conversation_room(conversation_id: str) -> str:
@@ -45,6 +50,7 @@ class AgentNamespace(BackgroundNamespace):
         self.audit = None  # the AuditLog, set by the app: a claim hands over the transcript
         self.presence: dict[int, str] = {}  # agent id -> "online" | "away"
         self.sessions = SessionGuard(agents, self._cut, settings.agent_session_sweep_seconds)
+        self.queue_pushes = Coalescer(self._send_queue, QUEUE_PUSH_INTERVAL)
 
     # -- helpers ---------------------------------------------------------------
     def online_count(self) -> int:
@@ -119,7 +125,10 @@ class AgentNamespace(BackgroundNamespace):
         await self.emit(protocol.AGENT_AGENTS, self.agents_payload(), room=AGENTS_ROOM)
 
     async def push_queue(self) -> None:
-        """Send the current queue to every agent."""
+        """Send the current queue to every agent (coalesced: see ``QUEUE_PUSH_INTERVAL``)."""
+        await self.queue_pushes.request()
+
+    async def _send_queue(self) -> None:
         await self.emit(protocol.AGENT_QUEUE, {"queue": self.lifecycle.queue()}, room=AGENTS_ROOM)
 
     async def shopper_said(self, conversation_id: str, state: str, message) -> None:

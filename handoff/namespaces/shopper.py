@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Optional
 
 from handoff import protocol
 from handoff.conversations import ConversationService
 from handoff.delivery import deliver, plain_room, session_room
+from handoff.limits import ShopperLimits
 from handoff.namespaces import BackgroundNamespace
 from handoff.settings import Settings
 
@@ -22,17 +24,41 @@ class ShopperNamespace(BackgroundNamespace):
     session sees them, each in the shape it asked for (``handoff.delivery``).
     """
 
-    def __init__(self, service: ConversationService, settings: Settings):
+    def __init__(self, service: ConversationService, settings: Settings, limits: Optional[ShopperLimits] = None):
         super().__init__(protocol.SHOPPER_NAMESPACE)
         self.service = service
         self.settings = settings
+        self.limits = limits or ShopperLimits(settings)
         self._tabs: dict[str, set[str]] = {}  # session id -> its sockets (browser tabs)
         self._session_of: dict[str, str] = {}  # socket -> its session id (read on every event)
         self.agent_side = None  # the AgentNamespace, set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
         await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
-        return {"ok": False, "error": error.code, "message": error.message}
+        ack = {"ok": False, "error": error.code, "message": error.message}
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is None:
+            return ack
+        self._refused(sid)
+        return {**ack, "retry_after": retry_after}
+
+    def _refused(self, sid: str) -> None:
+        """Slow down a refused socket; disconnect one that keeps sending regardless."""
+        if self.limits.refused(sid):
+            logger.warning("disconnecting a shopper socket from %s: it kept sending while refused",
+                           self.limits.address(sid))
+            self._spawn(self.disconnect(sid))  # after this event's ack went out
+
+    async def _paced(self, sid: str) -> bool:
+        """Read a socket that was just refused more slowly (its events wait here, in its own read loop).
+
+        Returns False when the socket went away meanwhile (the event is dropped: nobody awaits its ack).
+        """
+        delay = self.limits.delay(sid)
+        if not delay:
+            return True
+        await asyncio.sleep(delay)
+        return self.server.manager.is_connected(sid, self.namespace)
 
     def _bound_session(self, sid: str) -> Optional[str]:
         return self._session_of.get(sid)
@@ -59,16 +85,21 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_disconnect(self, sid: str) -> None:
         """Forget the socket's tab."""
+        self.limits.disconnected(sid)
         session_id = self._bound_session(sid)
         if session_id:
             self._unbind(sid, session_id)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
-        """Accept the socket (origins are checked by the server)."""
+        """Accept the socket (origins are checked by the server); note its client address for the limits."""
+        self.limits.connected(sid, environ)
 
     async def on_session_request(self, sid: str, data: Any = None) -> Any:
         """Rasa's handshake: confirm (or create) the session, then replay history."""
+        if not await self._paced(sid):
+            return None
         try:
+            self.limits.admit_session(sid)
             request = protocol.parse_session_request(data)
         except protocol.ProtocolError as error:
             return await self._reject(sid, protocol.SESSION_REQUEST, error)
@@ -86,16 +117,25 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> Any:
         """Store the message, acknowledge it, then answer it in the background."""
+        if not await self._paced(sid):
+            return None
         try:
+            self.limits.admit_message(sid)
             utterance = protocol.parse_user_uttered(data, self.settings.max_message_chars)
             session_id = await self._session_for(sid, utterance)
+            self.limits.reserve(session_id)  # a place in the conversation's bot queue, before storing
         except protocol.ProtocolError as error:
             return await self._reject(sid, protocol.USER_UTTERED, error)
-        stored, created = await self.service.receive(session_id, utterance)
+        state = None
+        try:
+            stored, created = await self.service.receive(session_id, utterance)
+            state = self.service.state(session_id) if created else None
+        finally:
+            if state != "bot":  # not for the bot: its place is free again
+                self.limits.release(session_id)
         if created:
-            state = self.service.state(session_id)
             if state == "bot":
-                self._spawn(self._answer(session_id, stored, utterance.metadata))
+                self._spawn(self._answer_reserved(session_id, stored, utterance.metadata))
             elif self.agent_side:  # a human has it: the bot is paused, relay at once
                 await self.agent_side.shopper_said(session_id, state, stored)
             if len(self._tabs.get(session_id, ())) > 1:  # the shopper's other tabs show it too
@@ -105,6 +145,13 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_typing(self, sid: str, data: Any = None) -> Any:
         """``crossdesk:typing {typing}``: forwarded to the agent holding the conversation."""
+        if not await self._paced(sid):
+            return None
+        wait = self.limits.admit_typing(sid)
+        if wait is not None:  # dropped without a crossdesk:error: an indicator is not worth an event back
+            self._refused(sid)
+            return {"ok": False, "error": protocol.RATE_LIMITED, "message": "typing events are dropped for now",
+                    "retry_after": wait}
         session_id = self._bound_session(sid)
         if not session_id or not isinstance(data, dict) or not isinstance(data.get("typing"), bool):
             error = protocol.ProtocolError("invalid_payload", "expected {typing: bool} after session_request")
@@ -115,8 +162,11 @@ class ShopperNamespace(BackgroundNamespace):
 
     async def on_contact(self, sid: str, data: Any = None) -> Any:
         """``crossdesk:contact {email, name?}``: stored in the transcript for the agents."""
+        if not await self._paced(sid):
+            return None
         session_id = self._bound_session(sid)
         try:
+            self.limits.admit_message(sid)  # each one is stored, like a message
             if not session_id:
                 raise protocol.ProtocolError("no_session", "send session_request first")
             contact = protocol.parse_contact(data)
@@ -149,6 +199,13 @@ class ShopperNamespace(BackgroundNamespace):
         if not utterance.session_id:
             await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
         return session_id
+
+    async def _answer_reserved(self, session_id: str, stored, metadata: dict) -> None:
+        """Answer, then free the message's place in the conversation's bot queue."""
+        try:
+            await self._answer(session_id, stored, metadata)
+        finally:
+            self.limits.release(session_id)
 
     async def _answer(self, session_id: str, stored, metadata: dict) -> None:
         try:
