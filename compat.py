@@ -13,10 +13,11 @@ the server) and imports the libraries themselves only inside the functions that 
 them, so ``import compat`` costs a few metadata look-ups. Overrides of methods are
 mixins: a Crossdesk class lists the mixin before the library base class.
 
-Exception: ``bot/intent_classifier.py`` overrides Rasa's
-``LogisticRegressionClassifier._create_X`` and calls ``_create_training_matrix``. It is a
-training input (its code is part of the model's fingerprint and its import path is stored
-in the trained model), so it stays there; the ``rasa`` check below covers it.
+Exception: the trained model's own components. ``bot/intent_classifier.py`` overrides Rasa's
+``LogisticRegressionClassifier._create_X`` and calls ``_create_training_matrix``;
+``bot/components.py`` calls ``Tokenizer._apply_token_pattern``. Both files are training
+inputs (their code is part of the model's fingerprint and their import paths are stored in
+the trained model), so those lines stay there; the ``rasa`` check below covers them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ WRITTEN_FOR: Mapping[str, str] = {
     "python-socketio": "5.8.0",  # InlineEvents, NoBinaryScan, room_call
     "requests": "2.34.2",  # install_request_timeout
     "deep-translator": "1.11.4",  # FixedLanguageList
-    "rasa": "3.6.21",  # tune_rasa, run_prediction_loop, KnownNewEvents, bot/intent_classifier.py
+    "rasa": "3.6.21",  # tune_rasa, run_prediction_loop, KnownNewEvents; the model components
 }
 """The exact versions (as pinned in requirements.txt) each override was written and measured on."""
 
