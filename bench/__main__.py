@@ -243,7 +243,7 @@ async def main(args: argparse.Namespace) -> None:
                               args.think)
     print(f"ratio crossdesk/plain: throughput x{ours['per_second'] / plain['per_second']:.2f}, "
           f"p99 latency x{ours['p99'] / plain['p99']:.2f}, cold start x{ours['cold_start'] / plain['cold_start']:.2f}")
-    print(f"vs the rasa-init bot on plain rasa run (12 replies/s, measured in DESIGN.md): "
+    print(f"vs the rasa-init bot on plain rasa run (12 replies/s, docs/benchmarks.md): "
           f"x{ours['per_second'] / 12:.1f}")
 
 

@@ -10,6 +10,8 @@ import sys
 import socketio
 from sanic import Sanic
 
+from compat import room_call
+
 sio = socketio.AsyncServer(async_mode="sanic", cors_allowed_origins="*")
 app = Sanic("bare_relay")
 sio.attach(app)
@@ -24,7 +26,7 @@ async def message(sid, data):
 @sio.on("join", namespace="/agent")
 async def join(sid, data):
     for room in data["rooms"]:
-        sio.enter_room(sid, room, namespace="/agent")
+        await room_call(sio.enter_room, sid, room, namespace="/agent")
     return {"ok": True}
 
 

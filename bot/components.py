@@ -22,8 +22,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot import language as lang_detect
 from bot.countries import Gazetteer
 
-# A token is a run of Latin/Cyrillic/... word characters, or ONE CJK character,
-# or a Hangul word (Korean separates words with spaces).
+# A token is a run of Latin/Cyrillic/... word characters, a run of CJK characters (kana/Han:
+# no spaces; the character n-grams see the words inside), or a Hangul word (Korean uses spaces).
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9d"
 _HANGUL = r"\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
 _TOKEN = re.compile(rf"[{_CJK}]+|[{_HANGUL}]+|[^\W{_CJK}{_HANGUL}]+", re.UNICODE)

@@ -19,6 +19,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
+import compat
+
 logger = logging.getLogger(__name__)
 
 
@@ -74,10 +76,8 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
     from bot.nlg import MultilingualNLG, load_responses
     from bot.tracker_store import CachingSQLTrackerStore
 
-    from bot import rasa_tuning
-
     configure_rasa_logging()
-    rasa_tuning.apply()
+    compat.tune_rasa()
     tracker_store = None
     if tracker_db_url:
         url = make_url(tracker_db_url)
@@ -195,7 +195,7 @@ class BotEngine:
                 paused = tracker.is_paused()
                 if not paused:
                     tracker = await processor.run_action_extract_slots(output, tracker)
-                    await processor._run_prediction_loop(output, tracker)
+                    await compat.run_prediction_loop(processor, output, tracker)
                 await processor.save_tracker(tracker)
             except Exception:
                 _forget_cached_tracker(self._agent.tracker_store, sender_id)

@@ -1,17 +1,29 @@
 """Language detection made reliable for short chat messages.
 
 langdetect alone is poor on 1-6 word messages (it calls Traditional Chinese
-Korean and ``ok`` Slovak) and random unless seeded. We layer, in order:
+Korean and ``ok`` Slovak) and random unless seeded. :func:`detect` layers, in order:
 
-1. *Evidence filtering*: URLs, e-mails, order numbers, digits and emoji carry
-   no language; a message made only of them (or of neutral words like ``ok``)
-   gives no detection at all, so a conversation's language never flips on it.
-2. *Script rules*: kana -> ja, Hangul -> ko, Thai -> th, Han -> zh-CN/zh-TW
-   (``hanzidentifier`` tells Simplified from Traditional), Hebrew, Greek, ...
-3. *Chat lexicon*: common chat words ("merci", "danke", "hola") decide short
-   Latin-script messages.
-4. *Restricted langdetect*: a private, seeded factory loaded with the
-   Latin-script profiles we care about (never the global, lazily-loaded one).
+1. *Evidence filtering*: URLs, e-mails, order numbers, digits, emoji and
+   neutral words (``ok``, brand and carrier names) carry no language; a message
+   made only of them gives no detection at all, so a conversation's language
+   never flips on it.
+2. *Script rules*: kana -> ja, Hangul -> ko, Han -> zh-CN/zh-TW
+   (``hanzidentifier`` tells Simplified from Traditional; kanji-only text in a
+   Japanese chat stays ja), Thai, Hebrew, Greek, Devanagari; Cyrillic by
+   Ukrainian/Russian/Macedonian letters, else a restricted detector; Arabic
+   script by a restricted detector (ar/fa/ur).
+3. *Distinctive letters* of Latin-script languages: Turkish, then letters only
+   one long-tail language uses (Vietnamese, Polish, Czech, Hungarian, Romanian,
+   Portuguese), unless two or more lexicon words say otherwise.
+4. *Word lists*: chat words and shop vocabulary mined from our training data
+   (en/fr/de/es) plus ``data/language/long_tail.yml``; they decide short
+   messages, and messages whose words are the conversation's own language
+   (without running langdetect).
+5. *Restricted langdetect*: a private, seeded factory loaded with the
+   Latin-script profiles we care about, with a prior for the authored
+   languages (never the global, lazily-loaded one); two lexicon words of one
+   language and none of its answer overrule it, and shop vocabulary outweighs
+   a long-tail guess.
 
 :func:`choose_language` then applies stickiness: a conversation keeps its
 language unless a message is confidently in another one.

@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
+import compat
+
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
@@ -28,7 +30,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-class CachingSQLTrackerStore(SQLTrackerStore):
+class CachingSQLTrackerStore(compat.KnownNewEvents, SQLTrackerStore):
     """SQLTrackerStore + LRU of trackers (``cache_size`` 0 disables the cache).
 
     The cached tracker object is handed to Rasa's processor, which updates it
@@ -70,12 +72,12 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
             session.commit()
 
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        """New events of a cached tracker without counting rows in SQL."""
+    def known_new_events(self, tracker: DialogueStateTracker) -> Optional[Iterator]:
+        """New events of a cached tracker without counting rows in SQL (None: not cached)."""
         saved = self._saved.get(tracker.sender_id)
         if saved is not None and self._cache.get(tracker.sender_id) is tracker and saved <= len(tracker.events):
             return itertools.islice(tracker.events, saved, len(tracker.events))
-        return super()._additional_events(session, tracker)
+        return None
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """The cached tracker, else the one rebuilt from SQL."""

@@ -41,6 +41,18 @@ class Outgoing:
     payloads: list[dict]
 
 
+class _CountedLock:
+    """An ``asyncio.Lock`` that knows how many tasks hold it or wait for it.
+
+    The service keeps one lock per active conversation and drops it when the
+    last user leaves; the count says when (``asyncio.Lock`` exposes no waiter count).
+    """
+
+    def __init__(self):
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class ConversationService:
     """Shopper-side conversation logic.
 
@@ -55,7 +67,7 @@ class ConversationService:
         self._writer = GroupCommit(store)  # shopper messages arriving together share one commit
         self.bot = bot
         self.interpreter = interpreter
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _CountedLock] = {}
         self._conversations: "OrderedDict[str, Conversation]" = OrderedDict()
         self._last_intent: dict[str, Optional[str]] = {}
         self._renewed: set[str] = set()  # erased elsewhere, noticed on use, already started afresh
@@ -63,13 +75,17 @@ class ConversationService:
 
     @asynccontextmanager
     async def _conversation_lock(self, conversation_id: str):
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        counted = self._locks.get(conversation_id)
+        if counted is None:
+            counted = self._locks[conversation_id] = _CountedLock()
+        counted.users += 1
         try:
-            async with lock:
+            async with counted.lock:
                 yield
         finally:
-            if not lock.locked() and not getattr(lock, "_waiters", None):
-                self._locks.pop(conversation_id, None)
+            counted.users -= 1
+            if counted.users == 0:
+                del self._locks[conversation_id]
 
     def _conversation(self, session_id: str, locale: Optional[str] = None) -> Conversation:
         """The conversation (created if new), from a bounded in-memory cache."""

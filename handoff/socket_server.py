@@ -5,6 +5,8 @@ from __future__ import annotations
 import socketio
 import ujson
 
+import compat
+
 
 class WireJSON:
     """The packets' JSON codec: ujson, writing what the standard library writes.
@@ -25,17 +27,15 @@ class WireJSON:
         return ujson.loads(text)
 
 
-class TextPacket(socketio.packet.Packet):
+class TextPacket(compat.NoBinaryScan, socketio.packet.Packet):
     """Socket.IO packets without the walk through every emitted payload looking for bytes.
 
     Crossdesk sends JSON only (bytes would fail to encode, loudly); the walk
-    cost ~3 % of the server's time per relayed message.
+    cost ~3 % of the server's time per relayed message (``compat.NoBinaryScan``).
     """
 
-    uses_binary_events = False
 
-
-class SocketServer(socketio.AsyncServer):
+class SocketServer(compat.InlineEvents, socketio.AsyncServer):
     """``socketio.AsyncServer`` that runs events of ``inline_namespaces`` in the socket's read loop.
 
     python-socketio starts a task for every incoming event (``async_handlers``),
@@ -45,17 +45,10 @@ class SocketServer(socketio.AsyncServer):
     answers in the background), so they run inline, which also handles one
     shopper's events strictly in order. Agent events keep their own task: a
     translation preview may wait on the provider, and the agent's next reply
-    must not queue behind it.
+    must not queue behind it. The override of python-socketio's private event
+    dispatch is ``compat.InlineEvents``.
     """
 
     def __init__(self, *, inline_namespaces: tuple[str, ...] = ("/",), **options):
         super().__init__(async_handlers=True, serializer=TextPacket, json=WireJSON, **options)
         self.inline_namespaces = frozenset(inline_namespaces)
-
-    async def _handle_event(self, eio_sid, namespace, id, data):
-        namespace = namespace or "/"
-        if namespace not in self.inline_namespaces:
-            return await super()._handle_event(eio_sid, namespace, id, data)
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if self.manager.is_connected(sid, namespace):
-            await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import socketio
 
+from compat import room_call
 from handoff import protocol
 from handoff.delivery import deliver
 from handoff.audit import READ_TRANSCRIPT
@@ -100,11 +101,11 @@ class AgentNamespace(BackgroundNamespace):
         """The sockets (console tabs) of one agent."""
         return [sid for sid, owner in self.online.items() if owner == agent_id]
 
-    def _set_rooms(self, agent_id: int, conversation_id: str, join: bool) -> None:
+    async def _set_rooms(self, agent_id: int, conversation_id: str, join: bool) -> None:
         """Put every socket (console tab) of an agent into, or out of, a conversation's room."""
         room = conversation_room(conversation_id)
         for sid in self.sids_of(agent_id):
-            (self.enter_room if join else self.leave_room)(sid, room)
+            await room_call(self.enter_room if join else self.leave_room, sid, room)
 
     def _is_full(self, agent_id: int) -> bool:
         """Whether the agent already holds as many conversations as allowed."""
@@ -184,10 +185,10 @@ class AgentNamespace(BackgroundNamespace):
         pending = self._grace.pop(agent.id, None)
         if pending:
             pending.cancel()  # back within the grace period: keeps its conversations
-        self.enter_room(sid, AGENTS_ROOM)
+        await room_call(self.enter_room, sid, AGENTS_ROOM)
         mine = self.lifecycle.store.conversations_in(("with_agent",), agent_id=agent.id)
         for conversation in mine:  # a reconnecting agent gets its conversations back
-            self.enter_room(sid, conversation_room(conversation.id))
+            await room_call(self.enter_room, sid, conversation_room(conversation.id))
         await self.emit(protocol.AGENT_HELLO, {
             "agent": {"id": agent.id, "username": agent.username, "display_name": agent.display_name,
                       "languages": agent.languages, "role": agent.role},
@@ -230,7 +231,7 @@ class AgentNamespace(BackgroundNamespace):
             return await self._fail(sid, protocol.AGENT_CLAIM, error)
         if self.audit:
             self.audit.record(agent.id, READ_TRANSCRIPT, conversation_id, {"via": "claim"})
-        self._set_rooms(agent.id, conversation_id, join=True)
+        await self._set_rooms(agent.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)
         await self.push_queue()
         await self.push_agents()
@@ -275,7 +276,7 @@ class AgentNamespace(BackgroundNamespace):
             message = await action(agent, conversation_id)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, event, error)
-        self._set_rooms(agent.id, conversation_id, join=False)
+        await self._set_rooms(agent.id, conversation_id, join=False)
         await self.to_shopper(conversation_id, message)
         await self.push_agents()
         return {"ok": True}
@@ -323,8 +324,8 @@ class AgentNamespace(BackgroundNamespace):
             return await self._fail(sid, protocol.AGENT_TRANSFER, error)
         if self.audit:  # the target receives the transcript in agent:assigned
             self.audit.record(target.id, READ_TRANSCRIPT, conversation_id, {"via": "transfer", "from": agent.id})
-        self._set_rooms(agent.id, conversation_id, join=False)
-        self._set_rooms(target.id, conversation_id, join=True)
+        await self._set_rooms(agent.id, conversation_id, join=False)
+        await self._set_rooms(target.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)
         self._translate_backlog(conversation_id)
         await self.emit(protocol.AGENT_ASSIGNED, {"conversation": self.lifecycle.bundle(conversation_id),

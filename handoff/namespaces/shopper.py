@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any, Optional
 
+from compat import room_call
 from handoff import protocol
 from handoff.conversations import ConversationService
 from handoff.delivery import deliver, plain_room, session_room
@@ -63,15 +64,15 @@ class ShopperNamespace(BackgroundNamespace):
     def _bound_session(self, sid: str) -> Optional[str]:
         return self._session_of.get(sid)
 
-    def _bind(self, sid: str, session_id: str, extended: bool = False) -> None:
+    async def _bind(self, sid: str, session_id: str, extended: bool = False) -> None:
         self._session_of[sid] = session_id
-        self.enter_room(sid, session_room(session_id, extended))
+        await room_call(self.enter_room, sid, session_room(session_id, extended))
         self._tabs.setdefault(session_id, set()).add(sid)
 
-    def _unbind(self, sid: str, session_id: str) -> None:
+    async def _unbind(self, sid: str, session_id: str) -> None:
         self._session_of.pop(sid, None)
-        self.leave_room(sid, session_id)
-        self.leave_room(sid, plain_room(session_id))
+        await room_call(self.leave_room, sid, session_id)
+        await room_call(self.leave_room, sid, plain_room(session_id))
         tabs = self._tabs.get(session_id)
         if tabs is not None:
             tabs.discard(sid)
@@ -88,7 +89,7 @@ class ShopperNamespace(BackgroundNamespace):
         self.limits.disconnected(sid)
         session_id = self._bound_session(sid)
         if session_id:
-            self._unbind(sid, session_id)
+            await self._unbind(sid, session_id)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Accept the socket (origins are checked by the server); note its client address for the limits."""
@@ -106,8 +107,8 @@ class ShopperNamespace(BackgroundNamespace):
         session_id = request.session_id or protocol.new_session_id()
         previous = self._bound_session(sid)
         if previous:  # also the same session: the socket may have changed its mind about extensions
-            self._unbind(sid, previous)
-        self._bind(sid, session_id, extended=request.extensions > 0)
+            await self._unbind(sid, previous)
+        await self._bind(sid, session_id, extended=request.extensions > 0)
         conversation, transcript = self.service.open_session(session_id, request.locale)
         await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
         if request.extensions:
@@ -195,7 +196,7 @@ class ShopperNamespace(BackgroundNamespace):
             return bound
         # Rasa clients may send user_uttered with a session_id straight after connect.
         session_id = utterance.session_id or protocol.new_session_id()
-        self._bind(sid, session_id)
+        await self._bind(sid, session_id)
         if not utterance.session_id:
             await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
         return session_id

@@ -24,8 +24,8 @@ from deep_translator.exceptions import (
     ServerException,
     TooManyRequests,
 )
-from requests.adapters import HTTPAdapter
 
+import compat
 from handoff.translation.breaker import CircuitBreaker
 from handoff.translation.languages import MICROSOFT, normalise, provider_code
 from handoff.translation.privacy import protect, restore
@@ -86,33 +86,23 @@ class _Cache:
 
 # deep-translator calls requests without a timeout, so a provider that never answers would
 # hold a worker thread (and interpreter exit, which joins pool threads) forever. Requests
-# made from our worker threads get the service's timeout instead; other callers are untouched.
+# made from our worker threads get the service's timeout instead; other callers are untouched
+# (``compat.install_request_timeout``).
 _worker = threading.local()
 
 
-def _install_worker_timeout() -> None:
-    send = HTTPAdapter.send
-    if getattr(send, "crossdesk_worker_timeout", False):
-        return
-
-    def send_with_timeout(self, request, stream=False, timeout=None, **kwargs):
-        if timeout is None:
-            timeout = getattr(_worker, "timeout", None)
-        return send(self, request, stream=stream, timeout=timeout, **kwargs)
-
-    send_with_timeout.crossdesk_worker_timeout = True
-    HTTPAdapter.send = send_with_timeout
+def _worker_timeout() -> Optional[float]:
+    return getattr(_worker, "timeout", None)
 
 
-class _Microsoft(MicrosoftTranslator):
+class _Microsoft(compat.FixedLanguageList, MicrosoftTranslator):
     """MicrosoftTranslator without its per-instance download of the language list.
 
     Its constructor fetches the list (no timeout, no key) on every instance; our
     ``languages.MICROSOFT`` table is the list we use instead.
     """
 
-    def _get_supported_languages(self):
-        return {code: code for code in MICROSOFT.values()}
+    fixed_languages = {code: code for code in MICROSOFT.values()}
 
 
 def _factories(url: str, key: str, region: Optional[str]) -> dict[str, Callable[[], object]]:
@@ -175,7 +165,7 @@ class TranslationService:
         self._slots = threading.BoundedSemaphore(max(1, workers))
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="translator")
         self._closed = False
-        _install_worker_timeout()
+        compat.install_request_timeout(_worker_timeout)
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> "TranslationService":

@@ -1,0 +1,265 @@
+"""Every override of a third-party library's internals, checked against the versions it was written for.
+
+The rule: **every override of, or call into, a pinned library's private or undocumented
+internals lives in this module** (the one exception is listed below). Each one says what
+it replaces, why (with the measurement that justified it) and the pinned version it was
+written for. Importing this module compares the installed versions with
+:data:`WRITTEN_FOR` and raises ``RuntimeError`` naming the package, the version found, the
+version expected and what to do, so an upgrade fails at start-up instead of on the first
+message, or silently.
+
+It imports nothing of Crossdesk (``bot/`` and ``handoff/`` both import it, the bot never
+the server) and imports the libraries themselves only inside the functions that patch
+them, so ``import compat`` costs a few metadata look-ups. Overrides of methods are
+mixins: a Crossdesk class lists the mixin before the library base class.
+
+Exception: the trained model's own components. ``bot/intent_classifier.py`` overrides Rasa's
+``LogisticRegressionClassifier._create_X`` and calls ``_create_training_matrix``;
+``bot/components.py`` calls ``Tokenizer._apply_token_pattern``. Both files are training
+inputs (their code is part of the model's fingerprint and their import paths are stored in
+the trained model), so those lines stay there; the ``rasa`` check below covers them.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import inspect
+import threading
+from typing import Any, Callable, Iterator, Mapping, Optional
+
+WRITTEN_FOR: Mapping[str, str] = {
+    "python-socketio": "5.8.0",  # InlineEvents, NoBinaryScan, room_call
+    "requests": "2.34.2",  # install_request_timeout
+    "deep-translator": "1.11.4",  # FixedLanguageList
+    "rasa": "3.6.21",  # tune_rasa, run_prediction_loop, KnownNewEvents; the model components
+}
+"""The exact versions (as pinned in requirements.txt) each override was written and measured on."""
+
+
+def installed_versions(packages: Mapping[str, str] = WRITTEN_FOR) -> dict[str, Optional[str]]:
+    """The installed version of each package (None when it is not installed)."""
+    found: dict[str, Optional[str]] = {}
+    for name in packages:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def check_versions(found: Mapping[str, Optional[str]], expected: Mapping[str, str] = WRITTEN_FOR) -> None:
+    """Raise ``RuntimeError`` unless every package in ``expected`` is found at exactly that version.
+
+    Args:
+        found: package name -> installed version (None: not installed).
+        expected: package name -> the version the overrides were written for.
+    """
+    wrong = [(name, found.get(name), version) for name, version in expected.items() if found.get(name) != version]
+    if wrong:
+        lines = [f"{name} {have + ' is installed' if have else 'is not installed'}, "
+                 f"but compat.py was written for {name}=={want}" for name, have, want in wrong]
+        raise RuntimeError(
+            "Crossdesk overrides internals of these libraries and refuses to run on other versions: "
+            + "; ".join(lines) + ". Install the pinned versions (pip install -r requirements.txt), "
+            "or, when upgrading on purpose, re-check every override in compat.py against the new "
+            "version's source, then update WRITTEN_FOR and requirements.txt together."
+        )
+
+
+check_versions(installed_versions())
+
+
+# -- python-socketio 5.8.0 ------------------------------------------------------------------
+
+async def room_call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Call ``enter_room``/``leave_room`` (or any method) and await its result when it is awaitable.
+
+    python-socketio < 5.10 has synchronous ``enter_room``/``leave_room``; from 5.10 on they are
+    coroutines on the async server and namespace, and a call that is not awaited joins no room
+    at all (silently: replies then reach nobody). Usage: ``await room_call(self.enter_room, sid, room)``.
+    """
+    result = method(*args, **kwargs)
+    if inspect.isawaitable(result):
+        await result
+
+
+class InlineEvents:
+    """Mixin for ``socketio.AsyncServer``: events of ``inline_namespaces`` run in the socket's read loop.
+
+    Replaces ``AsyncServer._handle_event`` (private, python-socketio 5.8.0) and calls its
+    private ``_handle_event_internal``. python-socketio starts a task per incoming event
+    (``async_handlers=True``) or runs every event inline: one switch for the whole server.
+    The shopper relay path is hot (thousands of messages a second) and its handlers short,
+    so the task is overhead, and inline handling also keeps one shopper's events in order;
+    other namespaces keep their task. Same checks as the original (a socket not connected
+    to the namespace is ignored), minus its per-event info log.
+    """
+
+    inline_namespaces: frozenset = frozenset()
+
+    async def _handle_event(self, eio_sid, namespace, id, data):
+        namespace = namespace or "/"
+        if namespace not in self.inline_namespaces:
+            return await super()._handle_event(eio_sid, namespace, id, data)
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if self.manager.is_connected(sid, namespace):
+            await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+
+
+class NoBinaryScan:
+    """Mixin for ``socketio.packet.Packet``: skip the walk through every payload looking for bytes.
+
+    Sets the undocumented class attribute ``uses_binary_events`` (python-socketio 5.8.0;
+    ``msgpack_packet.MsgPackPacket`` sets it the same way). Crossdesk sends JSON only (bytes
+    would fail to encode, loudly); the walk cost ~3 % of the server's time per relayed message.
+    """
+
+    uses_binary_events = False
+
+
+# -- requests 2.34.2 ------------------------------------------------------------------------
+
+_request_timeout_installed = threading.Lock()
+
+
+def install_request_timeout(default_timeout: Callable[[], Optional[float]]) -> None:
+    """Make ``requests`` use ``default_timeout()`` when a caller passes no timeout (installed once).
+
+    Wraps ``requests.adapters.HTTPAdapter.send`` (requests 2.34.2). deep-translator calls
+    requests without a timeout, so a provider that never answers would hold a worker thread
+    (and interpreter exit, which joins pool threads) forever. ``default_timeout`` returns
+    the timeout for the calling thread (None: unchanged), so other callers are untouched.
+    """
+    from requests.adapters import HTTPAdapter
+
+    with _request_timeout_installed:
+        send = HTTPAdapter.send
+        if getattr(send, "crossdesk_default_timeout", False):
+            return
+
+        def send_with_timeout(self, request, stream=False, timeout=None, **kwargs):
+            if timeout is None:
+                timeout = default_timeout()
+            return send(self, request, stream=stream, timeout=timeout, **kwargs)
+
+        send_with_timeout.crossdesk_default_timeout = True
+        HTTPAdapter.send = send_with_timeout
+
+
+# -- deep-translator 1.11.4 -----------------------------------------------------------------
+
+class FixedLanguageList:
+    """Mixin for ``deep_translator.MicrosoftTranslator``: no download of the language list.
+
+    Replaces its private ``_get_supported_languages`` (deep-translator 1.11.4), which the
+    constructor calls on every instance to fetch the list from Microsoft (no timeout, no
+    key); we build one translator per call. Subclasses set ``fixed_languages`` (code -> code).
+    """
+
+    fixed_languages: Mapping[str, str] = {}
+
+    def _get_supported_languages(self):
+        return dict(self.fixed_languages)
+
+
+# -- rasa 3.6.21 ----------------------------------------------------------------------------
+
+async def run_prediction_loop(processor: Any, output_channel: Any, tracker: Any) -> None:
+    """Run Rasa's action prediction loop on a tracker (``MessageProcessor._run_prediction_loop``, private).
+
+    ``bot.engine`` mirrors ``MessageProcessor.handle_message`` (rasa 3.6.21) to keep the
+    parse result, which that method does not return; this is the one private step it needs.
+    """
+    await processor._run_prediction_loop(output_channel, tracker)
+
+
+class KnownNewEvents:
+    """Mixin for Rasa's ``SQLTrackerStore``: a subclass may say which events are not stored yet.
+
+    Overrides the private ``SQLTrackerStore._additional_events`` (rasa 3.6.21), which counts
+    the conversation's rows in SQL on every save. A subclass that knows (a tracker it cached
+    after saving) returns the new events from :meth:`known_new_events`; None falls back to
+    Rasa's query.
+    """
+
+    def known_new_events(self, tracker: Any) -> Optional[Iterator]:
+        """The events of ``tracker`` not yet in SQL, or None to ask SQL."""
+        return None
+
+    def _additional_events(self, session: Any, tracker: Any) -> Iterator:
+        events = self.known_new_events(tracker)
+        return events if events is not None else super()._additional_events(session, tracker)
+
+
+def cache_action_result_validator() -> None:
+    """Validate custom-action results with a compiled JSON-schema validator.
+
+    Replaces the private ``RemoteAction._validate_action_result`` (rasa 3.6.21), which calls
+    ``jsonschema.validate``; that re-checks the (constant) schema against its meta-schema on
+    every call: 69 ms per custom action here. The compiled validator checks the same schema
+    once and validates each result in ~0.1 ms, raising the same ``ValidationError`` with the
+    same message.
+    """
+    from jsonschema import ValidationError
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    @functools.lru_cache(maxsize=1)
+    def validator():
+        schema = RemoteAction.action_response_format_spec()
+        cls = validator_for(schema)
+        cls.check_schema(schema)
+        return cls(schema)
+
+    def _validate_action_result(self, result):
+        try:
+            validator().validate(result)
+            return True
+        except ValidationError as error:
+            error.message += (
+                ". Failed to validate Action server response from API, make sure your "
+                "response from the Action endpoint is valid. For more information about "
+                f"the format visit {DOCS_BASE_URL}/custom-actions"
+            )
+            raise error
+
+    RemoteAction._validate_action_result = _validate_action_result
+
+
+def cache_event_types() -> None:
+    """Look event classes up by name once, not by walking every subclass per event.
+
+    Wraps ``Event.resolve_by_type`` (rasa 3.6.21), which walks all ``Event`` subclasses
+    (30+) for each event it deserialises; a tracker of 80 events costs 9 ms to rebuild. The
+    cache keeps exactly the class the original lookup returned; unknown names still go
+    through the original (same errors, same defaults).
+    """
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    found: dict = {}
+
+    def resolve_by_type(type_name, default=None):
+        cls = found.get(type_name)
+        if cls is not None:
+            return cls
+        cls = original(type_name, default)
+        if cls is not None and cls is not default:
+            found[type_name] = cls
+        return cls
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
+_rasa_tuned = False
+
+
+def tune_rasa() -> None:
+    """Apply the Rasa patches above once. They change only *how* Rasa works, never *what* it does."""
+    global _rasa_tuned
+    if not _rasa_tuned:
+        cache_action_result_validator()
+        cache_event_types()
+        _rasa_tuned = True
