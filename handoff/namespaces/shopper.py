@@ -72,7 +72,7 @@ class ShopperNamespace(BackgroundNamespace):
         self._bind(sid, session_id)
         conversation, transcript = self.service.open_session(session_id, request.locale)
         await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
-        await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript), room=sid)
+        await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript, conversation.state), room=sid)
         return {"ok": True, "session_id": session_id, "state": conversation.state}
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> Any:
@@ -85,7 +85,7 @@ class ShopperNamespace(BackgroundNamespace):
         stored, created = await self.service.receive(session_id, utterance)
         if created:
             state = self.service.state(session_id)
-            if state == "bot":
+            if state in ("bot", "resolved"):  # after resolve the bot answers again (the turn reopens it)
                 self._spawn(self._answer(session_id, stored, utterance.metadata))
             elif self.agent_side:  # a human has it: the bot is paused, relay at once
                 await self.agent_side.shopper_said(session_id, state, stored)
@@ -157,3 +157,7 @@ class ShopperNamespace(BackgroundNamespace):
                 await self.agent_side.to_shopper(session_id, system)
             self.service.forget(session_id)
             await self.agent_side.push_queue()
+
+    async def answer_stored(self, stored) -> None:
+        """Answer a shopper message stored earlier (one left unanswered by a crash), emitting to its room."""
+        await self._answer(stored.conversation_id, stored, stored.data.get("metadata") or {})
