@@ -64,7 +64,7 @@ async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], A
     tasks = [asyncio.ensure_future(answer(message)) for message in pending]
     await asyncio.gather(*tasks)
     logger.info("recovery: answered %d shopper message(s) left unanswered by the last run, in %d conversation(s),"
-                " in %.1f s", len(pending), len({m.conversation_id for m in pending}), time.monotonic() - started)
+                " in %.1f s (model load included)", len(pending), len({m.conversation_id for m in pending}), time.monotonic() - started)
     return len(pending)
 
 

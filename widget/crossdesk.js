@@ -565,6 +565,10 @@
     history(history) {
       if (!history || !Array.isArray(history.messages)) return;
       this.extended = true;
+      // An answer stored after the server read this history can arrive just before it (answers
+      // recovered after a restart stream in while shoppers reconnect): keep it after the replay.
+      const replayed = Math.max(0, ...history.messages.map((m) => Number(m.id) || 0));
+      const newer = [...this.view.log.querySelectorAll(".msg[data-id]")].filter((row) => Number(row.dataset.id) > replayed);
       this.view.log.replaceChildren();
       this.handoff = "";
       this.withAgent = this.offlineQueued = this.contactGiven = false;
@@ -575,6 +579,7 @@
         this.withAgent = history.state === "with_agent";
         if (history.state !== "waiting") this.offlineQueued = false;
       }
+      newer.forEach((row) => this.view.append(row));
       this.offerContactForm();  // still queued with the team offline: the form comes back after a reload
       this.renderPending();
       clearTimeout(this.plainTimer);
