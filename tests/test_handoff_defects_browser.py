@@ -6,6 +6,7 @@ import pytest
 
 from tests.browser import WIDGET, chromium, needs_chromium, open_page, screenshot
 from tests.support import AgentClient, ServerProcess, Shopper, add_agent, login
+from tests.translation_server import down_url
 
 pytestmark = needs_chromium
 TALK_TO_A_PERSON = f'{WIDGET} .replies button[data-payload="/request_human"]'
@@ -53,10 +54,10 @@ async def session_of(page) -> str:
     raise AssertionError("no session")
 
 
-async def console(browser, server):
+async def console(browser, server, username: str = "nora"):
     page = await open_page(await browser.new_context(locale="en-US"), server.url + "/console")
-    await page.fill("#login-form [name=username]", "nora")
-    await page.fill("#login-form [name=password]", "nora-password-1")
+    await page.fill("#login-form [name=username]", username)
+    await page.fill("#login-form [name=password]", f"{username}-password-1")
     await page.click("#login-form button[type=submit]")
     await page.locator("#app").wait_for()
     return page
@@ -164,3 +165,30 @@ async def test_console_takes_back_typing_and_warns_when_replies_are_not_translat
     await view.locator("button.handback").click()
     await korean.close()
     await english.close()
+
+
+async def test_console_warns_when_a_reply_could_not_be_translated(browser, model_path, tmp_path):
+    env = {"CROSSDESK_TRANSLATOR": "libre", "CROSSDESK_TRANSLATOR_URL": down_url()}  # configured, unreachable
+    server = ServerProcess(tmp_path / "var", model_path, env=env).start()
+    try:
+        add_agent(server.var_dir, "ines", "ines-password-1", languages="ja")
+        agent = await console(browser, server, "ines")
+        shopper = Shopper(server.url)
+        await shopper.connect(locale="fr-FR")
+        await shopper.ask("je veux parler à un humain")
+        await agent.locator(f"#queue li[data-id='{shopper.session_id}'] button.claim").click()
+        view = agent.locator(f".conversation[data-id='{shopper.session_id}']")
+        box = view.locator("textarea.reply-text")
+        await box.wait_for(timeout=10000)
+        assert await view.locator(".reply > .translation-warning").is_hidden()  # a translator is configured
+        await box.fill("少々お待ちください")
+        await box.press("Enter")
+        note = view.locator(".row .translation-warning")
+        await note.wait_for(timeout=10000)
+        assert (await note.inner_text()).startswith("Translation failed (")
+        await view.locator("textarea.preview").press("Enter")  # the agent sends it as written anyway
+        _, reply = await shopper.expect("bot_uttered", where=lambda m: m.get("sender") == "agent")
+        assert reply["text"] == "少々お待ちください"
+        await shopper.close()
+    finally:
+        server.stop()
