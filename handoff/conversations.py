@@ -131,6 +131,7 @@ class ConversationService:
             conversation = self._conversation(session_id)
             if conversation.state == "resolved" and self.lifecycle:  # written after resolve: the bot again
                 await self.lifecycle.reopen(conversation)
+                self._last_intent.pop(session_id, None)  # a fresh start: no "twice in a row" across the handoff
             bot_metadata = {
                 **{k: v for k, v in metadata.items() if k not in ("language", "translated")},
                 "language": conversation.language,

@@ -170,3 +170,20 @@ async def test_a_topical_query_ranks_the_topical_answer_first(desk):
         status, body = http_json(desk, f"/api/canned?language={language}&q={urllib.parse.quote(query)}", token)
         assert status == 200 and body["answers"], (language, body)
         assert body["answers"][0]["key"] == "utter_return_policy", (language, [a["key"] for a in body["answers"]])
+
+
+async def test_a_reopened_conversation_starts_counting_misses_afresh(desk):
+    agent = await agent_of(desk, "paul")
+    shopper = Shopper(desk.url)
+    session_id = await shopper.connect()
+    await shopper.ask("I forgot my password")
+    await shopper.ask("my login doesn't work either")  # out of scope twice: queued
+    _, queued = await shopper.expect("bot_uttered", where=lambda m: m.get("sender") == "system")
+    assert queued["event"] == "utter_handoff_waiting"
+    assert (await agent.call("claim", {"conversation_id": session_id}))["ok"]
+    await agent.call("resolve", {"conversation_id": session_id})
+    await shopper.expect("bot_uttered", where=lambda m: m.get("event") == "utter_agent_left")
+    assert (await shopper.ask("I forgot my password"))["sender"] == "bot"  # once after reopening: no handoff
+    assert await nothing_more(shopper) == []
+    await shopper.close()
+    await agent.close()
