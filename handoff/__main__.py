@@ -17,6 +17,8 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("handoff", "bot", "actions"):  # Agent.load sets the root logger to WARNING: ours keep their level
+        logging.getLogger(name).setLevel(settings.log_level)
     model = settings.model_path or str(ensure_model(settings.models_dir))
     try:
         app = create_app(settings, model_path=model)

@@ -20,6 +20,7 @@ from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
 from handoff.conversations import ConversationService
 from handoff.lifecycle import Lifecycle
+from handoff.recovery import setup_recovery
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.security_headers import setup_security_headers
@@ -77,7 +78,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     service = ConversationService(app.ctx.store, bot, interpreter)
     texts = MultilingualNLG()
     agent_ns: list[AgentNamespace] = []
-    service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].online_count(),
+    service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].available_count(),
                                   on_change=service.forget)
     app.ctx.shopper = ShopperNamespace(service, settings)
     app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings, interpreter)
@@ -93,6 +94,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_lifecycle(app)
     setup_sessions(app)
     setup_security_headers(app)
+    setup_recovery(app)
     logging.getLogger("sanic.error").addFilter(_ClosedWebsocketFilter())
     return app
 

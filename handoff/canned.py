@@ -9,8 +9,15 @@ from bot.nlg import MultilingualNLG, placeholders, render
 
 # Answers that only make sense from the bot itself (system notices, small talk).
 _SKIPPED = {"utter_handoff_waiting", "utter_handoff_offline", "utter_agent_joined", "utter_agent_left",
+            "utter_agent_requeued",
             "utter_default", "utter_affirm", "utter_deny", "utter_bot_challenge", "utter_request_human",
             "utter_greet", "utter_goodbye", "utter_thank", "utter_anything_else", "utter_ask_country"}
+# The bot's "sorry, I can't help with that" names every topic, so it matches most queries; it is
+# never the answer an agent searching for a topic wants first.
+_APOLOGIES = {"utter_out_of_scope"}
+# Answers that exist per destination and as a "tell me your country" fallback (``<name>_generic``).
+_PER_DESTINATION = ("utter_shipping_time", "utter_shipping_cost", "utter_payment_methods")
+_DUTIES = ("utter_customs_duties_ddp", "utter_customs_duties_ddu")
 
 
 def generic_values(facts: StoreFacts) -> dict:
@@ -24,12 +31,45 @@ def generic_values(facts: StoreFacts) -> dict:
     }
 
 
-def canned_answers(nlg: MultilingualNLG, facts: StoreFacts, language: str, query: Optional[str] = None) -> list[dict]:
-    """``[{key, text}]``: every FAQ answer in ``language`` whose placeholders the shop's defaults fill."""
-    values = generic_values(facts)
+def destination_values(facts: StoreFacts, country: str, country_name: str, language: str) -> tuple[dict, set]:
+    """Placeholder values for one destination, and the answers that do not fit it.
+
+    Mirrors the bot's actions (``actions/actions.py``): a listed destination gets
+    its own days, fees, duties and payment methods; an unlisted one we ship to
+    gets the generic answers; one we don't ship to is told so.
+    """
+    values = {"country": country_name}
+    dest = facts.destination(country)
+    if dest is None:
+        unfit = {*_PER_DESTINATION, *_DUTIES, "utter_shipping_destinations"}
+        unfit.add("utter_shipping_destinations_no" if facts.ships_to(country) else "utter_shipping_destinations_yes")
+        return values, unfit
+    duties = dest.get("duties") or {}
+    values.update(facts.shipping_values(dest), methods=", ".join(dest.get("payment_methods") or []),
+                  vat=(duties.get("vat_i18n") or {}).get(language) or duties.get("vat", ""),
+                  threshold=duties.get("threshold", ""))
+    other_duties = "utter_customs_duties_ddu" if duties.get("model") == "ddp" else "utter_customs_duties_ddp"
+    unfit = {f"{name}_generic" for name in _PER_DESTINATION} | {
+        "utter_customs_duties_generic", other_duties, "utter_shipping_destinations", "utter_shipping_destinations_no"}
+    return values, unfit
+
+
+def canned_answers(nlg: MultilingualNLG, facts: StoreFacts, language: str, query: Optional[str] = None,
+                   destination: Optional[tuple[str, str]] = None) -> list[dict]:
+    """``[{key, text}]``: every FAQ answer in ``language`` whose placeholders the shop's facts fill.
+
+    Args:
+        destination: ``(country code, its name in language)`` when the conversation's
+            destination is known: answers are filled for it instead of the defaults.
+        query: keeps the answers that mention it, best match first.
+    """
+    values, unfit = generic_values(facts), set()
+    if destination:
+        extra, unfit = destination_values(facts, destination[0], destination[1], language)
+        values.update(extra)
     answers = []
     for key in nlg.responses.get("en", {}):
-        if key in _SKIPPED:
+        if key in _SKIPPED or key in unfit:
             continue
         variations = nlg.variations(key, language)
         if not variations or not placeholders(variations[0].get("text") or "") <= set(values):
@@ -38,4 +78,15 @@ def canned_answers(nlg: MultilingualNLG, facts: StoreFacts, language: str, query
         if query and query.lower() not in (text + " " + key).lower():
             continue
         answers.append({"key": key, "text": text})
-    return answers
+    return ranked(answers, query) if query else answers
+
+
+def ranked(answers: list[dict], query: str) -> list[dict]:
+    """Answers whose name names the query first (``return`` -> ``utter_return_policy``), the apology last."""
+    words = query.lower()
+
+    def rank(indexed: tuple[int, dict]) -> tuple:
+        index, answer = indexed
+        return answer["key"] in _APOLOGIES, words not in answer["key"].lower(), index
+
+    return [answer for _, answer in sorted(enumerate(answers), key=rank)]

@@ -10,6 +10,7 @@ from typing import Optional
 from sanic import Sanic, response
 
 from actions.facts import StoreFacts
+from bot.countries import Gazetteer
 from bot.nlg import MultilingualNLG
 from handoff import audit, protocol
 from handoff.api import error_response
@@ -157,4 +158,32 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
     async def canned(request):
         language = request.args.get("language") or "en"
         query = request.args.get("q") or None
-        return response.json({"language": language, "answers": canned_answers(nlg, facts, language, query)})
+        try:
+            country = canned_destination(request.args, lifecycle)
+        except LookupError as error:
+            return error_response(404, "not_found", str(error))
+        except ValueError as error:
+            return error_response(400, error.args[0], error.args[1])
+        destination = (country, Gazetteer.from_file().name(country, language)) if country else None
+        return response.json({"language": language, "country": country,
+                              "answers": canned_answers(nlg, facts, language, query, destination)})
+
+
+def canned_destination(args, lifecycle) -> Optional[str]:
+    """The destination canned answers are for: ``country`` (ISO code), or the conversation's ``country`` slot.
+
+    Raises ValueError(code, message) on a malformed value, LookupError for an unknown conversation.
+    """
+    country = args.get("country")
+    if country:
+        if country.upper() not in Gazetteer.from_file().codes():
+            raise ValueError("invalid_country", "'country' must be an ISO 3166 alpha-2 code we know")
+        return country.upper()
+    conversation_id = args.get("conversation_id")
+    if not conversation_id:
+        return None
+    if not protocol.SESSION_ID_RE.match(conversation_id):
+        raise ValueError("invalid_conversation_id", "'conversation_id' is malformed")
+    if lifecycle.store.get_conversation(conversation_id) is None:
+        raise LookupError("no such conversation")
+    return lifecycle.bundle(conversation_id)["slots"].get("country")

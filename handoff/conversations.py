@@ -176,6 +176,9 @@ class ConversationService:
         """Run the bot on a stored shopper message; store its replies; find handoff triggers."""
         async with self._conversation_lock(session_id):
             conversation = self._conversation(session_id)
+            if conversation.state == "resolved" and self.lifecycle:  # written after resolve: the bot again
+                await self.lifecycle.reopen(conversation)
+                self._last_intent.pop(session_id, None)  # a fresh start: no "twice in a row" across the handoff
             bot_metadata = {
                 **{k: v for k, v in metadata.items() if k not in ("language", "translated")},
                 "language": conversation.language,
@@ -187,11 +190,11 @@ class ConversationService:
                 reply = await self._translated_reply(session_id, shopper_message, bot_metadata, long_tail)
             else:
                 reply = await self.bot.handle(shopper_message.text, session_id, bot_metadata)
-            outgoing = self._record_turn(conversation, shopper_message, reply)
-            if reply.language and reply.language != conversation.language:
-                self._update(conversation, language=reply.language)
             previous, self._last_intent[session_id] = self._last_intent.get(session_id), reply.intent
             reason = self.lifecycle.trigger_for(conversation, reply.intent, previous) if self.lifecycle else None
+            outgoing = self._record_turn(conversation, shopper_message, without_handoff_promise(reply, reason))
+            if reply.language and reply.language != conversation.language:
+                self._update(conversation, language=reply.language)
             return Turn(conversation, outgoing, reason)
 
     async def _translated_reply(self, session_id: str, message: StoredMessage, metadata: dict,
@@ -226,3 +229,15 @@ class ConversationService:
             Outgoing(row, protocol.bot_uttered_payloads(m, row.id, row.created_at))
             for row, (m, _) in zip(stored, drafts)
         ]
+
+
+def without_handoff_promise(reply: BotReply, reason: Optional[str]) -> BotReply:
+    """The reply without ``utter_request_human`` when this turn queues the conversation.
+
+    The queue notice that follows says what really happens (someone will join, or
+    the team is offline); the bot's "I'll connect you, please stay" before
+    "our team is offline" told the shopper two different things.
+    """
+    if reason != "request_human":
+        return reply
+    return replace(reply, messages=[m for m in reply.messages if m.get("utter_action") != "utter_request_human"])

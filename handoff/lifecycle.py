@@ -36,7 +36,7 @@ class Lifecycle:
         store: conversations and messages.
         bot: the Rasa engine (to pause/resume the tracker).
         texts: the bot's responses (system messages in the shopper's language).
-        agents_online: returns how many agents are connected.
+        agents_online: returns how many agents can take a conversation now (connected, not away).
     """
 
     def __init__(self, store: SQLStore, bot: BotEngine, texts: MultilingualNLG,
@@ -138,6 +138,23 @@ class Lifecycle:
             raise LifecycleError("not_assigned", "this conversation is not yours")
         return self._system_message(self.store.get_conversation(conversation_id), "utter_agent_joined",
                                     agent=target.display_name)
+
+    async def reopen(self, conversation: Conversation) -> bool:
+        """A shopper wrote after ``resolved``: the bot answers again (same session and history).
+
+        Recorded as its own transition ``resolved -> bot`` (the resolved one keeps
+        its outcome), and the Rasa tracker paused at ``request``/``claim`` resumes.
+        """
+        if not self._transition(conversation.id, "bot", "shopper", "reopened", ("resolved",)):
+            return False
+        conversation.state = "bot"
+        await self._pause(conversation.id, False)
+        return True
+
+    def requeued_notice(self, conversation_id: str, agent_name: str) -> Optional[StoredMessage]:
+        """Tell the shopper their agent stayed away too long and they are back in the queue."""
+        conversation = self.store.get_conversation(conversation_id)
+        return self._system_message(conversation, "utter_agent_requeued", agent=agent_name) if conversation else None
 
     def load(self, agent_id: int) -> int:
         """How many conversations an agent holds."""

@@ -291,9 +291,12 @@ def message_payload(m) -> dict:
     return {**stored_message_fields(m), "quick_replies": m.data.get("quick_replies"), "message_id": m.client_id}
 
 
-def history_payload(session_id: str, messages: list) -> dict:
-    """The ``crossdesk:history`` payload: the transcript so far."""
-    return {"session_id": session_id, "messages": [message_payload(m) for m in messages]}
+def history_payload(session_id: str, messages: list, state: Optional[str] = None) -> dict:
+    """The ``crossdesk:history`` payload: the transcript so far (and the conversation's state, when known)."""
+    payload = {"session_id": session_id, "messages": [message_payload(m) for m in messages]}
+    if state:
+        payload["state"] = state
+    return payload
 
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}$")

@@ -23,7 +23,7 @@ async def test_session_confirm_gives_an_unguessable_session_and_empty_history(se
     _, history = await shopper.expect("crossdesk:history")
     await shopper.close()
     assert re.fullmatch(r"[0-9a-f]{32}", session_id)
-    assert history == {"session_id": session_id, "messages": []}
+    assert history == {"session_id": session_id, "state": "bot", "messages": []}
 
 
 async def test_english_greeting_gets_english_answer_with_quick_replies(shopper):

@@ -22,6 +22,9 @@
   const MAX_CHARS = 2000;
   const ACK_TIMEOUT_MS = 8000;
   const RETRYABLE = ["rate_limited", "busy"]; // refused, not stored: send again after retry_after
+  // The console repeats "typing" every 2 s while the agent types; one that stops without
+  // saying so (tab closed, connection lost) must not leave "is typing…" up for good.
+  const TYPING_SHOWN_MS = 6000;
   const RTL = ["ar", "he", "fa", "ur"];
 
   /* UI strings. Conversation text itself comes from the server. */
@@ -431,6 +434,7 @@
         if (!reply || typeof reply.title !== "string") continue;
         const button = this.el("button", "", reply.title);
         button.type = "button";
+        button.dataset.payload = String(reply.payload || "");
         button.addEventListener("click", () => { row.remove(); onPick(reply); });
         row.append(button);
       }
@@ -595,9 +599,22 @@
     history(history) {
       if (!history || !Array.isArray(history.messages)) return;
       this.extended = true;
+      // An answer stored after the server read this history can arrive just before it (answers
+      // recovered after a restart stream in while shoppers reconnect): keep it after the replay.
+      const replayed = Math.max(0, ...history.messages.map((m) => Number(m.id) || 0));
+      const newer = [...this.view.log.querySelectorAll(".msg[data-id]")].filter((row) => Number(row.dataset.id) > replayed);
       this.view.log.replaceChildren();
+      this.handoff = "";
+      this.withAgent = this.offlineQueued = this.contactGiven = false;
       const messages = history.messages;
       messages.forEach((message, index) => this.render(message, index === messages.length - 1, true));
+      if (typeof history.state === "string") {  // the server's word on where the conversation is now
+        this.handoff = ["waiting", "with_agent"].includes(history.state) ? history.state : "";
+        this.withAgent = history.state === "with_agent";
+        if (history.state !== "waiting") this.offlineQueued = false;
+      }
+      newer.forEach((row) => this.view.append(row));
+      this.offerContactForm();  // still queued with the team offline: the form comes back after a reload
       this.renderPending();
       clearTimeout(this.plainTimer);
       this.flush();
@@ -617,17 +634,50 @@
     }
 
     render(message, last, replay) {
-      const row = this.view.message(message, this.strings, this.lang);
+      // The stored contact line ("Name <email>") is for agents; the shopper sees the thank-you.
+      const shown = message.event === "contact" ? { ...message, text: this.strings.contactThanks } : message;
+      const row = this.view.message(shown, this.strings, this.lang);
       this.view.append(row);
-      if (message.event === "utter_agent_joined") this.withAgent = true;
-      if (message.event === "utter_agent_left") this.withAgent = false;
-      if (message.event === "utter_handoff_offline" && last && !storage.get("contact:" + this.sessionId, false)) {
-        this.view.append(this.view.contactForm(this.strings, (email, name, form) => this.leaveContact(email, name, form)));
-      }
-      if (last && Array.isArray(message.quick_replies) && message.quick_replies.length) {
-        this.view.append(this.view.quickReplies(message.quick_replies, (reply) => this.send(reply.payload, reply.title)));
+      this.track(message.event);
+      if (message.event === "utter_handoff_offline" && last && !replay) this.offerContactForm();
+      const replies = Array.isArray(message.quick_replies) ? message.quick_replies.filter((r) => this.offered(r)) : [];
+      if (last && replies.length) {
+        this.view.append(this.view.quickReplies(replies, (reply) => this.send(reply.payload, reply.title)));
       }
       if (!replay && last) this.view.log.querySelectorAll(".replies").forEach((r, i, all) => { if (i < all.length - 1 || message.sender === "shopper") r.remove(); });
+    }
+
+    /** Follows the handoff notices: ``handoff`` is "waiting", "with_agent" or "" (the bot has the chat). */
+    track(event) {
+      const queued = { utter_handoff_waiting: "waiting", utter_handoff_offline: "waiting", utter_agent_requeued: "waiting",
+        utter_agent_joined: "with_agent", utter_agent_left: "" };
+      if (event === "contact") this.contactGiven = true;
+      if (!(event in queued)) return;
+      this.handoff = queued[event];
+      this.withAgent = this.handoff === "with_agent";
+      this.offlineQueued = event === "utter_handoff_offline";
+      if (this.offlineQueued) this.contactGiven = false;
+      if (this.handoff) this.hideRequestHuman();
+    }
+
+    /** A quick reply worth showing: no "Talk to a person" once a person was asked for. */
+    offered(reply) {
+      return !(this.handoff && reply && typeof reply.payload === "string" && reply.payload.trim().startsWith("/request_human"));
+    }
+
+    hideRequestHuman() {
+      this.view.log.querySelectorAll(".replies").forEach((row) => {
+        row.querySelectorAll("button").forEach((button) => { if (!this.offered({ payload: button.dataset.payload })) button.remove(); });
+        if (!row.children.length) row.remove();
+      });
+    }
+
+    /** The contact form, once, while the conversation is queued with the team offline and no contact was left. */
+    offerContactForm() {
+      if (!this.offlineQueued || this.contactGiven || storage.get("contact:" + this.sessionId, false)) return;
+      if (this.contactForm && this.contactForm.isConnected) return;
+      this.contactForm = this.view.contactForm(this.strings, (email, name, form) => this.leaveContact(email, name, form));
+      this.view.append(this.contactForm);
     }
 
     leaveContact(email, name, form) {
@@ -636,6 +686,7 @@
       this.socket.timeout(ACK_TIMEOUT_MS).emit("crossdesk:contact", payload, (error, ack) => {
         if (error || !ack || !ack.ok) return;
         storage.set("contact:" + this.sessionId, true);
+        this.contactGiven = true;
         form.replaceWith(this.view.el("div", "msg system", this.strings.contactThanks));
       });
     }
@@ -723,7 +774,9 @@
 
     showTyping(data) {
       const on = data && data.typing === true;
+      clearTimeout(this.typingShownTimer);
       this.view.typing.textContent = on ? format(this.strings.typing, { name: (data && data.name) || this.strings.assistant }) : "";
+      if (on) this.typingShownTimer = setTimeout(() => this.showTyping({ typing: false }), TYPING_SHOWN_MS);
     }
 
     typing() {
@@ -747,6 +800,7 @@
       clearTimeout(this.plainTimer);
       clearTimeout(this.typingTimer);
       clearTimeout(this.retryTimer);
+      clearTimeout(this.typingShownTimer);
       this.host.remove();
     }
   }

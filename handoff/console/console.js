@@ -36,7 +36,9 @@
       confirmDelete: "Delete every conversation, message and contact of this shopper? This cannot be undone.",
       deleted: "Deleted {n} conversation(s).", nothingStored: "Nothing is stored for this shopper.",
       auditLog: "Audit log", agent: "Agent", action: "Action", target: "Target", details: "Details", when: "When",
-      show: "Show", anyAction: "Any action", commandLine: "(command line)", noEntries: "No entries." },
+      show: "Show", anyAction: "Any action", commandLine: "(command line)", noEntries: "No entries.",
+      noTranslator: "Replies are not translated: no translator is configured and this shopper reads {language}. Write in their language.",
+      translationFailed: "Translation failed ({error}): your reply will go out as written unless you change it here." },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
@@ -59,7 +61,9 @@
       confirmDelete: "このお客様の会話・メッセージ・連絡先をすべて削除しますか？元に戻せません。",
       deleted: "{n} 件の会話を削除しました。", nothingStored: "このお客様のデータは保存されていません。",
       auditLog: "監査ログ", agent: "担当者", action: "操作", target: "対象", details: "詳細", when: "日時",
-      show: "表示", anyAction: "すべての操作", commandLine: "（コマンドライン）", noEntries: "記録はありません。" },
+      show: "表示", anyAction: "すべての操作", commandLine: "（コマンドライン）", noEntries: "記録はありません。",
+      noTranslator: "翻訳機能が設定されていないため、返信は翻訳されません（お客様の言語：{language}）。お客様の言語で入力してください。",
+      translationFailed: "翻訳できませんでした（{error}）。ここで書き換えない限り、入力したとおりに送信されます。" },
   };
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -209,7 +213,17 @@
       this.transcript.replaceChildren();
       this.seenIds = new Set();
       bundle.transcript.forEach((message) => this.add(message));
+      this.renderTranslationWarning();
       this.loadCanned();
+    }
+
+    /** Says so when replies will reach a shopper who reads another language exactly as typed. */
+    renderTranslationWarning() {
+      const mine = (session.agent && session.agent.languages) || [];
+      const language = this.bundle.language;
+      const untranslated = Boolean(language && !mine.includes(language) && !desk.translator);
+      this.translationWarning.hidden = !untranslated;
+      this.translationWarning.textContent = untranslated ? t("noTranslator", { language }) : "";
     }
 
     renderHeader() {
@@ -333,43 +347,51 @@
       this.input.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); this.submit(); }
       });
-      this.input.addEventListener("input", () => desk.typing(this.id));
+      this.input.addEventListener("input", () => desk.typing(this.id, this.input.value.trim() !== ""));
       this.preview = el("textarea", "preview");
       this.preview.hidden = true;
       this.preview.setAttribute("aria-label", t("preview"));
       this.previewNote = el("div", "muted", "");
+      this.translationWarning = el("div", "translation-warning");
+      this.translationWarning.setAttribute("role", "status");
       const send = el("button", "send primary", t("send"));
       send.type = "button";
       send.addEventListener("click", () => this.submit());
       const row = el("div", "row");
       row.append(send, this.previewNote);
-      box.append(this.cannedSearch, this.cannedList, this.input, this.preview, row);
+      box.append(this.translationWarning, this.cannedSearch, this.cannedList, this.input, this.preview, row);
       return box;
     }
 
-    async loadCanned() {
-      try {
-        const body = await api.json("/api/canned?language=" + encodeURIComponent(this.bundle.language || "en"));
-        this.canned = body.answers;
-      } catch (_) { this.canned = []; }
-      this.renderCanned();
+    /** The bot's answers for this conversation's language and destination; the server ranks a query's matches. */
+    async fetchCanned(query) {
+      const params = new URLSearchParams({ language: this.bundle.language || "en", conversation_id: this.id });
+      if (query) params.set("q", query);
+      try { return (await api.json("/api/canned?" + params)).answers || []; } catch (_) { return []; }
     }
 
+    loadCanned() { this.renderCanned(); }
+
     renderCanned() {
-      const query = this.cannedSearch.value.trim().toLowerCase();
-      this.cannedList.replaceChildren();
-      if (!query) return;
-      for (const answer of (this.canned || []).filter((a) => (a.text + " " + a.key).toLowerCase().includes(query)).slice(0, 8)) {
-        const button = el("button", "", answer.text);
-        button.type = "button";
-        button.addEventListener("click", () => {
-          this.input.value = answer.text;
-          this.cannedSearch.value = "";
-          this.renderCanned();
-          this.input.focus();
-        });
-        this.cannedList.append(button);
-      }
+      const query = this.cannedSearch.value.trim();
+      clearTimeout(this.cannedTimer);
+      if (!query) { this.cannedList.replaceChildren(); return; }
+      this.cannedTimer = setTimeout(async () => {
+        const answers = await this.fetchCanned(query);
+        if (this.cannedSearch.value.trim() !== query) return;  // the agent typed on: a newer search follows
+        this.cannedList.replaceChildren();
+        for (const answer of answers.slice(0, 8)) {
+          const button = el("button", "", answer.text);
+          button.type = "button";
+          button.addEventListener("click", () => {
+            this.input.value = answer.text;
+            this.cannedSearch.value = "";
+            this.renderCanned();
+            this.input.focus();
+          });
+          this.cannedList.append(button);
+        }
+      }, 120);
     }
 
     needsTranslation() {
@@ -386,8 +408,10 @@
         const translation = ack && ack.translation;
         this.preview.hidden = false;
         this.preview.value = translation ? translation.text : text;
-        this.previewNote.textContent = translation && translation.translated ? t("preview")
-          : t("untranslated", { error: (translation && translation.error) || "error" });
+        const failed = !(translation && translation.translated);
+        this.previewNote.textContent = failed ? t("translationFailed", { error: (translation && translation.error) || "error" })
+          : t("preview");
+        this.previewNote.classList.toggle("translation-warning", failed);
         this.preview.focus();
         this.preview.onkeydown = (event) => {
           if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); this.submit(); }
@@ -405,9 +429,11 @@
         language: this.bundle.language, ts: Date.now() / 1000,
         translation: payload.original ? { text: payload.original, translated: true, language: session.agent.languages[0] } : null });
       this.input.value = "";
+      desk.typing(this.id, false);
       this.preview.value = "";
       this.preview.hidden = true;
       this.previewNote.textContent = "";
+      this.previewNote.classList.remove("translation-warning");
       this.input.focus();
     }
   }
@@ -415,6 +441,7 @@
   /* -- the desk: socket, queue, open conversations ------------------------------------- */
   const desk = {
     socket: null, queue: [], open: new Map(), active: null, agents: [], status: "online", translator: false,
+    typingAt: new Map(),
 
     connect() {
       if (this.socket) return;
@@ -604,12 +631,19 @@
       if (view) view.setTranslation(data.message_id, data.translation);
     },
 
-    typing(id) {
+    /** ``typing: true`` at most every 2 s while the agent types; ``false`` at once when the box is cleared or sent. */
+    typing(id, typing) {
       if (!this.socket) return;
       const now = Date.now();
-      if (this.lastTyping && now - this.lastTyping < 2000) return;
-      this.lastTyping = now;
-      this.socket.emit("typing", { conversation_id: id, typing: true });
+      const last = this.typingAt.get(id);
+      if (typing) {
+        if (last && now - last < 2000) return;
+        this.typingAt.set(id, now);
+      } else {
+        if (!last) return;  // nothing said yet: nothing to take back
+        this.typingAt.delete(id);
+      }
+      this.socket.emit("typing", { conversation_id: id, typing });
     },
 
     setPresence(status) {

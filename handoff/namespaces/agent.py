@@ -58,6 +58,10 @@ class AgentNamespace(BackgroundNamespace):
         """How many agent sockets are connected."""
         return len(self.online)
 
+    def available_count(self) -> int:
+        """How many agents are connected and not away: those a queued shopper can expect."""
+        return len({agent_id for agent_id in self.online.values() if self.presence.get(agent_id) != "away"})
+
     async def _agent(self, sid: str) -> Agent:
         session = self.sessions.current(sid) if sid in self.online else None
         if session is None:
@@ -215,7 +219,12 @@ class AgentNamespace(BackgroundNamespace):
         self._grace.pop(agent_id, None)
         if agent_id in self.online.values():
             return
-        if self.lifecycle.requeue_agent(agent_id):
+        requeued = self.lifecycle.requeue_agent(agent_id)
+        if requeued:
+            agent = self.agents.get(agent_id)
+            for conversation_id in requeued:  # the shopper is told, in their language
+                await self.to_shopper(conversation_id, self.lifecycle.requeued_notice(
+                    conversation_id, agent.display_name if agent else ""))
             await self.push_queue()
 
     async def on_claim(self, sid: str, data: Any = None) -> dict:

@@ -15,6 +15,7 @@ from handoff.namespaces import BackgroundNamespace
 from handoff.settings import Settings
 
 logger = logging.getLogger(__name__)
+BOT_STATES = ("bot", "resolved")  # a message in these states goes to the bot (resolved: the turn reopens it)
 
 
 class ShopperNamespace(BackgroundNamespace):
@@ -112,7 +113,8 @@ class ShopperNamespace(BackgroundNamespace):
         conversation, transcript = self.service.open_session(session_id, request.locale)
         await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
         if request.extensions:
-            await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript), room=sid)
+            await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript, conversation.state),
+                            room=sid)
         return {"ok": True, "session_id": session_id, "state": conversation.state,
                 protocol.EXTENSIONS_KEY: request.extensions}
 
@@ -132,10 +134,10 @@ class ShopperNamespace(BackgroundNamespace):
             stored, created = await self.service.receive(session_id, utterance)
             state = self.service.state(session_id) if created else None
         finally:
-            if state != "bot":  # not for the bot: its place is free again
+            if state not in BOT_STATES:  # not for the bot: its place is free again
                 self.limits.release(session_id)
         if created:
-            if state == "bot":
+            if state in BOT_STATES:  # after resolve the bot answers again (the turn reopens it)
                 self._spawn(self._answer_reserved(session_id, stored, utterance.metadata))
             elif self.agent_side:  # a human has it: the bot is paused, relay at once
                 await self.agent_side.shopper_said(session_id, state, stored)
@@ -224,3 +226,7 @@ class ShopperNamespace(BackgroundNamespace):
                 await self.agent_side.to_shopper(session_id, system)
             self.service.forget(session_id)
             await self.agent_side.push_queue()
+
+    async def answer_stored(self, stored) -> None:
+        """Answer a shopper message stored earlier (one left unanswered by a crash), emitting to its room."""
+        await self._answer(stored.conversation_id, stored, stored.data.get("metadata") or {})

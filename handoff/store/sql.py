@@ -450,3 +450,16 @@ class SQLStore:
         query = select(transitions).where(transitions.c.conversation_id == conversation_id).order_by(transitions.c.id)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    def shopper_messages_without_understanding(self, states: tuple[str, ...]) -> tuple[list[StoredMessage], list[dict]]:
+        """Shopper messages no turn was recorded for (``record_turn`` never ran), oldest first,
+        in conversations now in ``states``; and the transitions of those conversations, in order."""
+        in_states = select(conversations.c.id).where(conversations.c.state.in_(states)).scalar_subquery()
+        condition = (messages.c.sender == "shopper", messages.c.conversation_id.in_(in_states),
+                     messages.c.data.notlike('%"intent": %'))  # answered ones have {"intent": ...}
+        with self.engine.connect() as conn:
+            found = [_message(row) for row in conn.execute(select(messages).where(*condition).order_by(messages.c.id))]
+            with_them = select(messages.c.conversation_id).where(*condition).distinct().scalar_subquery()
+            steps = [dict(row._mapping) for row in conn.execute(
+                select(transitions).where(transitions.c.conversation_id.in_(with_them)).order_by(transitions.c.id))]
+        return [m for m in found if "intent" not in m.data], steps

@@ -1,0 +1,80 @@
+"""After a crash: answer the shopper messages that were stored and acknowledged but never answered.
+
+A shopper message is acknowledged once it is stored; the bot answers it
+afterwards. A process killed in between leaves it in the transcript with no
+answer, and a resend of the same ``message_id`` is (rightly) a duplicate, so
+nothing would ever answer it. At start the server finds those messages and
+answers them, in order, once.
+
+"Answered" means ``SQLStore.record_turn`` recorded what the bot understood of
+the message (it writes the understanding and the replies in one
+transaction). Only messages written while the bot had the conversation count:
+messages a human was handling were relayed, never meant for the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import time
+from typing import Awaitable, Callable
+
+from handoff.store import SQLStore, StoredMessage
+
+logger = logging.getLogger(__name__)
+BOT_STATES = ("bot", "resolved")  # states in which a shopper message goes to the bot (resolved: it reopens)
+
+
+def unanswered(store: SQLStore) -> list[StoredMessage]:
+    """Shopper messages of conversations the bot has that the bot never answered, oldest first."""
+    candidates, steps = store.shopper_messages_without_understanding(("bot",))
+    timelines: dict[str, tuple[list[float], list[str]]] = {}
+    for step in steps:  # in id order, so each timeline is in time order
+        times, states = timelines.setdefault(step["conversation_id"], ([], []))
+        times.append(step["created_at"])
+        states.append(step["to_state"])
+    return [m for m in candidates if _state_at(timelines.get(m.conversation_id), m.created_at) in BOT_STATES]
+
+
+def _state_at(timeline, when: float):
+    """The conversation's state at time ``when`` (from its transitions)."""
+    if not timeline:
+        return None
+    times, states = timeline
+    index = bisect.bisect_right(times, when) - 1
+    return states[max(index, 0)]
+
+
+async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], Awaitable[None]]) -> int:
+    """Answer every unanswered message (in order per conversation) and log one summary line.
+
+    ``answer`` runs the bot on a stored message and emits its replies to the
+    session's room (a shopper who reconnected sees them; one who has not finds
+    them in the history). Each is started in order before any of them awaits,
+    so the per-conversation lock keeps them in order, ahead of anything the
+    shopper sends after the restart.
+    """
+    started = time.monotonic()
+    loop = asyncio.get_running_loop()
+    pending = await loop.run_in_executor(None, unanswered, store)
+    if not pending:
+        logger.info("recovery: no stored shopper message was left unanswered")
+        return 0
+    tasks = [asyncio.ensure_future(answer(message)) for message in pending]
+    await asyncio.gather(*tasks)
+    logger.info("recovery: answered %d shopper message(s) left unanswered by the last run, in %d conversation(s),"
+                " in %.1f s (model load included)", len(pending), len({m.conversation_id for m in pending}), time.monotonic() - started)
+    return len(pending)
+
+
+def setup_recovery(app) -> None:
+    """Start answering what the last run left unanswered once the server is up (in the background)."""
+
+    @app.listener("after_server_start")
+    async def start_recovery(app, loop):
+        app.ctx.recovery = asyncio.ensure_future(answer_unanswered(app.ctx.store, app.ctx.shopper.answer_stored))
+
+    @app.listener("before_server_stop")
+    async def stop_recovery(app, loop):
+        app.ctx.recovery.cancel()  # what is left stays stored and unanswered: the next start picks it up
