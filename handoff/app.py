@@ -18,7 +18,9 @@ from handoff.console_api import setup_console
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
 from handoff.conversations import ConversationService
+from handoff.kpi_api import setup_kpis
 from handoff.lifecycle import Lifecycle
+from handoff.metrics_api import setup_metrics
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.settings import ROOT, Settings
@@ -82,6 +84,8 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_routes(app)
     setup_api(app)
     setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
+    setup_kpis(app)
+    setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)
     logging.getLogger("sanic.error").addFilter(_ClosedWebsocketFilter())
     return app
