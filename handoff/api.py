@@ -7,6 +7,7 @@ import json
 
 from sanic import Sanic, response
 
+from handoff import metrics
 from handoff.protocol import is_text
 
 MAX_LOGIN_BYTES = 4096
@@ -14,6 +15,7 @@ MAX_LOGIN_BYTES = 4096
 
 def error_response(status: int, code: str, message: str):
     """The JSON body of every API error: ``{"error": code, "message": ...}``."""
+    metrics.error(code)
     return response.json({"error": code, "message": message}, status=status)
 
 

@@ -47,6 +47,7 @@ class Settings:
         translator_timeout: seconds a translation may take before the original is used.
         translator_workers: threads for the (blocking) provider calls.
         protected_terms: comma-separated brand/product names never translated.
+        metrics_token: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
     """
 
     host: str = "127.0.0.1"
@@ -69,6 +70,7 @@ class Settings:
     translator_timeout: float = 0.8
     translator_workers: int = 8
     protected_terms: str = ""
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":
