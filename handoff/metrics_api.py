@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 
 from sanic import Sanic, response
 
@@ -20,3 +21,10 @@ def setup_metrics(app: Sanic, token: str = "") -> None:
             return error_response(401, "unauthorized", "a valid metrics token is required")
         body, content_type = metrics.exposition()
         return response.raw(body, content_type=content_type)
+
+    @app.listener("after_server_stop")
+    async def forget_live_gauges(app, loop):
+        if os.environ.get(metrics.MULTIPROC_ENV):  # this process's sockets and agents stop counting
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())

@@ -26,7 +26,8 @@
       date: "Date", firstMessage: "First message", outcome: "Outcome", messages: "Messages",
       exportJson: "Export JSON", exportText: "Export text", untranslated: "not translated ({error})",
       translation: "Translation", preview: "Translation the shopper will see (editable)", translate: "Translate",
-      sendOriginal: "Send without translating", close: "Close", noResults: "No conversations found." },
+      sendOriginal: "Send without translating", close: "Close", noResults: "No conversations found.",
+      dashboard: "Dashboard" },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
@@ -41,7 +42,8 @@
       date: "日付", firstMessage: "最初のメッセージ", outcome: "結果", messages: "件数",
       exportJson: "JSON で書き出し", exportText: "テキストで書き出し", untranslated: "未翻訳（{error}）",
       translation: "翻訳", preview: "お客様に送られる翻訳（編集できます）", translate: "翻訳",
-      sendOriginal: "翻訳せずに送信", close: "閉じる", noResults: "該当する会話はありません。" },
+      sendOriginal: "翻訳せずに送信", close: "閉じる", noResults: "該当する会話はありません。",
+      dashboard: "ダッシュボード" },
   };
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -108,6 +110,7 @@
       $("#login").hidden = true;
       $("#app").hidden = false;
       $("#me-name").textContent = this.agent.display_name;
+      $("#show-dashboard").hidden = this.agent.role !== "admin";
       desk.connect();
     },
     async login(event) {
@@ -512,11 +515,12 @@
         item.addEventListener("keydown", (event) => { if (event.key === "Enter") this.show(id); });
         list.append(item);
       }
-      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden;
+      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden || !$("#dashboard").hidden;
     },
 
     show(id) {
       $("#history").hidden = true;
+      $("#dashboard").hidden = true;
       this.active = id;
       sessionStorage.setItem(ACTIVE_KEY, id);
       for (const [key, view] of this.open) view.root.hidden = key !== id;
@@ -595,6 +599,7 @@
   const history = {
     show() {
       $("#history").hidden = false;
+      $("#dashboard").hidden = true;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
       desk.renderMine();
@@ -658,13 +663,25 @@
     },
   };
 
+  /* -- KPI dashboard (admins; dashboard.js) --------------------------------------------- */
+  const dashboard = {
+    show() {
+      $("#history").hidden = true;
+      for (const view of desk.open.values()) view.root.hidden = true;
+      desk.active = null;
+      window.CrossdeskDashboard.open({ token: api.token, lang: prefs.lang });  // shows #dashboard at once
+      desk.renderMine();
+    },
+  };
+
   /* -- wiring ---------------------------------------------------------------------------- */
   function wire() {
     $("#login-form").addEventListener("submit", (event) => session.login(event));
     $("#logout").addEventListener("click", () => session.logout());
     $("#presence").addEventListener("change", (event) => desk.setPresence(event.target.value));
     $("#ui-language").value = prefs.lang;
-    $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue(); });
+    $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue();
+      if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang); });
     $("#sound").checked = prefs.sound;
     $("#sound").addEventListener("change", (event) => { prefs.sound = event.target.checked; savePrefs(); });
     $("#desktop").addEventListener("click", async () => {
@@ -673,6 +690,7 @@
       savePrefs();
     });
     $("#show-history").addEventListener("click", () => history.show());
+    $("#show-dashboard").addEventListener("click", () => dashboard.show());
     $("#search").addEventListener("submit", (event) => history.search(event));
     const outcomes = $("#search [name=outcome]");
     OUTCOMES.forEach((name) => { const o = el("option", "", name); o.value = name; outcomes.append(o); });
