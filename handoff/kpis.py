@@ -13,6 +13,7 @@ buckets timestamps by the shop's time zone.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -22,10 +23,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import JSON, String, cast, func, literal, select
+from sqlalchemy import (
+    JSON, Column, Float, Integer, MetaData, String, Table, case, cast, func, literal, select,
+)
 from sqlalchemy.engine import Connection, Engine
 
-from handoff.store.sql import conversations, messages, transitions
+from handoff.store.sql import agents, conversations, messages, transitions
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -36,6 +39,7 @@ HANDOFF_STATES = ("waiting", "with_agent")  # a person is involved from here on
 NOT_UNDERSTOOD = "nlu_fallback"
 TOP_NOT_UNDERSTOOD = 10
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+QUARTER = 900  # seconds
 NONE_LABEL = "(none)"
 ALL_LABEL = "(all)"
 PENDING = ("tickets", "csat")  # figures that plug in when their tables exist (another issue)
@@ -140,55 +144,84 @@ def json_text(column, key: str, dialect: str):
 
 # -- the figures ---------------------------------------------------------------------------------
 
-def active_conversations(conn: Connection, window: Window) -> list:
+# The conversations of the range, computed once per request into a temporary table
+# (per connection, dropped afterwards) that the other figures join: over 100,000
+# conversations, re-deriving them per figure cost ~0.3 s of CPU each time.
+ACTIVE = Table("kpi_active", MetaData(), Column("cid", String(64)), Column("language", String(16)),
+               Column("first_id", Integer), Column("first_at", Float), Column("first_bot_at", Float),
+               Column("intent", String(64)), Column("trigger", String(64)), prefixes=["TEMPORARY"])
+
+
+def active_query(conn: Connection, window: Window):
     """One row per conversation with a shopper message in the range.
 
-    Columns: id, language, first_id/first_at (its first shopper message in the
-    range), intent (what the bot read in that message), trigger (the reason of
-    its first handoff before the range's end, None if contained).
+    Columns: cid, language, first_id/first_at (its first shopper message in the
+    range), first_bot_at (its first bot message in the range), intent (what the
+    bot read in that first message), trigger (the reason of its first handoff
+    before the range's end, None if contained). One pass over the range's
+    messages serves both the shopper and the bot columns.
     """
-    dialect = conn.dialect.name
-    in_range = (select(messages.c.conversation_id.label("cid"), func.min(messages.c.id).label("first_id"))
-                .where(messages.c.sender == "shopper", messages.c.created_at >= window.start,
+    shopper, bot = messages.c.sender == "shopper", messages.c.sender == "bot"
+    in_range = (select(messages.c.conversation_id.label("cid"),
+                       func.min(case((shopper, messages.c.id))).label("first_id"),
+                       func.min(case((shopper, messages.c.created_at))).label("first_at"),
+                       func.min(case((bot, messages.c.created_at))).label("first_bot_at"))
+                .where(messages.c.sender.in_(("shopper", "bot")), messages.c.created_at >= window.start,
                        messages.c.created_at < window.end)
-                .group_by(messages.c.conversation_id).subquery())
+                .group_by(messages.c.conversation_id)
+                .having(func.min(case((shopper, messages.c.id))).isnot(None)).subquery())
     first_handoff = (select(transitions.c.conversation_id.label("cid"), func.min(transitions.c.id).label("tid"))
                      .where(transitions.c.from_state == "bot", transitions.c.to_state.in_(HANDOFF_STATES),
                             transitions.c.created_at < window.end)
                      .group_by(transitions.c.conversation_id).subquery())
     handoff = transitions.alias("handoff")
-    query = (select(in_range.c.cid, conversations.c.language, in_range.c.first_id,
-                    messages.c.created_at.label("first_at"),
-                    json_text(messages.c.data, "intent", dialect).label("intent"),
-                    handoff.c.reason.label("trigger"))
-             .select_from(in_range
-                          .join(conversations, conversations.c.id == in_range.c.cid)
-                          .join(messages, messages.c.id == in_range.c.first_id)
-                          .outerjoin(first_handoff, first_handoff.c.cid == in_range.c.cid)
-                          .outerjoin(handoff, handoff.c.id == first_handoff.c.tid)))
-    return conn.execute(query).all()
+    return (select(in_range.c.cid, conversations.c.language, in_range.c.first_id, in_range.c.first_at,
+                   in_range.c.first_bot_at, json_text(messages.c.data, "intent", conn.dialect.name), handoff.c.reason)
+            .select_from(in_range
+                         .join(conversations, conversations.c.id == in_range.c.cid)
+                         .join(messages, messages.c.id == in_range.c.first_id)
+                         .outerjoin(first_handoff, first_handoff.c.cid == in_range.c.cid)
+                         .outerjoin(handoff, handoff.c.id == first_handoff.c.tid)))
 
 
-def containment_charts(active: list) -> list[Chart]:
+@contextlib.contextmanager
+def active_conversations(conn: Connection, window: Window):
+    """Fill :data:`ACTIVE` for the window on this connection; drop it afterwards."""
+    ACTIVE.drop(conn, checkfirst=True)  # left over if a previous request on this connection failed
+    ACTIVE.create(conn)
+    try:
+        conn.execute(ACTIVE.insert().from_select([c.name for c in ACTIVE.c], active_query(conn, window)))
+        yield ACTIVE
+    finally:
+        ACTIVE.drop(conn, checkfirst=True)
+
+
+def containment_charts(conn: Connection) -> list[Chart]:
     """Containment overall and by language, by intent; conversations lost to each trigger."""
+    groups = conn.execute(select(ACTIVE.c.language, ACTIVE.c.intent, ACTIVE.c.trigger, func.count())
+                          .group_by(ACTIVE.c.language, ACTIVE.c.intent, ACTIVE.c.trigger)).all()
+    everyone = sum(n for *_, n in groups)
     charts = []
-    for name, key in (("language", lambda r: r.language), ("intent", lambda r: r.intent)):
+    for name, index in (("language", 0), ("intent", 1)):
         totals, contained = Counter(), Counter()
-        for row in active:
-            label = key(row) or NONE_LABEL
-            totals[label] += 1
-            contained[label] += row.trigger is None
+        for group in groups:
+            label = group[index] or NONE_LABEL
+            totals[label] += group[3]
+            contained[label] += group[3] if group[2] is None else 0
         rows = [[label, totals[label], contained[label], percent(contained[label], totals[label])]
                 for label in sorted(totals, key=lambda k: (-totals[k], k))]
         if name == "language":
             all_contained = sum(contained.values())
-            rows.insert(0, [ALL_LABEL, len(active), all_contained, percent(all_contained, len(active))])
+            rows.insert(0, [ALL_LABEL, everyone, all_contained, percent(all_contained, everyone)])
         charts.append(Chart(f"containment_by_{name}", "bar", [name], ["containment_pct"],
                             [name, "conversations", "contained", "containment_pct"], rows))
-    lost = Counter(row.trigger for row in active if row.trigger is not None)
+    lost = Counter()
+    for _, _, trigger, n in groups:
+        if trigger is not None:
+            lost[trigger] += n
     charts.append(Chart("lost_by_trigger", "bar", ["trigger"], ["conversations"],
                         ["trigger", "conversations", "share_pct"],
-                        [[trigger, count, percent(count, len(active))]
+                        [[trigger, count, percent(count, everyone)]
                          for trigger, count in sorted(lost.items(), key=lambda kv: (-kv[1], kv[0]))]))
     return charts
 
@@ -206,51 +239,24 @@ def handoff_chart(conn: Connection, window: Window) -> Chart:
                  ["trigger", "language", "handoffs"], rows)
 
 
-def bot_first_responses(conn: Connection, active: list) -> list[float]:
-    """Seconds from each active conversation's first shopper message in the range to the bot's next message."""
-    reply = messages.alias("reply")
-    shopper = messages.alias("shopper")
-    ids = [row.first_id for row in active]
-    waits = []
-    for chunk in range(0, len(ids), 20_000):  # bounded IN lists (PostgreSQL and SQLite limits)
-        next_bot = (select(func.min(reply.c.created_at))
-                    .where(reply.c.conversation_id == shopper.c.conversation_id, reply.c.sender == "bot",
-                           reply.c.id > shopper.c.id).scalar_subquery())
-        query = select(shopper.c.created_at, next_bot).where(shopper.c.id.in_(ids[chunk:chunk + 20_000]))
-        waits.extend(answered - asked for asked, answered in conn.execute(query) if answered is not None)
-    return waits
+def bot_first_responses(conn: Connection) -> list:
+    """Count, p50 and p90 of the seconds from each active conversation's first shopper message in the range
+    to its first bot message.
 
-
-@dataclass
-class PersonEvents:
-    """Transitions and agent messages from the range's start, per conversation, in order."""
-
-    transitions: dict = field(default_factory=lambda: defaultdict(list))
-    agent_messages: dict = field(default_factory=lambda: defaultdict(list))
-
-
-def person_events(conn: Connection, window: Window) -> PersonEvents:
-    """What happened between shoppers and people from the range's start to its end plus the horizon."""
-    until = window.end + HORIZON_SECONDS
-    events = PersonEvents()
-    query = (select(transitions.c.conversation_id, transitions.c.from_state, transitions.c.to_state,
-                    transitions.c.actor, transitions.c.reason, transitions.c.created_at)
-             .where(transitions.c.created_at >= window.start, transitions.c.created_at < until,
-                    transitions.c.to_state.in_(HANDOFF_STATES + ("resolved",)))
-             .order_by(transitions.c.conversation_id, transitions.c.id))
-    for row in conn.execute(query):
-        events.transitions[row.conversation_id].append(row)
-    agent_id = json_text(messages.c.data, "agent_id", conn.dialect.name)
-    query = (select(messages.c.conversation_id, messages.c.created_at, agent_id.label("agent_id"))
-             .where(messages.c.sender == "agent", messages.c.created_at >= window.start, messages.c.created_at < until)
-             .order_by(messages.c.conversation_id, messages.c.id))
-    for row in conn.execute(query):
-        events.agent_messages[row.conversation_id].append(row)
-    return events
-
-
-def _agent_of(actor: str) -> Optional[str]:
-    return actor[len("agent:"):] if actor.startswith("agent:") else None
+    Only where that bot message is in the range and not earlier (an earlier one
+    answered a message from before the range). The percentiles are picked by
+    the database (ORDER BY ... OFFSET): fetching 100,000 values into Python
+    cost ~0.25 s of CPU here.
+    """
+    seconds = (ACTIVE.c.first_bot_at - ACTIVE.c.first_at).label("seconds")
+    answered = ACTIVE.c.first_bot_at >= ACTIVE.c.first_at
+    count = conn.execute(select(func.count()).select_from(ACTIVE).where(answered)).scalar()
+    picked = []
+    for p in (50, 90):
+        rank = max(1, math.ceil(p / 100 * count))
+        value = conn.execute(select(seconds).where(answered).order_by(seconds).offset(rank - 1).limit(1)).scalar()
+        picked.append(round(value, 1) if count else None)
+    return [count, *picked]
 
 
 @dataclass
@@ -262,40 +268,79 @@ class PersonFigures:
     first_responses: list[float] = field(default_factory=list)
     unanswered: int = 0
     per_agent: dict = field(default_factory=lambda: defaultdict(lambda: {
-        "conversations": set(), "messages": 0, "first_responses": [], "resolutions": []}))
+        "conversations": 0, "messages": 0, "first_responses": []}))
 
 
-def person_figures(events: PersonEvents, window: Window) -> PersonFigures:
-    """Queue waits, people's first responses and per-agent tallies, by pairing events in order."""
+def _agent_of(actor: str) -> Optional[str]:
+    return actor[len("agent:"):] if actor and actor.startswith("agent:") else None
+
+
+def queue_waits(conn: Connection, window: Window, figures: PersonFigures) -> None:
+    """Each ``-> waiting`` in the range paired with the next ``-> with_agent`` (window function)."""
+    order = {"partition_by": transitions.c.conversation_id, "order_by": transitions.c.id}
+    steps = (select(transitions.c.to_state, transitions.c.created_at,
+                    func.lead(transitions.c.to_state).over(**order).label("next_state"),
+                    func.lead(transitions.c.created_at).over(**order).label("next_at"))
+             .where(transitions.c.to_state.in_(HANDOFF_STATES), transitions.c.created_at >= window.start,
+                    transitions.c.created_at < window.end + HORIZON_SECONDS).subquery())
+    query = select(steps.c.next_state, steps.c.next_at - steps.c.created_at).where(
+        steps.c.to_state == "waiting", steps.c.created_at < window.end)
+    for next_state, seconds in conn.execute(query):
+        if next_state == "with_agent":
+            figures.queue_waits.append(seconds)
+        else:
+            figures.open_waits += 1
+
+
+def first_responses(conn: Connection, window: Window, figures: PersonFigures) -> None:
+    """Each handoff in the range paired with the first agent message at or after it."""
+    reply = messages.alias("reply")
+    first_reply = (select(reply.c.id)
+                   .where(reply.c.conversation_id == transitions.c.conversation_id, reply.c.sender == "agent",
+                          reply.c.created_at >= transitions.c.created_at,
+                          reply.c.created_at < window.end + HORIZON_SECONDS)
+                   .order_by(reply.c.id).limit(1).scalar_subquery())
+    handoffs = (select(transitions.c.created_at.label("at"), first_reply.label("reply_id"))
+                .where(transitions.c.from_state == "bot", transitions.c.to_state.in_(HANDOFF_STATES),
+                       transitions.c.created_at >= window.start, transitions.c.created_at < window.end).subquery())
+    answer = messages.alias("answer")
+    query = (select(answer.c.created_at - handoffs.c.at, json_text(answer.c.data, "agent_id", conn.dialect.name))
+             .select_from(handoffs.outerjoin(answer, answer.c.id == handoffs.c.reply_id)))
+    for seconds, agent in conn.execute(query):
+        if seconds is None:
+            figures.unanswered += 1
+        else:
+            figures.first_responses.append(seconds)
+            if agent is not None:
+                figures.per_agent[str(agent)]["first_responses"].append(seconds)
+
+
+def agent_tallies(conn: Connection, window: Window, figures: PersonFigures) -> None:
+    """Per agent: conversations taken in the range (claim, takeover or transfer to them), messages sent."""
+    in_range = (transitions.c.created_at >= window.start, transitions.c.created_at < window.end)
+    target = case((transitions.c.reason.like("transfer:%"), func.substr(transitions.c.reason, len("transfer:") + 1)),
+                  else_=func.substr(transitions.c.actor, len("agent:") + 1))
+    query = (select(target, func.count(func.distinct(transitions.c.conversation_id)))
+             .where(transitions.c.to_state == "with_agent", transitions.c.actor.like("agent:%"), *in_range)
+             .group_by(target))
+    for agent, count in conn.execute(query):
+        figures.per_agent[str(agent)]["conversations"] = count
+    agent_id = json_text(messages.c.data, "agent_id", conn.dialect.name)
+    query = (select(agent_id, func.count())
+             .where(messages.c.sender == "agent", messages.c.created_at >= window.start,
+                    messages.c.created_at < window.end)
+             .group_by(agent_id))
+    for agent, count in conn.execute(query):
+        if agent is not None:
+            figures.per_agent[str(agent)]["messages"] = count
+
+
+def person_figures(conn: Connection, window: Window) -> PersonFigures:
+    """Queue waits, people's first responses and per-agent tallies."""
     figures = PersonFigures()
-    in_range = lambda ts: window.start <= ts < window.end  # noqa: E731
-    for cid, steps in events.transitions.items():
-        replies = events.agent_messages.get(cid, [])
-        for i, step in enumerate(steps):
-            if not in_range(step.created_at):
-                continue
-            if step.to_state == "waiting":
-                claim = next((s for s in steps[i + 1:] if s.to_state == "with_agent"), None)
-                if claim is None:
-                    figures.open_waits += 1
-                else:
-                    figures.queue_waits.append(claim.created_at - step.created_at)
-            if step.to_state == "with_agent":
-                target = step.reason[len("transfer:"):] if step.reason.startswith("transfer:") else _agent_of(step.actor)
-                if target:
-                    figures.per_agent[target]["conversations"].add(cid)
-            if step.from_state == "bot" and step.to_state in HANDOFF_STATES:
-                reply = next((m for m in replies if m.created_at >= step.created_at), None)
-                if reply is None:
-                    figures.unanswered += 1
-                else:
-                    figures.first_responses.append(reply.created_at - step.created_at)
-                    if reply.agent_id is not None:
-                        figures.per_agent[str(reply.agent_id)]["first_responses"].append(
-                            reply.created_at - step.created_at)
-        for reply in replies:
-            if in_range(reply.created_at) and reply.agent_id is not None:
-                figures.per_agent[str(reply.agent_id)]["messages"] += 1
+    queue_waits(conn, window, figures)
+    first_responses(conn, window, figures)
+    agent_tallies(conn, window, figures)
     return figures
 
 
@@ -317,11 +362,11 @@ def resolutions(conn: Connection, window: Window) -> list[tuple[Optional[str], f
     return [(_agent_of(actor), at - first) for actor, at, first in conn.execute(query) if first is not None]
 
 
-def time_chart(waits: PersonFigures, bot: list[float], resolved: list[tuple]) -> Chart:
+def time_chart(waits: PersonFigures, bot: list, resolved: list[tuple]) -> Chart:
     """Queue wait, first responses and resolution time: count, p50, p90, still open."""
     durations = [r[1] for r in resolved]
     rows = [["queue_wait", len(waits.queue_waits), *_p50_p90(waits.queue_waits), waits.open_waits],
-            ["bot_first_response", len(bot), *_p50_p90(bot), None],
+            ["bot_first_response", *bot, None],
             ["agent_first_response", len(waits.first_responses), *_p50_p90(waits.first_responses), waits.unanswered],
             ["resolution", len(durations), *_p50_p90(durations), None]]
     return Chart("response_times", "bar", ["measure"], ["p50_s", "p90_s"],
@@ -334,8 +379,6 @@ def _p50_p90(values: list[float]) -> list[Optional[float]]:
 
 def agent_chart(conn: Connection, figures: PersonFigures, resolved: list[tuple]) -> Chart:
     """Per agent: conversations taken, messages sent, first response p50, resolutions and their p50."""
-    from handoff.store.sql import agents
-
     names = {str(row.id): row.display_name for row in conn.execute(select(agents.c.id, agents.c.display_name))}
     by_agent = defaultdict(list)
     for agent, seconds in resolved:
@@ -344,7 +387,7 @@ def agent_chart(conn: Connection, figures: PersonFigures, resolved: list[tuple])
     rows = []
     for agent in sorted(set(figures.per_agent) | set(by_agent), key=lambda a: names.get(a, a)):
         tally = figures.per_agent[agent]
-        rows.append([names.get(agent, f"#{agent}"), len(tally["conversations"]), tally["messages"],
+        rows.append([names.get(agent, f"#{agent}"), tally["conversations"], tally["messages"],
                      nearest_rank(tally["first_responses"], 50), len(by_agent[agent]),
                      nearest_rank(by_agent[agent], 50)])
     return Chart("agents", "bar", ["agent"], ["conversations"],
@@ -356,9 +399,9 @@ class LocalClock:
     """(weekday, hour) of UTC timestamps in a time zone, DST-correct.
 
     Every UTC offset in use is a multiple of 15 minutes and changes only on a
-    quarter hour, so the answer is cached per UTC quarter hour: 100,000
-    timestamps take ~25 ms instead of ~150 ms with a zoneinfo call each
-    (measured on this machine).
+    quarter hour, so the answer is the same for a whole UTC quarter hour: the
+    database counts per quarter hour and Python converts each quarter once
+    (2,880 conversions for 30 days, whatever the number of conversations).
     """
 
     def __init__(self, tz: ZoneInfo):
@@ -366,22 +409,30 @@ class LocalClock:
         self._cache: dict[int, tuple[int, int]] = {}
 
     def weekday_hour(self, ts: float) -> tuple[int, int]:
-        quarter = int(ts // 900)
+        quarter = int(ts // QUARTER)
         hit = self._cache.get(quarter)
         if hit is None:
-            local = dt.datetime.fromtimestamp(quarter * 900, self.tz)
+            local = dt.datetime.fromtimestamp(quarter * QUARTER, self.tz)
             hit = self._cache[quarter] = (local.weekday(), local.hour)
         return hit
 
 
-def volume_charts(active: list, window: Window) -> list[Chart]:
+def quarter_hour(column, dialect: str):
+    """The UTC quarter hour (epoch seconds // 900) of a timestamp column, as SQL."""
+    if dialect == "postgresql":
+        return func.floor(column / QUARTER)
+    return cast(column / QUARTER, Integer)  # SQLite truncates toward zero: the floor of a positive epoch
+
+
+def volume_charts(conn: Connection, window: Window) -> list[Chart]:
     """Conversations by local hour of day and day of week (of their first shopper message in the range)."""
+    quarter = quarter_hour(ACTIVE.c.first_at, conn.dialect.name)
     clock = LocalClock(window.tz)
     hours, days = [0] * 24, [0] * 7
-    for row in active:
-        day, hour = clock.weekday_hour(row.first_at)
-        hours[hour] += 1
-        days[day] += 1
+    for q, n in conn.execute(select(quarter, func.count()).group_by(quarter)):
+        day, hour = clock.weekday_hour(float(q) * QUARTER)
+        hours[hour] += n
+        days[day] += n
     return [Chart("volume_by_hour", "bar", ["hour"], ["conversations"], ["hour", "conversations"],
                   [[h, n] for h, n in enumerate(hours)]),
             Chart("volume_by_weekday", "bar", ["weekday"], ["conversations"], ["weekday", "conversations"],
@@ -409,13 +460,13 @@ def not_understood_chart(conn: Connection, window: Window) -> Chart:
 
 def conversation_figures(conn: Connection, window: Window) -> list[Chart]:
     """Every figure over conversations, messages and transitions."""
-    active = active_conversations(conn, window)
-    events = person_figures(person_events(conn, window), window)
+    with active_conversations(conn, window):
+        charts = [*containment_charts(conn), *volume_charts(conn, window)]
+        bot = bot_first_responses(conn)
+    people = person_figures(conn, window)
     resolved = resolutions(conn, window)
-    return [*containment_charts(active), handoff_chart(conn, window),
-            time_chart(events, bot_first_responses(conn, active), resolved),
-            *volume_charts(active, window), not_understood_chart(conn, window),
-            agent_chart(conn, events, resolved)]
+    return [*charts[:3], handoff_chart(conn, window), time_chart(people, bot, resolved), *charts[3:],
+            not_understood_chart(conn, window), agent_chart(conn, people, resolved)]
 
 
 Figure = Callable[[Connection, Window], list[Chart]]
