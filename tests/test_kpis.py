@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 import urllib.error
 import urllib.request
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,17 +21,47 @@ import pytest
 from handoff import kpis
 from handoff.store import SQLStore
 from tests.kpi_history import T0, seed
-from tests.support import ServerProcess, login
+from tests.support import ServerProcess, free_port, login
 
 TOKYO_DAY = {"from": "2026-03-03", "to": "2026-03-03", "tz": "Asia/Tokyo"}
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    store = SQLStore(f"sqlite:///{tmp_path_factory.mktemp('kpis') / 'crossdesk.db'}")
-    seed(store)
-    yield store
-    store.close()
+@contextlib.contextmanager
+def postgres():
+    """A throwaway PostgreSQL server (initdb + pg_ctl, as ``postgres`` when run as root); its URL."""
+    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
+    if not initdb:
+        pytest.skip("PostgreSQL is not installed")
+    bin_dir, port = Path(initdb).parent, free_port()
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    folder = Path(tempfile.mkdtemp(prefix="crossdesk-kpis-pg-"))  # pytest's folders are private to root
+    if as_user:
+        shutil.chown(folder, "postgres")
+    data = folder / "data"
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(folder / "log"),
+                    "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(request, tmp_path_factory):
+    """The seeded history on SQLite, then on PostgreSQL: the same SQL must give the same figures."""
+    folder = tmp_path_factory.mktemp("kpis")
+    with contextlib.ExitStack() as stack:
+        url = (f"sqlite:///{folder / 'crossdesk.db'}" if request.param == "sqlite"
+               else stack.enter_context(postgres()))
+        store = SQLStore(url)
+        seed(store)
+        yield store
+        store.close()
 
 
 def charts(store: SQLStore, args: dict) -> dict:
