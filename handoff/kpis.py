@@ -447,6 +447,8 @@ def not_understood_chart(conn: Connection, window: Window) -> Chart:
              .select_from(messages.join(conversations, conversations.c.id == messages.c.conversation_id))
              .where(messages.c.sender == "shopper", messages.c.created_at >= window.start,
                     messages.c.created_at < window.end,
+                    # LIKE first: parsing every message's JSON cost ~4x the plain substring test.
+                    messages.c.data.like(f"%{NOT_UNDERSTOOD}%"),
                     json_text(messages.c.data, "intent", conn.dialect.name) == NOT_UNDERSTOOD)
              .group_by(language, text))
     per_language = defaultdict(list)
