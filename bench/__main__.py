@@ -1,8 +1,9 @@
 """``make bench``: Crossdesk vs plain ``rasa run`` on the same model, over real Socket.IO.
 
-Prints cold start (process start to first reply), reply latency p50/p95/p99
-and replies/s for N concurrent shoppers x M messages, for both servers, and
-the ratio. Loopback only; every loop is bounded.
+Prints the KPI dashboard's time over 100,000 conversations (``bench/kpis.py``),
+cold start (process start to first reply), reply latency p50/p95/p99 and
+replies/s for N concurrent shoppers x M messages, for both servers, and the ratio.
+Loopback only; every loop is bounded.
 """
 
 from __future__ import annotations
@@ -224,6 +225,9 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{args.shoppers} concurrent shoppers x {args.messages} messages, model {model.name}, "
               f"{os.cpu_count()} cores", flush=True)
         widget_size()
+        from bench.kpis import measure as measure_kpis
+
+        measure_kpis()
         from bench.translation import measure as measure_translation, table
 
         print("translation added per message (fake LibreTranslate on loopback, 200 messages):")

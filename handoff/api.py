@@ -8,6 +8,7 @@ import math
 
 from sanic import Sanic, response
 
+from handoff import metrics
 from handoff.protocol import is_text
 from handoff.session_cookie import set_session_cookie
 
@@ -16,6 +17,7 @@ MAX_LOGIN_BYTES = 4096
 
 def error_response(status: int, code: str, message: str):
     """The JSON body of every API error: ``{"error": code, "message": ...}``."""
+    metrics.error(code)
     return response.json({"error": code, "message": message}, status=status)
 
 

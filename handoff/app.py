@@ -19,8 +19,10 @@ from handoff.console_api import setup_console
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
 from handoff.conversations import ConversationService
+from handoff.kpi_api import setup_kpis
 from handoff.lifecycle import Lifecycle
 from handoff.recovery import setup_recovery
+from handoff.metrics_api import setup_metrics
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.security_headers import setup_security_headers
@@ -91,6 +93,8 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_api(app)
     setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
     setup_privacy(app, service)
+    setup_kpis(app)
+    setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)
     setup_sessions(app)
     setup_security_headers(app)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from bot.engine import BotEngine, BotReply
+from handoff import metrics
 from handoff import protocol
 from handoff.interpreting import PIVOT, Interpreter, as_data
 from handoff.store import Conversation, NewMessage, SQLStore, StoredMessage
@@ -150,10 +151,13 @@ class ConversationService:
             from bot.language import choose_language
 
             language, _ = choose_language(utterance.text, conversation.language, conversation.locale)
-        return await self._writer.add(NewMessage(
+        stored, created = await self._writer.add(NewMessage(
             session_id, "shopper", utterance.text, language=language, client_id=utterance.client_id,
             data={"metadata": utterance.metadata} if utterance.metadata else None,
         ))
+        if created and language:  # with the bot, counted once the bot has read its language (_record_turn)
+            metrics.message("in", "shopper", language)
+        return stored, created
 
     def leave_contact(self, session_id: str, contact: protocol.Contact) -> StoredMessage:
         """Store the shopper's contact details in the transcript (agents see them in the bundle)."""
@@ -186,10 +190,12 @@ class ConversationService:
             }
             long_tail = self.interpreter and self.interpreter.long_tail_language(
                 shopper_message.text, conversation.language, bot_metadata["locale"])
+            started = asyncio.get_running_loop().time()
             if long_tail:
                 reply = await self._translated_reply(session_id, shopper_message, bot_metadata, long_tail)
             else:
                 reply = await self.bot.handle(shopper_message.text, session_id, bot_metadata)
+            metrics.bot_reply(asyncio.get_running_loop().time() - started)
             previous, self._last_intent[session_id] = self._last_intent.get(session_id), reply.intent
             reason = self.lifecycle.trigger_for(conversation, reply.intent, previous) if self.lifecycle else None
             outgoing = self._record_turn(conversation, shopper_message, without_handoff_promise(reply, reason))
@@ -225,6 +231,9 @@ class ConversationService:
             conversation.id, message.id, understanding, reply.language,
             [(m.get("text") or "", m["language"], data) for m, data in drafts],
         )
+        metrics.message("in", "shopper", reply.language or conversation.language)
+        for row in stored:
+            metrics.message("out", "bot", row.language)
         return [
             Outgoing(row, protocol.bot_uttered_payloads(m, row.id, row.created_at))
             for row, (m, _) in zip(stored, drafts)

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 from bot.engine import BotEngine
 from bot.nlg import MultilingualNLG, render
+from handoff import metrics
 from handoff import protocol
 from handoff.store import Conversation, SQLStore, StoredMessage
 from handoff.store.records import Agent
@@ -80,6 +81,7 @@ class Lifecycle:
             return None
         stored, _ = self.store.add_message(conversation.id, "system", text, language=conversation.language,
                                            data={"event": name})
+        metrics.message("out", "system", conversation.language)
         return stored
 
     async def request(self, conversation: Conversation, reason: str, actor: str = "bot") -> list[StoredMessage]:
@@ -87,6 +89,7 @@ class Lifecycle:
         if not self._transition(conversation.id, "waiting", actor, reason, ("bot",)):
             return []
         conversation.state = "waiting"
+        metrics.handoff(reason)
         await self._pause(conversation.id, True)
         name = "utter_handoff_waiting" if self.agents_online() else "utter_handoff_offline"
         message = self._system_message(conversation, name)
@@ -101,6 +104,10 @@ class Lifecycle:
         if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}",
                                      "takeover" if was_bot else "claim", ("waiting", "bot"), agent_id=agent.id):
             raise LifecycleError("already_claimed", "another agent has this conversation")
+        if was_bot:
+            metrics.handoff("takeover")
+        elif conversation.waiting_since:
+            metrics.queue_wait(time.time() - conversation.waiting_since)
         if was_bot:
             await self._pause(conversation_id, True)
         return self._system_message(conversation, "utter_agent_joined", agent=agent.display_name)
@@ -182,6 +189,7 @@ class Lifecycle:
                 "waiting_seconds": round(now - (conversation.waiting_since or now), 1),
                 "last_message": last.text if last else None,
             })
+        metrics.queue(len(entries))
         return sorted(entries, key=lambda e: -e["waiting_seconds"])
 
     def bundle(self, conversation_id: str) -> dict:

@@ -63,6 +63,7 @@ class Settings:
         max_pending_per_conversation: a conversation's messages waiting for the bot at most.
         trusted_proxies: comma-separated proxy addresses whose ``X-Forwarded-For`` is believed.
         shutdown_drain_seconds: how long a stopping server lets bot answers in flight finish.
+        metrics_token: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
     """
 
     host: str = "127.0.0.1"
@@ -101,6 +102,7 @@ class Settings:
     max_pending_per_conversation: int = 10
     trusted_proxies: str = ""
     shutdown_drain_seconds: float = 3.0
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":

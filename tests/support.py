@@ -155,12 +155,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def add_agent(var_dir: Path, name: str, password: str, languages: str = "en,ja") -> None:
-    """Create an agent account with the real CLI."""
+def add_agent(var_dir: Path, name: str, password: str, languages: str = "en,ja", role: str = "agent") -> None:
+    """Create an agent account (``role`` agent or admin) with the real CLI."""
     env = {**os.environ, "CROSSDESK_VAR_DIR": str(var_dir)}
     subprocess.run([sys.executable, "-m", "handoff", "agents", "add", name, "--languages", languages,
-                    "--display-name", name.title()], input=password + "\n", text=True, env=env, cwd=ROOT,
-                   check=True, capture_output=True)
+                    "--display-name", name.title(), "--role", role], input=password + "\n", text=True, env=env,
+                   cwd=ROOT, check=True, capture_output=True)
 
 
 def login(url: str, username: str, password: str) -> tuple[int, dict]:

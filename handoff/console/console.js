@@ -38,7 +38,8 @@
       auditLog: "Audit log", agent: "Agent", action: "Action", target: "Target", details: "Details", when: "When",
       show: "Show", anyAction: "Any action", commandLine: "(command line)", noEntries: "No entries.",
       noTranslator: "Replies are not translated: no translator is configured and this shopper reads {language}. Write in their language.",
-      translationFailed: "Translation failed ({error}): your reply will go out as written unless you change it here." },
+      translationFailed: "Translation failed ({error}): your reply will go out as written unless you change it here.",
+      dashboard: "Dashboard" },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
@@ -63,7 +64,8 @@
       auditLog: "監査ログ", agent: "担当者", action: "操作", target: "対象", details: "詳細", when: "日時",
       show: "表示", anyAction: "すべての操作", commandLine: "（コマンドライン）", noEntries: "記録はありません。",
       noTranslator: "翻訳機能が設定されていないため、返信は翻訳されません（お客様の言語：{language}）。お客様の言語で入力してください。",
-      translationFailed: "翻訳できませんでした（{error}）。ここで書き換えない限り、入力したとおりに送信されます。" },
+      translationFailed: "翻訳できませんでした（{error}）。ここで書き換えない限り、入力したとおりに送信されます。",
+      dashboard: "ダッシュボード" },
   };
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -130,6 +132,7 @@
       $("#app").hidden = false;
       $("#me-name").textContent = this.agent.display_name;
       $("#show-admin").hidden = this.agent.role !== "admin";
+      $("#show-dashboard").hidden = this.agent.role !== "admin";
       desk.connect();
     },
     async login(event) {
@@ -565,12 +568,13 @@
         item.addEventListener("keydown", (event) => { if (event.key === "Enter") this.show(id); });
         list.append(item);
       }
-      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden || !$("#admin").hidden;
+      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden || !$("#admin").hidden || !$("#dashboard").hidden;
     },
 
     show(id) {
       $("#history").hidden = true;
       $("#admin").hidden = true;
+      $("#dashboard").hidden = true;
       this.active = id;
       sessionStorage.setItem(ACTIVE_KEY, id);
       for (const [key, view] of this.open) view.root.hidden = key !== id;
@@ -657,6 +661,7 @@
     show() {
       $("#admin").hidden = true;
       $("#history").hidden = false;
+      $("#dashboard").hidden = true;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
       desk.renderMine();
@@ -724,6 +729,7 @@
   const admin = {
     show() {
       $("#history").hidden = true;
+      $("#dashboard").hidden = true;
       $("#admin").hidden = false;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
@@ -789,13 +795,26 @@
     },
   };
 
+  /* -- KPI dashboard (admins; dashboard.js) --------------------------------------------- */
+  const dashboard = {
+    show() {
+      $("#history").hidden = true;
+      $("#admin").hidden = true;
+      for (const view of desk.open.values()) view.root.hidden = true;
+      desk.active = null;
+      window.CrossdeskDashboard.open({ token: api.token, lang: prefs.lang });  // shows #dashboard at once
+      desk.renderMine();
+    },
+  };
+
   /* -- wiring ---------------------------------------------------------------------------- */
   function wire() {
     $("#login-form").addEventListener("submit", (event) => session.login(event));
     $("#logout").addEventListener("click", () => session.logout());
     $("#presence").addEventListener("change", (event) => desk.setPresence(event.target.value));
     $("#ui-language").value = prefs.lang;
-    $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue(); });
+    $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue();
+      if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang); });
     $("#sound").checked = prefs.sound;
     $("#sound").addEventListener("change", (event) => { prefs.sound = event.target.checked; savePrefs(); });
     $("#desktop").addEventListener("click", async () => {
@@ -804,6 +823,7 @@
       savePrefs();
     });
     $("#show-history").addEventListener("click", () => history.show());
+    $("#show-dashboard").addEventListener("click", () => dashboard.show());
     $("#search").addEventListener("submit", (event) => history.search(event));
     $("#show-admin").addEventListener("click", () => admin.show());
     $("#shopper-form").addEventListener("submit", (event) => admin.exportShopper(event));

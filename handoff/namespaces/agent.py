@@ -9,6 +9,7 @@ from typing import Any, Optional
 import socketio
 
 from compat import room_call
+from handoff import metrics
 from handoff import protocol
 from handoff.delivery import deliver
 from handoff.audit import READ_TRANSCRIPT
@@ -93,6 +94,7 @@ class AgentNamespace(BackgroundNamespace):
     async def _fail(self, sid: str, event: str, error: Exception) -> dict:
         code = getattr(error, "code", "invalid_payload")
         message = getattr(error, "message", str(error))
+        metrics.error(code)
         await self.emit(protocol.ERROR, {"code": code, "message": message, "event": event}, room=sid)
         return {"ok": False, "error": code, "message": message}
 
@@ -186,6 +188,8 @@ class AgentNamespace(BackgroundNamespace):
         agent = session.agent
         self.online[sid] = agent.id
         self.sessions.opened(sid, session)
+        metrics.socket(protocol.AGENT_NAMESPACE, 1)
+        metrics.agents_online(len(set(self.online.values())))
         pending = self._grace.pop(agent.id, None)
         if pending:
             pending.cancel()  # back within the grace period: keeps its conversations
@@ -207,6 +211,9 @@ class AgentNamespace(BackgroundNamespace):
         """Forget the socket; after a grace period its agent's conversations return to the queue."""
         self.sessions.closed(sid)
         agent_id = self.online.pop(sid, None)
+        if agent_id is not None:
+            metrics.socket(protocol.AGENT_NAMESPACE, -1)
+            metrics.agents_online(len(set(self.online.values())))
         if agent_id is None or agent_id in self.online.values():
             return
         self.presence.pop(agent_id, None)
@@ -262,6 +269,7 @@ class AgentNamespace(BackgroundNamespace):
             conversation_id, "agent", text, language=conversation.language, client_id=client_id,
             data={"agent_id": agent.id, "agent_name": agent.display_name, **extra})
         if created:
+            metrics.message("out", "agent", conversation.language)
             await self.to_shopper(conversation_id, stored)
         return {"ok": True, "id": stored.id, "duplicate": not created}
 

@@ -7,6 +7,7 @@ import logging
 from typing import Any, Optional
 
 from compat import room_call
+from handoff import metrics
 from handoff import protocol
 from handoff.conversations import ConversationService
 from handoff.delivery import deliver, plain_room, session_room
@@ -36,6 +37,7 @@ class ShopperNamespace(BackgroundNamespace):
         self.agent_side = None  # the AgentNamespace, set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
+        metrics.error(error.code)
         await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
         ack = {"ok": False, "error": error.code, "message": error.message}
         retry_after = getattr(error, "retry_after", None)
@@ -88,6 +90,7 @@ class ShopperNamespace(BackgroundNamespace):
     async def on_disconnect(self, sid: str) -> None:
         """Forget the socket's tab."""
         self.limits.disconnected(sid)
+        metrics.socket(protocol.SHOPPER_NAMESPACE, -1)
         session_id = self._bound_session(sid)
         if session_id:
             await self._unbind(sid, session_id)
@@ -95,6 +98,8 @@ class ShopperNamespace(BackgroundNamespace):
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Accept the socket (origins are checked by the server); note its client address for the limits."""
         self.limits.connected(sid, environ)
+        """Accept the socket (origins are checked by the server)."""
+        metrics.socket(protocol.SHOPPER_NAMESPACE, 1)
 
     async def on_session_request(self, sid: str, data: Any = None) -> Any:
         """Rasa's handshake: confirm (or create) the session, then replay history."""
@@ -216,6 +221,7 @@ class ShopperNamespace(BackgroundNamespace):
         except Exception:  # the shopper's message is stored; tell them, keep serving
             logger.exception("bot failed on message %s", stored.id)
             error = protocol.ProtocolError("bot_unavailable", "the assistant could not answer; please try again")
+            metrics.error(error.code)
             await self.emit(protocol.ERROR, protocol.error_payload(error, protocol.USER_UTTERED), room=session_id)
             return
         for message in turn.outgoing:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from deep_translator.exceptions import (
 )
 
 import compat
+from handoff import metrics
 from handoff.translation.breaker import CircuitBreaker
 from handoff.translation.languages import MICROSOFT, normalise, provider_code
 from handoff.translation.privacy import protect, restore
@@ -189,7 +191,9 @@ class TranslationService:
         key = (self.provider, source, target, masked)
         answer = self._cache.get(key)
         if answer is None:
+            started = time.perf_counter()
             answer, error = await self._call(masked, *codes)
+            metrics.translation(self.provider, error, time.perf_counter() - started)
             if error:
                 return replace(result, error=error)
             self._cache.put(key, answer)
