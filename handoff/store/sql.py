@@ -41,6 +41,7 @@ conversations = Table(
     Column("waiting_since", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Index("ix_conversations_updated", "updated_at"),  # retention, history search
 )
 
 messages = Table(
@@ -55,6 +56,7 @@ messages = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("conversation_id", "client_id", name="uq_message_client_id"),
     Index("ix_messages_conversation", "conversation_id", "id"),
+    Index("ix_messages_created", "created_at"),  # KPIs and retention read messages by time
 )
 
 transitions = Table(
@@ -66,6 +68,7 @@ transitions = Table(
     Column("actor", String(64), nullable=False),
     Column("reason", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
+    Index("ix_transitions_conversation", "conversation_id", "id"),  # bundles, KPIs, search by outcome
 )
 
 
