@@ -43,6 +43,7 @@ UNSUPPORTED_LANGUAGE_INTENT = "nlu_fallback"
 # A message that is little more than an order id or a country is an answer to "send me your
 # order number" / "which country?", which the classifier (trained on questions) cannot place.
 UNPLACED_INTENTS = ("nlu_fallback", "out_of_scope")
+UNSURE_CONFIDENCE = 0.5  # "オーストラリアです" (Australia, it is): affirm at 0.37
 ANSWER_INTENTS = {"order_id": "order_tracking", "country": "shipping_destinations"}
 MAX_ANSWER_WORDS = 3  # "it's SS-20991", "注文番号は SS-20991 です", "to Australia please"
 
@@ -171,17 +172,17 @@ def answer_words(text: str, entities: List[Dict[Text, Any]]) -> List[str]:
 
 
 def _place_answer(message: Message, text: str, entities: List[Dict[Text, Any]]) -> None:
-    """Turn a short message the classifier could not place, holding an order id or a country,
-    into the intent that answers with it (a bare order id into ``order_tracking``).
-
-    A message that is the entity alone is placed whatever the classifier guessed.
+    """Turn a short message the classifier could not place (or placed unsurely), holding an
+    order id or a country, into the intent that answers with it (a bare order id into
+    ``order_tracking``). A message that is the entity alone is placed whatever the classifier guessed.
     """
     kinds = [kind for kind in ANSWER_INTENTS if any(e["entity"] == kind for e in entities)]
     if len(kinds) != 1:
         return
     words = answer_words(text, [e for e in entities if e["entity"] == kinds[0]])
     intent = message.get(INTENT) or {}
-    if len(words) > MAX_ANSWER_WORDS or (words and intent.get("name") not in UNPLACED_INTENTS):
+    unplaced = intent.get("name") in UNPLACED_INTENTS or float(intent.get("confidence") or 0) < UNSURE_CONFIDENCE
+    if len(words) > MAX_ANSWER_WORDS or (words and not unplaced):
         return
     placed = {"name": ANSWER_INTENTS[kinds[0]], "confidence": 1.0}
     ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != placed["name"]]
@@ -229,9 +230,7 @@ class LanguageDetector(_Untrained, EntityExtractorMixin):
                 "extractor": "LanguageDetector",
             }
             message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
-            # A button payload ("/request_human") names its intent in no language: "Talk to a person"
-            # works in a conversation the bot has no content for.
-            if chosen not in self._authored and not metadata.get("translated") and not text.startswith("/"):
+            if chosen not in self._authored and not metadata.get("translated"):
                 self._mark_unsupported(message)
         return messages
 
