@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bot.nlg import MultilingualNLG
-from tests.support import ROOT, Shopper
+from tests.support import ROOT, AgentClient, Shopper, add_agent, login
 
 TRACKING_URL = yaml.safe_load((ROOT / "data" / "store" / "policies.yml").read_text())["tracking_url"]
 SYSTEM_TEXTS = ("utter_unsupported_language", "utter_request_human", "utter_handoff_waiting",
@@ -18,11 +18,6 @@ SYSTEM_TEXTS = ("utter_unsupported_language", "utter_request_human", "utter_hand
 def destination(code: str) -> dict:
     data = yaml.safe_load((ROOT / "data" / "store" / "destinations.yml").read_text(encoding="utf-8"))
     return {**data["default"], **(data["destinations"].get(code) or {})}
-
-
-def days(code: str) -> str:
-    facts = destination(code)
-    return f"{facts['days_min']}"
 
 
 async def replies(shopper: Shopper, text: str, quiet: float = 1.5) -> list[dict]:
@@ -134,13 +129,6 @@ async def test_a_method_not_offered_for_the_destination_is_a_no_with_the_alterna
     assert "Visa" in reply["text"], reply["text"]
 
 
-async def test_ship_to_hong_kong_and_how_long_gets_hong_kongs_delivery_time(shopper):
-    answers = await replies(shopper, "Ship to Hong Kong and how long?")
-    facts = destination("HK")
-    texts = " / ".join(a["text"] for a in answers)
-    assert "Hong Kong" in texts and f"{facts['days_min']}–{facts['days_max']}" in texts, texts
-
-
 async def test_can_you_ship_there_and_what_does_it_cost_answers_both_questions(shopper):
     answers = await replies(shopper, "Can you ship to Hong Kong, and what does it cost?")
     texts = " / ".join(a["text"] for a in answers)
@@ -218,3 +206,20 @@ async def test_an_italian_shopper_in_a_japanese_widget_gets_the_apology_in_japan
     reply = await shopper.ask("Buongiorno, quanto costa la spedizione per l'Italia? Grazie")
     assert reply["language"] == "ja" and re.search(r"[\u3040-\u30ff]", reply["text"]), reply
     await shopper.close()
+
+
+async def test_a_hebrew_shopper_is_told_in_hebrew_when_an_agent_joins_and_leaves(server):
+    add_agent(server.var_dir, "noa", "noa-password-1", languages="he,en")
+    agent = AgentClient(server.url, login(server.url, "noa", "noa-password-1")[1]["token"])
+    await agent.connect()
+    shopper = await shopper_with(server, locale="he-IL")
+    apology = await shopper.ask("שלום, איפה ההזמנה שלי?")
+    assert apology["language"] == "he" and re.search(r"[\u0590-\u05ff]{3}", apology["text"]), apology
+    assert (await agent.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    _, joined = await shopper.expect("bot_uttered", where=lambda m: m.get("event") == "utter_agent_joined")
+    assert "Noa" in joined["text"] and re.search(r"[\u0590-\u05ff]{3}", joined["text"]), joined
+    assert (await agent.call("handback", {"conversation_id": shopper.session_id}))["ok"]
+    _, left = await shopper.expect("bot_uttered", where=lambda m: m.get("event") == "utter_agent_left")
+    assert "Noa" in left["text"] and re.search(r"[\u0590-\u05ff]{3}", left["text"]), left
+    await shopper.close()
+    await agent.close()
