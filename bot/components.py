@@ -171,13 +171,20 @@ def answer_words(text: str, entities: List[Dict[Text, Any]]) -> List[str]:
     return _TOKEN.findall(" ".join(rest))
 
 
+def _distinctive(entity: Dict[Text, Any]) -> bool:
+    """Whether an entity alone says what it is: "1234" may be a PIN or a year (our data has it as
+    out_of_scope), "SS-20991" and "4501-22871" are order ids."""
+    value = str(entity.get("value") or "")
+    return entity["entity"] != "order_id" or not value.isdigit() or len(value) >= 6
+
+
 def _place_answer(message: Message, text: str, entities: List[Dict[Text, Any]]) -> None:
     """Turn a short message the classifier could not place (or placed unsurely), holding an
     order id or a country, into the intent that answers with it (a bare order id into
     ``order_tracking``). A message that is the entity alone is placed whatever the classifier guessed.
     """
     kinds = [kind for kind in ANSWER_INTENTS if any(e["entity"] == kind for e in entities)]
-    if len(kinds) != 1:
+    if len(kinds) != 1 or not all(_distinctive(e) for e in entities if e["entity"] == kinds[0]):
         return
     words = answer_words(text, [e for e in entities if e["entity"] == kinds[0]])
     intent = message.get(INTENT) or {}
