@@ -223,3 +223,46 @@ async def test_a_hebrew_shopper_is_told_in_hebrew_when_an_agent_joins_and_leaves
     assert "Noa" in left["text"] and re.search(r"[\u0590-\u05ff]{3}", left["text"]), left
     await shopper.close()
     await agent.close()
+
+
+# -- pure logic: what the extractor reads, the grammar data ------------------------------------
+
+
+def extracted(text: str) -> list[tuple[str, str]]:
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.components import StoreEntityExtractor
+
+    [message] = StoreEntityExtractor({}).process([Message(data={"text": text})])
+    return [(e["entity"], e["value"]) for e in message.get("entities")]
+
+
+READ_ENTITIES = {
+    "注文番号SS-10482の荷物はどこですか？": [("order_id", "SS-10482")],
+    "주문번호123456 배송 조회": [("order_id", "123456")],
+    "20000円以上で送料無料ですか": [],
+    "2024年12月に注文しました": [],
+    "is shipping free over ¥20000?": [],
+    "可以用支付宝付款吗": [("payment_method", "ALIPAY")],
+}
+
+
+def test_order_ids_are_read_next_to_cjk_text_but_amounts_and_dates_are_not():
+    read = {text: [e for e in extracted(text) if e[0] != "country"] for text in READ_ENTITIES}
+    assert read == READ_ENTITIES
+
+
+def test_every_country_has_a_to_in_and_for_form_in_every_authored_language():
+    from bot.countries import CountryGrammar, Gazetteer
+    from bot.language import AUTHORED
+
+    grammar_data = yaml.safe_load((ROOT / "data" / "store" / "country_grammar.yml").read_text(encoding="utf-8"))
+    for lang, entry in grammar_data.items():
+        for code, chosen in (entry.get("countries") or {}).items():
+            assert isinstance(chosen, dict) or chosen in entry["forms"], (lang, code, chosen)
+    gazetteer, grammar = Gazetteer.from_file(), CountryGrammar.from_file()
+    for code in gazetteer.codes():
+        for lang in AUTHORED:
+            forms = grammar.forms(code, gazetteer.name(code, lang), lang)
+            assert all(gazetteer.name(code, lang) in text or code in ("NL", "AE", "PH") for text in forms.values())
+            assert not any("{" in text for text in forms.values()), (code, lang, forms)
