@@ -220,10 +220,14 @@ class PaymentMethods(FactAction):
         return "utter_payment_methods", {"methods": ", ".join(dest["payment_methods"])}
 
     def asked_method(self, tracker: Tracker) -> Optional[str]:
-        """The payment method the latest message names, if any."""
-        for entity in (tracker.latest_message or {}).get("entities") or []:
-            if entity.get("entity") == "payment_method":
-                return entity.get("value")
+        """The payment method the latest message names, or, when it answers the bot's "which
+        country?" about a method, the one the shopper asked about before."""
+        user_messages = [e.get("parse_data") or {} for e in reversed(tracker.events) if e.get("event") == "user"]
+        looked_at = 2 if pending_topic(tracker) == self.topic else 1
+        for message in user_messages[:looked_at] or [tracker.latest_message or {}]:
+            for entity in message.get("entities") or []:
+                if entity.get("entity") == "payment_method":
+                    return entity.get("value")
         return None
 
     def method_answer(self, method: str, country: Optional[str], language: str) -> Answer:

@@ -115,6 +115,13 @@ async def test_can_i_pay_with_alipay_is_answered_yes_for_china(shopper):
     assert "Visa" not in reply["text"], "a yes/no question, not the list of every method"
 
 
+async def test_the_country_given_after_a_payment_method_question_gets_the_yes_or_no(shopper):
+    where = await shopper.ask("Can I pay with Alipay?")
+    assert "Alipay" in where["text"] and "China" in where["text"] and where["text"].endswith("?"), where["text"]
+    reply = await shopper.ask("China")
+    assert reply["text"].startswith("Yes") and "Alipay" in reply["text"] and "Visa" not in reply["text"], reply["text"]
+
+
 async def test_alipay_in_chinese_is_answered_with_its_chinese_name(shopper):
     await shopper.ask("寄到中国要多久？")
     reply = await shopper.ask("可以用支付宝付款吗？")
