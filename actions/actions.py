@@ -38,6 +38,7 @@ PENDING_QUESTIONS = {
     "utter_ask_country": "shipping_destinations",
 }
 SECOND_TOPICS = ("shipping_time", "shipping_cost", "customs_duties", "payment_methods")
+MAX_LISTED_COUNTRIES = 6  # "Alipay is available for some destinations, for example China, Hong Kong"
 
 
 def last_bot_response(tracker: Tracker) -> Optional[str]:
@@ -249,8 +250,6 @@ class PaymentMethods(FactAction):
         names = ", ".join(self.gazetteer.name(code, language) for code in where[:MAX_LISTED_COUNTRIES])
         return "utter_payment_method_some", {**values, "countries": names}
 
-
-MAX_LISTED_COUNTRIES = 6
 
 
 class ReturnPolicy(FactAction):
