@@ -69,6 +69,13 @@ class StoreFacts:
         known = self.destinations.get(code.upper())
         return {**self.default, **known} if known else None
 
+    def destination_or_default(self, code: Optional[str]) -> Optional[dict]:
+        """Facts for a destination: its own, the default for one we ship to without a list entry
+        (answers then name the country instead of asking for it again), None without a destination."""
+        if not code or not self.ships_to(code):
+            return None
+        return self.destination(code) or dict(self.default)
+
     def ships_to(self, code: str) -> bool:
         """Whether we ship to ``code`` (listed destinations and unlisted, not banned, ones)."""
         return code.upper() not in self.not_shipped

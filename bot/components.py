@@ -21,17 +21,31 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import language as lang_detect
 from bot.countries import Gazetteer
+from bot.payment_methods import PaymentMethods
 
 # A token is a run of Latin/Cyrillic/... word characters, a run of CJK characters (kana/Han:
 # no spaces; the character n-grams see the words inside), or a Hangul word (Korean uses spaces).
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9d"
 _HANGUL = r"\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
 _TOKEN = re.compile(rf"[{_CJK}]+|[{_HANGUL}]+|[^\W{_CJK}{_HANGUL}]+", re.UNICODE)
-_ORDER_ID = re.compile(r"(?<![\w#])#?(?:[A-Z]{1,3}-?\d{4,}|\d{4,}(?:-\d{3,})*)(?![\w-])")
+# Order ids: "SS-10482", "A10234", "#4501-22871". The boundaries are ASCII, not \w: CJK text
+# runs into an id without spaces ("注文番号SS-10482の荷物"). Digits alone are an id unless a unit or
+# currency sign makes them an amount or a date ("¥20000", "20000円", "2024年").
+_ORDER_ID = re.compile(
+    r"(?<![0-9A-Za-z#])#?[A-Z]{1,3}-?\d{4,}(?![0-9A-Za-z-])"
+    r"|(?<![0-9A-Za-z#¥$€£₩.,-])#?\d{4,}(?:-\d{3,})*(?![0-9A-Za-z-]|[.,]\d|[円年月日個件元块塊원년월일개])"
+)
 
 COUNTRY_MARK = "\ua66e"  # ꙮ: a word character no language we handle uses
 LANGUAGE_ENTITY = "language"
 UNSUPPORTED_LANGUAGE_INTENT = "nlu_fallback"
+
+# A message that is little more than an order id or a country is an answer to "send me your
+# order number" / "which country?", which the classifier (trained on questions) cannot place.
+UNPLACED_INTENTS = ("nlu_fallback", "out_of_scope")
+UNSURE_CONFIDENCE = 0.5  # "オーストラリアです" (Australia, it is): affirm at 0.37
+ANSWER_INTENTS = {"order_id": "order_tracking", "country": "shipping_destinations"}
+MAX_ANSWER_WORDS = 3  # "it's SS-20991", "注文番号は SS-20991 です", "to Australia please"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -110,18 +124,20 @@ class _Untrained(GraphComponent):
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class StoreEntityExtractor(_Untrained, EntityExtractorMixin):
-    """Extracts ``country`` (ISO alpha-2 via the gazetteer) and ``order_id``.
+    """Extracts ``country`` (ISO alpha-2 via the gazetteer), ``order_id`` and ``payment_method``.
 
-    The gazetteer is read when the model loads, so editing
-    ``data/store/countries.yml`` needs a restart, not a retrain.
+    The gazetteers are read when the model loads, so editing ``data/store/countries.yml``
+    or ``payment_methods.yml`` needs a restart, not a retrain.
     """
 
-    def __init__(self, config: Dict[Text, Any], gazetteer: Optional[Gazetteer] = None):
+    def __init__(self, config: Dict[Text, Any], gazetteer: Optional[Gazetteer] = None,
+                 payment_methods: Optional[PaymentMethods] = None):
         super().__init__(config)
         self._gazetteer = gazetteer or Gazetteer.from_file()
+        self._payment_methods = payment_methods or PaymentMethods.from_file()
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """Adds country and order id entities."""
+        """Adds country, order id and payment method entities; places answers (see ``_place_answer``)."""
         for message in messages:
             text = message.get(TEXT) or ""
             entities = [
@@ -134,8 +150,51 @@ class StoreEntityExtractor(_Untrained, EntityExtractorMixin):
                  "end": m.end(), "confidence_entity": 1.0, "extractor": "StoreEntityExtractor"}
                 for m in _ORDER_ID.finditer(text)
             ]
+            entities += [
+                {"entity": "payment_method", "value": m.code, "start": m.start, "end": m.end,
+                 "confidence_entity": 1.0, "extractor": "StoreEntityExtractor"}
+                for m in self._payment_methods.find(text)
+            ]
             message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
+            _place_answer(message, text, entities)
         return messages
+
+
+def answer_words(text: str, entities: List[Dict[Text, Any]]) -> List[str]:
+    """The words of ``text`` outside its entities (a CJK run counts as one word)."""
+    spans = sorted((e["start"], e["end"]) for e in entities if e.get("end", 0) > e.get("start", 0))
+    rest, position = [], 0
+    for start, end in spans:
+        rest.append(text[position:start])
+        position = max(position, end)
+    rest.append(text[position:])
+    return _TOKEN.findall(" ".join(rest))
+
+
+def _distinctive(entity: Dict[Text, Any]) -> bool:
+    """Whether an entity alone says what it is: "1234" may be a PIN or a year (our data has it as
+    out_of_scope), "SS-20991" and "4501-22871" are order ids."""
+    value = str(entity.get("value") or "")
+    return entity["entity"] != "order_id" or not value.isdigit() or len(value) >= 6
+
+
+def _place_answer(message: Message, text: str, entities: List[Dict[Text, Any]]) -> None:
+    """Turn a short message the classifier could not place (or placed unsurely), holding an
+    order id or a country, into the intent that answers with it (a bare order id into
+    ``order_tracking``). A message that is the entity alone is placed whatever the classifier guessed.
+    """
+    kinds = [kind for kind in ANSWER_INTENTS if any(e["entity"] == kind for e in entities)]
+    if len(kinds) != 1 or not all(_distinctive(e) for e in entities if e["entity"] == kinds[0]):
+        return
+    words = answer_words(text, [e for e in entities if e["entity"] == kinds[0]])
+    intent = message.get(INTENT) or {}
+    unplaced = intent.get("name") in UNPLACED_INTENTS or float(intent.get("confidence") or 0) < UNSURE_CONFIDENCE
+    if len(words) > MAX_ANSWER_WORDS or (words and not unplaced):
+        return
+    placed = {"name": ANSWER_INTENTS[kinds[0]], "confidence": 1.0}
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != placed["name"]]
+    message.set(INTENT, placed, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [placed] + ranking, add_to_output=True)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)

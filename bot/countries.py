@@ -131,3 +131,38 @@ class Gazetteer:
 def _load(cls: type, path: str, _version: int) -> Gazetteer:
     with open(path, encoding="utf-8") as handle:
         return cls(yaml.safe_load(handle) or {})
+
+
+GRAMMAR_PATH = DEFAULT_PATH.parent / "country_grammar.yml"
+FORMS = ("to", "in", "for")
+
+
+class CountryGrammar:
+    """A country's name after "to", "in" and "for" in each language (``country_grammar.yml``)."""
+
+    def __init__(self, data: dict):
+        self._languages = {str(lang): entry or {} for lang, entry in (data or {}).items()}
+
+    @classmethod
+    def from_file(cls, path: Path = GRAMMAR_PATH) -> "CountryGrammar":
+        """Load the forms; a missing file gives the bare name for every form."""
+        path = Path(path)
+        if not path.exists():
+            return cls({})
+        return _load(cls, str(path), path.stat().st_mtime_ns)
+
+    def forms(self, code: str, name: str, language: str) -> dict[str, str]:
+        """``{"to": ..., "in": ..., "for": ...}`` for the country ``code`` named ``name``."""
+        entry = self._languages.get(language) or {}
+        templates = entry.get("forms") or {}
+        chosen = (entry.get("countries") or {}).get(code.upper(), "default")
+        if not isinstance(chosen, dict):
+            chosen = templates.get(chosen) or templates.get("default") or {}
+        fallback = templates.get("default") or {}
+        return {form: str(chosen.get(form) or fallback.get(form) or "{name}").replace("{name}", name)
+                for form in FORMS}
+
+    def values(self, gazetteer: Gazetteer, code: str, language: str) -> dict[str, str]:
+        """The response placeholders for a country: ``country``, ``country_to``, ``country_in``, ``country_for``."""
+        name = gazetteer.name(code, language)
+        return {"country": name, **{f"country_{form}": text for form, text in self.forms(code, name, language).items()}}

@@ -73,7 +73,7 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
     from sqlalchemy.engine.url import make_url
 
     from actions.inprocess import InProcessActionEndpoint
-    from bot.nlg import MultilingualNLG, load_responses
+    from bot.nlg import MultilingualNLG
     from bot.tracker_store import CachingSQLTrackerStore
 
     configure_rasa_logging()
@@ -87,7 +87,7 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
         )
     return Agent.load(
         model_path,
-        generator=MultilingualNLG(responses=load_responses(responses_dir) if responses_dir else None),
+        generator=MultilingualNLG.from_dir(responses_dir) if responses_dir else MultilingualNLG(),
         tracker_store=tracker_store,
         action_endpoint=InProcessActionEndpoint(),
     )

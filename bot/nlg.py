@@ -16,10 +16,12 @@ import yaml
 from rasa.core.nlg.generator import NaturalLanguageGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.language import AUTHORED
+from bot.language import AUTHORED, normalise_locale
 
 RESPONSES_DIR = Path(__file__).resolve().parent / "responses"
+SYSTEM_SUBDIR = "system"  # system texts in languages the widget speaks but the bot has no content in
 FALLBACK_LANGUAGE = "en"
+UNSUPPORTED_LANGUAGE_RESPONSE = "utter_unsupported_language"
 
 UNSUPPORTED_LANGUAGE_TEXT = (
     "Sorry, I can't answer in your language yet. I can help in English, 日本語, "
@@ -62,22 +64,46 @@ def render(variation: dict, values: Dict[str, Any]) -> dict:
 
 
 class MultilingualNLG(NaturalLanguageGenerator):
-    """Picks the response variation in the conversation's language."""
+    """Picks the response variation in the conversation's language.
 
-    def __init__(self, endpoint_config: Any = None, domain: Any = None, responses: Optional[dict] = None):
-        if responses is None:
+    A conversation in a language the bot has no content in (and no translator
+    for) gets its responses in the widget's language (the browser locale the
+    widget sends) when there is text in it, else in English: the apology, "talk
+    to a person" and the handoff notices exist in every language the widget
+    speaks (``bot/responses/system/<lang>.yml`` for those without content).
+    """
+
+    def __init__(self, endpoint_config: Any = None, domain: Any = None, responses: Optional[dict] = None,
+                 system: Optional[dict] = None):
+        if responses is None or system is None:
             from handoff.settings import Settings
 
-            responses = load_responses(Settings.from_env().responses_dir or RESPONSES_DIR)
+            directory = Path(Settings.from_env().responses_dir or RESPONSES_DIR)
+            responses = load_responses(directory) if responses is None else responses
+            system = load_responses(directory / SYSTEM_SUBDIR) if system is None else system
         self.responses = responses
+        self.system = system
+
+    @classmethod
+    def from_dir(cls, directory: Path) -> "MultilingualNLG":
+        """Responses from ``directory`` (and its ``system/`` folder)."""
+        return cls(responses=load_responses(Path(directory)), system=load_responses(Path(directory) / SYSTEM_SUBDIR))
+
+    def own_variations(self, utter_action: str, language: str) -> List[dict]:
+        """The variations of a response written in ``language`` (no fallback)."""
+        return (self.responses.get(language, {}).get(utter_action)
+                or self.system.get(language, {}).get(utter_action) or [])
 
     def variations(self, utter_action: str, language: str) -> List[dict]:
         """The variations of a response in a language, English as fallback."""
-        for lang in (language, FALLBACK_LANGUAGE):
-            found = self.responses.get(lang, {}).get(utter_action)
-            if found:
-                return found
-        return []
+        return self.own_variations(utter_action, language) or self.own_variations(utter_action, FALLBACK_LANGUAGE)
+
+    def reply_language(self, utter_action: str, language: Optional[str], locale: Optional[str]) -> str:
+        """The language to utter ``utter_action`` in: the conversation's, else the widget's, else English."""
+        for candidate in (language, normalise_locale(locale)):
+            if candidate and self.own_variations(utter_action, candidate):
+                return candidate
+        return FALLBACK_LANGUAGE
 
     async def generate(
         self,
@@ -88,12 +114,17 @@ class MultilingualNLG(NaturalLanguageGenerator):
     ) -> Optional[Dict[Text, Any]]:
         """Render ``utter_action`` in the language slot's language."""
         language = kwargs.get("language") or tracker.get_slot("language") or FALLBACK_LANGUAGE
-        if language not in AUTHORED and utter_action == "utter_default":
-            return {"text": UNSUPPORTED_LANGUAGE_TEXT, "language": FALLBACK_LANGUAGE}
+        if language not in AUTHORED:
+            if utter_action == "utter_default":
+                utter_action = UNSUPPORTED_LANGUAGE_RESPONSE
+            metadata = getattr(tracker.latest_message, "metadata", None) or {}
+            language = self.reply_language(utter_action, language, metadata.get("locale"))
+            if not self.own_variations(utter_action, language) and utter_action == UNSUPPORTED_LANGUAGE_RESPONSE:
+                return {"text": UNSUPPORTED_LANGUAGE_TEXT, "language": FALLBACK_LANGUAGE}
         options = self.variations(utter_action, language)
         if not options:
             return None
         values = {**tracker.current_slot_values(), **kwargs}
         message = render(random.choice(options), values)
-        message["language"] = language if language in self.responses else FALLBACK_LANGUAGE
+        message["language"] = language if self.own_variations(utter_action, language) else FALLBACK_LANGUAGE
         return message

@@ -55,9 +55,9 @@ class Lifecycle:
             self.on_change(conversation_id)
         return changed
 
-    def system_text(self, name: str, language: Optional[str], **values) -> str:
-        """A response rendered in the conversation's language (English fallback)."""
-        variations = self.texts.variations(name, language or "en")
+    def system_text(self, name: str, language: Optional[str], locale: Optional[str] = None, **values) -> str:
+        """A response in the conversation's language, else the widget's (``locale``), else English."""
+        variations = self.texts.variations(name, self.texts.reply_language(name, language, locale))
         return render(variations[0], values).get("text", "") if variations else ""
 
     def trigger_for(self, conversation: Conversation, intent: Optional[str], previous_intent: Optional[str]) -> Optional[str]:
@@ -76,10 +76,11 @@ class Lifecycle:
         await self.bot.run_on_tracker(conversation_id, [ConversationPaused() if paused else ConversationResumed()])
 
     def _system_message(self, conversation: Conversation, name: str, **values) -> Optional[StoredMessage]:
-        text = self.system_text(name, conversation.language, **values)
+        text = self.system_text(name, conversation.language, conversation.locale, **values)
         if not text:
             return None
-        stored, _ = self.store.add_message(conversation.id, "system", text, language=conversation.language,
+        language = self.texts.reply_language(name, conversation.language, conversation.locale)
+        stored, _ = self.store.add_message(conversation.id, "system", text, language=language,
                                            data={"event": name})
         metrics.message("out", "system", conversation.language)
         return stored
