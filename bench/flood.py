@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.__main__ import ROOT, env, first_reply, free_port, load, percentile, start_crossdesk, stop
+from bench.common import ROOT, env, first_reply, free_port, load, percentile, start_crossdesk, stop
 
 
 async def flooded(url: str, shoppers: int, messages: int, think: float) -> tuple[dict, dict]:

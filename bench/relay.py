@@ -15,8 +15,8 @@ from typing import Awaitable, Callable
 
 import socketio
 
-from bench.__main__ import ROOT, discard, env, percentile, stop
-from tests.support import add_agent, free_port, login
+from bench.common import ROOT, discard, env, percentile, stop
+from harness.processes import add_agent, free_port, login
 
 
 PACE = 1.0  # seconds between a relayed message and the conversation's next one
@@ -134,7 +134,8 @@ async def bare_side(conversations: int):
 @asynccontextmanager
 async def crossdesk_side(model: Path, work: Path, conversations: int):
     """Crossdesk with ``conversations`` shoppers handed off to (and claimed by) one agent."""
-    from tests.support import ServerProcess, Shopper
+    from harness.clients import Shopper
+    from harness.processes import ServerProcess
 
     # Each relay shopper sends 100+ messages as fast as they are relayed, all from 127.0.0.1: far
     # beyond the flood limits. Limits high enough never to refuse, so their checks still cost what they do.

@@ -14,9 +14,9 @@ import time
 
 from deep_translator import LibreTranslator
 
-from bench.__main__ import MESSAGES, percentile
+from bench.common import MESSAGES, percentile
 from handoff.translation import TranslationService
-from tests.translation_server import FakeLibreTranslate
+from harness.translation_server import FakeLibreTranslate
 
 
 def _texts(n: int) -> list[str]:

@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser import WIDGET, chromium, needs_chromium, open_page, screenshot
 from tests.support import AgentClient, ServerProcess, Shopper, add_agent, login
-from tests.translation_server import down_url
+from harness.translation_server import down_url
 
 pytestmark = needs_chromium
 TALK_TO_A_PERSON = f'{WIDGET} .replies button[data-payload="/request_human"]'

@@ -13,7 +13,7 @@ from handoff.translation import Translation, TranslationService
 from handoff.translation.breaker import CircuitBreaker
 from handoff.translation.languages import DEEPL, GOOGLE, LANGUAGES, LIBRE, normalise, provider_code
 from handoff.translation.privacy import protect, restore
-from tests.translation_server import FakeLibreTranslate, down_url, fake_translation
+from harness.translation_server import FakeLibreTranslate, down_url, fake_translation
 
 TIMEOUT = 0.3
 CARD = "4242 4242 4242 4242"

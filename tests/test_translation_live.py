@@ -13,7 +13,7 @@ import pytest
 
 from tests.browser import chromium, needs_chromium, open_page, screenshot
 from tests.support import AgentClient, ServerProcess, Shopper, add_agent, login
-from tests.translation_server import FakeLibreTranslate
+from harness.translation_server import FakeLibreTranslate
 
 ITALIAN = "quanto tempo ci vuole per la spedizione in Germania?"
 

@@ -6,8 +6,8 @@ import urllib.request
 
 import pytest
 
-from bench.__main__ import start_plain_rasa, stop
-from tests.browser import WIDGET, chromium, needs_chromium, open_page
+from harness.processes import start_plain_rasa, stop
+from tests.browser import WIDGET, chromium, needs_chromium
 from tests.support import ROOT, free_port
 
 pytestmark = needs_chromium

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.support import free_port
+from harness.processes import free_port
 
 MODES = ("ok", "rate_limited", "error", "hang")
 LANGUAGES = {
