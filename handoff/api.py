@@ -8,6 +8,7 @@ import json
 from sanic import Sanic, response
 
 from handoff.protocol import is_text
+from handoff.store.agents import password_matches
 
 MAX_LOGIN_BYTES = 4096
 
@@ -31,8 +32,10 @@ def setup_api(app: Sanic) -> None:
         if not isinstance(body, dict) or not is_text(body.get("username")) or not is_text(body.get("password")):
             return error_response(400, "invalid_credentials_format", "username and password must be strings")
         agents = request.app.ctx.agents
+        agent, stored = agents.credentials(body["username"])
         loop = asyncio.get_running_loop()
-        agent = await loop.run_in_executor(None, agents.authenticate, body["username"], body["password"])
+        if not await loop.run_in_executor(None, password_matches, body["password"], stored):
+            agent = None
         if agent is None:
             return error_response(401, "invalid_credentials", "wrong username or password")
         token = agents.issue_token(agent)

@@ -15,6 +15,7 @@ from bot.nlg import MultilingualNLG
 from actions.facts import StoreFacts
 from handoff.api import error_response, setup_api
 from handoff.console_api import setup_console
+from handoff.http_errors import setup_http_errors
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
 from handoff.conversations import ConversationService
@@ -23,6 +24,7 @@ from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.settings import ROOT, Settings
 from handoff.socket_server import SocketServer
+from handoff.static_files import serve_directory
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
 
@@ -79,6 +81,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
     setup_origin_check(app, settings)
+    setup_http_errors(app)
     setup_routes(app)
     setup_api(app)
     setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
@@ -118,7 +121,7 @@ def setup_routes(app: Sanic) -> None:
         return response.json({"status": status, "bot_load_seconds": bot.load_seconds},
                              status=200 if status != "error" else 503)
 
-    app.static("/widget", str(WIDGET_DIR), name="widget")
+    serve_directory(app, "/widget", WIDGET_DIR, name="widget")
 
 
 class _ClosedWebsocketFilter(logging.Filter):

@@ -14,6 +14,7 @@ from bot.nlg import MultilingualNLG
 from handoff import protocol
 from handoff.api import error_response
 from handoff.canned import canned_answers
+from handoff.static_files import serve_directory
 from handoff.settings import ROOT
 
 CONSOLE_DIR = ROOT / "handoff" / "console"
@@ -43,6 +44,8 @@ def _date(value: Optional[str], end: bool = False) -> Optional[float]:
     if not value:
         return None
     day = dt.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+    if end and day.date() == dt.date.max:  # the day after 9999-12-31 is past datetime's range
+        return None
     return (day + dt.timedelta(days=1)).timestamp() if end else day.timestamp()
 
 
@@ -77,7 +80,7 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
     async def console_page(request):
         return await response.file(CONSOLE_DIR / "index.html", headers={"Cache-Control": "no-store"})
 
-    app.static("/console/static", str(CONSOLE_DIR), name="console_static")
+    serve_directory(app, "/console/static", CONSOLE_DIR, name="console_static")
 
     @app.get("/api/me")
     @agent_required

@@ -211,6 +211,36 @@ def parse_original(data: dict, max_chars: int) -> Optional[str]:
     return original.strip()
 
 
+MAX_ROW_ID = 2**63 - 1  # ids are stored in signed 64-bit columns
+MAX_OUTCOME_CHARS = 64
+
+
+def parse_agent_id(data: dict) -> int:
+    """``agent_id`` of a transfer: a positive integer that fits a 64-bit column (not a bool)."""
+    agent_id = data.get("agent_id")
+    if type(agent_id) is not int or not 1 <= agent_id <= MAX_ROW_ID:
+        raise ProtocolError("invalid_agent_id", "'agent_id' must be an agent's id (a positive integer)")
+    return agent_id
+
+
+def parse_outcome(data: Any) -> str:
+    """``outcome`` of a resolve: a tag of at most 64 characters; absent or empty means ``resolved``."""
+    outcome = data.get("outcome") if isinstance(data, dict) else None
+    if outcome is None or outcome == "":
+        return "resolved"
+    if not is_text(outcome) or not outcome.strip() or len(outcome) > MAX_OUTCOME_CHARS:
+        raise ProtocolError("invalid_outcome", f"'outcome' must be a tag of at most {MAX_OUTCOME_CHARS} characters")
+    return outcome.strip()
+
+
+def parse_typing(data: dict) -> bool:
+    """``typing`` of a typing indicator: true or false."""
+    typing = data.get("typing")
+    if type(typing) is not bool:
+        raise ProtocolError("invalid_payload", "'typing' must be true or false")
+    return typing
+
+
 def bot_uttered_payloads(message: dict, message_id: int, timestamp: float) -> list[dict]:
     """Rasa's ``bot_uttered`` payloads for one bot message, plus our extra keys.
 

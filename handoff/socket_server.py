@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import socketio
 import ujson
+from socketio import packet
+
+from handoff import protocol
+
+logger = logging.getLogger(__name__)
+# Names Socket.IO clients use for their own lifecycle; sent as events they would reach
+# python-socketio's connect/disconnect handlers (an agent sending "disconnect" went offline).
+RESERVED_EVENTS = frozenset(("connect", "connect_error", "disconnect", "disconnecting", "newListener",
+                             "removeListener"))
 
 
 class WireJSON:
@@ -54,8 +65,43 @@ class SocketServer(socketio.AsyncServer):
 
     async def _handle_event(self, eio_sid, namespace, id, data):
         namespace = namespace or "/"
+        refusal = _refusal(data)
+        if refusal is not None:
+            return await self._refuse_event(eio_sid, namespace, id, data, refusal)
         if namespace not in self.inline_namespaces:
             return await super()._handle_event(eio_sid, namespace, id, data)
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if self.manager.is_connected(sid, namespace):
             await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+
+    async def _refuse_event(self, eio_sid, namespace, id, data, error: protocol.ProtocolError) -> None:
+        """Answer an event that never reaches a handler: ``crossdesk:error``, and the ack if asked for."""
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        handler = self.namespace_handlers.get(namespace)
+        if handler is None or not self.manager.is_connected(sid, namespace):
+            return
+        event = data[0] if isinstance(data, list) and data and isinstance(data[0], str) else ""
+        ack = await handler.refuse(sid, event, error)
+        if id is not None:
+            await self._send_packet(eio_sid, self.packet_class(packet.ACK, namespace=namespace, id=id, data=[ack]))
+
+    async def _handle_eio_message(self, eio_sid, data):
+        """A packet that isn't Socket.IO (bad JSON, unknown type) closes its connection, as socket.io's own server does.
+
+        python-engineio would log it as an error with a traceback; it is the client's mistake, so one INFO line.
+        """
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError as error:  # raised while decoding, before any of our handlers runs
+            logger.info("closed %s: not a Socket.IO packet (%s)", eio_sid, str(error)[:80])
+            self._binary_packet.pop(eio_sid, None)
+            await self.eio.disconnect(eio_sid)
+
+
+def _refusal(data) -> protocol.ProtocolError | None:
+    """Why an event packet can't be dispatched: no event name, or a name reserved for Socket.IO itself."""
+    if not isinstance(data, list) or not data or not isinstance(data[0], str):
+        return protocol.ProtocolError("invalid_event", "an event is [name, payload?] with a string name")
+    if data[0] in RESERVED_EVENTS:
+        return protocol.ProtocolError("reserved_event", f"{data[0]!r} is reserved for Socket.IO itself")
+    return None

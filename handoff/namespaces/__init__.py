@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import socketio
 
+from handoff import protocol
+
+logger = logging.getLogger(__name__)
+LOGGED_EVENT_CHARS = 80  # an event name is client data: a long one is cut in logs and errors
+# python-socketio calls these itself; a client sending one is refused before dispatch (SocketServer).
+SERVER_EVENTS = frozenset(("connect", "disconnect"))
+
 
 class BackgroundNamespace(socketio.AsyncNamespace):
-    """A namespace that starts work in the background and keeps it referenced until it ends."""
+    """A namespace that starts work in the background and keeps it referenced until it ends.
+
+    It also dispatches client events the way ``docs/protocol.md`` says: an
+    event goes to ``on_<event>`` (or to the method ``_HANDLERS`` names for it);
+    an unknown event, an event with more than one argument, and a handler that
+    fails all answer ``crossdesk:error`` (and the ack, when one was asked for),
+    never silence.
+    """
+
+    _HANDLERS: dict[str, str] = {}  # event name -> method, for names that aren't "on_<event>"
 
     def __init__(self, namespace: str):
         super().__init__(namespace)
@@ -23,3 +40,41 @@ class BackgroundNamespace(socketio.AsyncNamespace):
         """Wait for the work in flight (used at shutdown)."""
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def refuse(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
+        """Tell the client why its event was refused (``crossdesk:error``); return the ack to send.
+
+        Logged as one INFO line: a refused input is the client's mistake, not the server's.
+        """
+        event = event[:LOGGED_EVENT_CHARS]
+        logger.info("refused %r on %s from %s: %s", event, self.namespace, sid, error.code)
+        await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
+        return {"ok": False, "error": error.code, "message": error.message}
+
+    def _handler(self, event: str):
+        name = self._HANDLERS.get(event)
+        if name is None:
+            name = "on_" + event
+            if ":" in event or event in SERVER_EVENTS or name in self._HANDLERS.values():
+                return None  # e.g. "typing" on "/", whose handler answers "crossdesk:typing" only
+        return getattr(self, name, None)
+
+    async def trigger_event(self, event: str, *args):
+        """Dispatch one event: python-socketio's own (connect, disconnect) or a client's."""
+        if event in SERVER_EVENTS:
+            return await super().trigger_event(event, *args)
+        sid, arguments = args[0], args[1:]
+        handler = self._handler(event)
+        if handler is None:
+            error = protocol.ProtocolError("unknown_event", f"there is no event {event[:LOGGED_EVENT_CHARS]!r} "
+                                                            f"in namespace {self.namespace}")
+            return await self.refuse(sid, event, error)
+        if len(arguments) > 1:
+            error = protocol.ProtocolError("invalid_payload", f"{event} takes one argument, not {len(arguments)}")
+            return await self.refuse(sid, event, error)
+        try:
+            return await handler(sid, *arguments)
+        except Exception:  # a bug: logged with its traceback; the client hears about it, the server goes on
+            logger.exception("%s on %s from %s failed", event, self.namespace, sid)
+            error = protocol.ProtocolError("internal_error", "the server failed on this event; please try again")
+            return await self.refuse(sid, event, error)

@@ -30,8 +30,7 @@ class ShopperNamespace(BackgroundNamespace):
         self.agent_side = None  # the AgentNamespace, set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
-        await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
-        return {"ok": False, "error": error.code, "message": error.message}
+        return await self.refuse(sid, event, error)
 
     def _bound_session(self, sid: str) -> Optional[str]:
         return self._session_of.get(sid)
@@ -118,13 +117,7 @@ class ShopperNamespace(BackgroundNamespace):
             await self.agent_side.shopper_said(session_id, self.service.state(session_id), stored)
         return {"ok": True, "id": stored.id}
 
-    async def trigger_event(self, event: str, *args):
-        """Route events to ``on_<event>``; the ``crossdesk:*`` names (with a colon) to their handlers."""
-        handler = getattr(self, self._HANDLERS.get(event, ""), None)
-        if handler is not None:
-            return await handler(*args)
-        return await super().trigger_event(event, *args)
-
+    # Events go to on_<event>; the crossdesk:* names (with a colon) to these (BackgroundNamespace.trigger_event).
     _HANDLERS = {protocol.USER_UTTERED: "on_user_uttered", protocol.TYPING: "on_typing",
                  protocol.CONTACT: "on_contact"}
 

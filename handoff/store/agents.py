@@ -44,6 +44,11 @@ def verify_password(password: str, stored: str) -> bool:
     return scheme == "scrypt" and hmac.compare_digest(hash_password(password, bytes.fromhex(salt_hex)), stored)
 
 
+def password_matches(password: str, stored: Optional[str]) -> bool:
+    """``verify_password``; an unknown account (``stored`` None) costs the same hashing and fails."""
+    return verify_password(password, stored or hash_password("not a real password")) and stored is not None
+
+
 def _agent(row) -> Agent:
     return Agent(row.id, row.username, row.display_name, json.loads(row.languages or "[]"), row.role)
 
@@ -88,10 +93,19 @@ class AgentStore:
 
     def authenticate(self, username: str, password: str) -> Optional[Agent]:
         """The agent if the password is right, else None (same work either way)."""
+        agent, stored = self.credentials(username)
+        return agent if password_matches(password, stored) and agent else None
+
+    def credentials(self, username: str) -> tuple[Optional[Agent], Optional[str]]:
+        """The agent and its password hash (None, None for an unknown name): the fast, database half of a login.
+
+        Only ``password_matches`` (scrypt, ~50 ms) belongs in a worker thread: on SQLite the store keeps one
+        connection per thread (SingletonThreadPool, 5 kept), and logins spread over the executor's threads
+        had it close other threads' connections, an ERROR with a traceback per concurrent login.
+        """
         with self.engine.connect() as conn:
             row = conn.execute(select(agents).where(agents.c.username == username)).first()
-        stored = row.password_hash if row else hash_password("not a real password")
-        return _agent(row) if verify_password(password, stored) and row else None
+        return (_agent(row), row.password_hash) if row else (None, None)
 
     def issue_token(self, agent: Agent, ttl: float = TOKEN_TTL_SECONDS) -> str:
         """A new bearer token for the agent."""
@@ -110,8 +124,8 @@ class AgentStore:
 
     def agent_for_token(self, token: object) -> Optional[Agent]:
         """The agent a valid, unexpired token belongs to."""
-        if not isinstance(token, str) or not 16 <= len(token) <= 128:
-            return None
+        if not isinstance(token, str) or not 16 <= len(token) <= 128 or not token.isascii():
+            return None  # tokens are URL-safe base64; a header's non-ASCII bytes can't encode back
         digest = hashlib.sha256(token.encode()).hexdigest()
         with self.engine.connect() as conn:
             row = conn.execute(select(agent_tokens).where(agent_tokens.c.token_hash == digest)).first()
