@@ -27,7 +27,7 @@ def setup_api(app: Sanic) -> None:
             return error_response(413, "too_large", "request body too large")
         try:
             body = json.loads(request.body or b"")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # 4 KiB of "[" nests too deep for json
             return error_response(400, "invalid_json", "body must be JSON")
         if not isinstance(body, dict) or not is_text(body.get("username")) or not is_text(body.get("password")):
             return error_response(400, "invalid_credentials_format", "username and password must be strings")

@@ -37,6 +37,13 @@ def setup_http_errors(app: Sanic) -> None:
         return error_response(status, CODES.get(status, "bad_request"), str(exception)[:200] or CODES.get(status, ""))
 
     @app.on_request
+    async def read_ignored_body(request):
+        # Sanic skips the body of a GET (or HEAD, DELETE, OPTIONS) and then logs "<Request> body not
+        # consumed" as an ERROR for every such request that sent one, even "Content-Length: 0".
+        if request.stream is not None and request.stream.request_body:
+            await request.receive_body()  # bounded by Sanic's REQUEST_MAX_SIZE (413 beyond it)
+
+    @app.on_request
     async def engineio_without_session(request):
         # python-engineio 4.4 builds its "Invalid session" error as 'Invalid session ' + sid, a TypeError
         # (and a 500) when a POST has no sid.

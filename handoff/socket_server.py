@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import engineio
 import socketio
 import ujson
 from socketio import packet
@@ -46,6 +48,32 @@ class TextPacket(socketio.packet.Packet):
     uses_binary_events = False
 
 
+class EngineServer(engineio.AsyncServer):
+    """python-engineio's server, keeping its background tasks so they can be cancelled at shutdown.
+
+    Each socket has a ping task sleeping for ``ping_interval`` (25 s) and the
+    server a timeout sweep; left pending when the loop closes, each was logged
+    as "ERROR asyncio: Task was destroyed but it is pending!" on every stop.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._background: set[asyncio.Task] = set()
+
+    def start_background_task(self, target, *args, **kwargs):
+        task = super().start_background_task(target, *args, **kwargs)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def cancel_background_tasks(self) -> None:
+        """Cancel the pings, the sweep and any handler still running, and wait until they have ended."""
+        tasks = [task for task in self._background if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class SocketServer(socketio.AsyncServer):
     """``socketio.AsyncServer`` that runs events of ``inline_namespaces`` in the socket's read loop.
 
@@ -62,6 +90,18 @@ class SocketServer(socketio.AsyncServer):
     def __init__(self, *, inline_namespaces: tuple[str, ...] = ("/",), **options):
         super().__init__(async_handlers=True, serializer=TextPacket, json=WireJSON, **options)
         self.inline_namespaces = frozenset(inline_namespaces)
+
+    def _engineio_server_class(self):
+        return EngineServer
+
+    def attach(self, app, socketio_path: str = "socket.io") -> None:
+        """Serve Socket.IO on ``app``; engine.io's background tasks end when the server stops."""
+        super().attach(app, socketio_path)
+
+        async def cancel_background_tasks(_app, _loop):
+            await self.eio.cancel_background_tasks()
+
+        app.register_listener(cancel_background_tasks, "after_server_stop")
 
     async def _handle_event(self, eio_sid, namespace, id, data):
         namespace = namespace or "/"
