@@ -17,6 +17,8 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Loading a Rasa model sets the root logger to WARNING; the server's own INFO lines (refused inputs) stay.
+    logging.getLogger("handoff").setLevel(settings.log_level)
     model = settings.model_path or str(ensure_model(settings.models_dir))
     app = create_app(settings, model_path=model)
     base = f"http://{settings.host}:{settings.port}"

@@ -8,6 +8,7 @@ import logging
 import engineio
 import socketio
 import ujson
+from engineio.async_drivers import sanic as engineio_sanic
 from socketio import packet
 
 from handoff import protocol
@@ -48,6 +49,22 @@ class TextPacket(socketio.packet.Packet):
     uses_binary_events = False
 
 
+class CheckedWebSocket(engineio_sanic.WebSocket):
+    """python-engineio's Sanic websocket; a frame that is not an Engine.IO packet closes the connection.
+
+    python-engineio 4.4 decodes frames outside its error handling: an empty
+    frame raised out of the connection (a traceback, and a task left pending),
+    an unknown packet type ("9") logged "Unknown receive error" with a traceback.
+    """
+
+    async def wait(self):
+        data = await super().wait()
+        if isinstance(data, str) and (not data or data[0] not in "0123456"):
+            logger.info("closed a websocket: not an Engine.IO packet (%r)", data[:20])
+            return None  # python-engineio reads None as "closed by the client"
+        return data
+
+
 class EngineServer(engineio.AsyncServer):
     """python-engineio's server, keeping its background tasks so they can be cancelled at shutdown.
 
@@ -59,6 +76,8 @@ class EngineServer(engineio.AsyncServer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._background: set[asyncio.Task] = set()
+        if self._async.get("websocket") is engineio_sanic.WebSocket:
+            self._async = {**self._async, "websocket": CheckedWebSocket}
 
     def start_background_task(self, target, *args, **kwargs):
         task = super().start_background_task(target, *args, **kwargs)
@@ -132,8 +151,9 @@ class SocketServer(socketio.AsyncServer):
         """
         try:
             await super()._handle_eio_message(eio_sid, data)
-        except ValueError as error:  # raised while decoding, before any of our handlers runs
-            logger.info("closed %s: not a Socket.IO packet (%s)", eio_sid, str(error)[:80])
+        except (ValueError, TypeError, KeyError, IndexError) as error:  # decoding it (handlers catch their own)
+            logger.info("closed %s: not a Socket.IO packet (%s: %s)", eio_sid, type(error).__name__,
+                        str(error)[:80])
             self._binary_packet.pop(eio_sid, None)
             await self.eio.disconnect(eio_sid)
 

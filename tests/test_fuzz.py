@@ -179,6 +179,40 @@ async def fuzz_sockets(clients: list, namespace: str, events: list[str], cases: 
     await asyncio.gather(*(run(client, plan) for client, plan in zip(clients, plans)))
 
 
+# Frames a Socket.IO client library never sends: each closes its connection (as socket.io's own server does).
+RAW_FRAMES = [
+    ("message", '2["user_uttered", {bad'), ("message", '2["user_uttered",' + "[" * 1100 + "]" * 1100 + "]"),
+    ("message", "9"), ("message", "2-x"), ("attachment", '51-["user_uttered",{"_placeholder":true,"num":5}]'),
+    ("attachment", '51-["user_uttered",{"_placeholder":true,"num":"x"}]'), ("frame", "9abc"), ("frame", ""),
+    ("bytes", b"\x00\x01"), ("message", "2" + "[" * 3),
+]
+
+
+async def fuzz_raw_frames(url: str, tally: "Tally") -> None:
+    """Each frame on a fresh socket: afterwards the socket is closed or still answers, never silent."""
+    for kind, frame in RAW_FRAMES:
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(url, transports=["websocket"])
+        if kind == "message":
+            await client.eio.send(frame)
+        elif kind == "attachment":  # a binary event's header, then its one attachment
+            await client.eio.send(frame)
+            await client.eio.send(b"attachment")
+        elif kind == "frame":
+            await client.eio.ws.send_str(frame)
+        else:
+            await client.eio.ws.send_bytes(frame)
+        for _ in range(50):
+            if not client.connected:
+                break
+            await asyncio.sleep(0.1)
+        tally.cases += 1
+        if client.connected:
+            answer = await client.call("session_request", {}, timeout=10)
+            tally.answer("raw", kind, answer)
+            await client.disconnect()
+
+
 # -- HTTP ----------------------------------------------------------------------
 SEGMENTS = ["f" * 32, "..", ".", "%00", "%2e%2e", "%2e%2e%2fapp.py", "%ff", "a" * 300, "a" * 3000, "%F0%9F%98%80",
             "\xe9", "", "x/y", "crossdesk.js", "console.js", "index.html", "examples", "examples/storefront.html",
@@ -348,6 +382,7 @@ async def test_fuzzing_every_event_and_route_leaves_the_server_alive_answering_a
         fuzz_sockets(shoppers, "/", SHOPPER_EVENTS, SHOPPER_CASES, random.Random(SEED + 1), ids, agent_ids, tally),
         fuzz_sockets(agents, "/agent", AGENT_EVENTS, AGENT_CASES, random.Random(SEED + 2), ids, agent_ids, tally),
         fuzz_http(fuzz_server.port, http_cases, tally),
+        fuzz_raw_frames(url, tally),
     )
     fuzz_seconds = time.monotonic() - started
     done.set()
@@ -383,8 +418,15 @@ async def test_fuzzing_every_event_and_route_leaves_the_server_alive_answering_a
     assert outcome["replies"] >= GOOD_TURNS, "and answered"
     assert sum(m["sender"] == "bot" for m in outcome["history"]) >= GOOD_TURNS
 
+    refusal_line = "INFO handoff.namespaces: refused "
     log = fuzz_server.log()
+    for _ in range(10):  # the server may still be writing its last lines
+        if log.count(refusal_line) >= errors_sent:
+            break
+        await asyncio.sleep(0.5)
+        log = fuzz_server.log()
     assert log.count("Traceback") == 0, log[log.find("Traceback") - 300:][:3000]
+    assert log.count(refusal_line) == errors_sent, "each refused event is logged once"
     assert "Task was destroyed" not in log and "Task exception was never retrieved" not in log
     errors = re.findall(r"^.*\bERROR\b.*$", log, re.MULTILINE)
     assert not errors, errors[:10]

@@ -52,29 +52,31 @@ class BackgroundNamespace(socketio.AsyncNamespace):
         return {"ok": False, "error": error.code, "message": error.message}
 
     def _handler(self, event: str):
-        name = self._HANDLERS.get(event)
-        if name is None:
-            name = "on_" + event
-            if ":" in event or event in SERVER_EVENTS or name in self._HANDLERS.values():
-                return None  # e.g. "typing" on "/", whose handler answers "crossdesk:typing" only
+        """The method for a client event that ``_HANDLERS`` does not name, or None."""
+        name = "on_" + event
+        if ":" in event or event in SERVER_EVENTS or name in self._HANDLERS.values():
+            return None  # e.g. "typing" on "/", whose handler answers "crossdesk:typing" only
         return getattr(self, name, None)
 
     async def trigger_event(self, event: str, *args):
-        """Dispatch one event: python-socketio's own (connect, disconnect) or a client's."""
-        if event in SERVER_EVENTS:
+        """Dispatch one event: python-socketio's own (connect, disconnect) or a client's (``sid, data?``)."""
+        name = self._HANDLERS.get(event)  # the relay's events: one lookup
+        if name is not None:
+            handler = getattr(self, name)
+        elif event in SERVER_EVENTS:
             return await super().trigger_event(event, *args)
-        sid, arguments = args[0], args[1:]
-        handler = self._handler(event)
-        if handler is None:
-            error = protocol.ProtocolError("unknown_event", f"there is no event {event[:LOGGED_EVENT_CHARS]!r} "
-                                                            f"in namespace {self.namespace}")
-            return await self.refuse(sid, event, error)
-        if len(arguments) > 1:
-            error = protocol.ProtocolError("invalid_payload", f"{event} takes one argument, not {len(arguments)}")
-            return await self.refuse(sid, event, error)
+        else:
+            handler = self._handler(event)
+            if handler is None:
+                error = protocol.ProtocolError("unknown_event", f"there is no event {event[:LOGGED_EVENT_CHARS]!r} "
+                                                                f"in namespace {self.namespace}")
+                return await self.refuse(args[0], event, error)
+        if len(args) > 2:
+            error = protocol.ProtocolError("invalid_payload", f"{event} takes one argument, not {len(args) - 1}")
+            return await self.refuse(args[0], event, error)
         try:
-            return await handler(sid, *arguments)
+            return await handler(*args)
         except Exception:  # a bug: logged with its traceback; the client hears about it, the server goes on
-            logger.exception("%s on %s from %s failed", event, self.namespace, sid)
+            logger.exception("%s on %s from %s failed", event, self.namespace, args[0])
             error = protocol.ProtocolError("internal_error", "the server failed on this event; please try again")
-            return await self.refuse(sid, event, error)
+            return await self.refuse(args[0], event, error)
