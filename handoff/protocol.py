@@ -9,7 +9,6 @@ client simply ignores. Documented in ``docs/protocol.md``.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from dataclasses import dataclass

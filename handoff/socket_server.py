@@ -1,9 +1,17 @@
-"""The Socket.IO server: python-socketio's, with the shopper namespace's events handled inline."""
+"""The Socket.IO server: python-socketio's, with the shopper namespace's events handled inline.
+
+Also where client input that never reaches a namespace handler is refused
+(events without a name or with a reserved one, undecodable packets and
+frames), and where engine.io's background tasks end at shutdown. These
+override private parts of python-socketio 5.8.0 / python-engineio 4.4.1,
+checked at import.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from importlib import metadata
 
 import engineio
 import socketio
@@ -12,6 +20,11 @@ from engineio.async_drivers import sanic as engineio_sanic
 from socketio import packet
 
 from handoff import protocol
+
+for _package, _pinned in (("python-socketio", "5.8.0"), ("python-engineio", "4.4.1")):
+    if metadata.version(_package) != _pinned:
+        raise ImportError(f"handoff.socket_server overrides internals of {_package} {_pinned}, "
+                          f"not {metadata.version(_package)}")
 
 logger = logging.getLogger(__name__)
 # Names Socket.IO clients use for their own lifecycle; sent as events they would reach

@@ -83,7 +83,8 @@ def base_payload(rng: random.Random, event: str, ids: list[str], agent_ids: list
     return {
         "session_request": {"session_id": conversation_id, "locale": "en-US"},
         "user_uttered": {"message": "hello", "message_id": f"fz-{rng.randrange(10**9)}",
-                         "metadata": {"locale": "en", "page": "/", "user": {"id": "1", "name": "A", "email": "a@b.co"}}},
+                         "metadata": {"locale": "en", "page": "/",
+                                      "user": {"id": "1", "name": "A", "email": "a@b.co"}}},
         "crossdesk:typing": {"typing": True},
         "crossdesk:contact": {"email": "fuzz@example.com", "name": "Fuzz"},
         "claim": {"conversation_id": conversation_id},
@@ -249,9 +250,10 @@ def http_case(rng: random.Random, routes: list, token: str, conversation_ids: li
     if auth == 1:
         headers.append((b"Authorization", f"Bearer {token}".encode()))
     elif auth == 2:
-        headers.append((b"Authorization", b"Bearer \xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xff"))
+        headers.append((b"Authorization", b"Bearer " + b"\xe9" * 16 + b"\xff"))  # non-ASCII bytes
     elif auth == 3:
-        headers.append((b"Authorization", rng.choice([b"Bearer", b"Bearer ", b"Basic eHg6eHg=", b"Bearer " + b"a" * 200])))
+        headers.append((b"Authorization", rng.choice([b"Bearer", b"Bearer ", b"Basic eHg6eHg=",
+                                                      b"Bearer " + b"a" * 200])))
     if rng.random() < 0.2:
         headers.append((b"Origin", rng.choice([b"http://evil.example", b"null", b"\xe9"])))
     if rng.random() < 0.3:
