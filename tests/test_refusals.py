@@ -1,6 +1,9 @@
 """Refused socket events over real sockets: a documented error every time, and no side effect."""
 
 import asyncio
+import json
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -71,3 +74,18 @@ async def test_agent_events_with_out_of_range_or_mistyped_fields_are_refused(ser
         answer = await rita.call(event, payload)
         assert answer["ok"] is False and answer["error"] == code, (event, answer)
     await rita.close()
+
+
+def test_a_long_polling_post_that_is_not_engine_io_is_a_400_not_a_logged_traceback(server):
+    polling = server.url + "/socket.io/?EIO=4&transport=polling"
+    with urllib.request.urlopen(polling, timeout=10) as response:
+        sid = json.loads(response.read().decode()[1:])["sid"]
+    for body in (b"\xff\xfe", b"9", b"4a\x1e\x1e4b"):
+        request = urllib.request.Request(f"{polling}&sid={sid}", data=body, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400 and json.loads(refused.value.read())["error"] == "invalid_packet"
+    request = urllib.request.Request(f"{polling}&sid={sid}", data=b'40', method="POST")  # a real one still works
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    assert "post request handler error" not in server.log()
