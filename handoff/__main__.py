@@ -12,6 +12,7 @@ def serve(args: argparse.Namespace) -> None:
     """Ensure a model, then run one server process."""
     from bot.training import ensure_model
     from handoff.app import create_app
+    from handoff.sanic_compat import CrossdeskProtocol
     from handoff.settings import Settings
     from handoff.store.migrate import SchemaError
 
@@ -27,7 +28,8 @@ def serve(args: argparse.Namespace) -> None:
     base = f"http://{settings.host}:{settings.port}"
     print(f"Crossdesk starting on {base}\n  demo storefront: {base}/\n  health:          {base}/health",
           flush=True)
-    app.run(host=settings.host, port=settings.port, workers=1, access_log=False, motd=False)
+    app.run(host=settings.host, port=settings.port, workers=1, access_log=False, motd=False,
+            protocol=CrossdeskProtocol)
 
 
 def agents_command(args: argparse.Namespace) -> int:

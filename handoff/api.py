@@ -11,6 +11,7 @@ from sanic import Sanic, response
 from handoff import metrics
 from handoff.protocol import is_text
 from handoff.session_cookie import set_session_cookie
+from handoff.store.agents import password_matches
 
 MAX_LOGIN_BYTES = 4096
 
@@ -30,7 +31,7 @@ def setup_api(app: Sanic) -> None:
             return error_response(413, "too_large", "request body too large")
         try:
             body = json.loads(request.body or b"")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # 4 KiB of "[" nests too deep for json
             return error_response(400, "invalid_json", "body must be JSON")
         if not isinstance(body, dict) or not is_text(body.get("username")) or not is_text(body.get("password")):
             return error_response(400, "invalid_credentials_format", "username and password must be strings")
@@ -39,9 +40,11 @@ def setup_api(app: Sanic) -> None:
         wait = await limiter.attempt(body["username"], ip)
         if wait > 0:
             return too_many_attempts(wait)
+        agent, stored = agents.credentials(body["username"])
         loop = asyncio.get_running_loop()
-        agent = await loop.run_in_executor(None, agents.authenticate, body["username"], body["password"])
-        if agent is None:
+        if not await loop.run_in_executor(None, password_matches, body["password"], stored):
+            agent = None
+        if agent is None or not agent.active:  # a deactivated agent is refused like a wrong password
             return error_response(401, "invalid_credentials", "wrong username or password")
         await limiter.succeeded(body["username"], ip)
         token = agents.issue_token(agent)

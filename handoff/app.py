@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-import socketio
 from sanic import Sanic, response
 
 from bot.engine import BotEngine, build_agent
@@ -16,6 +15,7 @@ from actions.facts import StoreFacts
 from handoff.admin_api import setup_privacy
 from handoff.api import error_response, setup_api
 from handoff.console_api import setup_console
+from handoff.http_errors import setup_http_errors
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
 from handoff.conversations import ConversationService
@@ -89,6 +89,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
     setup_origin_check(app, settings)
+    setup_http_errors(app)
     setup_routes(app)
     setup_api(app)
     setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())

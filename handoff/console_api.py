@@ -49,6 +49,8 @@ def _date(value: Optional[str], end: bool = False) -> Optional[float]:
     if not value:
         return None
     day = dt.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+    if end and day.date() == dt.date.max:  # the day after 9999-12-31 is past datetime's range
+        return None
     return (day + dt.timedelta(days=1)).timestamp() if end else day.timestamp()
 
 

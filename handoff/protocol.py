@@ -9,11 +9,12 @@ that opted in to them (``EXTENSIONS_KEY``). Documented in ``docs/protocol.md``.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Optional
+
+from handoff.plain_json import encoded_size, is_text, problem
 
 # -- shopper namespace "/" (Rasa protocol) -----------------------------------
 SHOPPER_NAMESPACE = "/"
@@ -61,9 +62,14 @@ SESSION_END_MESSAGES = {  # crossdesk:error {code: session_ended, reason, messag
     "deactivated": "your account was deactivated",
 }
 
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# \Z, not $: "$" also matches before a trailing newline, so "<id>\n" passed as an id.
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}\Z")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 MAX_METADATA_BYTES = 4096
+MAX_LOCALE_CHARS = 35
+MAX_PAGE_CHARS = 2048
+MAX_USER_FIELD_CHARS = 200
+USER_FIELDS = ("id", "name", "email")
 
 
 class ProtocolError(Exception):
@@ -120,17 +126,6 @@ class UserUttered:
     metadata: dict
 
 
-def is_text(value: Any) -> bool:
-    """A string that can be stored and sent on: no lone surrogate (half an emoji, sent as ``\\ud83d``)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _optional_str(data: dict, key: str, pattern: re.Pattern, code: str) -> Optional[str]:
     value = data.get(key)
     if value is None or value == "":
@@ -166,18 +161,45 @@ def _extensions(value: Any) -> int:
 
 def _metadata(data: dict) -> dict:
     # rasa-webchat sends customData, newer clients metadata: accept either.
-    metadata = data.get("metadata", data.get("customData")) or {}
-    if not isinstance(metadata, dict):
+    metadata = data.get("metadata")
+    if metadata is None:
+        metadata = data.get("customData")
+    if metadata is None:
+        return {}
+    if type(metadata) is not dict:
         raise ProtocolError("invalid_metadata", "'metadata' must be an object")
     if not metadata:
         return metadata
-    try:
-        size = len(json.dumps(metadata, default=str, ensure_ascii=False).encode("utf-8"))
-    except UnicodeEncodeError:
-        raise ProtocolError("invalid_metadata", "'metadata' has a lone surrogate (half a character)") from None
+    why = problem(metadata)
+    if why:
+        raise ProtocolError("invalid_metadata", f"'metadata' {why}")
+    size = encoded_size(metadata)
+    if size is None:
+        raise ProtocolError("invalid_metadata", "'metadata' has a lone surrogate (half a character)")
     if size > MAX_METADATA_BYTES:
         raise ProtocolError("metadata_too_large", f"'metadata' is over {MAX_METADATA_BYTES} bytes")
+    _check_known_metadata(metadata)
     return metadata
+
+
+def _check_known_metadata(metadata: dict) -> None:
+    """The keys Crossdesk reads have fixed types (``locale`` is stored in a 35-character column)."""
+    locale = metadata.get("locale")
+    if locale is not None and not (is_text(locale) and len(locale) <= MAX_LOCALE_CHARS):
+        raise ProtocolError("invalid_locale",
+                            f"'metadata.locale' must be a string of at most {MAX_LOCALE_CHARS} characters")
+    page = metadata.get("page")
+    if page is not None and not (type(page) is str and len(page) <= MAX_PAGE_CHARS):
+        raise ProtocolError("invalid_metadata",
+                            f"'metadata.page' must be a string of at most {MAX_PAGE_CHARS} characters")
+    user = metadata.get("user")
+    if user is None:
+        return
+    if type(user) is not dict or any(
+            user.get(key) is not None and not (type(user[key]) is str and len(user[key]) <= MAX_USER_FIELD_CHARS)
+            for key in USER_FIELDS):
+        raise ProtocolError("invalid_metadata", "'metadata.user' must be an object whose id, name and email are "
+                                                f"strings of at most {MAX_USER_FIELD_CHARS} characters")
 
 
 def parse_user_uttered(data: Any, max_chars: int) -> UserUttered:
@@ -227,6 +249,36 @@ def parse_original(data: dict, max_chars: int) -> Optional[str]:
     if not is_text(original) or not original.strip() or len(original) > max_chars:
         raise ProtocolError("invalid_original", f"'original' must be a non-empty string of at most {max_chars} characters")
     return original.strip()
+
+
+MAX_ROW_ID = 2**63 - 1  # ids are stored in signed 64-bit columns
+MAX_OUTCOME_CHARS = 64
+
+
+def parse_agent_id(data: dict) -> int:
+    """``agent_id`` of a transfer: a positive integer that fits a 64-bit column (not a bool)."""
+    agent_id = data.get("agent_id")
+    if type(agent_id) is not int or not 1 <= agent_id <= MAX_ROW_ID:
+        raise ProtocolError("invalid_agent_id", "'agent_id' must be an agent's id (a positive integer)")
+    return agent_id
+
+
+def parse_outcome(data: Any) -> str:
+    """``outcome`` of a resolve: a tag of at most 64 characters; absent or empty means ``resolved``."""
+    outcome = data.get("outcome") if isinstance(data, dict) else None
+    if outcome is None or outcome == "":
+        return "resolved"
+    if not is_text(outcome) or not outcome.strip() or len(outcome) > MAX_OUTCOME_CHARS:
+        raise ProtocolError("invalid_outcome", f"'outcome' must be a tag of at most {MAX_OUTCOME_CHARS} characters")
+    return outcome.strip()
+
+
+def parse_typing(data: dict) -> bool:
+    """``typing`` of a typing indicator: true or false."""
+    typing = data.get("typing")
+    if type(typing) is not bool:
+        raise ProtocolError("invalid_payload", "'typing' must be true or false")
+    return typing
 
 
 def bot_uttered_payloads(message: dict, message_id: int, timestamp: float) -> list[dict]:

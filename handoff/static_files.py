@@ -70,8 +70,11 @@ class StaticFiles:
         if not relative or "\x00" in relative or "\\" in relative or any(
                 not part or part.startswith(".") for part in parts):
             return None
-        path = (self.root / relative).resolve()
-        if not path.is_relative_to(self.root) or not path.is_file():
+        try:
+            path = (self.root / relative).resolve()
+            if not path.is_relative_to(self.root) or not path.is_file():
+                return None
+        except OSError:  # e.g. a name longer than the file system allows
             return None
         return path
 

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Optional
 
 import socketio
 
+from handoff import metrics, protocol
+
+logger = logging.getLogger(__name__)
+LOGGED_EVENT_CHARS = 80  # an event name is client data: a long one is cut in logs and errors
+# python-socketio calls these itself; a client sending one is refused before dispatch (SocketServer).
+SERVER_EVENTS = frozenset(("connect", "disconnect"))
+
 
 class BackgroundNamespace(socketio.AsyncNamespace):
-    """A namespace that starts work in the background and keeps it referenced until it ends."""
+    """A namespace that starts work in the background and keeps it referenced until it ends.
+
+    It also dispatches client events the way ``docs/protocol.md`` says: an
+    event goes to ``on_<event>`` (or to the method ``_HANDLERS`` names for it);
+    an unknown event, an event with more than one argument, and a handler that
+    fails all answer ``crossdesk:error`` (and the ack, when one was asked for),
+    never silence.
+    """
+
+    _HANDLERS: dict[str, str] = {}  # event name -> method, for names that aren't "on_<event>"
 
     def __init__(self, namespace: str):
         super().__init__(namespace)
@@ -35,3 +52,44 @@ class BackgroundNamespace(socketio.AsyncNamespace):
         if pending:
             await asyncio.wait(pending, timeout=1)  # let them unwind (their finally blocks run)
         return len(pending)
+
+    async def refuse(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
+        """Tell the client why its event was refused (``crossdesk:error``); return the ack to send.
+
+        Logged as one INFO line: a refused input is the client's mistake, not the server's.
+        """
+        event = event[:LOGGED_EVENT_CHARS]
+        logger.info("refused %r on %s from %s: %s", event, self.namespace, sid, error.code)
+        metrics.error(error.code)
+        await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
+        return {"ok": False, "error": error.code, "message": error.message}
+
+    def _handler(self, event: str):
+        """The method for a client event that ``_HANDLERS`` does not name, or None."""
+        name = "on_" + event
+        if ":" in event or event in SERVER_EVENTS or name in self._HANDLERS.values():
+            return None  # e.g. "typing" on "/", whose handler answers "crossdesk:typing" only
+        return getattr(self, name, None)
+
+    async def trigger_event(self, event: str, *args):
+        """Dispatch one event: python-socketio's own (connect, disconnect) or a client's (``sid, data?``)."""
+        name = self._HANDLERS.get(event)  # the relay's events: one lookup
+        if name is not None:
+            handler = getattr(self, name)
+        elif event in SERVER_EVENTS:
+            return await super().trigger_event(event, *args)
+        else:
+            handler = self._handler(event)
+            if handler is None:
+                error = protocol.ProtocolError("unknown_event", f"there is no event {event[:LOGGED_EVENT_CHARS]!r} "
+                                                                f"in namespace {self.namespace}")
+                return await self.refuse(args[0], event, error)
+        if len(args) > 2:
+            error = protocol.ProtocolError("invalid_payload", f"{event} takes one argument, not {len(args) - 1}")
+            return await self.refuse(args[0], event, error)
+        try:
+            return await handler(*args)
+        except Exception:  # a bug: logged with its traceback; the client hears about it, the server goes on
+            logger.exception("%s on %s from %s failed", event, self.namespace, args[0])
+            error = protocol.ProtocolError("internal_error", "the server failed on this event; please try again")
+            return await self.refuse(args[0], event, error)

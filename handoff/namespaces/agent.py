@@ -91,12 +91,8 @@ class AgentNamespace(BackgroundNamespace):
         """Cut every socket that connected with this token (a logout in this process)."""
         return await self.sessions.end_token(token_digest, reason)
 
-    async def _fail(self, sid: str, event: str, error: Exception) -> dict:
-        code = getattr(error, "code", "invalid_payload")
-        message = getattr(error, "message", str(error))
-        metrics.error(code)
-        await self.emit(protocol.ERROR, {"code": code, "message": message, "event": event}, room=sid)
-        return {"ok": False, "error": code, "message": message}
+    async def _fail(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
+        return await self.refuse(sid, event, error)
 
     async def to_shopper(self, conversation_id: str, message) -> None:
         """Deliver an agent or system message to every tab of the shopper."""
@@ -278,10 +274,10 @@ class AgentNamespace(BackgroundNamespace):
         try:
             agent = await self._agent(sid)
             conversation_id = protocol.parse_conversation_ref(data)
+            typing = protocol.parse_typing(data)
             self.lifecycle.assigned(agent, conversation_id)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_TYPING, error)
-        typing = bool(data.get("typing", True))
         await self.server.emit(protocol.TYPING, {"sender": "agent", "name": agent.display_name, "typing": typing},
                                room=conversation_id, namespace=protocol.SHOPPER_NAMESPACE)
         return {"ok": True}
@@ -304,8 +300,10 @@ class AgentNamespace(BackgroundNamespace):
 
     async def on_resolve(self, sid: str, data: Any = None) -> dict:
         """Close the conversation (``outcome`` tag optional)."""
-        outcome: Optional[str] = data.get("outcome") if isinstance(data, dict) else None
-        outcome = outcome if protocol.is_text(outcome) and len(outcome) <= 64 else "resolved"
+        try:
+            outcome = protocol.parse_outcome(data)
+        except protocol.ProtocolError as error:
+            return await self._fail(sid, protocol.AGENT_RESOLVE, error)
 
         async def resolve(agent, conversation_id):
             return await self.lifecycle.resolve(agent, conversation_id, outcome)
@@ -330,8 +328,7 @@ class AgentNamespace(BackgroundNamespace):
         try:
             agent = await self._agent(sid)
             conversation_id = protocol.parse_conversation_ref(data)
-            target_id = data.get("agent_id")
-            target = self.agents.get(target_id) if isinstance(target_id, int) else None
+            target = self.agents.get(protocol.parse_agent_id(data))
             if target is None or not self.sids_of(target.id):
                 raise LifecycleError("agent_offline", "that agent is not online")
             if self._is_full(target.id):

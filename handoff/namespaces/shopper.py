@@ -37,9 +37,7 @@ class ShopperNamespace(BackgroundNamespace):
         self.agent_side = None  # the AgentNamespace, set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
-        metrics.error(error.code)
-        await self.emit(protocol.ERROR, protocol.error_payload(error, event), room=sid)
-        ack = {"ok": False, "error": error.code, "message": error.message}
+        ack = await self.refuse(sid, event, error)
         retry_after = getattr(error, "retry_after", None)
         if retry_after is None:
             return ack
@@ -185,13 +183,7 @@ class ShopperNamespace(BackgroundNamespace):
             await self.agent_side.shopper_said(session_id, self.service.state(session_id), stored)
         return {"ok": True, "id": stored.id}
 
-    async def trigger_event(self, event: str, *args):
-        """Route events to ``on_<event>``; the ``crossdesk:*`` names (with a colon) to their handlers."""
-        handler = getattr(self, self._HANDLERS.get(event, ""), None)
-        if handler is not None:
-            return await handler(*args)
-        return await super().trigger_event(event, *args)
-
+    # Events go to on_<event>; the crossdesk:* names (with a colon) to these (BackgroundNamespace.trigger_event).
     _HANDLERS = {protocol.USER_UTTERED: "on_user_uttered", protocol.TYPING: "on_typing",
                  protocol.CONTACT: "on_contact"}
 

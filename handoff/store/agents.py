@@ -66,6 +66,12 @@ class AgentSession:
     expires_at: float
 
 
+def password_matches(password: str, stored: Optional[str]) -> bool:
+    """``verify_password``; an unknown account (``stored`` None) is checked against the dummy hash: the same
+    one scrypt hash, then False."""
+    return verify_password(password, stored or _dummy_hash()) and stored is not None
+
+
 def _agent(row) -> Agent:
     return Agent(row.id, row.username, row.display_name, json.loads(row.languages or "[]"), row.role,
                  row.deactivated_at is None)
@@ -119,13 +125,21 @@ class AgentStore:
         unknown name cost two hashes: ~56 ms against ~29 ms in the probe of
         151fffb, 245 ms against 135 ms on this busy machine; now 133 ms and 135 ms.
         """
-        dummy = _dummy_hash()
+        agent, stored = self.credentials(username)
+        if not password_matches(password, stored) or agent is None or not agent.active:
+            return None
+        return agent
+
+    def credentials(self, username: str) -> tuple[Optional[Agent], Optional[str]]:
+        """The agent and its password hash (None, None for an unknown name): the fast, database half of a login.
+
+        Only ``password_matches`` (scrypt, ~50 ms) belongs in a worker thread: on SQLite the store keeps one
+        connection per thread (SingletonThreadPool, 5 kept), and logins spread over the executor's threads
+        had it close other threads' connections, an ERROR with a traceback per concurrent login.
+        """
         with self.engine.connect() as conn:
             row = conn.execute(select(agents).where(agents.c.username == username)).first()
-        stored = row.password_hash if row else dummy
-        if not verify_password(password, stored) or row is None or row.deactivated_at is not None:
-            return None
-        return _agent(row)
+        return (_agent(row), row.password_hash) if row else (None, None)
 
     def issue_token(self, agent: Agent, ttl: Optional[float] = None) -> str:
         """A new bearer token for the agent (lasting ``ttl`` or the store's token TTL)."""
@@ -148,8 +162,8 @@ class AgentStore:
 
     def session_for_token(self, token: object) -> Optional[AgentSession]:
         """The live session of a token as a client sent it (anything that is not one gives None)."""
-        if not isinstance(token, str) or not 16 <= len(token) <= 128:
-            return None
+        if not isinstance(token, str) or not 16 <= len(token) <= 128 or not token.isascii():
+            return None  # tokens are URL-safe base64; a header's non-ASCII bytes can't encode back
         return self.session(token_hash(token))
 
     def session(self, digest: str) -> Optional[AgentSession]:

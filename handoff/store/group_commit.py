@@ -5,6 +5,8 @@ Each used to commit on its own; a commit costs more than the insert itself.
 ``GroupCommit.add`` queues the message and awaits the batch: the batch is
 written at the next turn of the loop, so no message waits for a timer, and
 each caller resumes (and acknowledges) only after its message is committed.
+A batch that fails is retried one message at a time, so a bad message fails
+alone and the others are stored and acknowledged.
 """
 
 from __future__ import annotations
@@ -35,13 +37,25 @@ class GroupCommit:
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
         self.batches += 1
+        if len(batch) > 1 and self.store.shares_commits:
+            try:
+                results = self.store.add_messages([message for message, _ in batch])
+            except Exception:  # nothing of the batch was committed: find the bad message below
+                pass
+            else:
+                for (_, future), result in zip(batch, results):
+                    if not future.done():
+                        future.set_result(result)
+                return
+        for message, future in batch:
+            self._add_alone(message, future)
+
+    def _add_alone(self, message: NewMessage, future: asyncio.Future) -> None:
         try:
-            results = self.store.add_messages([message for message, _ in batch])
-        except Exception as error:  # nothing of the batch was committed: every caller hears why
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for (_, future), result in zip(batch, results):
+            [result] = self.store.add_messages([message])
+        except Exception as error:  # only this caller hears why
             if not future.done():
-                future.set_result(result)
+                future.set_exception(error)
+            return
+        if not future.done():
+            future.set_result(result)

@@ -184,6 +184,14 @@ class SQLStore:
                 self._sqlite_path = self.engine.url.database
         migrate.ensure_schema(self.engine)  # (handoff/store/migrate.py: raises SchemaError if it cannot)
 
+    @property
+    def shares_commits(self) -> bool:
+        """Whether ``add_messages`` writes a batch in one transaction (all or nothing).
+
+        True on a SQLite file; elsewhere every message is its own transaction.
+        """
+        return self._sqlite_path is not None
+
     def _driver_connection(self) -> sqlite3.Connection:
         """This thread's own sqlite3 connection for the message insert (no pool checkout per message)."""
         raw = getattr(self._local, "connection", None)

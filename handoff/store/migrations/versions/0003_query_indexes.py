@@ -6,7 +6,6 @@ Create Date: 2026-12-06 16:13:05.220744
 """
 
 from alembic import op
-import sqlalchemy as sa
 
 
 revision = '0003_query_indexes'

@@ -1,0 +1,53 @@
+"""An ERROR line in the server log means something: concurrent logins and a shutdown with sockets open write none."""
+
+import asyncio
+import json
+import re
+import urllib.error
+import urllib.request
+
+import socketio
+
+from tests.support import ServerProcess, add_agent
+
+
+async def login_many(url: str, username: str, password: str, count: int) -> list[int]:
+    """``count`` logins at once (each waits on scrypt in the server's executor threads)."""
+
+    def login() -> int:
+        request = urllib.request.Request(url + "/api/login", method="POST",
+                                         data=json.dumps({"username": username, "password": password}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    loop = asyncio.get_running_loop()
+    return await asyncio.gather(*(loop.run_in_executor(None, login) for _ in range(count)))
+
+
+async def test_concurrent_logins_and_a_shutdown_with_open_sockets_log_no_errors(model_path, tmp_path):
+    add_agent(tmp_path, "noor", "noor-password-1")
+    server = ServerProcess(tmp_path, model_path).start()
+    try:
+        statuses = await login_many(server.url, "noor", "noor-password-1", 24)
+        statuses += await login_many(server.url, "nobody", "noor-password-1", 12)
+        assert statuses == [200] * 24 + [401] * 12
+        clients = []
+        for i in range(8):  # open sockets (websocket and long-polling) while the server stops
+            client = socketio.AsyncClient(reconnection=False)
+            await client.connect(server.url, transports=["websocket"] if i % 2 else ["polling"])
+            await client.emit("session_request", {})
+            clients.append(client)
+        await asyncio.sleep(0.5)
+    finally:
+        server.stop()
+    for client in clients:
+        await client.disconnect()
+    log = server.log()
+    assert "Exception closing connection" not in log  # SQLAlchemy's SingletonThreadPool, one per login thread
+    assert "Task was destroyed but it is pending" not in log  # engine.io's ping tasks at shutdown
+    errors = re.findall(r"^.*\bERROR\b.*$", log, re.MULTILINE)
+    assert not errors, errors[:10]
