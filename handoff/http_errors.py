@@ -32,7 +32,7 @@ def setup_http_errors(app: Sanic) -> None:
     @app.exception(Exception)
     async def json_error(request, exception: Exception):
         status = getattr(exception, "status_code", 500) if isinstance(exception, SanicException) else 500
-        if _finished_websocket(exception):
+        if request.path.startswith("/socket.io") and _finished_websocket(exception):
             return response.empty()  # nothing is sent: the connection was a websocket and is closed
         if status == 500:
             logger.error("%s %s failed", request.method, request.path[:200], exc_info=exception)
@@ -90,5 +90,10 @@ def polling_payload_problem(body: bytes) -> Optional[str]:
 
 
 def _finished_websocket(exception: Exception) -> bool:
-    """python-engineio's Sanic driver returns no response once a websocket closes; Sanic calls that an error."""
-    return isinstance(exception, ServerError) and "Invalid response type None" in str(exception)
+    """Nothing left to answer: python-engineio's Sanic driver returns no response once a websocket closes
+    (Sanic calls that an error), or the connection is already gone (its transport is None while a server
+    that is stopping closes it: Sanic 21.12 raises AttributeError on ``transport.is_closing``)."""
+    if isinstance(exception, ServerError) and ("Invalid response type None" in str(exception)
+                                               or "Handler produced no response" in str(exception)):
+        return True
+    return isinstance(exception, AttributeError) and "'NoneType' object has no attribute 'is_closing'" in str(exception)

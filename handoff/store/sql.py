@@ -173,7 +173,13 @@ class SQLStore:
     def __init__(self, url: str):
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        options = {"poolclass": SingletonThreadPool} if url.startswith("sqlite") else {}
+        # One connection per thread. The pool closes a thread's connection once more threads than
+        # pool_size have used it, even while that thread is using it (an ERROR with a traceback):
+        # the event loop, the bot thread and every executor thread (logins, retention, KPIs,
+        # recovery, erasure) stay well under 64.
+        # check_same_thread=False: only so that close() (on the event loop's thread) can close them.
+        options = ({"poolclass": SingletonThreadPool, "pool_size": 64, "connect_args": {"check_same_thread": False}}
+                   if url.startswith("sqlite") else {})
         self.engine = create_engine(url, future=True, **options)
         self._sqlite_path = None
         self._local = threading.local()
