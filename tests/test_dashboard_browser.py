@@ -100,7 +100,7 @@ async def test_an_agent_does_not_see_the_dashboard(kpi_server):
         await page.locator("#show-history").wait_for()
         assert await page.locator("#show-dashboard").is_hidden()
         assert await page.locator("#dashboard").is_hidden()
-        status = await page.evaluate("""async () => (await fetch('/api/admin/kpis', {headers: {Authorization:
-            'Bearer ' + localStorage.getItem('crossdesk.console.token')}})).status""")
+        # The console's session is its HttpOnly cookie (no token in the page): logged in, yet refused.
+        status = await page.evaluate("async () => (await fetch('/api/admin/kpis', {credentials: 'same-origin'})).status")
         assert status == 403
         assert not await page.evaluate("'Chart' in window")  # agents never download the chart library

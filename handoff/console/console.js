@@ -802,7 +802,7 @@
       $("#admin").hidden = true;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
-      window.CrossdeskDashboard.open({ token: api.token, lang: prefs.lang });  // shows #dashboard at once
+      window.CrossdeskDashboard.open({ request: (path) => api.call(path), lang: prefs.lang });  // shows #dashboard at once
       desk.renderMine();
     },
   };

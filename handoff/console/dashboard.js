@@ -50,7 +50,8 @@
   };
 
   let lang = "en";
-  let token = null;
+  // How the dashboard calls the API: the console's own request function (session cookie, logs out on 401).
+  let request = (path) => fetch(path, { credentials: "same-origin" });
   let charts = [];
   let report = null;
 
@@ -91,7 +92,7 @@
   }
 
   async function fetchJson(path) {
-    const response = await fetch(path, { headers: { Authorization: "Bearer " + token } });
+    const response = await request(path);
     const body = await response.json();
     if (!response.ok) throw new Error(body.message || body.error || response.status);
     return body;
@@ -149,7 +150,7 @@
   async function download(id) {
     const params = query();
     params.set("chart", id);
-    const response = await fetch("/api/admin/kpis.csv?" + params, { headers: { Authorization: "Bearer " + token } });
+    const response = await request("/api/admin/kpis.csv?" + params);
     if (!response.ok) return;
     const link = el("a");
     link.href = URL.createObjectURL(await response.blob());
@@ -219,9 +220,10 @@
   }
 
   window.CrossdeskDashboard = {
-    /** Show the dashboard with the admin's token and UI language, loading the last 30 days. */
+    /** Show the dashboard in the UI language, loading the last 30 days; ``options.request(path)`` (the
+     * console's API call, authenticated by its HttpOnly session cookie) fetches the figures. */
     open(options) {
-      token = options.token;
+      if (options.request) request = options.request;
       lang = options.lang || "en";
       wire();
       applyStrings();
