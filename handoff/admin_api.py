@@ -17,22 +17,10 @@ from sanic import Sanic, response
 from handoff import protocol
 from handoff.api import error_response
 from handoff.audit import AuditLog, ReadPolicy
-from handoff.console_api import _date, agent_required
+from handoff.console_api import _date, admin_required
 from handoff.privacy import PROCESS, Privacy, ShopperNotFound
 from handoff.retention import ErasureFeed, RetentionJob
 
-
-def admin_required(handler):
-    """Only for admins: 401 without a valid token, 403 for other roles."""
-
-    @agent_required
-    @functools.wraps(handler)
-    async def wrapper(request, *args, **kwargs):
-        if request.ctx.agent.role != "admin":
-            return error_response(403, "forbidden", "only admins may do this")
-        return await handler(request, *args, **kwargs)
-
-    return wrapper
 
 
 def shopper_query(args) -> tuple[Optional[str], Optional[str]]:

@@ -45,6 +45,19 @@ def agent_required(handler):
     return wrapper
 
 
+def admin_required(handler):
+    """Only for admins: 401 without a valid login, 403 ``forbidden`` for other roles."""
+
+    @agent_required
+    @functools.wraps(handler)
+    async def wrapper(request, *args, **kwargs):
+        if request.ctx.agent.role != "admin":
+            return error_response(403, "forbidden", "only admins may do this")
+        return await handler(request, *args, **kwargs)
+
+    return wrapper
+
+
 def _date(value: Optional[str], end: bool = False) -> Optional[float]:
     if not value:
         return None

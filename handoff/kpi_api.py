@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 
 from sanic import Sanic, response
 
 from handoff import kpis
 from handoff.api import error_response
-from handoff.console_api import agent_required
+from handoff.console_api import admin_required
 
-
-def admin_required(handler):
-    """Only for a logged-in agent whose role is ``admin`` (401 without a token, 403 for other roles)."""
-
-    @agent_required
-    @functools.wraps(handler)
-    async def wrapper(request, *args, **kwargs):
-        if request.ctx.agent.role != "admin":
-            return error_response(403, "forbidden", "only admins may see KPIs")
-        return await handler(request, *args, **kwargs)
-
-    return wrapper
 
 
 async def _report(request) -> dict:
