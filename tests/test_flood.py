@@ -24,22 +24,28 @@ SMALL_LIMITS = {  # a server where limits are reached in a few messages
 }
 
 
-@pytest.fixture(scope="module")
-def default_server(model_path, tmp_path_factory):
-    """A server with the default limits, and an agent's token."""
-    server = ServerProcess(tmp_path_factory.mktemp("flood-var"), model_path).start()
+def accounts(server) -> None:
+    """An agent (on the queue) and an admin: agents may read only the queue's and their own conversations."""
     add_agent(server.var_dir, "mika", "mika-password-1")
     server.token = login(server.url, "mika", "mika-password-1")[1]["token"]
+    add_agent(server.var_dir, "ada", "ada-password-1", role="admin")
+    server.admin_token = login(server.url, "ada", "ada-password-1")[1]["token"]
+
+
+@pytest.fixture(scope="module")
+def default_server(model_path, tmp_path_factory):
+    """A server with the default limits, an agent's token and an admin's (who may read any transcript)."""
+    server = ServerProcess(tmp_path_factory.mktemp("flood-var"), model_path).start()
+    accounts(server)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def small_server(model_path, tmp_path_factory):
-    """A server with small limits, behind a trusted proxy on 127.0.0.1, and an agent's token."""
+    """A server with small limits, behind a trusted proxy on 127.0.0.1, an agent's token and an admin's."""
     server = ServerProcess(tmp_path_factory.mktemp("limits-var"), model_path, env=SMALL_LIMITS).start()
-    add_agent(server.var_dir, "mika", "mika-password-1")
-    server.token = login(server.url, "mika", "mika-password-1")[1]["token"]
+    accounts(server)
     yield server
     server.stop()
 
@@ -64,9 +70,9 @@ async def history(url: str, session_id: str) -> list[dict]:
 
 
 def bundle(server, session_id: str) -> dict:
-    """What an agent sees of a conversation (shopper messages carry the intent once the bot handled them)."""
+    """What an admin sees of a conversation (shopper messages carry the intent once the bot handled them)."""
     request = urllib.request.Request(f"{server.url}/api/conversations/{session_id}",
-                                     headers={"Authorization": f"Bearer {server.token}"})
+                                     headers={"Authorization": f"Bearer {server.admin_token}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
