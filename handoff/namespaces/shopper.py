@@ -96,7 +96,6 @@ class ShopperNamespace(BackgroundNamespace):
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Accept the socket (origins are checked by the server); note its client address for the limits."""
         self.limits.connected(sid, environ)
-        """Accept the socket (origins are checked by the server)."""
         metrics.socket(protocol.SHOPPER_NAMESPACE, 1)
 
     async def on_session_request(self, sid: str, data: Any = None) -> Any:
