@@ -16,6 +16,7 @@ from importlib import metadata
 import engineio
 import socketio
 import ujson
+from websockets import connection as websockets_connection
 from engineio.async_drivers import sanic as engineio_sanic
 from socketio import packet
 
@@ -68,9 +69,20 @@ class CheckedWebSocket(engineio_sanic.WebSocket):
     python-engineio 4.4 decodes frames outside its error handling: an empty
     frame raised out of the connection (a traceback, and a task left pending),
     an unknown packet type ("9") logged "Unknown receive error" with a traceback.
+
+    A websocket the client has begun closing is not read again: Sanic's recv
+    then waits on a frame that never comes, in a task of its own that nothing
+    cancels when the connection ends ("ERROR asyncio: Task was destroyed but
+    it is pending!", WebsocketFrameAssembler.get). The client's close frame
+    only cancels a recv already waiting; it came in between two reads whenever
+    the server had just closed the socket itself (a packet that is not
+    Socket.IO, a shopper disconnected by the flood limits).
     """
 
     async def wait(self):
+        connection = getattr(self._sock, "connection", None)
+        if connection is not None and connection.state is not websockets_connection.OPEN:
+            return None  # python-engineio reads None as "closed by the client"
         data = await super().wait()
         if isinstance(data, str) and (not data or data[0] not in "0123456"):
             logger.info("closed a websocket: not an Engine.IO packet (%r)", data[:20])

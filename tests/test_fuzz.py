@@ -29,7 +29,9 @@ SEED = 20261206
 SHOPPER_CASES = 800
 AGENT_CASES = 700
 HTTP_CASES = 900
-SHOPPER_SOCKETS = 4
+# Shopper sockets are rate-limited (docs/protocol.md, Limits: a burst of 20, then 2 a second) and one refused
+# 50 times is disconnected: the shopper cases are spread over enough sockets that each stays near its burst.
+SHOPPER_SOCKETS = 16
 AGENT_SOCKETS = 2
 HTTP_PARALLEL = 6
 GOOD_MESSAGES = ["hello", "How long does shipping to Germany take?", "thank you", "Which payment methods do you take?"]
@@ -56,7 +58,9 @@ SOCKET_CODES = {
     "invalid_email", "invalid_name", "no_session", "unknown_event", "reserved_event", "invalid_event",
     "invalid_conversation_id", "not_found", "already_claimed", "not_assigned", "limit_reached", "agent_offline",
     "invalid_target", "invalid_status", "invalid_original", "invalid_agent_id", "invalid_outcome",
+    "rate_limited", "busy",
 }
+RETRY_CODES = {"rate_limited", "busy"}  # come with retry_after: the fuzzer waits that long and sends it again
 
 
 def deep(rng: random.Random, levels: int):
@@ -139,6 +143,7 @@ class Tally:
         self.cases = 0
         self.refused: dict[str, int] = {}
         self.accepted = 0
+        self.dropped_typing = 0  # crossdesk:typing over its limit: ack only, no crossdesk:error (documented)
         self.silences: list = []  # events that got no ack
         self.bad_answers: list = []  # answers with an undocumented shape or code
         self.http: dict[int, int] = {}
@@ -148,6 +153,11 @@ class Tally:
         self.cases += 1
         if isinstance(answer, dict) and answer.get("ok") is True:
             self.accepted += 1
+        elif (isinstance(answer, dict) and answer.get("ok") is False and answer.get("error") in RETRY_CODES
+              and not isinstance(answer.get("retry_after"), (int, float))):
+            self.bad_answers.append((where, str(event)[:40], str(answer)[:200]))  # retry_after is promised
+        elif event == "crossdesk:typing" and isinstance(answer, dict) and answer.get("error") == "rate_limited":
+            self.dropped_typing += 1
         elif isinstance(answer, dict) and answer.get("ok") is False and answer.get("error") in SOCKET_CODES:
             self.refused[answer["error"]] = self.refused.get(answer["error"], 0) + 1
         else:
@@ -176,6 +186,15 @@ async def fuzz_sockets(clients: list, namespace: str, events: list[str], cases: 
                 tally.silences.append((namespace, str(event)[:40], str(arguments)[:200]))
                 continue
             tally.answer(namespace, event, answer)
+            if isinstance(answer, dict) and answer.get("error") in RETRY_CODES:  # as the widget does
+                await asyncio.sleep(answer["retry_after"])
+                try:
+                    answer = await call(client.client, namespace, event, arguments)
+                except socketio.exceptions.TimeoutError:
+                    tally.cases += 1
+                    tally.silences.append((namespace, str(event)[:40], str(arguments)[:200]))
+                    continue
+                tally.answer(namespace, event, answer)
 
     await asyncio.gather(*(run(client, plan) for client, plan in zip(clients, plans)))
 
@@ -400,7 +419,7 @@ async def test_fuzzing_every_event_and_route_leaves_the_server_alive_answering_a
         await client.close()
     await target.close()
     print(f"\nfuzz: {tally.cases} cases in {fuzz_seconds:.1f} s; accepted {tally.accepted}; "
-          f"refused {errors_sent} {dict(sorted(tally.refused.items()))}; HTTP {dict(sorted(tally.http.items()))}")
+          f"refused {errors_sent} {dict(sorted(tally.refused.items()))}; typing dropped {tally.dropped_typing}; HTTP {dict(sorted(tally.http.items()))}")
 
     assert tally.cases >= 2000
     assert fuzz_server.process.poll() is None, "the server died"
