@@ -241,7 +241,7 @@ async def test_an_admin_deletes_a_shopper_and_nothing_of_them_is_left(server, to
     again = Shopper(server.url)
     await again.connect(session_id)
     _, history = await again.expect("crossdesk:history")
-    assert history == {"session_id": session_id, "messages": []}
+    assert history == {"session_id": session_id, "state": "bot", "messages": []}  # a fresh conversation
     reply = await again.ask("hi")
     assert reply["text"]
     assert http(server, f"/api/admin/shoppers?session={'f' * 32}", tokens["ada"], "DELETE")[0] == 404
