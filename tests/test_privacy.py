@@ -315,7 +315,9 @@ def plant(var_dir: Path, session_id: str, days: float) -> None:
 
     store = SQLStore(f"sqlite:///{var_dir / 'crossdesk.db'}")
     store.ensure_conversation(session_id)
-    store.add_message(session_id, "shopper", "hello from long ago")
+    message, _ = store.add_message(session_id, "shopper", "hello from long ago")
+    # Answered (the bot's understanding recorded): an unanswered one is left by a crash and answered at start.
+    store.record_turn(session_id, message.id, {"intent": "greet", "confidence": 1.0, "entities": []}, "en", [])
     store.close()
     with sqlite3.connect(var_dir / "tracker.db") as conn:
         conn.execute(TRACKER_EVENTS_DDL)
