@@ -18,7 +18,7 @@ import asyncio
 import bisect
 import logging
 import time
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Optional
 
 from handoff.store import SQLStore, StoredMessage
 
@@ -46,8 +46,14 @@ def _state_at(timeline, when: float):
     return states[max(index, 0)]
 
 
-async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], Awaitable[None]]) -> int:
+async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], Awaitable[None]],
+                            ready: Optional[Callable[[], Awaitable[None]]] = None) -> int:
     """Answer every unanswered message (in order per conversation) and log one summary line.
+
+    ``ready`` (the bot's ``wait_ready``) is awaited before the messages are
+    listed: listed at start and answered once the model is loaded, a message
+    erased meanwhile (the retention purge at start, an admin's erasure) would
+    be answered all the same, re-creating its conversation.
 
     ``answer`` runs the bot on a stored message and emits its replies to the
     session's room (a shopper who reconnected sees them; one who has not finds
@@ -56,6 +62,12 @@ async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], A
     shopper sends after the restart.
     """
     started = time.monotonic()
+    if ready is not None:
+        try:
+            await ready()
+        except Exception:  # (the bot logged why); the messages stay stored, the next start tries again
+            logger.exception("recovery: the bot is not available; nothing answered")
+            return 0
     loop = asyncio.get_running_loop()
     pending = await loop.run_in_executor(None, unanswered, store)
     if not pending:
@@ -73,7 +85,9 @@ def setup_recovery(app) -> None:
 
     @app.listener("after_server_start")
     async def start_recovery(app, loop):
-        app.ctx.recovery = asyncio.ensure_future(answer_unanswered(app.ctx.store, app.ctx.shopper.answer_stored))
+        ready = getattr(app.ctx.bot, "wait_ready", None)  # (test doubles of the bot load nothing)
+        app.ctx.recovery = asyncio.ensure_future(
+            answer_unanswered(app.ctx.store, app.ctx.shopper.answer_stored, ready))
 
     @app.listener("before_server_stop")
     async def stop_recovery(app, loop):

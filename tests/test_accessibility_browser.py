@@ -74,7 +74,7 @@ async def test_console_login_screen(browser, server):
 
 
 async def test_console_with_a_claimed_conversation_open(browser, server):
-    add_agent(server.var_dir, "ada", "ada-password-1", languages="en")
+    add_agent(server.var_dir, "axel", "axel-password-1", languages="en")
     shop = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/")
     await shop.locator(f"{WIDGET} button.launcher").click()
     box = shop.locator(f"{WIDGET} textarea")
@@ -84,8 +84,8 @@ async def test_console_with_a_claimed_conversation_open(browser, server):
     session_id = await shop.evaluate("JSON.parse(localStorage.getItem('crossdesk.session'))")
 
     page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/console")
-    await page.fill("#login-form [name=username]", "ada")
-    await page.fill("#login-form [name=password]", "ada-password-1")
+    await page.fill("#login-form [name=username]", "axel")
+    await page.fill("#login-form [name=password]", "axel-password-1")
     await page.click("#login-form button[type=submit]")
     await page.locator(f"#queue li[data-id='{session_id}'] button.claim").click(timeout=30000)
     await page.locator(f".conversation[data-id='{session_id}'] .transcript .msg").first.wait_for()

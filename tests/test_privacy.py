@@ -241,7 +241,7 @@ async def test_an_admin_deletes_a_shopper_and_nothing_of_them_is_left(server, to
     again = Shopper(server.url)
     await again.connect(session_id)
     _, history = await again.expect("crossdesk:history")
-    assert history == {"session_id": session_id, "messages": []}
+    assert history == {"session_id": session_id, "state": "bot", "messages": []}  # a fresh conversation
     reply = await again.ask("hi")
     assert reply["text"]
     assert http(server, f"/api/admin/shoppers?session={'f' * 32}", tokens["ada"], "DELETE")[0] == 404
@@ -315,7 +315,9 @@ def plant(var_dir: Path, session_id: str, days: float) -> None:
 
     store = SQLStore(f"sqlite:///{var_dir / 'crossdesk.db'}")
     store.ensure_conversation(session_id)
-    store.add_message(session_id, "shopper", "hello from long ago")
+    message, _ = store.add_message(session_id, "shopper", "hello from long ago")
+    # Answered (the bot's understanding recorded): an unanswered one is left by a crash and answered at start.
+    store.record_turn(session_id, message.id, {"intent": "greet", "confidence": 1.0, "entities": []}, "en", [])
     store.close()
     with sqlite3.connect(var_dir / "tracker.db") as conn:
         conn.execute(TRACKER_EVENTS_DDL)
