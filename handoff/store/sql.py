@@ -124,9 +124,11 @@ def agent_took_part(agent_id: int):
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    # The wait first: switching a new database to WAL takes a write lock, and processes that start
+    # together (several workers, the CLI beside the server) would otherwise fail at once on it.
+    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
