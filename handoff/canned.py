@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from actions.facts import StoreFacts
+from bot.countries import CountryGrammar
 from bot.nlg import MultilingualNLG, placeholders, render
 
 # Answers that only make sense from the bot itself (system notices, small talk).
@@ -34,11 +35,13 @@ def generic_values(facts: StoreFacts) -> dict:
 def destination_values(facts: StoreFacts, country: str, country_name: str, language: str) -> tuple[dict, set]:
     """Placeholder values for one destination, and the answers that do not fit it.
 
-    Mirrors the bot's actions (``actions/actions.py``): a listed destination gets
+    Mirrors the bot's actions (``actions/actions.py``): the country's name fills
+    ``{country}`` and its forms after "to", "in", "for" (``{country_to}``...); a listed destination gets
     its own days, fees, duties and payment methods; an unlisted one we ship to
     gets the generic answers; one we don't ship to is told so.
     """
-    values = {"country": country_name}
+    values = {"country": country_name, **{f"country_{form}": text for form, text in
+                                          CountryGrammar.from_file().forms(country, country_name, language).items()}}
     dest = facts.destination(country)
     if dest is None:
         unfit = {*_PER_DESTINATION, *_DUTIES, "utter_shipping_destinations"}

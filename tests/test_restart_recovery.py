@@ -6,12 +6,13 @@ import sqlite3
 
 from tests.support import ServerProcess, Shopper
 
+# As many as a conversation may have waiting for the bot (max_pending_per_conversation): one more
+# would be refused ``busy`` before it is stored, so at most this many can be left unanswered by a crash.
 QUESTIONS = [
     "how long does shipping to Germany take?", "which payment methods do you accept?",
     "how long does shipping to France take?", "what is your return policy?",
     "how much is shipping to Austria?", "do you ship to Canada?", "how long does shipping to Spain take?",
-    "can I pay with PayPal?", "how long does shipping to Italy take?", "where is my refund?",
-    "how long does shipping to Korea take?", "what is your refund policy?",
+    "can I pay with PayPal?", "how long does shipping to Italy take?", "how long does shipping to Korea take?",
 ]
 
 
@@ -42,7 +43,8 @@ async def test_messages_acknowledged_before_a_crash_are_answered_once_after_the_
     try:
         shopper = Shopper(second.url)  # reconnects at once, while the answers are on their way
         await shopper.client.connect(second.url, transports=["websocket"])
-        await shopper.client.emit("session_request", {"session_id": session_id})
+        # With the extensions: the history and the messages' ids and senders are checked below.
+        await shopper.client.emit("session_request", {"session_id": session_id, "extensions": 1})
         shopper.session_id = session_id
         resent = await shopper.say(QUESTIONS[-1], message_id=f"q{len(QUESTIONS) - 1}")
         assert resent["ok"] and resent["duplicate"] is True
