@@ -63,9 +63,11 @@ async def test_console_and_storefront_do_their_normal_work_without_a_csp_violati
     await box.fill("I want to talk to a real person")
     await box.press("Enter")
     await shop.locator(f"{WIDGET} .msg.system").first.wait_for(timeout=15000)
+    session_id = await shop.evaluate("JSON.parse(localStorage.getItem('crossdesk.session'))")
 
-    await agent.locator("#queue li button.claim").first.click()
-    view = agent.locator(".conversation").first
+    # This shopper's entry: the shared server's queue also holds other tests' waiting conversations.
+    await agent.locator(f"#queue li[data-id='{session_id}'] button.claim").click()
+    view = agent.locator(f".conversation[data-id='{session_id}']")
     await view.wait_for(timeout=10000)
     await view.locator("input.canned-search").fill("return")
     await view.locator("textarea.reply-text").fill("Hello from Nora")
