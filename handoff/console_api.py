@@ -173,10 +173,14 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
     async def canned(request):
         language = request.args.get("language") or "en"
         query = request.args.get("q") or None
+        agent = request.ctx.agent
         try:
-            country = canned_destination(request.args, lifecycle)
+            country = canned_destination(request.args, lifecycle,
+                                         lambda c: request.app.ctx.read_policy.may_read(agent, c))
         except LookupError as error:
             return error_response(404, "not_found", str(error))
+        except PermissionError as error:  # its destination is part of a conversation this agent may not read
+            return error_response(403, "forbidden", str(error))
         except ValueError as error:
             return error_response(400, error.args[0], error.args[1])
         destination = (country, Gazetteer.from_file().name(country, language)) if country else None
@@ -184,10 +188,11 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
                               "answers": canned_answers(nlg, facts, language, query, destination)})
 
 
-def canned_destination(args, lifecycle) -> Optional[str]:
+def canned_destination(args, lifecycle, may_read=lambda conversation: True) -> Optional[str]:
     """The destination canned answers are for: ``country`` (ISO code), or the conversation's ``country`` slot.
 
-    Raises ValueError(code, message) on a malformed value, LookupError for an unknown conversation.
+    Raises ValueError(code, message) on a malformed value, LookupError for an unknown conversation,
+    PermissionError for one ``may_read`` refuses.
     """
     country = args.get("country")
     if country:
@@ -199,6 +204,9 @@ def canned_destination(args, lifecycle) -> Optional[str]:
         return None
     if not protocol.SESSION_ID_RE.match(conversation_id):
         raise ValueError("invalid_conversation_id", "'conversation_id' is malformed")
-    if lifecycle.store.get_conversation(conversation_id) is None:
+    conversation = lifecycle.store.get_conversation(conversation_id)
+    if conversation is None:
         raise LookupError("no such conversation")
+    if not may_read(conversation):
+        raise PermissionError("your role may not read this conversation")
     return lifecycle.bundle(conversation_id)["slots"].get("country")

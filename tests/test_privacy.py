@@ -160,6 +160,9 @@ async def test_agents_read_only_their_own_conversations_and_admins_see_every_rea
         assert (status, body["error"]) == (403, "forbidden")
         assert http(server, f"/api/conversations/{someone_elses}/export", tokens["ina"])[0] == 403
         assert http(server, f"/api/conversations/{someone_elses}", tokens["ada"])[0] == 200
+        # canned answers filled for a conversation's destination would tell its country
+        assert http(server, f"/api/canned?conversation_id={someone_elses}", tokens["ina"])[0] == 403
+    assert http(server, f"/api/canned?conversation_id={mine.session_id}", tokens["ina"])[0] == 200
     status, found = http(server, "/api/conversations?q=speak%20to%20a%20person", tokens["ina"])
     assert status == 200 and others.session_id not in [c["conversation_id"] for c in found["conversations"]]
     status, found = http(server, "/api/conversations?q=speak%20to%20a%20person", tokens["ada"])
