@@ -26,9 +26,15 @@ logger = logging.getLogger(__name__)
 BOT_STATES = ("bot", "resolved")  # states in which a shopper message goes to the bot (resolved: it reopens)
 
 
-def unanswered(store: SQLStore) -> list[StoredMessage]:
-    """Shopper messages of conversations the bot has that the bot never answered, oldest first."""
+def unanswered(store: SQLStore, up_to_id: Optional[int] = None) -> list[StoredMessage]:
+    """Shopper messages of conversations the bot has that the bot never answered, oldest first.
+
+    Only messages up to ``up_to_id`` (the newest one when this process started): those stored since are
+    answered by the normal path, and taking them here too would answer them twice.
+    """
     candidates, steps = store.shopper_messages_without_understanding(("bot",))
+    if up_to_id is not None:
+        candidates = [m for m in candidates if m.id <= up_to_id]
     timelines: dict[str, tuple[list[float], list[str]]] = {}
     for step in steps:  # in id order, so each timeline is in time order
         times, states = timelines.setdefault(step["conversation_id"], ([], []))
@@ -47,7 +53,8 @@ def _state_at(timeline, when: float):
 
 
 async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], Awaitable[None]],
-                            ready: Optional[Callable[[], Awaitable[None]]] = None) -> int:
+                            ready: Optional[Callable[[], Awaitable[None]]] = None,
+                            up_to_id: Optional[int] = None) -> int:
     """Answer every unanswered message (in order per conversation) and log one summary line.
 
     ``ready`` (the bot's ``wait_ready``) is awaited before the messages are
@@ -69,7 +76,7 @@ async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], A
             logger.exception("recovery: the bot is not available; nothing answered")
             return 0
     loop = asyncio.get_running_loop()
-    pending = await loop.run_in_executor(None, unanswered, store)
+    pending = await loop.run_in_executor(None, unanswered, store, up_to_id)
     if not pending:
         logger.info("recovery: no stored shopper message was left unanswered")
         return 0
@@ -83,11 +90,16 @@ async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], A
 def setup_recovery(app) -> None:
     """Start answering what the last run left unanswered once the server is up (in the background)."""
 
+    @app.listener("before_server_start")
+    async def note_last_message(app, loop):
+        # Before any socket is accepted: what the last run stored ends here.
+        app.ctx.recovery_up_to = app.ctx.store.last_message_id()
+
     @app.listener("after_server_start")
     async def start_recovery(app, loop):
         ready = getattr(app.ctx.bot, "wait_ready", None)  # (test doubles of the bot load nothing)
         app.ctx.recovery = asyncio.ensure_future(
-            answer_unanswered(app.ctx.store, app.ctx.shopper.answer_stored, ready))
+            answer_unanswered(app.ctx.store, app.ctx.shopper.answer_stored, ready, app.ctx.recovery_up_to))
 
     @app.listener("before_server_stop")
     async def stop_recovery(app, loop):

@@ -470,6 +470,11 @@ class SQLStore:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    def last_message_id(self) -> int:
+        """The id of the newest stored message (0 when there is none)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(messages.c.id))).scalar() or 0
+
     def shopper_messages_without_understanding(self, states: tuple[str, ...]) -> tuple[list[StoredMessage], list[dict]]:
         """Shopper messages no turn was recorded for (``record_turn`` never ran), oldest first,
         in conversations now in ``states``; and the transitions of those conversations, in order."""
