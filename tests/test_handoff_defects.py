@@ -142,6 +142,10 @@ async def test_canned_answers_are_filled_for_the_conversations_destination(desk)
     shopper = Shopper(desk.url)
     session_id = await shopper.connect()
     assert "France" in (await shopper.ask("how long does shipping to France take?"))["text"]
+    status, body = http_json(desk, f"/api/canned?language=en&conversation_id={session_id}", token)
+    assert (status, body["error"]) == (403, "forbidden")  # not paul's: its destination is not his to read
+    paul = await agent_of(desk, "paul")
+    assert (await paul.call("claim", {"conversation_id": session_id}))["ok"]  # as in the console: his now
 
     status, body = http_json(desk, f"/api/canned?language=en&conversation_id={session_id}", token)
     assert status == 200
@@ -161,6 +165,8 @@ async def test_canned_answers_are_filled_for_the_conversations_destination(desk)
         status, body = http_json(desk, path, token)
         assert (status, body["error"]) == (code, "not_found" if code == 404 else body["error"]), path
         assert body["message"]
+    await paul.call("resolve", {"conversation_id": session_id})
+    await paul.close()
     await shopper.close()
 
 
