@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from pathlib import Path
@@ -43,3 +44,20 @@ async def screenshot(page, name: str) -> None:
     """Keep a screenshot in the test-artifacts folder."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+async def send(page, text: str) -> None:
+    """Type ``text`` into the widget and press Enter."""
+    box = page.locator(f"{WIDGET} textarea")
+    await box.fill(text)
+    await box.press("Enter")
+
+
+async def session_of(page) -> str:
+    """The widget's session id, once it has one."""
+    for _ in range(100):
+        session = await page.evaluate("JSON.parse(localStorage.getItem('crossdesk.session'))")
+        if session:
+            return session
+        await asyncio.sleep(0.1)
+    raise AssertionError("no session")

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser import WIDGET, chromium, needs_chromium, open_page, screenshot
+from tests.browser import WIDGET, chromium, needs_chromium, open_page, screenshot, send, session_of
 from tests.support import ServerProcess, add_agent
 
 pytestmark = needs_chromium
@@ -47,24 +47,9 @@ async def shopper(browser, server, locale: str = "en-US"):
     return page
 
 
-async def say(page, text: str) -> None:
-    box = page.locator(f"{WIDGET} textarea")
-    await box.fill(text)
-    await box.press("Enter")
-
-
-async def session_of(page) -> str:
-    for _ in range(100):
-        session = await page.evaluate("JSON.parse(localStorage.getItem('crossdesk.session'))")
-        if session:
-            return session
-        await asyncio.sleep(0.1)
-    raise AssertionError("no session")
-
-
 async def handed_off(browser, server, text: str = "I want to talk to a real person", locale: str = "en-US"):
     page = await shopper(browser, server, locale)
-    await say(page, text)
+    await send(page, text)
     await page.locator(f"{WIDGET} .msg.system").first.wait_for(timeout=15000)
     return page, await session_of(page)
 
@@ -112,7 +97,7 @@ async def test_full_handoff_flow_between_widget_and_console(browser, accounts):
     agent = await console(browser, server, "mei")
     shop, session_id = await handed_off(browser, server)
     await shop.evaluate(f"Crossdesk.setUser({{name: {json.dumps(INJECTION)}, email: 'x@example.com'}})")
-    await say(shop, INJECTION)
+    await send(shop, INJECTION)
 
     entry = agent.locator(f"#queue li[data-id='{session_id}']")
     await entry.wait_for(timeout=15000)
@@ -131,7 +116,7 @@ async def test_full_handoff_flow_between_widget_and_console(browser, accounts):
     await view.locator("textarea.reply-text").fill("Hi, I'm Mei. How can I help?")
     await view.locator("textarea.reply-text").press("Enter")
     await shop.locator(f"{WIDGET} .msg.agent", has_text="I'm Mei").wait_for(timeout=10000)
-    await say(shop, "my parcel never arrived")
+    await send(shop, "my parcel never arrived")
     await view.locator(".msg.shopper", has_text="my parcel never arrived").wait_for(timeout=10000)
 
     await view.locator("select.outcome").select_option("answered")

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from tests.browser import WIDGET, chromium, needs_chromium, open_page, screenshot
+from tests.browser import WIDGET, chromium, needs_chromium, open_page, screenshot, send, session_of
 from tests.support import AgentClient, ServerProcess, Shopper, add_agent, login
 from harness.translation_server import down_url
 
@@ -37,21 +37,6 @@ async def widget(browser, server, locale: str = "en-US"):
 async def reload(page) -> None:
     await page.reload()
     await page.locator(f"{WIDGET} button.launcher").click()
-
-
-async def send(page, text: str) -> None:
-    box = page.locator(f"{WIDGET} textarea")
-    await box.fill(text)
-    await box.press("Enter")
-
-
-async def session_of(page) -> str:
-    for _ in range(100):
-        session = await page.evaluate("JSON.parse(localStorage.getItem('crossdesk.session'))")
-        if session:
-            return session
-        await asyncio.sleep(0.1)
-    raise AssertionError("no session")
 
 
 async def console(browser, server, username: str = "nora"):
