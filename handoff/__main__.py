@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("name")
     add.add_argument("--languages", required=True, help="comma-separated, e.g. ja,en")
     add.add_argument("--display-name")
-    add.add_argument("--role", default="agent", choices=["agent", "admin"])
+    add.add_argument("--role", default="agent", choices=["agent", "admin", "content"])
     agent_commands.add_parser("list", help="list agents")
     agent_commands.add_parser("deactivate", help="stop an agent logging in and end their sessions").add_argument("name")
     agent_commands.add_parser("reactivate", help="let a deactivated agent log in again").add_argument("name")

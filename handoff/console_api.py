@@ -45,17 +45,25 @@ def agent_required(handler):
     return wrapper
 
 
-def admin_required(handler):
-    """Only for admins: 401 without a valid login, 403 ``forbidden`` for other roles."""
+def roles_required(*roles: str, who: str):
+    """Only for logged-in users with one of ``roles``: 401 without a valid login, 403 ``forbidden``
+    for other roles (``who`` names the allowed users in the message)."""
 
-    @agent_required
-    @functools.wraps(handler)
-    async def wrapper(request, *args, **kwargs):
-        if request.ctx.agent.role != "admin":
-            return error_response(403, "forbidden", "only admins may do this")
-        return await handler(request, *args, **kwargs)
+    def decorate(handler):
+        @agent_required
+        @functools.wraps(handler)
+        async def wrapper(request, *args, **kwargs):
+            if request.ctx.agent.role not in roles:
+                return error_response(403, "forbidden", f"only {who} may do this")
+            return await handler(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+admin_required = roles_required("admin", who="admins")
+studio_required = roles_required("content", "admin", who="content staff and admins")
 
 
 def _date(value: Optional[str], end: bool = False) -> Optional[float]:

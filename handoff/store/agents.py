@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from handoff.store.records import Agent
 from handoff.store.sql import SQLStore, agent_tokens, agents
 
-ROLES = ("agent", "admin")
+ROLES = ("agent", "admin", "content")  # content: the studio only, no conversations
 TOKEN_TTL_SECONDS = 12 * 3600
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
