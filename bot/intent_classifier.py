@@ -51,6 +51,32 @@ def weigh(X: csr_matrix, idf: np.ndarray, blocks: list[int], block_weights: Opti
     return X
 
 
+def sentence_rows(messages: List[Message], width: Optional[int] = None) -> csr_matrix:
+    """The messages' sparse sentence features of the text, side by side in pipeline order, one row each.
+
+    Rasa's ``_create_X`` stacks each message with ``scipy.sparse.hstack``/``vstack`` (about a
+    millisecond a message: 20 s for 20,000 examples); this concatenates the index arrays once.
+    A message without features is a row of zeros ``width`` wide (the trained width, when known).
+    """
+    data, columns, lengths = [], [], []
+    for message in messages:
+        blocks = message._filter_sparse_features(TEXT, [])[1]
+        offset, count = 0, 0
+        for block in blocks:
+            matrix = block.features.tocoo()
+            data.append(matrix.data)
+            columns.append(matrix.col + offset)
+            offset += matrix.shape[1]
+            count += matrix.nnz
+        if width is not None and blocks and offset != width:
+            raise ValueError(f"sentence features of {offset} columns, expected {width}")
+        width = offset if blocks else width
+        lengths.append(count)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return csr_matrix((np.concatenate(data) if data else np.zeros(0), np.concatenate(columns).astype(np.int64)
+                       if columns else np.zeros(0, dtype=np.int64), indptr), shape=(len(messages), width or 0))
+
+
 def _store_coefficients_by_column(clf) -> None:
     """scikit-learn predicts with ``X @ coef_.T``; scipy copies a non-contiguous right-hand side on
     every call (22 x features here: 20 ms per message). Column order makes ``coef_.T`` contiguous."""
@@ -79,7 +105,7 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
         self.blocks: list[int] = []
 
     def _create_X(self, messages: List[Message]) -> csr_matrix:
-        X = super()._create_X(messages).tocsr()
+        X = sentence_rows(messages, sum(self.blocks) if self.idf is not None else None)
         return weigh(X, self.idf, self.blocks, self.config["block_weights"]) if self.idf is not None else X
 
     def train(self, training_data: TrainingData) -> Resource:
