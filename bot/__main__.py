@@ -24,11 +24,59 @@ def _quiet_rasa() -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    """Train when needed."""
+    """Train when needed; with ``--gate`` or ``--output``, train the content directory and check it."""
     from bot.training import ensure_model
     from handoff.settings import Settings
 
-    ensure_model(Settings.from_env().models_dir, force=args.force)
+    settings = Settings.from_env()
+    if not (args.gate or args.output or args.content_dir):
+        ensure_model(settings.models_dir, force=args.force)
+        return
+    sys.exit(train_and_gate(args, settings))
+
+
+def train_and_gate(args: argparse.Namespace, settings) -> int:
+    """Train on the content directory; with ``--gate`` compare with the live model (exit code 1: rejected).
+
+    Prints ``stage: training|checking`` and a final ``gate: {json}`` line (the server's training job
+    reads them). Without ``--output`` a model that passes becomes the live one (running servers
+    switch to it within seconds) and a rejected one is deleted.
+    """
+    import time
+    from pathlib import Path
+
+    from bot import training
+    from bot.engine import configure_rasa_logging
+    from bot.gate import run_gate
+
+    configure_rasa_logging()
+    content = Path(args.content_dir) if args.content_dir else settings.content_root
+    models_dir = settings.models_dir
+    target = Path(args.output) if args.output else training.model_path(models_dir, training.content_fingerprint(content))
+    live = Path(args.live) if args.live else training.live_model(models_dir) or training.latest_model(models_dir)
+    print("stage: training", flush=True)
+    started = time.perf_counter()
+    training.train_content(content, target)
+    print(f"trained in {time.perf_counter() - started:.1f} s -> {target.name}", flush=True)
+    if not args.gate:
+        verdict = {"ok": True}
+    else:
+        print("stage: checking", flush=True)
+        same = live is not None and live.resolve() == target.resolve()
+        verdict = run_gate(target, None if same else live, content, settings.gate_margin,
+                           log=lambda line: print(line, flush=True))
+        print("gate: " + json.dumps(verdict), flush=True)
+    if args.output:
+        return 0 if verdict["ok"] else 1
+    if verdict["ok"]:
+        training.set_live_model(models_dir, target)
+        training.prune(models_dir, settings.models_keep, protect={target})
+        print(f"live: {target.name}", flush=True)
+        return 0
+    if live is None or live.resolve() != target.resolve():
+        target.unlink(missing_ok=True)
+    print("rejected: the live model stays", flush=True)
+    return 1
 
 
 def parse_lines(lines, engine, out) -> None:
@@ -114,6 +162,12 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train the model if training inputs changed")
     train.add_argument("--force", action="store_true", help="retrain even if up to date")
+    train.add_argument("--gate", action="store_true",
+                       help="train the content directory, run the quality gate against the live model "
+                            "(exit code 1 when it rejects) and make a model that passes live")
+    train.add_argument("--content-dir", help="content to train on (default CROSSDESK_CONTENT_DIR or the repository)")
+    train.add_argument("--output", help="write the model here and change nothing else (the server's job uses it)")
+    train.add_argument("--live", help="the model to compare with (default: the live one)")
     parse = commands.add_parser("parse", help="stdin messages -> JSON lines")
     parse.add_argument("--model", help="model archive (default: current trained model)")
     check = commands.add_parser("check", help="report missing languages, thin intents, collisions, responses")

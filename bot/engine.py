@@ -93,6 +93,19 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
     )
 
 
+def build_agent_like(model_path: str, previous: Any):
+    """Load another model with the running agent's tracker store, lock store, NLG and action endpoint.
+
+    Sharing them keeps the trackers' cache and each conversation's lock across a swap, and the
+    answers (which the studio reloads in place) are the same object.
+    """
+    from rasa.core.agent import Agent
+
+    store = previous.tracker_store
+    return Agent.load(model_path, generator=previous.nlg, tracker_store=getattr(store, "_tracker_store", store),
+                      lock_store=previous.lock_store, action_endpoint=previous.action_endpoint)
+
+
 class BotEngine:
     """Owns the bot thread; ``handle`` and ``parse`` are awaitable from any loop.
 
@@ -100,8 +113,10 @@ class BotEngine:
         agent_factory: builds the Rasa agent (called on the bot thread).
     """
 
-    def __init__(self, agent_factory: Callable[[], Any]):
+    def __init__(self, agent_factory: Callable[[], Any],
+                 reload_factory: Callable[[str, Any], Any] = build_agent_like):
         self._agent_factory = agent_factory
+        self._reload_factory = reload_factory
         self._agent = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -161,6 +176,29 @@ class BotEngine:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    async def swap(self, model_path: str) -> float:
+        """Serve ``model_path`` from the next message on; the seconds its loading took.
+
+        The new agent loads in a worker thread next to the live one (messages keep being
+        answered meanwhile), then replaces it on the bot loop between two coroutine steps: a
+        message already being handled finishes on the old model (it holds its processor), every
+        later one gets the new model, so none is lost or answered twice.
+        """
+        await self.wait_ready()
+        started = time.perf_counter()
+        previous = self._agent
+        agent = await asyncio.get_running_loop().run_in_executor(None, self._reload_factory, model_path, previous)
+        await self._submit(self._switch(agent))
+        return time.perf_counter() - started
+
+    async def _switch(self, agent: Any) -> None:
+        self._agent = agent
+        # The old model was frozen out of the collector's reach at load: thaw, collect it, freeze
+        # the new one (one full collection, as at start).
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     # -- work ----------------------------------------------------------------
     async def _submit(self, coroutine: Awaitable) -> Any:

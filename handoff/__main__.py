@@ -10,7 +10,7 @@ import sys
 
 def serve(args: argparse.Namespace) -> None:
     """Ensure a model, then run one server process."""
-    from bot.training import ensure_model
+    from bot.training import ensure_model, live_model
     from handoff.app import create_app
     from handoff.sanic_compat import CrossdeskProtocol
     from handoff.settings import Settings
@@ -20,7 +20,10 @@ def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("handoff", "bot", "actions"):  # Agent.load sets the root logger to WARNING: ours keep their level
         logging.getLogger(name).setLevel(settings.log_level)
-    model = settings.model_path or str(ensure_model(settings.models_dir))
+    # The live model (the studio's or `models activate`'s choice) survives restarts; a change of the
+    # training inputs trains a new model, which becomes live.
+    fresh = None if settings.model_path else ensure_model(settings.models_dir)
+    model = str(live_model(settings.models_dir) or settings.model_path or fresh)
     try:
         app = create_app(settings, model_path=model)
     except SchemaError as error:  # (a database from a newer release, or not ours)
@@ -127,6 +130,36 @@ def db_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def models_command(args: argparse.Namespace) -> int:
+    """``models list`` (kept models, newest first, * = live) and ``models activate NAME`` (rollback).
+
+    Activation writes ``var/models/LIVE``: running servers with the same ``CROSSDESK_VAR_DIR`` switch
+    to the model within seconds (they watch that file), and later starts serve it.
+    """
+    import datetime as dt
+
+    from bot import training
+    from handoff.model_updates import model_name_ok
+    from handoff.settings import Settings
+
+    models_dir = Settings.from_env().models_dir
+    live = training.live_model(models_dir)
+    if args.models_command == "list":
+        models = sorted(models_dir.glob(f"{training.MODEL_NAME}-*.tar.gz"), key=lambda p: p.stat().st_mtime,
+                        reverse=True)
+        for path in models:
+            when = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            print(f"{'*' if live and path.resolve() == live.resolve() else ' '} {path.name}\t{when}")
+        return 0
+    path = models_dir / args.name
+    if not model_name_ok(args.name) or not path.exists():
+        print(f"error: no model {args.name} in {models_dir} (python -m handoff models list)", file=sys.stderr)
+        return 2
+    training.set_live_model(models_dir, path)
+    print(f"{args.name} is live: running servers switch to it within seconds")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -158,7 +191,13 @@ def main(argv: list[str] | None = None) -> None:
     db_commands.add_parser("current", help="show the database's schema revision")
     revision = db_commands.add_parser("revision", help="developers: write the next migration from the models")
     revision.add_argument("message")
+    models = commands.add_parser("models", help="trained models: list, activate (rollback)")
+    models_commands = models.add_subparsers(dest="models_command", required=True)
+    models_commands.add_parser("list", help="kept models, newest first (* = live)")
+    models_commands.add_parser("activate", help="make a kept model live (running servers follow)").add_argument("name")
     args = parser.parse_args(argv)
+    if args.command == "models":
+        return models_command(args)
     if args.command == "serve":
         serve(args)
     elif args.command == "agents":

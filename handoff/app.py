@@ -23,6 +23,8 @@ from handoff.kpi_api import setup_kpis
 from handoff.lifecycle import Lifecycle
 from handoff.recovery import setup_recovery
 from handoff.metrics_api import setup_metrics
+from handoff.model_updates import ModelUpdates
+from handoff.model_updates_api import setup_model_updates
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.security_headers import setup_security_headers
@@ -95,6 +97,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
     setup_privacy(app, service)
     setup_kpis(app)
+    setup_model_updates(app, ModelUpdates(settings, bot, model_path))
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)
     setup_sessions(app)

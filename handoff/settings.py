@@ -64,6 +64,11 @@ class Settings:
         trusted_proxies: comma-separated proxy addresses whose ``X-Forwarded-For`` is believed.
         shutdown_drain_seconds: how long a stopping server lets bot answers in flight finish.
         metrics_token: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
+        content_dir: where training reads ``data/nlu``, ``data/rules.yml``, ``bot/domain.yml`` and
+            ``config.yml`` (default: the repository).
+        gate_margin: how far a language's score may fall against the live model before the
+            quality gate rejects a newly trained model.
+        models_keep: trained models kept in ``var/models`` for rollback (the live one always is).
     """
 
     host: str = "127.0.0.1"
@@ -103,6 +108,9 @@ class Settings:
     trusted_proxies: str = ""
     shutdown_drain_seconds: float = 3.0
     metrics_token: str = ""
+    content_dir: str = ""
+    gate_margin: float = 0.02
+    models_keep: int = 5
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":
@@ -134,6 +142,11 @@ class Settings:
     def models_dir(self) -> Path:
         """Where trained models are kept."""
         return Path(self.var_dir) / "models"
+
+    @property
+    def content_root(self) -> Path:
+        """The content directory training reads (``content_dir``, else the repository)."""
+        return Path(self.content_dir) if self.content_dir else ROOT
 
     @property
     def protected_term_list(self) -> list[str]:
