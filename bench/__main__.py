@@ -54,6 +54,11 @@ async def main(args: argparse.Namespace) -> None:
             from bench.flood import measure as measure_flood
 
             await measure_flood(model, work)
+        if not args.skip_studio:
+            from bench.studio import measure as measure_studio
+
+            (work / "studio").mkdir()
+            await measure_studio(model, work / "studio", shoppers=5, think=1.0, idle_seconds=20)
         ours = await measure("crossdesk", start_crossdesk, model, work, args.shoppers, args.messages, args.think)
         if args.skip_plain:
             return
@@ -76,4 +81,6 @@ if __name__ == "__main__":
     parser.add_argument("--skip-plain", action="store_true", help="measure Crossdesk only")
     parser.add_argument("--skip-flood", action="store_true",
                         help="skip the flood measurement (alone: python -m bench.flood)")
+    parser.add_argument("--skip-studio", action="store_true",
+                        help="skip the studio measurement: new example -> live answer (alone: python -m bench.studio)")
     asyncio.run(main(parser.parse_args()))

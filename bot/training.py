@@ -123,9 +123,11 @@ def train(target: Path, training_files: list[str], config: Path = CONFIG, domain
     """Train with Rasa into ``target``."""
     from rasa.model_training import train as rasa_train
 
+    import compat
     from bot.engine import configure_rasa_logging
 
     configure_rasa_logging()
+    compat.tune_rasa_training()
 
     target.parent.mkdir(parents=True, exist_ok=True)
     result = rasa_train(

@@ -133,17 +133,15 @@ async def test_a_new_example_goes_live_while_a_shopper_keeps_talking_and_rollbac
         assert (status, body["error"]) == (409, "training_running")
 
         # Through training, gate and swap the shopper keeps talking: every message answered once.
+        thanks = answer_texts("utter_thank")
         sent = 0
         while api(url, "/api/studio/training", token)[1]["job"]["state"] not in ("live", "rejected", "failed"):
-            assert (await shopper.say("thank you"))["ok"]
+            assert (await shopper.ask("thank you"))["text"] in thanks
             sent += 1
-            await asyncio.sleep(0.6)
         job = wait_job(url, token)
         assert job["state"] == "live", job["log"]
         assert job["gate"]["ok"] and set(job["gate"]["languages"]) == set(LANGUAGES)
-        thanks = answer_texts("utter_thank")
-        for _ in range(sent):
-            assert (await shopper.expect("bot_uttered"))[1]["text"] in thanks
+        assert sent > 0
         with pytest.raises((TimeoutError, asyncio.TimeoutError)):
             await shopper.expect("bot_uttered", timeout=3)  # nothing answered twice
 

@@ -1,0 +1,156 @@
+"""``python -m bench.studio``: from a new training example to the running server answering with it.
+
+A server on the current model with a content copy of all 8 languages (``CROSSDESK_CONTENT_DIR``);
+shoppers talk all along (``--shoppers``, a pause of ``--think`` s between a reply and the next
+message). Then an example is added to ``bot_challenge`` (written into the content copy as the
+studio's editor writes it), a training is started through the API, and the time until a shopper
+writing that example gets the ``bot_challenge`` answer is measured. Prints that time, the job's
+own stages, and the shoppers' reply p50/p99 idle, during training (and the gate) and during the swap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from bench.common import ROOT, Client, first_reply, free_port, percentile, start_crossdesk, stop
+from harness.processes import add_agent, login
+
+PHRASE = "zorblat frimble"
+PASSWORD = "bench password 1"
+
+
+def copy_content(target: Path) -> Path:
+    """The repository's training inputs and answers, in ``target``."""
+    for name in ("config.yml", "data/rules.yml", "bot/domain.yml"):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, target / name)
+    shutil.copytree(ROOT / "data" / "nlu", target / "data" / "nlu")
+    shutil.copytree(ROOT / "bot" / "responses", target / "bot" / "responses")
+    return target
+
+
+def add_example(content: Path) -> None:
+    (content / "data" / "nlu" / "en" / "bench_added.yml").write_text(yaml.safe_dump({"version": "3.1", "nlu": [
+        {"intent": "bot_challenge", "examples": f"- {PHRASE}\n- {PHRASE} please\n- is this a {PHRASE}\n"}]}))
+
+
+def api(url: str, path: str, token: str, method: str = "GET") -> dict:
+    request = urllib.request.Request(url + path, method=method, data=b"" if method == "POST" else None,
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+async def talk(url: str, shoppers: int, think: float, phase, samples: list, stop_event: asyncio.Event) -> None:
+    """Shoppers exchanging messages until ``stop_event``; (phase at send time, seconds) into ``samples``."""
+    clients = [Client(url) for _ in range(shoppers)]
+    await asyncio.gather(*(c.connect() for c in clients))
+
+    async def run(index: int, client: Client) -> None:
+        await asyncio.sleep(think * index / shoppers)
+        while not stop_event.is_set():
+            state = phase()
+            samples.append((state, await client.exchange("how long does shipping to Germany take?")))
+            await asyncio.sleep(think)
+
+    await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+async def measure(model: Path, work: Path, shoppers: int, think: float, idle_seconds: float) -> dict:
+    content = copy_content(work / "content")
+    var = work / "crossdesk"  # (start_crossdesk's CROSSDESK_VAR_DIR)
+    var.mkdir(parents=True, exist_ok=True)
+    add_agent(var, "bench", PASSWORD, role="content")
+    port = free_port()
+    started = time.perf_counter()
+    os.environ["CROSSDESK_CONTENT_DIR"] = str(content)  # (start_crossdesk passes CROSSDESK_* on)
+    try:
+        process = start_crossdesk(model, work, port)
+    finally:
+        os.environ.pop("CROSSDESK_CONTENT_DIR")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await first_reply(url, started)
+        token = login(url, "bench", PASSWORD)[1]["token"]
+        state = {"phase": "idle"}
+        samples: list = []
+        done = asyncio.Event()
+        talking = asyncio.create_task(talk(url, shoppers, think, lambda: state["phase"], samples, done))
+        await asyncio.sleep(idle_seconds)
+        add_example(content)
+        clicked = time.perf_counter()
+        api(url, "/api/studio/training", token, "POST")
+        probe = Client(url)
+        await probe.connect()
+        answered_at = None
+        while time.perf_counter() - clicked < 900:
+            job = (await asyncio.to_thread(api, url, "/api/studio/training", token))["job"]
+            state["phase"] = {"training": "training", "checking": "training", "swapping": "swapping"}.get(
+                job["state"], "after")
+            if job["state"] in ("rejected", "failed"):
+                raise RuntimeError(f"training {job['state']}: {job['log'][-5:]}")
+            if job["state"] == "live" and answered_at is None:
+                probe.replies = asyncio.Queue()
+                texts: list = []
+                probe.sio.on("bot_uttered", lambda data=None: texts.append(data))
+                await probe.sio.emit("user_uttered", {"message": PHRASE, "session_id": probe.session_id})
+                await asyncio.sleep(1)
+                if any("virtual assistant" in (t or {}).get("text", "") for t in texts):
+                    answered_at = time.perf_counter()
+                    break
+            await asyncio.sleep(0.25)
+        await asyncio.sleep(idle_seconds / 2)
+        done.set()
+        await talking
+        await probe.close()
+    finally:
+        stop([process])
+    by_phase: dict = {}
+    for phase, seconds in samples:
+        by_phase.setdefault(phase, []).append(seconds)
+    result = {"add_to_live_seconds": (answered_at - clicked) if answered_at else None, "job": job,
+              "phases": {p: {"replies": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99)}
+                         for p, v in by_phase.items()}}
+    report(result, shoppers, think)
+    return result
+
+
+def report(result: dict, shoppers: int, think: float) -> None:
+    job = result["job"]
+    print(f"studio: example added -> live answer in {result['add_to_live_seconds']:.1f} s (target <= 120 s); "
+          f"job {job['finished_at'] - job['started_at']:.1f} s", flush=True)
+    idle = result["phases"].get("idle")
+    for phase in ("idle", "training", "swapping", "after"):
+        figures = result["phases"].get(phase)
+        if figures:
+            ratio = f" (p99 x{figures['p99'] / idle['p99']:.2f} of idle)" if idle and phase != "idle" else ""
+            print(f"  {shoppers} shoppers ({think:g} s think) {phase:<9} reply p50 {figures['p50'] * 1000:5.0f} ms  "
+                  f"p99 {figures['p99'] * 1000:5.0f} ms  ({figures['replies']} replies){ratio}", flush=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    from bot.training import ensure_model
+
+    model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
+    with tempfile.TemporaryDirectory(prefix="crossdesk-studio-") as tmp:
+        await measure(model, Path(tmp), args.shoppers, args.think, args.idle)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench.studio")
+    parser.add_argument("--shoppers", type=int, default=5)
+    parser.add_argument("--think", type=float, default=1.0, help="pause (s) between a reply and the next message")
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle measurement before training")
+    parser.add_argument("--model", help="model archive (default: train/reuse var/models)")
+    asyncio.run(main(parser.parse_args()))
