@@ -138,6 +138,7 @@ async def test_a_new_example_goes_live_while_a_shopper_keeps_talking_and_rollbac
         while api(url, "/api/studio/training", token)[1]["job"]["state"] not in ("live", "rejected", "failed"):
             assert (await shopper.ask("thank you"))["text"] in thanks
             sent += 1
+            await asyncio.sleep(0.6)  # (the socket's message rate limit: 2 per second)
         job = wait_job(url, token)
         assert job["state"] == "live", job["log"]
         assert job["gate"]["ok"] and set(job["gate"]["languages"]) == set(LANGUAGES)
