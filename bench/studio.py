@@ -40,8 +40,12 @@ def copy_content(target: Path) -> Path:
 
 
 def add_example(content: Path) -> None:
-    (content / "data" / "nlu" / "en" / "bench_added.yml").write_text(yaml.safe_dump({"version": "3.1", "nlu": [
-        {"intent": "bot_challenge", "examples": f"- {PHRASE}\n- {PHRASE} please\n- is this a {PHRASE}\n"}]}))
+    """Examples added to the topic file of ``bot_challenge`` (every language has the same topic files:
+    a new file in one language alone fails the content checks)."""
+    path = content / "data" / "nlu" / "en" / "conversation.yml"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"- intent: bot_challenge\n  examples: |\n    - {PHRASE}\n    - {PHRASE} please\n"
+                     f"    - is this a {PHRASE}\n")
 
 
 def api(url: str, path: str, token: str, method: str = "GET") -> dict:

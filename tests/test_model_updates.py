@@ -52,10 +52,14 @@ def copy_content(target: Path) -> Path:
     return target
 
 
-def add_examples(content: Path, intent: str, examples: list[str]) -> None:
-    path = content / "data" / "nlu" / "en" / "added.yml"
-    path.write_text(yaml.safe_dump({"version": "3.1", "nlu": [
-        {"intent": intent, "examples": "".join(f"- {e}\n" for e in examples)}]}), encoding="utf-8")
+def add_examples(content: Path, intent: str, examples: list[str]) -> str:
+    """Add examples to the topic file that holds ``intent`` (as the studio does); the file's old text."""
+    path = content / "data" / "nlu" / "en" / "conversation.yml"
+    before = path.read_text(encoding="utf-8")
+    data = yaml.safe_load(before)
+    data["nlu"].append({"intent": intent, "examples": "".join(f"- {e}\n" for e in examples)})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return before
 
 
 def mislabel(content: Path, language: str) -> None:
@@ -121,12 +125,13 @@ def test_an_agent_cannot_train_or_switch_models(studio):
 async def test_a_new_example_goes_live_while_a_shopper_keeps_talking_and_rollback_undoes_it(studio):
     url, token, content = studio["server"].url, studio["tokens"]["carla"], studio["content"]
     challenge = answer_texts("utter_bot_challenge")
+    before = None
     shopper = Shopper(url)
     await shopper.connect(locale="en")
     try:
         assert (await shopper.ask(NEW_PHRASE))["text"] not in challenge
 
-        add_examples(content, "bot_challenge", NEW_EXAMPLES)
+        before = add_examples(content, "bot_challenge", NEW_EXAMPLES)
         status, body = api(url, "/api/studio/training", token, "POST")
         assert status == 202 and body["job"]["state"] in ("queued", "training"), body
         status, body = api(url, "/api/studio/training", token, "POST")
@@ -157,7 +162,8 @@ async def test_a_new_example_goes_live_while_a_shopper_keeps_talking_and_rollbac
         assert (studio["var"] / "models" / "LIVE").read_text().strip() == studio["first"].name
     finally:
         await shopper.close()
-        (content / "data" / "nlu" / "en" / "added.yml").unlink(missing_ok=True)
+        if before is not None:
+            (content / "data" / "nlu" / "en" / "conversation.yml").write_text(before, encoding="utf-8")
 
 
 def test_the_gate_rejects_a_mislabelled_language_and_the_live_model_stays(studio):
