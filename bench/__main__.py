@@ -11,21 +11,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.common import measure, start_crossdesk, start_plain_rasa  # noqa: E402
+from bench.common import measure, start_crossdesk, start_plain_rasa
+from crossdesk.paths import MODELS_DIR, WIDGET_DIR
 
 
 def widget_size() -> None:
     """The widget's size budget (socket.io-client excluded)."""
     import gzip
 
-    raw = (ROOT / "widget" / "crossdesk.js").read_bytes()
+    raw = (WIDGET_DIR / "crossdesk.js").read_bytes()
     print(f"widget: crossdesk.js {len(raw) / 1024:.1f} KB, {len(gzip.compress(raw, 9)) / 1024:.1f} KB gzipped "
           f"(budget 25 KB)", flush=True)
 
@@ -33,7 +30,7 @@ def widget_size() -> None:
 async def main(args: argparse.Namespace) -> None:
     from bot.training import ensure_model
 
-    model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
+    model = Path(args.model) if args.model else ensure_model(MODELS_DIR)
     with tempfile.TemporaryDirectory(prefix="crossdesk-bench-") as tmp:
         work = Path(tmp)
         print(f"{args.shoppers} concurrent shoppers x {args.messages} messages, model {model.name}, "

@@ -4,6 +4,9 @@
 ``python -m bot parse``  one message per line on stdin -> one JSON object per line on stdout
 ``python -m bot check``  content checks for staff (languages, counts, collisions, responses)
 ``python -m bot eval``   per-language cross-validation + language detection -> reports/
+
+Models live in ``--models-dir`` (default ``var/models``). These commands read no server
+settings: the server (``handoff``) passes its own ``models_dir`` to ``bot.training.ensure_model``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
+
+from crossdesk.paths import MODELS_DIR
 
 
 def _quiet_rasa() -> None:
@@ -26,9 +32,8 @@ def _quiet_rasa() -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     """Train when needed."""
     from bot.training import ensure_model
-    from handoff.settings import Settings
 
-    ensure_model(Settings.from_env().models_dir, force=args.force)
+    ensure_model(Path(args.models_dir), force=args.force)
 
 
 def parse_lines(lines, engine, out) -> None:
@@ -63,10 +68,8 @@ def cmd_parse(args: argparse.Namespace) -> None:
     with contextlib.redirect_stdout(sys.stderr):  # Rasa and TF print to stdout
         from bot.engine import BotEngine, build_agent
         from bot.training import ensure_model
-        from handoff.settings import Settings
 
-        settings = Settings.from_env()
-        model = args.model or settings.model_path or str(ensure_model(settings.models_dir))
+        model = args.model or str(ensure_model(Path(args.models_dir)))
         engine = BotEngine(lambda: build_agent(model))
         engine.start()
         try:
@@ -78,9 +81,9 @@ def cmd_parse(args: argparse.Namespace) -> None:
 def cmd_check(args: argparse.Namespace) -> None:
     """Content checks, then Rasa's own data validation."""
     import subprocess
-    from pathlib import Path
 
-    from bot.datacheck import ROOT, run_checks
+    from bot.datacheck import run_checks
+    from crossdesk.paths import ROOT
 
     report = run_checks()
     for line in report.errors:
@@ -104,7 +107,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from bot.evaluation import main as evaluate
 
     configure_rasa_logging()
-    evaluate(folds=args.folds)
+    evaluate(folds=args.folds, models_dir=Path(args.models_dir))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     check.add_argument("--skip-rasa", action="store_true", help="skip Rasa's own (slower) validation")
     evaluation = commands.add_parser("eval", help="per-language NLU evaluation -> reports/index.html")
     evaluation.add_argument("--folds", type=int, default=3)
+    for command in (train, parse, evaluation):
+        command.add_argument("--models-dir", default=str(MODELS_DIR), help="where trained models live (default: var/models)")
     args = parser.parse_args(argv)
     {"train": cmd_train, "parse": cmd_parse, "check": cmd_check, "eval": cmd_eval}[args.command](args)
 

@@ -15,12 +15,10 @@ from typing import Iterable
 
 import yaml
 
-from bot.language import AUTHORED
+from crossdesk.languages import AUTHORED
+from crossdesk.paths import DOMAIN_FILE, NLU_DIR, RESPONSES_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-NLU_DIR = ROOT / "data" / "nlu"
-RESPONSES_DIR = ROOT / "bot" / "responses"
-DOMAIN = ROOT / "bot" / "domain.yml"
+DOMAIN = DOMAIN_FILE
 MIN_EXAMPLES = 15
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
-import compat
+from crossdesk import compat
 
 logger = logging.getLogger(__name__)
 
@@ -64,15 +64,22 @@ def configure_rasa_logging(level: int = logging.WARNING) -> None:
     quiet_expected_warnings()
 
 
-def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None):
-    """Load the trained model with our tracker store, NLG and in-process actions.
+def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None,
+                action_endpoint: Any = None):
+    """Load the trained model with our tracker store and NLG.
 
-    Without ``tracker_db_url`` conversations are kept in memory (``python -m bot parse``).
+    Args:
+        model_path: the trained model (``.tar.gz``).
+        tracker_db_url: Rasa's tracker store (SQLAlchemy URL); None keeps conversations in memory
+            (``python -m bot parse``).
+        responses_dir: the answers per language (default ``bot/responses``).
+        action_endpoint: where custom actions run, a Rasa ``EndpointConfig``; the server passes
+            ``actions.inprocess.InProcessActionEndpoint()`` (the bot never imports the actions).
+            None: no custom actions (parsing only).
     """
     from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
 
-    from actions.inprocess import InProcessActionEndpoint
     from bot.nlg import MultilingualNLG
     from bot.tracker_store import CachingSQLTrackerStore
 
@@ -89,7 +96,7 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
         model_path,
         generator=MultilingualNLG.from_dir(responses_dir) if responses_dir else MultilingualNLG(),
         tracker_store=tracker_store,
-        action_endpoint=InProcessActionEndpoint(),
+        action_endpoint=action_endpoint,
     )
 
 

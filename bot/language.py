@@ -46,8 +46,9 @@ import hanzidentifier
 from langdetect import detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
-AUTHORED = ("en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es")
-"""Languages with hand-written training data and responses."""
+from crossdesk.languages import AUTHORED
+from crossdesk.paths import LANGUAGE_DATA_DIR, NLU_DIR
+
 
 SWITCH_CONFIDENCE = 0.9
 """A conversation switches language only on a detection at least this sure."""
@@ -112,8 +113,7 @@ _LEXICON = {
           "crédito credito tengo quiero hablar persona envían envian pagar chao chau "
           "vemos seguimiento devolución devolucion buenas hacen llega",
 }
-NLU_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu"
-LONG_TAIL_FILE = NLU_DIR.parent / "language" / "long_tail.yml"
+LONG_TAIL_FILE = LANGUAGE_DATA_DIR / "long_tail.yml"
 # Generated from authored examples (scripts/greeting-prefixed-examples): trained on, not counted or evaluated.
 GENERATED_FILE = "greeting_prefixed.yml"
 _EXAMPLE = re.compile(r"^\s+- (.+)$", re.MULTILINE)

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
-import compat
+from crossdesk import compat
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

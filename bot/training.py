@@ -1,8 +1,8 @@
 """Train the Rasa model only when its inputs changed.
 
 The fingerprint covers the NLU data, rules, domain, pipeline config and our
-NLU components' code; responses and store facts are read at run time and do
-not need a retrain.
+NLU components' code (with the word pattern in ``crossdesk/words.py``); responses
+and store facts are read at run time and do not need a retrain.
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "config.yml"
-DOMAIN = ROOT / "bot" / "domain.yml"
-NLU_DIR = ROOT / "data" / "nlu"
-RULES = ROOT / "data" / "rules.yml"
+from crossdesk.paths import CONFIG_FILE as CONFIG, DOMAIN_FILE as DOMAIN, NLU_DIR, ROOT, RULES_FILE as RULES
+
 MODEL_NAME = "crossdesk"
 
 
 def training_inputs(nlu_dir: Path = NLU_DIR) -> list[Path]:
     """Every file whose content changes the trained model."""
-    files = [CONFIG, DOMAIN, RULES, ROOT / "bot" / "components.py", ROOT / "bot" / "intent_classifier.py"]
+    files = [CONFIG, DOMAIN, RULES, ROOT / "bot" / "components.py", ROOT / "bot" / "intent_classifier.py",
+             ROOT / "crossdesk" / "words.py"]
     files += sorted(Path(nlu_dir).rglob("*.yml"))
     return [f for f in files if f.exists()]
 

@@ -9,9 +9,11 @@ from typing import Optional
 
 from sanic import Sanic, response
 
+from actions.inprocess import InProcessActionEndpoint
 from bot.engine import BotEngine, build_agent
 from bot.nlg import MultilingualNLG
-from actions.facts import StoreFacts
+from crossdesk.paths import WIDGET_DIR
+from crossdesk.store_facts import StoreFacts
 from handoff.admin_api import setup_privacy
 from handoff.api import error_response, setup_api
 from handoff.console_api import setup_console
@@ -27,7 +29,7 @@ from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.security_headers import setup_security_headers
 from handoff.sessions import setup_sessions
-from handoff.settings import ROOT, Settings
+from handoff.settings import Settings
 from handoff.socket_server import SocketServer
 from handoff.static_files import setup_static
 from handoff.store import SQLStore
@@ -35,13 +37,13 @@ from handoff.store.agents import AgentStore
 from handoff.throttle import LoginLimiter
 
 logger = logging.getLogger(__name__)
-WIDGET_DIR = ROOT / "widget"
 _app_ids = itertools.count()
 
 
 def default_bot(settings: Settings, model_path: Path) -> BotEngine:
-    """The Rasa engine for a model, with the tracker store from settings."""
-    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, settings.responses_dir or None))
+    """The Rasa engine for a model, with the tracker store from settings and the actions in-process."""
+    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, settings.responses_dir or None,
+                                         action_endpoint=InProcessActionEndpoint()))
 
 
 def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,

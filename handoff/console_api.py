@@ -9,17 +9,15 @@ from typing import Optional
 
 from sanic import Sanic, response
 
-from actions.facts import StoreFacts
-from bot.countries import Gazetteer
+from crossdesk.paths import CONSOLE_DIR
+from crossdesk.store_facts import Gazetteer, StoreFacts
 from bot.nlg import MultilingualNLG
 from handoff import audit, protocol
 from handoff.api import error_response
 from handoff.canned import canned_answers
 from handoff.session_cookie import clear_session_cookie, cookie_token
-from handoff.settings import ROOT
 from handoff.store.agents import token_hash
 
-CONSOLE_DIR = ROOT / "handoff" / "console"
 SEARCH_ARGS = ("q", "language", "from", "to", "outcome", "limit")  # what a search's audit row keeps
 
 

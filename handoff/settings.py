@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
+from crossdesk.paths import VAR_DIR
 
 
 def _var_dir(env: Mapping[str, str]) -> Path:
-    return Path(env.get("CROSSDESK_VAR_DIR", str(ROOT / "var")))
+    return Path(env.get("CROSSDESK_VAR_DIR", str(VAR_DIR)))
 
 
 def _convert(name: str, kind: str, raw: str):
@@ -68,7 +68,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 5005
-    var_dir: Path = field(default_factory=lambda: ROOT / "var")
+    var_dir: Path = field(default_factory=lambda: VAR_DIR)
     database_url: str = ""
     tracker_db_url: str = ""
     model_path: str = ""

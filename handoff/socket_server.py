@@ -20,7 +20,7 @@ from websockets import connection as websockets_connection
 from engineio.async_drivers import sanic as engineio_sanic
 from socketio import packet
 
-import compat
+from crossdesk import compat
 from handoff import protocol
 
 for _package, _pinned in (("python-socketio", "5.8.0"), ("python-engineio", "4.4.1")):

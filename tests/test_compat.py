@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 
 import pytest
 import socketio
 
-import compat
+from crossdesk import compat
+from crossdesk.paths import ROOT
 from handoff.conversations import ConversationService
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- version check ----------------------------------------------------------------------------

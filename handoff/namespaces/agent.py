@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import socketio
 
-from compat import room_call
+from crossdesk.compat import room_call
 from handoff import metrics
 from handoff import protocol
 from handoff.delivery import deliver

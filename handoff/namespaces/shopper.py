@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any, Optional
 
-from compat import room_call
+from crossdesk.compat import room_call
 from handoff import metrics
 from handoff import protocol
 from handoff.conversations import ConversationService
