@@ -10,7 +10,7 @@ message, or silently.
 
 It imports nothing of Crossdesk (``bot/`` and ``handoff/`` both import it, the bot never
 the server) and imports the libraries themselves only inside the functions that patch
-them, so ``import compat`` costs a few metadata look-ups. Overrides of methods are
+them, so ``from crossdesk import compat`` costs a few metadata look-ups. Overrides of methods are
 mixins: a Crossdesk class lists the mixin before the library base class.
 
 Exception: the trained model's own components. ``bot/intent_classifier.py`` overrides Rasa's
@@ -29,7 +29,9 @@ import threading
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 WRITTEN_FOR: Mapping[str, str] = {
-    "python-socketio": "5.8.0",  # InlineEvents, NoBinaryScan, room_call
+    "python-socketio": "5.8.0",  # InlineEvents, RefusableEvents, UndecodablePacketsClose, NoBinaryScan, room_call
+    "python-engineio": "4.4.1",  # engine_server_class (CheckedWebSocket, background tasks)
+    "sanic": "21.12.2",  # sanic_protocol (SafeUrlHttp)
     "requests": "2.34.2",  # install_request_timeout
     "deep-translator": "1.11.4",  # FixedLanguageList
     "rasa": "3.6.21",  # tune_rasa, run_prediction_loop, KnownNewEvents; the model components
@@ -58,11 +60,11 @@ def check_versions(found: Mapping[str, Optional[str]], expected: Mapping[str, st
     wrong = [(name, found.get(name), version) for name, version in expected.items() if found.get(name) != version]
     if wrong:
         lines = [f"{name} {have + ' is installed' if have else 'is not installed'}, "
-                 f"but compat.py was written for {name}=={want}" for name, have, want in wrong]
+                 f"but crossdesk/compat.py was written for {name}=={want}" for name, have, want in wrong]
         raise RuntimeError(
             "Crossdesk overrides internals of these libraries and refuses to run on other versions: "
             + "; ".join(lines) + ". Install the pinned versions (pip install -r requirements.txt), "
-            "or, when upgrading on purpose, re-check every override in compat.py against the new "
+            "or, when upgrading on purpose, re-check every override in crossdesk/compat.py against the new "
             "version's source, then update WRITTEN_FOR and requirements.txt together."
         )
 
@@ -118,6 +120,138 @@ class NoBinaryScan:
     uses_binary_events = False
 
 
+class RefusableEvents:
+    """Mixin for ``socketio.AsyncServer``: an event its subclass refuses never reaches a handler.
+
+    Wraps ``AsyncServer._handle_event`` (private, python-socketio 5.8.0). The subclass's
+    ``event_refusal(data)`` returns why an event packet can't be dispatched (no name, a name
+    reserved for Socket.IO itself) or None; a refused event is answered by the namespace
+    handler's ``refuse(sid, event, error)`` (which emits the error event and returns the ack),
+    and the ack goes back through the private ``_send_packet`` when the client asked for one.
+    Without this, python-socketio 5.8 dispatched ``["disconnect"]`` to the disconnect handler
+    (an agent sending it went offline) and an event without a name raised in its read loop.
+    """
+
+    def event_refusal(self, data: Any) -> Any:
+        """Why an event packet must not be dispatched, or None (override)."""
+        return None
+
+    async def _handle_event(self, eio_sid, namespace, id, data):
+        namespace = namespace or "/"
+        refusal = self.event_refusal(data)
+        if refusal is None:
+            return await super()._handle_event(eio_sid, namespace, id, data)
+        from socketio import packet
+
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        handler = self.namespace_handlers.get(namespace)
+        if handler is None or not self.manager.is_connected(sid, namespace):
+            return None
+        event = data[0] if isinstance(data, list) and data and isinstance(data[0], str) else ""
+        ack = await handler.refuse(sid, event, refusal)
+        if id is not None:
+            await self._send_packet(eio_sid, self.packet_class(packet.ACK, namespace=namespace, id=id, data=[ack]))
+        return None
+
+
+class UndecodablePacketsClose:
+    """Mixin for ``socketio.AsyncServer``: a packet that isn't Socket.IO closes its connection, as socket.io's own server does.
+
+    Wraps ``AsyncServer._handle_eio_message`` (private, python-socketio 5.8.0) and clears its
+    private ``_binary_packet`` entry. python-socketio would log bad JSON or an unknown packet
+    type as an error with a traceback; it is the client's mistake, so one INFO line.
+    """
+
+    async def _handle_eio_message(self, eio_sid, data):
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as error:  # decoding it (handlers catch their own)
+            _socket_logger().info("closed %s: not a Socket.IO packet (%s: %s)", eio_sid, type(error).__name__,
+                                  str(error)[:80])
+            self._binary_packet.pop(eio_sid, None)
+            await self.eio.disconnect(eio_sid)
+
+
+class CancellableEngine:
+    """Mixin for ``socketio.AsyncServer``: its engine.io server is :func:`engine_server_class`'s.
+
+    Overrides the private ``AsyncServer._engineio_server_class`` (python-socketio 5.8.0).
+    """
+
+    def _engineio_server_class(self):
+        return engine_server_class()
+
+
+def _socket_logger():
+    import logging
+
+    return logging.getLogger(__name__)
+
+
+# -- python-engineio 4.4.1 ------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def engine_server_class() -> type:
+    """python-engineio's ``AsyncServer`` with checked websocket frames and cancellable background tasks.
+
+    Built on first use (engine.io is imported only then). Overrides:
+
+    * ``engineio.async_drivers.sanic.WebSocket.wait`` (``CheckedWebSocket``): python-engineio
+      4.4 decodes frames outside its error handling: an empty frame raised out of the
+      connection (a traceback, and a task left pending), an unknown packet type ("9") logged
+      "Unknown receive error" with a traceback. A frame that is not an Engine.IO packet now
+      closes the connection. A websocket the client has begun closing is not read again:
+      Sanic's recv then waits on a frame that never comes, in a task of its own that nothing
+      cancels when the connection ends ("ERROR asyncio: Task was destroyed but it is pending!",
+      WebsocketFrameAssembler.get). The client's close frame only cancels a recv already
+      waiting; it came in between two reads whenever the server had just closed the socket
+      itself (a packet that is not Socket.IO, a shopper disconnected by the flood limits).
+    * the private ``_async`` driver table (to use that websocket) and
+      ``start_background_task`` (to keep the tasks): each socket has a ping task sleeping for
+      ``ping_interval`` (25 s) and the server a timeout sweep; left pending when the loop
+      closed, each was logged as "ERROR asyncio: Task was destroyed but it is pending!" on
+      every stop. ``cancel_background_tasks()`` ends them.
+    """
+    import asyncio
+
+    import engineio
+    from engineio.async_drivers import sanic as engineio_sanic
+    from websockets import connection as websockets_connection
+
+    class CheckedWebSocket(engineio_sanic.WebSocket):
+        async def wait(self):
+            connection = getattr(self._sock, "connection", None)
+            if connection is not None and connection.state is not websockets_connection.OPEN:
+                return None  # python-engineio reads None as "closed by the client"
+            data = await super().wait()
+            if isinstance(data, str) and (not data or data[0] not in "0123456"):
+                _socket_logger().info("closed a websocket: not an Engine.IO packet (%r)", data[:20])
+                return None  # python-engineio reads None as "closed by the client"
+            return data
+
+    class EngineServer(engineio.AsyncServer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._background: set = set()
+            if self._async.get("websocket") is engineio_sanic.WebSocket:
+                self._async = {**self._async, "websocket": CheckedWebSocket}
+
+        def start_background_task(self, target, *args, **kwargs):
+            task = super().start_background_task(target, *args, **kwargs)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return task
+
+        async def cancel_background_tasks(self) -> None:
+            """Cancel the pings, the sweep and any handler still running, and wait until they have ended."""
+            tasks = [task for task in self._background if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    return EngineServer
+
+
 # -- requests 2.34.2 ------------------------------------------------------------------------
 
 _request_timeout_installed = threading.Lock()
@@ -161,6 +295,53 @@ class FixedLanguageList:
 
     def _get_supported_languages(self):
         return dict(self.fixed_languages)
+
+
+# -- sanic 21.12.2 --------------------------------------------------------------------------
+
+def ascii_target(target: str) -> str:
+    """The request target with every byte outside printable ASCII percent-encoded."""
+    if target.isascii() and target.isprintable():
+        return target
+    raw = target.encode("utf-8", "surrogateescape")
+    return "".join(chr(byte) if 0x21 <= byte <= 0x7E else f"%{byte:02X}" for byte in raw)
+
+
+@functools.lru_cache(maxsize=1)
+def sanic_protocol() -> type:
+    """Sanic's protocol (HTTP and websockets) reading request targets made ASCII; pass it to ``app.run(protocol=...)``.
+
+    Sanic 21.12 decodes the request line with ``surrogateescape`` and hands ``url.encode()``
+    to httptools, which refuses any byte outside printable ASCII. A request target with a raw
+    non-ASCII byte (``GET /hé``, or a query ``?é=1``) then failed twice: building the
+    request, and building the stand-in request for the error response. The client got no
+    answer at all and the log two tracebacks ("protocol.connection_task uncaught"). Here such
+    bytes are percent-encoded as a browser would have sent them, so the request is routed and
+    answered like any other. Overrides the ``url`` slot of ``sanic.http.Http`` and the private
+    ``WebSocketProtocol._setup_connection`` / ``_http``.
+    """
+    from sanic.http import Http
+    from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+
+    url_slot = Http.url  # Http keeps the request target in a slot
+
+    class SafeUrlHttp(Http):
+        __slots__ = ()
+
+        @property
+        def url(self):
+            return url_slot.__get__(self, Http)
+
+        @url.setter
+        def url(self, value):
+            url_slot.__set__(self, ascii_target(value) if isinstance(value, str) else value)
+
+    class CrossdeskProtocol(WebSocketProtocol):
+        def _setup_connection(self):
+            super()._setup_connection()
+            self._http = SafeUrlHttp(self)
+
+    return CrossdeskProtocol
 
 
 # -- rasa 3.6.21 ----------------------------------------------------------------------------

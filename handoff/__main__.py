@@ -11,14 +11,14 @@ import sys
 def serve(args: argparse.Namespace) -> None:
     """Ensure a model, then run one server process."""
     from bot.training import ensure_model
+    from crossdesk.compat import sanic_protocol
     from handoff.app import create_app
-    from handoff.sanic_compat import CrossdeskProtocol
     from handoff.settings import Settings
     from handoff.store.migrate import SchemaError
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("handoff", "bot", "actions"):  # Agent.load sets the root logger to WARNING: ours keep their level
+    for name in ("handoff", "bot", "actions", "crossdesk"):  # Agent.load sets the root logger to WARNING: ours keep their level
         logging.getLogger(name).setLevel(settings.log_level)
     model = settings.model_path or str(ensure_model(settings.models_dir))
     try:
@@ -29,7 +29,7 @@ def serve(args: argparse.Namespace) -> None:
     print(f"Crossdesk starting on {base}\n  demo storefront: {base}/\n  health:          {base}/health",
           flush=True)
     app.run(host=settings.host, port=settings.port, workers=1, access_log=False, motd=False,
-            protocol=CrossdeskProtocol)
+            protocol=sanic_protocol())
 
 
 def agents_command(args: argparse.Namespace) -> int:
