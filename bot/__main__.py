@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     evaluation = commands.add_parser("eval", help="per-language NLU evaluation -> reports/index.html")
     evaluation.add_argument("--folds", type=int, default=3)
     for command in (train, parse, evaluation):
-        command.add_argument("--models-dir", default=str(MODELS_DIR), help="where trained models live (default: var/models)")
+        command.add_argument("--models-dir", default=str(MODELS_DIR),
+                             help="where trained models live (default: var/models)")
     args = parser.parse_args(argv)
     {"train": cmd_train, "parse": cmd_parse, "check": cmd_check, "eval": cmd_eval}[args.command](args)
 

@@ -155,9 +155,9 @@ class RefusableEvents:
 
 
 class UndecodablePacketsClose:
-    """Mixin for ``socketio.AsyncServer``: a packet that isn't Socket.IO closes its connection, as socket.io's own server does.
+    """Mixin for ``socketio.AsyncServer``: a packet that isn't Socket.IO closes its connection.
 
-    Wraps ``AsyncServer._handle_eio_message`` (private, python-socketio 5.8.0) and clears its
+    As socket.io's own server does. Wraps ``AsyncServer._handle_eio_message`` (private, python-socketio 5.8.0) and clears its
     private ``_binary_packet`` entry. python-socketio would log bad JSON or an unknown packet
     type as an error with a traceback; it is the client's mistake, so one INFO line.
     """

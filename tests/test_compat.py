@@ -1,4 +1,4 @@
-"""compat.py: the version check and the room calls that work before and after python-socketio 5.10 (in-process)."""
+"""crossdesk/compat.py: the version check and the room calls that work before and after python-socketio 5.10 (in-process)."""
 
 from __future__ import annotations
 
