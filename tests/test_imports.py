@@ -12,7 +12,8 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from crossdesk.paths import ROOT
+
 PACKAGES = ("crossdesk", "bot", "actions", "handoff", "harness", "bench", "tests")
 PRODUCT = ("crossdesk", "bot", "actions", "handoff")
 MAY_IMPORT = {
