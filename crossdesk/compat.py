@@ -11,7 +11,9 @@ message, or silently.
 It imports nothing of Crossdesk (``bot/`` and ``handoff/`` both import it, the bot never
 the server) and imports the libraries themselves only inside the functions that patch
 them, so ``from crossdesk import compat`` costs a few metadata look-ups. Overrides of methods are
-mixins: a Crossdesk class lists the mixin before the library base class.
+mixins (a Crossdesk class lists the mixin before the library base class) or, where the library
+must be imported to subclass it, classes built on first use (:func:`engine_server_class`,
+:func:`sanic_protocol`).
 
 Exception: the trained model's own components. ``bot/intent_classifier.py`` overrides Rasa's
 ``LogisticRegressionClassifier._create_X`` and calls ``_create_training_matrix``;
