@@ -155,3 +155,58 @@ async def test_an_agent_who_stays_away_past_the_grace_period_has_the_shopper_req
     entry = next(e for e in queue["queue"] if e["conversation_id"] == shopper.session_id)
     assert entry["reason"] == "agent_disconnected"
     await closed(shopper, watcher)
+
+
+# -- the service with another notifier: what a second process would pass in ------------------------------------
+
+class RecordingNotifier:
+    """An ``AgentNotifier`` that keeps what the service wanted agents to hear (a Redis one would publish it)."""
+
+    def __init__(self):
+        self.sent: list[tuple] = []
+
+    async def to_all(self, event, payload):
+        self.sent.append(("all", event, payload))
+
+    async def to_conversation(self, conversation_id, event, payload):
+        self.sent.append((conversation_id, event, payload))
+
+    async def seat(self, agent_id, conversation_id, join):
+        self.sent.append(("seat", agent_id, conversation_id, join))
+
+
+async def test_the_service_tells_agents_only_through_the_notifier_it_was_given(tmp_path):
+    from bot.nlg import MultilingualNLG
+    from handoff.handoffs import HandoffService
+    from handoff.lifecycle import Lifecycle
+    from handoff.store import SQLStore
+    from handoff.store.agents import AgentStore
+    from tests.inprocess import FakeBot
+
+    store = SQLStore(f"sqlite:///{tmp_path / 'desk.db'}")
+    agents = AgentStore(store)
+    notifier, delivered = RecordingNotifier(), []
+
+    async def to_shopper(session_id, payload):
+        delivered.append((session_id, payload["event"]))
+
+    service = HandoffService(store, Lifecycle(store, FakeBot(), MultilingualNLG(), lambda: 0), notifier, to_shopper,
+                             agents)
+    conversation = store.ensure_conversation("c" * 32)
+    agent = agents.add("solo", "solo-password", ["en"])
+
+    await service.request(conversation, "request_human")
+    bundle = await service.claim(agent, conversation.id)
+    said, _ = store.add_message(conversation.id, "shopper", "hello")
+    await service.shopper_said(conversation.id, "with_agent", said)
+    await service.hand_back(agent, conversation.id)
+    service.close()
+    store.close()
+
+    assert delivered == [("c" * 32, "utter_handoff_offline"), ("c" * 32, "utter_agent_joined"),
+                         ("c" * 32, "utter_agent_left")]
+    assert notifier.sent[0][:2] == ("all", "agent:queue")  # (a second push may follow: they are coalesced)
+    assert notifier.sent[0][2]["queue"][0]["conversation_id"] == "c" * 32
+    assert [entry[:2] for entry in notifier.sent if entry[1] != "agent:queue"] == [
+        ("seat", agent.id), ("c" * 32, "agent:shopper_message"), ("seat", agent.id)]
+    assert bundle["state"] == "with_agent"
