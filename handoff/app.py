@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from pathlib import Path
@@ -15,12 +16,16 @@ from bot.nlg import MultilingualNLG
 from crossdesk.paths import WIDGET_DIR
 from crossdesk.store_facts import StoreFacts
 from handoff.admin_api import setup_privacy
+from handoff.agent_notifier import SocketAgentNotifier
 from handoff.api import error_response, setup_api
+from handoff.audit import AuditLog
 from handoff.console_api import setup_console
 from handoff.http_errors import setup_http_errors
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
-from handoff.conversations import ConversationService
+from handoff.conversations import ConversationCache, ConversationService
+from handoff.delivery import deliver
+from handoff.handoffs import HandoffService
 from handoff.kpi_api import setup_kpis
 from handoff.lifecycle import Lifecycle
 from handoff.recovery import setup_recovery
@@ -79,23 +84,28 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.login_limiter = login_limiter or LoginLimiter.from_settings(settings)
     app.ctx.translator = TranslationService.from_settings(settings)
     interpreter = Interpreter(app.ctx.translator, budget=settings.translator_timeout)
-    service = ConversationService(app.ctx.store, bot, interpreter)
     texts = MultilingualNLG()
-    agent_ns: list[AgentNamespace] = []
-    service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].available_count(),
-                                  on_change=service.forget)
-    app.ctx.shopper = ShopperNamespace(service, settings)
-    app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings, interpreter)
-    agent_ns.append(app.ctx.agent)
-    app.ctx.shopper.agent_side = app.ctx.agent
+    app.ctx.audit = AuditLog(app.ctx.store)
+    # Collaborators in dependency order; each gets what it uses at construction.
+    conversations = ConversationCache()  # rows the shopper side reads; dropped on every transition
+    lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns.available_count(),
+                          on_change=conversations.forget)
+    handoffs = HandoffService(app.ctx.store, lifecycle, SocketAgentNotifier(sio), functools.partial(deliver, sio),
+                              app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter)
+    service = ConversationService(app.ctx.store, bot, interpreter, lifecycle=lifecycle, conversations=conversations)
+    app.ctx.handoffs = handoffs
+    app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs)
+    # Presence (who is online, who is away) still lives in the agent namespace: the lifecycle reads
+    # "agents available" through the closure above (handoff/presence.py, #21, makes it a collaborator).
+    app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter)
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
     setup_origin_check(app, settings)
     setup_http_errors(app)
     setup_routes(app)
     setup_api(app)
-    setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
-    setup_privacy(app, service)
+    setup_console(app, handoffs, texts, StoreFacts.from_dir())
+    setup_privacy(app, service, handoffs)
     setup_kpis(app)
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)
@@ -177,7 +187,7 @@ def setup_lifecycle(app: Sanic) -> None:
         app.ctx.stopping = True
         seconds = app.ctx.settings.shutdown_drain_seconds
         left = await app.ctx.shopper.drain(seconds)
-        app.ctx.agent.queue_pushes.close()
+        app.ctx.handoffs.close()
         if left:
             logger.warning("stopping: %d bot answers still queued after %g s, left for after the restart "
                            "(their messages are stored)", left, seconds)

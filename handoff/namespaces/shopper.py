@@ -11,6 +11,7 @@ from handoff import metrics
 from handoff import protocol
 from handoff.conversations import ConversationService
 from handoff.delivery import deliver, plain_room, session_room
+from handoff.handoffs import HandoffService
 from handoff.limits import ShopperLimits
 from handoff.namespaces import BackgroundNamespace
 from handoff.settings import Settings
@@ -25,16 +26,20 @@ class ShopperNamespace(BackgroundNamespace):
     Every event is validated; a bad one gets ``crossdesk:error`` and changes
     nothing. Replies go to the session's rooms, so every tab of the same
     session sees them, each in the shape it asked for (``handoff.delivery``).
+
+    A message goes to ``service`` (``conversations.py``: stored, then the bot),
+    or, while a person has the conversation, to ``handoffs`` (``handoffs.py``: to the agents).
     """
 
-    def __init__(self, service: ConversationService, settings: Settings, limits: Optional[ShopperLimits] = None):
+    def __init__(self, service: ConversationService, settings: Settings, limits: Optional[ShopperLimits] = None,
+                 handoffs: Optional[HandoffService] = None):
         super().__init__(protocol.SHOPPER_NAMESPACE)
         self.service = service
+        self.handoffs = handoffs
         self.settings = settings
         self.limits = limits or ShopperLimits(settings)
         self._tabs: dict[str, set[str]] = {}  # session id -> its sockets (browser tabs)
         self._session_of: dict[str, str] = {}  # socket -> its session id (read on every event)
-        self.agent_side = None  # the AgentNamespace, set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
         ack = await self.refuse(sid, event, error)
@@ -141,8 +146,8 @@ class ShopperNamespace(BackgroundNamespace):
         if created:
             if state in BOT_STATES:  # after resolve the bot answers again (the turn reopens it)
                 self._spawn(self._answer_reserved(session_id, stored, utterance.metadata))
-            elif self.agent_side:  # a human has it: the bot is paused, relay at once
-                await self.agent_side.shopper_said(session_id, state, stored)
+            elif self.handoffs:  # a human has it: the bot is paused, relay at once
+                await self.handoffs.shopper_said(session_id, state, stored)
             if len(self._tabs.get(session_id, ())) > 1:  # the shopper's other tabs show it too
                 await self.emit(protocol.SHOPPER_ECHO, protocol.message_payload(stored), room=session_id,
                                 skip_sid=sid)
@@ -161,8 +166,8 @@ class ShopperNamespace(BackgroundNamespace):
         if not session_id or not isinstance(data, dict) or not isinstance(data.get("typing"), bool):
             error = protocol.ProtocolError("invalid_payload", "expected {typing: bool} after session_request")
             return await self._reject(sid, protocol.TYPING, error)
-        if self.agent_side and self.service.state(session_id) == "with_agent":
-            await self.agent_side.shopper_typing(session_id, data["typing"])
+        if self.handoffs and self.service.state(session_id) == "with_agent":
+            await self.handoffs.shopper_typing(session_id, data["typing"])
         return {"ok": True}
 
     async def on_contact(self, sid: str, data: Any = None) -> Any:
@@ -178,8 +183,8 @@ class ShopperNamespace(BackgroundNamespace):
         except protocol.ProtocolError as error:
             return await self._reject(sid, protocol.CONTACT, error)
         stored = self.service.leave_contact(session_id, contact)
-        if self.agent_side:
-            await self.agent_side.shopper_said(session_id, self.service.state(session_id), stored)
+        if self.handoffs:
+            await self.handoffs.shopper_said(session_id, self.service.state(session_id), stored)
         return {"ok": True, "id": stored.id}
 
     # Events go to on_<event>; the crossdesk:* names (with a colon) to these (BackgroundNamespace.trigger_event).
@@ -218,11 +223,9 @@ class ShopperNamespace(BackgroundNamespace):
         for message in turn.outgoing:
             for payload in message.payloads:
                 await deliver(self.server, session_id, payload)
-        if self.agent_side and turn.handoff_reason:
-            for system in await self.service.lifecycle.request(turn.conversation, turn.handoff_reason):
-                await self.agent_side.to_shopper(session_id, system)
+        if self.handoffs and turn.handoff_reason:  # the shopper hears what happens next, then the agents
+            await self.handoffs.request(turn.conversation, turn.handoff_reason)
             self.service.forget(session_id)
-            await self.agent_side.push_queue()
 
     async def answer_stored(self, stored) -> None:
         """Answer a shopper message stored earlier (one left unanswered by a crash), emitting to its room."""
