@@ -13,6 +13,7 @@ import compat
 from handoff.conversations import ConversationService
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
+from handoff.presence import MemoryPresence
 from handoff.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +119,9 @@ async def test_every_console_tab_of_an_agent_joins_a_claimed_conversation_on_eit
     socketio.AsyncNamespace.__init__(agents, "/agent")
     server.register_namespace(agents)
     tabs = [connect(server, "/agent", "tab-1"), connect(server, "/agent", "tab-2")]
-    agents.online = {tabs[0]: 7, tabs[1]: 7}
+    agents.presence = MemoryPresence()
+    for tab in tabs:
+        agents.presence.connected(tab, 7)
 
     await agents._set_rooms(7, "conversation-9", join=True)
     joined = [rooms_of(server, "/agent", sid) for sid in tabs]
