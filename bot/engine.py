@@ -64,10 +64,13 @@ def configure_rasa_logging(level: int = logging.WARNING) -> None:
     quiet_expected_warnings()
 
 
-def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None):
+def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None,
+                lock_store: Any = None, tracker_cache_size: int = 5000):
     """Load the trained model with our tracker store, NLG and in-process actions.
 
     Without ``tracker_db_url`` conversations are kept in memory (``python -m bot parse``).
+    ``lock_store`` (e.g. Rasa's ``RedisLockStore``) replaces Rasa's in-memory locks when
+    several processes share conversations; they also need ``tracker_cache_size=0``.
     """
     from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
@@ -83,12 +86,13 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
         url = make_url(tracker_db_url)
         tracker_store = CachingSQLTrackerStore(
             dialect=url.drivername.split("+")[0], host=url.host, port=url.port,
-            db=url.database, username=url.username, password=url.password,
+            db=url.database, username=url.username, password=url.password, cache_size=tracker_cache_size,
         )
     return Agent.load(
         model_path,
         generator=MultilingualNLG.from_dir(responses_dir) if responses_dir else MultilingualNLG(),
         tracker_store=tracker_store,
+        lock_store=lock_store,
         action_endpoint=InProcessActionEndpoint(),
     )
 

@@ -25,6 +25,7 @@ from handoff.recovery import setup_recovery
 from handoff.metrics_api import setup_metrics
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
+from handoff import scaleout
 from handoff.security_headers import setup_security_headers
 from handoff.sessions import setup_sessions
 from handoff.settings import ROOT, Settings
@@ -41,7 +42,9 @@ _app_ids = itertools.count()
 
 def default_bot(settings: Settings, model_path: Path) -> BotEngine:
     """The Rasa engine for a model, with the tracker store from settings."""
-    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, settings.responses_dir or None))
+    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, settings.responses_dir or None,
+                                         lock_store=scaleout.lock_store(settings.redis_url),
+                                         tracker_cache_size=scaleout.sharing(settings).tracker_cache))
 
 
 def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,
@@ -70,6 +73,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
         max_http_buffer_size=settings.max_payload_bytes,
         logger=False,
         engineio_logger=False,
+        client_manager=scaleout.client_manager(settings),  # None: in memory (one process)
     )
     sio.attach(app, socketio_path="socket.io")
     app.ctx.sio = sio
@@ -77,13 +81,16 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.login_limiter = login_limiter or LoginLimiter.from_settings(settings)
     app.ctx.translator = TranslationService.from_settings(settings)
     interpreter = Interpreter(app.ctx.translator, budget=settings.translator_timeout)
-    service = ConversationService(app.ctx.store, bot, interpreter)
+    service = ConversationService(app.ctx.store, bot, interpreter,
+                                  cached_conversations=scaleout.sharing(settings).conversation_cache)
     texts = MultilingualNLG()
     agent_ns: list[AgentNamespace] = []
+    app.ctx.presence = scaleout.presence(settings, on_change=lambda: agent_ns[0].push_agents())
     service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].available_count(),
                                   on_change=service.forget)
     app.ctx.shopper = ShopperNamespace(service, settings)
-    app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings, interpreter)
+    app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings, interpreter,
+                                   presence=app.ctx.presence)
     agent_ns.append(app.ctx.agent)
     app.ctx.shopper.agent_side = app.ctx.agent
     sio.register_namespace(app.ctx.shopper)
@@ -100,6 +107,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_sessions(app)
     setup_security_headers(app)
     setup_recovery(app)
+    scaleout.setup_presence(app)
     logging.getLogger("sanic.error").addFilter(_ClosedWebsocketFilter())
     return app
 

@@ -61,15 +61,18 @@ class ConversationService:
         store: where conversations and messages are kept.
         bot: the Rasa engine.
         interpreter: machine translation for languages the bot has no content in.
+        cached_conversations: conversation rows kept in memory (0: read each time).
     """
 
-    def __init__(self, store: SQLStore, bot: BotEngine, interpreter: Optional[Interpreter] = None):
+    def __init__(self, store: SQLStore, bot: BotEngine, interpreter: Optional[Interpreter] = None,
+                 cached_conversations: int = CACHED_CONVERSATIONS):
         self.store = store
         self._writer = GroupCommit(store)  # shopper messages arriving together share one commit
         self.bot = bot
         self.interpreter = interpreter
         self._locks: dict[str, _CountedLock] = {}
         self._conversations: "OrderedDict[str, Conversation]" = OrderedDict()
+        self._cache_size = cached_conversations  # 0 with several processes: another may change the row
         self._last_intent: dict[str, Optional[str]] = {}
         self._renewed: set[str] = set()  # erased elsewhere, noticed on use, already started afresh
         self.lifecycle = None  # set by the app: triggers a handoff when a turn calls for one
@@ -93,8 +96,10 @@ class ConversationService:
         conversation = self._conversations.get(session_id)
         if conversation is None:
             conversation = self.store.ensure_conversation(session_id, locale=locale)
+            if not self._cache_size:
+                return conversation
             self._conversations[session_id] = conversation
-            while len(self._conversations) > CACHED_CONVERSATIONS:
+            while len(self._conversations) > self._cache_size:
                 self._conversations.popitem(last=False)
         self._conversations.move_to_end(session_id)
         return conversation
