@@ -266,6 +266,9 @@ def stack(model_path):
             if service is not None:
                 service.stop()
         postgres.stop()
+        if os.environ.get("CROSSDESK_KEEP_TEST_LOGS"):
+            shutil.copytree(directory, os.environ["CROSSDESK_KEEP_TEST_LOGS"], dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*.pem"))
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -277,7 +280,8 @@ def from_address(client, address: str) -> None:
 
 async def shopper_at(stack: Stack, port: int, session_id: str | None = None) -> Shopper:
     shopper = Shopper(stack.nginx.url)
-    from_address(shopper.client, stack.address_on(port))
+    shopper.address = stack.address_on(port)
+    from_address(shopper.client, shopper.address)
     await shopper.connect(session_id)
     return shopper
 
@@ -285,7 +289,8 @@ async def shopper_at(stack: Stack, port: int, session_id: str | None = None) -> 
 async def agent_at(stack: Stack, port: int, name: str) -> AgentClient:
     token = login(f"http://127.0.0.1:{port}", name, f"{name}-password-1")[1]["token"]
     agent = AgentClient(stack.nginx.url, token)
-    from_address(agent.client, stack.address_on(port))
+    agent.address = stack.address_on(port)
+    from_address(agent.client, agent.address)
     await agent.connect()
     return agent
 
@@ -365,3 +370,96 @@ async def test_agents_online_on_one_process_are_listed_on_the_other_and_leave_wh
     await close(mei)
     await ken.expect("agent:agents", timeout=10, where=lambda p: all(x["display_name"] != "Mei" for x in p["agents"]))
     await close(ken)
+
+
+async def test_sigkill_of_a_process_moves_its_shopper_and_agent_to_the_other_and_no_acknowledged_message_is_lost(stack):
+    a, b = stack.workers.ports
+    agent = await agent_at(stack, a, "yuki")
+    shopper = await queued(stack, agent, a)
+    assert (await agent.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    await shopper.expect("bot_uttered")
+    acknowledged = []
+    for number in range(3):
+        ack = await shopper.say(f"before the crash {number}", message_id=f"m-before-{number}")
+        assert ack["ok"]
+        acknowledged.append(f"before the crash {number}")
+    assert (await agent.call("send", {"conversation_id": shopper.session_id, "text": "still here",
+                                      "message_id": "a-1"}))["ok"]
+    old_pid = stack.workers.pid_of(a)
+
+    os.kill(old_pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)
+    # Same client addresses: nginx finds process A gone and sends them to B.
+    again = Shopper(stack.nginx.url)
+    from_address(again.client, shopper.address)
+    await again.connect(shopper.session_id)
+    token = agent.token
+    agent_again = AgentClient(stack.nginx.url, token)
+    from_address(agent_again.client, agent.address)
+    hello = await agent_again.connect()
+    assert [c["conversation_id"] for c in hello["conversations"]] == [shopper.session_id]
+    for client in (shopper, agent):
+        if client.client.eio.http is not None:
+            await client.client.eio.http.close()
+
+    # A retry of the last acknowledged message (the widget resends what it is unsure of) is not stored twice.
+    assert (await again.say("before the crash 2", message_id="m-before-2"))["duplicate"]
+    assert (await again.say("after the crash", message_id="m-after"))["ok"]
+    acknowledged.append("after the crash")
+    _, relayed = await agent_again.expect("agent:shopper_message", where=lambda m: m["message"]["text"] == "after the crash")
+    assert (await agent_again.call("send", {"conversation_id": shopper.session_id, "text": "got it"}))["ok"]
+    await again.expect("bot_uttered", where=lambda m: m.get("text") == "got it")
+
+    store = stack.store()
+    texts = [m.text for m in store.transcript(shopper.session_id) if m.sender == "shopper"]
+    store.close()
+    assert [texts.count(text) for text in acknowledged] == [1] * len(acknowledged), texts
+    # The supervisor starts A again (waited for off the event loop: the clients must keep answering pings).
+    await asyncio.get_running_loop().run_in_executor(None, stack.workers.wait_healthy, a)
+    assert stack.workers.pid_of(a) != old_pid
+    assert (await agent_again.call("resolve", {"conversation_id": shopper.session_id}))["ok"]
+    await close(again, agent_again)
+
+
+async def test_after_a_redis_restart_the_processes_reconnect_by_themselves(stack):
+    a, b = stack.workers.ports
+    stack.redis.stop()
+    await asyncio.sleep(1)
+    stack.redis.start()
+    agent = await agent_at(stack, b, "ken")
+    deadline = time.monotonic() + 30
+    while True:  # python-socketio's Redis manager resubscribes after 1 s, then 2 s, ...
+        try:
+            shopper = await queued(stack, agent, a)
+            break
+        except (TimeoutError, asyncio.TimeoutError):
+            await close(shopper) if "shopper" in locals() else None
+            if time.monotonic() > deadline:
+                raise
+    assert (await agent.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    assert (await shopper.say("are you there?"))["ok"]
+    await agent.expect("agent:shopper_message", where=lambda m: m["message"]["text"] == "are you there?")
+    assert (await agent.call("resolve", {"conversation_id": shopper.session_id}))["ok"]
+    await close(shopper, agent)
+
+
+async def test_with_postgresql_briefly_down_shoppers_get_a_clear_error_then_service_resumes(stack):
+    a, _ = stack.workers.ports
+    shopper = await shopper_at(stack, a)
+    assert (await shopper.ask("hello"))["sender"] == "bot"
+    postgres_restart(stack.postgres, stop=True)
+    try:
+        ack = await shopper.say("is my order shipped?", message_id="during-outage")
+        assert ack["ok"] is False and ack["error"] == "store_unavailable", ack
+        _, error = await shopper.expect("crossdesk:error")
+        assert error["code"] == "store_unavailable"
+    finally:
+        postgres_restart(stack.postgres, stop=False)
+    ack = await shopper.say("is my order shipped?", message_id="during-outage")  # the widget's retry
+    assert ack["ok"] and not ack.get("duplicate"), ack
+    _, reply = await shopper.expect("bot_uttered")
+    assert reply["sender"] == "bot"
+    store = stack.store()
+    assert [m.text for m in store.transcript(shopper.session_id)].count("is my order shipped?") == 1
+    store.close()
+    await close(shopper)
