@@ -32,18 +32,22 @@ class Sharing:
         shared: several processes (Redis set).
         conversation_cache: conversation rows cached per process.
         tracker_cache: Rasa trackers cached per process.
+        recovery_settle: seconds a starting process waits before answering what was left
+            unanswered (with others running, a message stored just before it started may be
+            in another process's hands, not left over by a crash).
     """
 
     shared: bool
     conversation_cache: int
     tracker_cache: int
+    recovery_settle: float
 
 
 def sharing(settings: Settings) -> Sharing:
     """Per-process caches on when alone, off when other processes may change the same conversations."""
     if settings.redis_url:
-        return Sharing(True, 0, 0)
-    return Sharing(False, 10_000, 5000)
+        return Sharing(True, 0, 0, recovery_settle=10.0)
+    return Sharing(False, 10_000, 5000, recovery_settle=0.0)
 
 
 def client_manager(settings: Settings) -> Optional[Any]:

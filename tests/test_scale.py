@@ -25,53 +25,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from harness.redis_server import REDIS, RedisServer, wait_port
 from tests.services import PostgresCluster, postgres_bin_dir
 from tests.support import ROOT, AgentClient, Shopper, free_port, login
 
 NGINX = "/usr/sbin/nginx"
-REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 pytestmark = pytest.mark.skipif(
     not (os.access(NGINX, os.X_OK) and os.access(REDIS, os.X_OK) and postgres_bin_dir()),
     reason="nginx, redis-server and PostgreSQL are needed: run scripts/ensure-services")
-
-
-def wait_port(port: int, timeout: float = 15, process: subprocess.Popen | None = None) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if (process and process.poll() is not None) or time.monotonic() > deadline:
-                raise RuntimeError(f"nothing listens on {port}")
-            time.sleep(0.1)
-
-
-class Redis:
-    """``redis-server`` on a free loopback port, without persistence; can be restarted on the same port."""
-
-    def __init__(self, directory: Path):
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "Redis":
-        self.process = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                         "--appendonly", "no", "--dir", str(self.directory)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port, process=self.process)
-        return self
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
 
 
 def postgres_restart(cluster: PostgresCluster, stop: bool) -> None:
@@ -244,7 +205,7 @@ def stack(model_path):
         pwd.getpwnam("postgres")
     directory = Path(tempfile.mkdtemp(prefix="crossdesk-scale-"))
     postgres = PostgresCluster(bin_dir).start()
-    redis = Redis(directory).start()
+    redis = RedisServer(directory).start()
     workers = nginx = None
     try:
         database_url, tracker_url = postgres.create_database(), postgres.create_database()
