@@ -65,7 +65,7 @@ def configure_rasa_logging(level: int = logging.WARNING) -> None:
 
 
 def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None,
-                action_endpoint: Any = None):
+                action_endpoint: Any = None, lock_store: Any = None, tracker_cache_size: int = 5000):
     """Load the trained model with our tracker store and NLG.
 
     Args:
@@ -76,6 +76,8 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
         action_endpoint: where custom actions run, a Rasa ``EndpointConfig``; the server passes
             ``actions.inprocess.InProcessActionEndpoint()`` (the bot never imports the actions).
             None: no custom actions (parsing only).
+        lock_store: e.g. Rasa's ``RedisLockStore``, replacing Rasa's in-memory locks when several
+            processes share conversations; they also need ``tracker_cache_size=0``.
     """
     from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
@@ -90,12 +92,13 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
         url = make_url(tracker_db_url)
         tracker_store = CachingSQLTrackerStore(
             dialect=url.drivername.split("+")[0], host=url.host, port=url.port,
-            db=url.database, username=url.username, password=url.password,
+            db=url.database, username=url.username, password=url.password, cache_size=tracker_cache_size,
         )
     return Agent.load(
         model_path,
         generator=MultilingualNLG.from_dir(responses_dir) if responses_dir else MultilingualNLG(),
         tracker_store=tracker_store,
+        lock_store=lock_store,
         action_endpoint=action_endpoint,
     )
 

@@ -18,6 +18,11 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers > 1:
+        from handoff.workers import serve_workers
+
+        return serve_workers(settings, workers)
     for name in ("handoff", "bot", "actions", "crossdesk"):  # Agent.load sets the root logger to WARNING: ours keep their level
         logging.getLogger(name).setLevel(settings.log_level)
     model = settings.model_path or str(ensure_model(settings.models_dir))
@@ -132,7 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     parser = argparse.ArgumentParser(prog="python -m handoff", description="Crossdesk server")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="train the model if its inputs changed, then start the server")
+    serve_parser = commands.add_parser("serve", help="train the model if its inputs changed, then start the server")
+    serve_parser.add_argument("--workers", type=int, default=None,
+                              help="server processes on consecutive ports (default CROSSDESK_WORKERS, 1); "
+                                   "more than one needs CROSSDESK_REDIS_URL")
     agents = commands.add_parser("agents", help="manage agent accounts")
     agent_commands = agents.add_subparsers(dest="agents_command", required=True)
     add = agent_commands.add_parser("add", help="add an agent; the password is read from stdin")

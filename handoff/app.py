@@ -32,6 +32,7 @@ from handoff.recovery import setup_recovery
 from handoff.metrics_api import setup_metrics
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
+from handoff import scaleout
 from handoff.security_headers import setup_security_headers
 from handoff.sessions import setup_sessions
 from handoff.settings import Settings
@@ -48,7 +49,9 @@ _app_ids = itertools.count()
 def default_bot(settings: Settings, model_path: Path) -> BotEngine:
     """The Rasa engine for a model, with the tracker store from settings and the actions in-process."""
     return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, settings.responses_dir or None,
-                                         action_endpoint=InProcessActionEndpoint()))
+                                         action_endpoint=InProcessActionEndpoint(),
+                                         lock_store=scaleout.lock_store(settings.redis_url),
+                                         tracker_cache_size=scaleout.sharing(settings).tracker_cache))
 
 
 def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,
@@ -77,6 +80,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
         max_http_buffer_size=settings.max_payload_bytes,
         logger=False,
         engineio_logger=False,
+        client_manager=scaleout.client_manager(settings),  # None: in memory (one process)
     )
     sio.attach(app, socketio_path="socket.io")
     app.ctx.sio = sio
@@ -88,16 +92,16 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.audit = AuditLog(app.ctx.store)
     # Collaborators in dependency order; each gets what it uses at construction.
     conversations = ConversationCache()  # rows the shopper side reads; dropped on every transition
-    lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns.available_count(),
-                          on_change=conversations.forget)
+    # Who is online (in memory, or shared through Redis); it tells the agents when that changes.
+    app.ctx.presence = presence = scaleout.presence(settings, on_change=lambda: agent_ns.push_agents())
+    lifecycle = Lifecycle(app.ctx.store, bot, texts, presence.available_count, on_change=conversations.forget)
     handoffs = HandoffService(app.ctx.store, lifecycle, SocketAgentNotifier(sio), functools.partial(deliver, sio),
                               app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter)
-    service = ConversationService(app.ctx.store, bot, interpreter, lifecycle=lifecycle, conversations=conversations)
+    service = ConversationService(app.ctx.store, bot, interpreter, lifecycle=lifecycle, conversations=conversations,
+                                  cached_conversations=scaleout.sharing(settings).conversation_cache)
     app.ctx.handoffs = handoffs
     app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs)
-    # Presence (who is online, who is away) still lives in the agent namespace: the lifecycle reads
-    # "agents available" through the closure above (handoff/presence.py, #21, makes it a collaborator).
-    app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter)
+    app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence)
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
     setup_origin_check(app, settings)
@@ -112,6 +116,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_sessions(app)
     setup_security_headers(app)
     setup_recovery(app)
+    scaleout.setup_presence(app)
     logging.getLogger("sanic.error").addFilter(_ClosedWebsocketFilter())
     return app
 

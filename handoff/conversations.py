@@ -79,16 +79,20 @@ class ConversationService:
         lifecycle: finds the handoff a turn calls for, and reopens a resolved conversation.
         conversations: the cache of conversation rows; shared with the lifecycle, which
             drops a row whose state it changed (``ConversationCache.forget``).
+        cached_conversations: conversation rows kept in memory (0: read each time, as with
+            several processes, where another may change the row).
     """
 
     def __init__(self, store: SQLStore, bot: BotEngine, interpreter: Optional[Interpreter] = None,
-                 lifecycle: Optional["Lifecycle"] = None, conversations: Optional["ConversationCache"] = None):
+                 lifecycle: Optional["Lifecycle"] = None, conversations: Optional["ConversationCache"] = None,
+                 cached_conversations: int = CACHED_CONVERSATIONS):
         self.store = store
         self._writer = GroupCommit(store)  # shopper messages arriving together share one commit
         self.bot = bot
         self.interpreter = interpreter
         self._locks: dict[str, _CountedLock] = {}
         self._conversations = conversations if conversations is not None else ConversationCache()
+        self._cache_size = cached_conversations
         self._last_intent: dict[str, Optional[str]] = {}
         self._renewed: set[str] = set()  # erased elsewhere, noticed on use, already started afresh
         self.lifecycle = lifecycle
@@ -112,8 +116,10 @@ class ConversationService:
         conversation = self._conversations.get(session_id)
         if conversation is None:
             conversation = self.store.ensure_conversation(session_id, locale=locale)
+            if not self._cache_size:
+                return conversation
             self._conversations[session_id] = conversation
-            while len(self._conversations) > CACHED_CONVERSATIONS:
+            while len(self._conversations) > self._cache_size:
                 self._conversations.popitem(last=False)
         self._conversations.move_to_end(session_id)
         return conversation

@@ -64,6 +64,9 @@ class Settings:
         trusted_proxies: comma-separated proxy addresses whose ``X-Forwarded-For`` is believed.
         shutdown_drain_seconds: how long a stopping server lets bot answers in flight finish.
         metrics_token: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
+        redis_url: Redis shared by several server processes (presence, emits between
+            processes, Rasa's conversation locks); empty = one process, all in memory.
+        workers: server processes ``python -m handoff serve`` starts (on ``port``, ``port``+1, ...).
     """
 
     host: str = "127.0.0.1"
@@ -103,6 +106,8 @@ class Settings:
     trusted_proxies: str = ""
     shutdown_drain_seconds: float = 3.0
     metrics_token: str = ""
+    redis_url: str = ""
+    workers: int = 1
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":

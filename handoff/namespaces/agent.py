@@ -16,6 +16,7 @@ from handoff.handoffs import HandoffService
 from handoff.interpreting import Interpreter
 from handoff.lifecycle import LifecycleError
 from handoff.namespaces import BackgroundNamespace
+from handoff.presence import MemoryPresence
 from handoff.session_cookie import cookie_token
 from handoff.sessions import SessionGuard
 from handoff.settings import Settings
@@ -34,28 +35,27 @@ class AgentNamespace(BackgroundNamespace):
     """
 
     def __init__(self, handoffs: HandoffService, agents: AgentStore, settings: Settings,
-                 interpreter: Optional[Interpreter] = None):
+                 interpreter: Optional[Interpreter] = None, presence: Optional[MemoryPresence] = None):
         super().__init__(protocol.AGENT_NAMESPACE)
         self.handoffs = handoffs
         self.agents = agents
         self.settings = settings
         self.interpreter = interpreter
-        self.online: dict[str, int] = {}  # sid -> agent id
         self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
-        self.presence: dict[int, str] = {}  # agent id -> "online" | "away"
+        self.presence = presence or MemoryPresence()  # who is online where, and away (handoff.presence)
         self.sessions = SessionGuard(agents, self._cut, settings.agent_session_sweep_seconds)
 
     # -- helpers ---------------------------------------------------------------
     def online_count(self) -> int:
         """How many agent sockets are connected."""
-        return len(self.online)
+        return self.presence.local_count()
 
     def available_count(self) -> int:
         """How many agents are connected and not away: those a queued shopper can expect."""
-        return len({agent_id for agent_id in self.online.values() if self.presence.get(agent_id) != "away"})
+        return self.presence.available_count()
 
     async def _agent(self, sid: str) -> Agent:
-        session = self.sessions.current(sid) if sid in self.online else None
+        session = self.sessions.current(sid) if self.presence.agent_of(sid) is not None else None
         if session is None:
             self.sessions.end_later(sid)  # after this refusal: session_ended with the reason, then disconnect
             raise LifecycleError(protocol.SESSION_ENDED, "your session has ended: log in again")
@@ -67,7 +67,7 @@ class AgentNamespace(BackgroundNamespace):
         A deactivated agent is not coming back: their conversations return to
         the queue at once instead of after the grace period.
         """
-        agent_id = self.online.get(sid)
+        agent_id = self.presence.agent_of(sid)
         if notify:
             await self.emit(protocol.ERROR, {"code": protocol.SESSION_ENDED, "reason": reason,
                                              "message": protocol.SESSION_END_MESSAGES.get(reason, reason),
@@ -87,7 +87,7 @@ class AgentNamespace(BackgroundNamespace):
 
     def sids_of(self, agent_id: int) -> list[str]:
         """The sockets (console tabs) of one agent."""
-        return [sid for sid, owner in self.online.items() if owner == agent_id]
+        return self.presence.local_sids(agent_id)
 
     def _is_full(self, agent_id: int) -> bool:
         """Whether the agent already holds as many conversations as allowed."""
@@ -96,11 +96,11 @@ class AgentNamespace(BackgroundNamespace):
     def agents_payload(self) -> dict:
         """Online agents with presence and load, for transfers and supervisors."""
         listed = []
-        for agent_id in sorted(set(self.online.values())):
+        for agent_id in sorted(self.presence.online_agents()):
             agent = self.agents.get(agent_id)
             if agent:
                 listed.append({"id": agent.id, "display_name": agent.display_name, "languages": agent.languages,
-                               "status": self.presence.get(agent.id, "online"), "load": self.handoffs.load(agent.id)})
+                               "status": self.presence.status(agent.id), "load": self.handoffs.load(agent.id)})
         return {"agents": listed, "max_conversations": self.settings.agent_max_conversations}
 
     async def push_agents(self) -> None:
@@ -117,10 +117,10 @@ class AgentNamespace(BackgroundNamespace):
         if session is None:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized: a valid agent token is required")
         agent = session.agent
-        self.online[sid] = agent.id
+        self.presence.connected(sid, agent.id)
         self.sessions.opened(sid, session)
         metrics.socket(protocol.AGENT_NAMESPACE, 1)
-        metrics.agents_online(len(set(self.online.values())))
+        metrics.agents_online(self.presence.local_agent_count())
         pending = self._grace.pop(agent.id, None)
         if pending:
             pending.cancel()  # back within the grace period: keeps its conversations
@@ -134,7 +134,7 @@ class AgentNamespace(BackgroundNamespace):
                       "languages": agent.languages, "role": agent.role},
             "queue": self.handoffs.queue(),
             "conversations": [self.handoffs.bundle(c.id) for c in mine],
-            "status": self.presence.get(agent.id, "online"),
+            "status": self.presence.status(agent.id),
             "translator": bool(self.interpreter and self.interpreter.enabled),
         }, room=sid)
         await self.push_agents()
@@ -142,13 +142,12 @@ class AgentNamespace(BackgroundNamespace):
     async def on_disconnect(self, sid: str) -> None:
         """Forget the socket; after a grace period its agent's conversations return to the queue."""
         self.sessions.closed(sid)
-        agent_id = self.online.pop(sid, None)
+        agent_id = self.presence.disconnected(sid)
         if agent_id is not None:
             metrics.socket(protocol.AGENT_NAMESPACE, -1)
-            metrics.agents_online(len(set(self.online.values())))
-        if agent_id is None or agent_id in self.online.values():
+            metrics.agents_online(self.presence.local_agent_count())
+        if agent_id is None or self.presence.is_online(agent_id):
             return
-        self.presence.pop(agent_id, None)
         await self.push_agents()
         loop = asyncio.get_running_loop()
         self._grace[agent_id] = loop.call_later(
@@ -156,7 +155,7 @@ class AgentNamespace(BackgroundNamespace):
 
     async def _requeue(self, agent_id: int) -> None:
         self._grace.pop(agent_id, None)
-        if agent_id in self.online.values():
+        if self.presence.is_online(agent_id):  # back, maybe on another process
             return
         await self.handoffs.requeue_agent(agent_id)
 
@@ -234,7 +233,7 @@ class AgentNamespace(BackgroundNamespace):
                 raise protocol.ProtocolError("invalid_status", "status must be 'online' or 'away'")
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_PRESENCE, error)
-        self.presence[agent.id] = status
+        self.presence.set_status(agent.id, status)
         await self.push_agents()
         return {"ok": True, "status": status}
 
@@ -244,7 +243,7 @@ class AgentNamespace(BackgroundNamespace):
             agent = await self._agent(sid)
             conversation_id = protocol.parse_conversation_ref(data)
             target = self.agents.get(protocol.parse_agent_id(data))
-            if target is None or not self.sids_of(target.id):
+            if target is None or not self.presence.is_online(target.id):
                 raise LifecycleError("agent_offline", "that agent is not online")
             if self._is_full(target.id):
                 raise LifecycleError("limit_reached", "that agent has no room for another conversation")
