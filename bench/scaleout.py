@@ -152,7 +152,7 @@ async def measure(count: int, model: Path, work: Path, shared: dict, args: argpa
 def start_services(work: Path):
     """A throwaway PostgreSQL cluster and redis-server; returns (stop, shared env factory)."""
     from harness.redis_server import RedisServer
-    from tests.services import PostgresCluster, postgres_bin_dir
+    from harness.postgres import PostgresCluster, postgres_bin_dir
 
     postgres = PostgresCluster(postgres_bin_dir()).start()
     redis = RedisServer(work).start()

@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 
 from harness.redis_server import REDIS, RedisServer, wait_port
-from tests.services import PostgresCluster, postgres_bin_dir
+from harness.postgres import PostgresCluster, postgres_bin_dir
 from tests.support import ROOT, AgentClient, Shopper, free_port, login
 
 NGINX = "/usr/sbin/nginx"
