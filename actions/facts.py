@@ -1,7 +1,7 @@
 """Store facts that answers depend on, read from ``data/store/*.yml``.
 
-Staff change a delivery time, fee, duty rule or payment method there; the
-server picks it up on restart (no retraining).
+Staff change a delivery time, fee, duty rule or payment method there (or in
+the studio, which reloads them in the running server); no retraining.
 """
 
 from __future__ import annotations
@@ -51,8 +51,15 @@ class StoreFacts:
     policies: dict = field(default_factory=lambda: dict(_DEFAULT_POLICIES))
 
     @classmethod
-    def from_dir(cls, directory: Path = STORE_DIR) -> "StoreFacts":
-        """Load ``destinations.yml`` and ``policies.yml`` (defaults if absent)."""
+    def from_dir(cls, directory: Optional[Path] = None) -> "StoreFacts":
+        """Load ``destinations.yml`` and ``policies.yml`` (defaults if absent).
+
+        Without ``directory``: ``data/store`` under the content folder (``CROSSDESK_CONTENT_DIR``).
+        """
+        if directory is None:
+            from handoff.settings import Settings
+
+            directory = Settings.from_env().content_path / "data" / "store"
         dest = _load(Path(directory) / "destinations.yml")
         policies = {**_DEFAULT_POLICIES, **_load(Path(directory) / "policies.yml")}
         return cls(

@@ -78,7 +78,7 @@ class MultilingualNLG(NaturalLanguageGenerator):
         if responses is None or system is None:
             from handoff.settings import Settings
 
-            directory = Path(Settings.from_env().responses_dir or RESPONSES_DIR)
+            directory = Settings.from_env().responses_path
             responses = load_responses(directory) if responses is None else responses
             system = load_responses(directory / SYSTEM_SUBDIR) if system is None else system
         self.responses = responses

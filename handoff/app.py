@@ -30,6 +30,7 @@ from handoff.sessions import setup_sessions
 from handoff.settings import ROOT, Settings
 from handoff.socket_server import SocketServer
 from handoff.static_files import setup_static
+from handoff.studio.api import setup_studio
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
 from handoff.throttle import LoginLimiter
@@ -41,7 +42,7 @@ _app_ids = itertools.count()
 
 def default_bot(settings: Settings, model_path: Path) -> BotEngine:
     """The Rasa engine for a model, with the tracker store from settings."""
-    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, settings.responses_dir or None))
+    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, str(settings.responses_path)))
 
 
 def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,
@@ -78,7 +79,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.translator = TranslationService.from_settings(settings)
     interpreter = Interpreter(app.ctx.translator, budget=settings.translator_timeout)
     service = ConversationService(app.ctx.store, bot, interpreter)
-    texts = MultilingualNLG()
+    texts = app.ctx.texts = MultilingualNLG()
     agent_ns: list[AgentNamespace] = []
     service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].available_count(),
                                   on_change=service.forget)
@@ -92,8 +93,10 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_http_errors(app)
     setup_routes(app)
     setup_api(app)
-    setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
+    app.ctx.facts = StoreFacts.from_dir(settings.content_path / "data" / "store")
+    setup_console(app, service.lifecycle, texts, app.ctx.facts)
     setup_privacy(app, service)
+    setup_studio(app)
     setup_kpis(app)
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)

@@ -26,6 +26,7 @@ from handoff.store.records import Agent
 logger = logging.getLogger(__name__)
 AGENTS_ROOM = "agents"
 BACKLOG = 30  # messages translated for an agent when they take a conversation
+AGENT_ROLES = ("agent", "admin")  # who may connect to /agent (content staff may not)
 # Every message of a waiting conversation changes the queue (its last message):
 # a flooding shopper had the whole queue pushed to every agent once per message
 # (issue #14). At most one push per 0.1 s, the first at once, the last up to date.
@@ -182,6 +183,8 @@ class AgentNamespace(BackgroundNamespace):
         if session is None:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized: a valid agent token is required")
         agent = session.agent
+        if agent.role not in AGENT_ROLES:  # content staff work in the studio; conversations are not theirs
+            raise socketio.exceptions.ConnectionRefusedError("forbidden: your role may not handle conversations")
         self.online[sid] = agent.id
         self.sessions.opened(sid, session)
         metrics.socket(protocol.AGENT_NAMESPACE, 1)
