@@ -299,10 +299,11 @@ async def try_message(bot, text: str, country: Optional[str]) -> dict:
     """Run a message through the live model as a new shopper would (a throwaway tracker, erased after)."""
     sender = f"studio-try-{uuid.uuid4().hex}"
     try:
-        if country:
-            from rasa.shared.core.events import SlotSet
+        if country:  # a session as Rasa starts one, then the destination (as if the shopper had named it)
+            from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
 
-            await bot.run_on_tracker(sender, [SlotSet("country", country)])
+            await bot.run_on_tracker(sender, [ActionExecuted("action_session_start"), SessionStarted(),
+                                              ActionExecuted("action_listen"), SlotSet("country", country)])
         reply = await bot.handle(text, sender, {"language": None, "locale": None})
     finally:
         await bot.erase_tracker(sender)
