@@ -226,7 +226,9 @@
       return params;
     },
     async load(before) {
+      const turn = this.turn = (this.turn || 0) + 1;
       const data = await api.json(`/api/studio/inbox?${this.query(before)}`);
+      if (turn !== this.turn) return;
       if (!before) this.items = [];
       this.items.push(...data.items);
       this.renderGroups(data.groups);
@@ -324,7 +326,9 @@
       if (!form.language.value) form.language.value = "en";
       const params = new URLSearchParams({ intent: form.intent.value, language: form.language.value });
       if (form.q.value) params.set("q", form.q.value);
+      const turn = this.turn = (this.turn || 0) + 1;
       const data = await api.json(`/api/studio/examples?${params}`);
+      if (turn !== this.turn) return;  // a newer list was asked for meanwhile
       $("#examples-list").replaceChildren(...data.examples.map((example) => this.row(example)));
     },
     row(example) {
@@ -362,7 +366,9 @@
       if (!form.language.value) form.language.value = "en";
       const params = new URLSearchParams({ language: form.language.value });
       if (form.q.value) params.set("q", form.q.value);
+      const turn = this.turn = (this.turn || 0) + 1;
       const data = await api.json(`/api/studio/answers?${params}`);
+      if (turn !== this.turn) return;
       $("#answers-list").replaceChildren(...data.answers.map((answer) => this.card(answer, data.language)));
     },
     card(answer, language) {
