@@ -114,3 +114,13 @@ async def test_an_agent_is_told_the_studio_is_not_for_their_role(browser, studio
     await page.locator("#forbidden-text", has_text="your role (agent) cannot use it").wait_for()
     assert await page.locator("#app").is_hidden()
     await assert_accessible(page)
+
+
+async def test_content_staff_logging_in_to_the_console_land_in_the_studio(browser, studio):
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), studio.url + "/console")
+    await page.fill("#login-form [name=username]", "maya")
+    await page.fill("#login-form [name=password]", "maya-password-1")
+    await page.click("#login-form button[type=submit]")
+    await page.wait_for_url("**/studio#inbox")
+    await page.locator("#inbox-filter").wait_for()
+    assert not page.errors

@@ -137,10 +137,11 @@ def setup_studio(app: Sanic) -> None:
                 raise ContentError("unknown_intent", f"no intent called {intent!r}")
         target = intent if action == "add" else "out_of_scope"
         if action != "dismiss":
-            for item in items:
+            for item in items:  # all checked before any is written
                 if item["language"] not in AUTHORED:
                     raise ContentError("unknown_language", f"'{item['text']}' is in {item['language'] or 'an unknown language'}"
                                                            f"; training data exists for {', '.join(AUTHORED)}")
+                await blocking(content.check_new_example, target, item["language"], item["text"])
         results = []
         for item in items:
             change = None

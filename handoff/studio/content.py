@@ -112,6 +112,14 @@ class ContentFiles:
             found = [e for e in found if query.casefold() in e["text"].casefold()]
         return found
 
+    def check_new_example(self, intent: str, language: str, text: Any) -> None:
+        """Raise the ContentError ``add_example(..., allow_repeat=True)`` would raise, writing nothing."""
+        text = self._check_example(intent, language, text)
+        owner = self._owner(language, text)
+        if owner and owner != intent:
+            raise ContentError("example_collision", f"'{text}' is already an example of {owner}")
+        self._home_file(intent, language)
+
     def add_example(self, who: Editor, intent: str, language: str, text: str, allow_repeat: bool = False) -> dict:
         """Add ``text`` as an example of ``intent`` in its topic file."""
         text = self._check_example(intent, language, text)
