@@ -145,3 +145,19 @@ def test_the_inbox_takes_fallbacks_out_of_scope_low_confidence_and_handoffs():
         "handoff", "request_human")
     assert reason_for({"intent": "shipping_time", "confidence": 0.9}, 0.5) is None
     assert reason_for({"metadata": {}}, 0.5) is None  # not answered by the bot (an agent had it)
+
+
+def test_inbox_items_survive_a_new_inbox_and_go_with_their_conversation_on_erasure(tmp_path):
+    from handoff.store.privacy import PrivacyStore
+    from handoff.studio.inbox import ReviewInbox
+
+    store = SQLStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.ensure_conversation("s" * 20)
+    message, _ = store.add_message("s" * 20, "shopper", "the thing with the stuff")
+    store.record_turn("s" * 20, message.id, {"intent": "nlu_fallback", "confidence": 0.2, "entities": []}, "en", [])
+    assert ReviewInbox(store.engine, 0.5).items()["total"] == 1
+    assert ReviewInbox(store.engine, 0.5).items()["items"][0]["text"] == "the thing with the stuff"  # a new process
+    counts = PrivacyStore(store, None).delete(["s" * 20])
+    assert counts["review_items"] == 1
+    assert ReviewInbox(store.engine, 0.5).items()["total"] == 0
+    store.close()
