@@ -1,7 +1,7 @@
 """The studio's page (``/studio``) and HTTP API (``/api/studio/...``): content staff and admins only.
 
 File and database work runs in the default executor, never on the event loop
-(a git commit takes 10-40 ms here). Answers and store facts are reloaded into
+(an added example, with its git commit, took ~0.5 s here). Answers and store facts are reloaded into
 the running server after each save (``handoff/studio/live.py``); training data
 needs a new model (the training API).
 """

@@ -96,18 +96,19 @@ class ContentFiles:
     # -- examples -----------------------------------------------------------------
     def intents(self) -> list[str]:
         """Intent names examples may belong to (the domain's)."""
-        return datacheck.domain_intents(self.domain)
+        return yamlfiles.domain_intents(self.domain)
+
+    def _blocks(self, language: str) -> list[tuple[Path, str, list[str]]]:
+        """``(file, intent, examples)`` of every NLU block of a language, read fast (not round-trip)."""
+        return [(path, intent, examples) for path in sorted((self.nlu_dir / language).glob("*.yml"))
+                for intent, examples in yamlfiles.nlu_blocks(path)]
 
     def examples(self, intent: str, language: str, query: Optional[str] = None) -> list[dict]:
         """``[{text, file}]`` of one intent in one language (those containing ``query``)."""
         self._check_intent(intent)
         self._check_language(language)
-        found = []
-        for path in sorted((self.nlu_dir / language).glob("*.yml")):
-            for item in (yamlfiles.load(path) or {}).get("nlu") or []:
-                if item.get("intent") == intent:
-                    found += [{"text": text, "file": self.relative(path)} for text in yamlfiles.examples_of(
-                        item.get("examples"))]
+        found = [{"text": text, "file": self.relative(path)}
+                 for path, name, texts in self._blocks(language) if name == intent for text in texts]
         if query:
             found = [e for e in found if query.casefold() in e["text"].casefold()]
         return found
@@ -200,7 +201,7 @@ class ContentFiles:
     def _owner(self, language: str, text: str) -> Optional[str]:
         """The intent ``text`` is already an example of (compared as ``make check`` does), if any."""
         key = text.casefold()
-        for intent, examples in datacheck.load_nlu(self.nlu_dir / language).items():
+        for _, intent, examples in self._blocks(language):
             if any(example.casefold() == key for example in examples):
                 return intent
         return None
@@ -208,11 +209,10 @@ class ContentFiles:
     def _home_file(self, intent: str, language: str) -> Path:
         """The topic file new examples of ``intent`` go to: where most of them are (in this language, else in en)."""
         for lang in (language, "en"):
-            counts = {}
-            for path in sorted((self.nlu_dir / lang).glob("*.yml")):
-                for item in (yamlfiles.load(path) or {}).get("nlu") or []:
-                    if item.get("intent") == intent:
-                        counts[path.name] = counts.get(path.name, 0) + len(yamlfiles.examples_of(item.get("examples")))
+            counts: dict[str, int] = {}
+            for path, name, texts in self._blocks(lang):
+                if name == intent:
+                    counts[path.name] = counts.get(path.name, 0) + len(texts)
             if counts:
                 name = max(counts, key=lambda n: (counts[n], -sorted(counts).index(n)))
                 path = self.nlu_dir / language / name
@@ -232,7 +232,7 @@ class ContentFiles:
         path = self.responses_dir / f"{language}.yml"
         if not path.exists():
             return {}
-        return _plain((yamlfiles.load(path) or {}).get("responses") or {})
+        return _plain((yamlfiles.read_fast(path) or {}).get("responses") or {})
 
     def set_answer(self, who: Editor, language: str, name: str, index: int, text: Any) -> dict:
         """Replace the text of variation ``index`` of response ``name`` in ``language``."""
@@ -269,7 +269,7 @@ class ContentFiles:
     # -- store facts -------------------------------------------------------------------
     def facts(self) -> dict:
         """``{"destinations": ..., "policies": ...}`` as plain data."""
-        return {name: _plain(yamlfiles.load(self.store_dir / f"{name}.yml") or {})
+        return {name: _plain(yamlfiles.read_fast(self.store_dir / f"{name}.yml") or {})
                 for name in facts_schema.FILES if (self.store_dir / f"{name}.yml").exists()}
 
     def set_fact(self, who: Editor, file: str, path: list, value: Any) -> dict:

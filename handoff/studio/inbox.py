@@ -65,29 +65,40 @@ class ReviewInbox:
                 self._scanned = conn.execute(select(func.max(review_items.c.message_id))).scalar() or 0
             rows = conn.execute(select(messages).where(messages.c.id > self._scanned, messages.c.sender == "shopper")
                                 .order_by(messages.c.id)).fetchall()
-        added, pending = 0, None
+        found, pending = [], None
         for row in rows:
             data = json.loads(row.data or "{}")
-            found = reason_for(data, self.low_confidence)
-            if found is None:
+            why = reason_for(data, self.low_confidence)
+            if why is None:
                 if "intent" not in data and now - row.created_at < UNDERSTANDING_GRACE_SECONDS and pending is None:
                     pending = row.id  # look at it again next time
                 continue
-            added += self._insert(row, data, *found)
+            found.append(_new_item(row, data, *why))
+        added = self._insert(found)
         if rows:
             self._scanned = (pending - 1) if pending is not None else rows[-1].id
         return added
 
-    def _insert(self, row, data: dict, reason: str, trigger: Optional[str]) -> int:
+    def _insert(self, found: list[dict]) -> int:
+        """Insert new items in one transaction; one by one when some are there already (another process,
+        or a rescan after a message that was still waiting for its understanding)."""
+        if not found:
+            return 0
         try:
             with self.engine.begin() as conn:
-                conn.execute(review_items.insert().values(
-                    message_id=row.id, conversation_id=row.conversation_id, text=row.text, language=row.language,
-                    intent=data.get("intent"), confidence=data.get("confidence"), reason=reason, trigger=trigger,
-                    state="open", created_at=row.created_at))
-            return 1
-        except IntegrityError:  # already there (another process, or a rescan)
-            return 0
+                conn.execute(review_items.insert(), found)
+            return len(found)
+        except IntegrityError:
+            pass
+        added = 0
+        for item in found:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(review_items.insert().values(**item))
+                added += 1
+            except IntegrityError:
+                pass
+        return added
 
     def items(self, language: Optional[str] = None, reason: Optional[str] = None, text: Optional[str] = None,
               state: str = "open", limit: int = 50, before: Optional[int] = None) -> dict:
@@ -130,6 +141,12 @@ class ReviewInbox:
         with self.engine.begin() as conn:
             conn.execute(review_items.update().where(review_items.c.id == item_id).values(
                 state=state, resolution=resolution, acted_by=agent_id, acted_at=time.time()))
+
+
+def _new_item(row, data: dict, reason: str, trigger: Optional[str]) -> dict:
+    return {"message_id": row.id, "conversation_id": row.conversation_id, "text": row.text, "language": row.language,
+            "intent": data.get("intent"), "confidence": data.get("confidence"), "reason": reason, "trigger": trigger,
+            "state": "open", "created_at": row.created_at}
 
 
 def _item(row) -> dict:

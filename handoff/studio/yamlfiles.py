@@ -13,8 +13,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
+
+# Reading for lookups (which file holds an intent, is an example taken) uses libyaml and a cache
+# per file version: a round-trip load of one NLU file took ~200 ms here under load, and an added
+# example looked through 6-12 files (2.2 s per change before, measured in docs/studio.md).
+_FAST_LOADER = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+_cache: dict[Path, tuple[tuple[int, int, int], Any]] = {}
 
 
 def _yaml() -> YAML:
@@ -61,3 +68,28 @@ def examples_of(block: Any) -> list[str]:
 def examples_block(examples: list[str]) -> LiteralScalarString:
     """An NLU ``examples: |`` block for these examples."""
     return LiteralScalarString("".join(f"- {example}\n" for example in examples))
+
+
+def read_fast(path: Path) -> Any:
+    """The file's data as plain Python (libyaml), cached until the file changes; do not modify it."""
+    path = Path(path)
+    stat = path.stat()
+    stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # (write() replaces the file: a new inode)
+    known = _cache.get(path)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    with open(path, encoding="utf-8") as handle:
+        data = pyyaml.load(handle, Loader=_FAST_LOADER)
+    _cache[path] = (stamp, data)
+    return data
+
+
+def nlu_blocks(path: Path) -> list[tuple[str, list[str]]]:
+    """``(intent, examples)`` of each intent block of an NLU file."""
+    return [(item["intent"], examples_of(item.get("examples")))
+            for item in (read_fast(path) or {}).get("nlu") or [] if isinstance(item, dict) and "intent" in item]
+
+
+def domain_intents(path: Path) -> list[str]:
+    """The intents a domain file declares."""
+    return list((read_fast(path) or {}).get("intents") or [])
