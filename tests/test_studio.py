@@ -201,3 +201,21 @@ async def test_the_inbox_lists_what_the_bot_missed_takes_actions_and_keeps_them_
     assert [(i["text"], i["resolution"]) for i in added["items"]] == [(LOW_CONFIDENCE, "shipping_time")]
     _, dismissed = call(studio.url, "/api/studio/inbox?state=dismissed", maya)
     assert {i["text"] for i in dismissed["items"]} == {OUT_OF_SCOPE, HUMAN}
+
+
+def test_two_staff_adding_examples_to_the_same_file_at_once_keep_every_one(studio):
+    from concurrent.futures import ThreadPoolExecutor
+
+    studio.tokens["ada"] = login(studio.url, "ada", "ada-password-1")[1]["token"]  # (after any restart)
+    studio.tokens["maya"] = login(studio.url, "maya", "maya-password-1")[1]["token"]
+    jobs = [(name, f"concurrent refund question {i} by {name}") for i in range(4) for name in ("maya", "ada")]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        answers = list(pool.map(lambda job: call(studio.url, "/api/studio/examples", studio.tokens[job[0]], "POST",
+                                                 {"intent": "refund_status", "language": "fr", "text": job[1]}), jobs))
+    assert [status for status, _ in answers] == [200] * len(jobs), answers
+    _, listed = call(studio.url, "/api/studio/examples?intent=refund_status&language=fr&q=concurrent",
+                     studio.tokens["maya"])
+    assert sorted(e["text"] for e in listed["examples"]) == sorted(text for _, text in jobs)
+    authors = git(studio.content, "log", f"-{len(jobs)}", "--format=%an").split()
+    assert sorted(authors) == sorted(["Maya", "Ada"] * 4)
+    assert git(studio.content, "status", "--porcelain").strip() == ""

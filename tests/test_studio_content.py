@@ -161,3 +161,12 @@ def test_inbox_items_survive_a_new_inbox_and_go_with_their_conversation_on_erasu
     assert counts["review_items"] == 1
     assert ReviewInbox(store.engine, 0.5).items()["total"] == 0
     store.close()
+
+
+def test_an_edited_or_deleted_example_changes_only_its_line(content):
+    content.edit_example(MAYA, "shipping_time", "en", "delivery time", "delivery time please")
+    assert changed_lines(content.root) == ["-    - delivery time", "+    - delivery time please"]
+    content.delete_example(KEN, "shipping_time", "en", "eta?")
+    assert changed_lines(content.root) == ["-    - eta?"]
+    texts = [e["text"] for e in content.examples("shipping_time", "en")]
+    assert "delivery time please" in texts and "eta?" not in texts and "delivery time" not in texts

@@ -74,7 +74,8 @@ def _limit(args, default: int = 50) -> int:
 def setup_studio(app: Sanic) -> None:
     """Routes of the studio; its collaborators go to ``app.ctx.studio_*``."""
     settings = app.ctx.settings
-    content = ContentFiles(settings.content_path, app.ctx.store.engine, Path(settings.var_dir) / "studio-locks")
+    content = ContentFiles(settings.content_path, app.ctx.store.engine, Path(settings.var_dir) / "studio-locks",
+                           responses_dir=settings.responses_path)
     inbox = ReviewInbox(app.ctx.store.engine, settings.studio_low_confidence)
     app.ctx.studio_content, app.ctx.studio_inbox = content, inbox
     static = StaticFiles(STUDIO_DIR, "no-cache")

@@ -59,10 +59,13 @@ class ContentFiles:
         engine: the store's SQLAlchemy engine (``content_changes``).
         lock_dir: where the cross-process lock files live (outside the content folder).
         domain: the domain file whose intents examples may belong to.
+        responses_dir: the answers (``CROSSDESK_RESPONSES_DIR``), default ``bot/responses`` under ``root``.
     """
 
-    def __init__(self, root: Path, engine, lock_dir: Path, domain: Path = datacheck.DOMAIN):
+    def __init__(self, root: Path, engine, lock_dir: Path, domain: Path = datacheck.DOMAIN,
+                 responses_dir: Optional[Path] = None):
         self.root = Path(root)
+        self._responses_dir = Path(responses_dir) if responses_dir else self.root / "bot" / "responses"
         self.engine = engine
         self.lock_dir = Path(lock_dir)
         self.domain = self.root / "bot" / "domain.yml" if (self.root / "bot" / "domain.yml").exists() else domain
@@ -77,14 +80,15 @@ class ContentFiles:
 
     @property
     def responses_dir(self) -> Path:
-        return self.root / "bot" / "responses"
+        return self._responses_dir
 
     @property
     def store_dir(self) -> Path:
         return self.root / "data" / "store"
 
     def relative(self, path: Path) -> str:
-        return str(Path(path).relative_to(self.root))
+        path = Path(path)
+        return str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
 
     @property
     def uses_git(self) -> bool:
@@ -308,7 +312,7 @@ class ContentFiles:
                 return {"path": self.relative(path), "commit": None, "summary": summary, "changed": False}
             yamlfiles.write(path, data)
             commit = None
-            if self.uses_git:
+            if self.uses_git and path.resolve().is_relative_to(self.root.resolve()):
                 commit = commit_file(self.root, path, f"studio: {summary}", who.display_name, who.username)
             now = time.time()
             with self.engine.begin() as conn:
