@@ -102,7 +102,9 @@ async def test_coverage_try_it_and_the_japanese_ui_pass_axe(browser, studio):
     await page.locator("#try-result dd").first.wait_for()
     assert await page.locator("#try-result dd").first.text_content() == "ja"
     await page.click("#tabs [data-tab=training]")
-    await page.locator("#training-state, #training-unavailable:not([hidden])").first.wait_for()
+    # Without the training API (not on this branch) the panel says so; with it, it shows the latest job.
+    await page.wait_for_function("""() => !document.querySelector('#training-unavailable').hidden
+                                          || document.querySelector('#training-state').textContent !== ''""")
     await page.click("#tabs [data-tab=facts]")
     await page.locator("#facts-form input[name=days_min]").wait_for()
     await assert_accessible(page)
