@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import string
+import subprocess
 import threading
 import time
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,7 @@ from handoff.store.sql import content_changes
 from handoff.studio import facts_schema, yamlfiles
 from handoff.studio.git import commit_file, is_work_tree
 
+logger = logging.getLogger(__name__)
 MAX_EXAMPLE_CHARS = 300
 MAX_ANSWER_CHARS = 2000
 
@@ -196,8 +200,9 @@ class ContentFiles:
         if not isinstance(text, str) or not text.strip():
             raise ContentError("empty_example", "an example needs some text")
         text = text.strip()
-        if "\n" in text or "\r" in text:
+        if len(text.splitlines()) != 1:
             raise ContentError("invalid_example", "an example is one line")
+        _check_printable(text, "invalid_example")
         if len(text) > MAX_EXAMPLE_CHARS:
             raise ContentError("invalid_example", f"an example has at most {MAX_EXAMPLE_CHARS} characters")
         return text
@@ -248,6 +253,7 @@ class ContentFiles:
             raise ContentError("empty_answer", "an answer needs some text")
         if len(text) > MAX_ANSWER_CHARS:
             raise ContentError("invalid_answer", f"an answer has at most {MAX_ANSWER_CHARS} characters")
+        _check_printable(text.replace("\n", ""), "invalid_answer")
         expected = datacheck._placeholders(english[name])
         used = placeholder_names(text)
         unknown = used - expected
@@ -313,7 +319,10 @@ class ContentFiles:
             yamlfiles.write(path, data)
             commit = None
             if self.uses_git and path.resolve().is_relative_to(self.root.resolve()):
-                commit = commit_file(self.root, path, f"studio: {summary}", who.display_name, who.username)
+                try:
+                    commit = commit_file(self.root, path, f"studio: {summary}", who.display_name, who.username)
+                except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:  # the change itself is saved
+                    logger.warning("studio: %s saved but not committed: %s", self.relative(path), error)
             now = time.time()
             with self.engine.begin() as conn:
                 conn.execute(content_changes.insert().values(
@@ -326,6 +335,12 @@ class ContentFiles:
         query = select(content_changes).order_by(content_changes.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _check_printable(text: str, code: str) -> None:
+    """Refuse control characters (YAML cannot hold some of them; none belongs in shopper-facing text)."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        raise ContentError(code, "the text contains control characters")
 
 
 class _Unchanged(Exception):

@@ -17,7 +17,7 @@ MAX_DAYS = 365
 MAX_YEN = 10_000_000
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _THRESHOLD = re.compile(r"^[A-Z]{3} \d+(\.\d+)?$")
-_URL = re.compile(r"^https?://[^\s]+$")
+_URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
 DESTINATION_FIELDS = ("days_min", "days_max", "fee_jpy", "free_over_jpy", "duties", "payment_methods", "currency")
 POLICY_FIELDS = ("dispatch_days", "return_days", "refund_days", "tracking_url")
 
@@ -35,8 +35,9 @@ def _whole(value: Any, low: int, high: int, name: str) -> int:
 
 
 def _text(value: Any, name: str, limit: int = 80) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise _error(f"{name} must be text of 1-{limit} characters")
+    if (not isinstance(value, str) or not value.strip() or len(value) > limit
+            or any(not c.isprintable() for c in value)):
+        raise _error(f"{name} must be text of 1-{limit} printable characters")
     return value.strip()
 
 
