@@ -173,3 +173,18 @@ def test_an_edited_or_deleted_example_changes_only_its_line(content):
     assert changed_lines(content.root) == ["-    - eta?"]
     texts = [e["text"] for e in content.examples("shipping_time", "en")]
     assert "delivery time please" in texts and "eta?" not in texts and "delivery time" not in texts
+
+
+def test_an_answer_missing_in_a_language_can_be_written_and_coverage_then_shows_it_present(content):
+    path = content.responses_dir / "ko.yml"
+    data = yamlfiles.load(path)
+    del data["responses"]["utter_return_policy"]
+    yamlfiles.write(path, data)
+    assert coverage(content.root)["cells"]["return_policy"]["ko"]["answer"] == "missing"
+    with pytest.raises(ContentError) as refused:
+        content.set_answer(MAYA, "ko", "utter_return_policy", 1, "{return_days}일 이내에 반품할 수 있습니다.")
+    assert refused.value.code == "invalid_index"
+    content.set_answer(MAYA, "ko", "utter_return_policy", 0, "{return_days}일 이내에 반품할 수 있습니다.")
+    assert content.responses("ko")["utter_return_policy"] == [{"text": "{return_days}일 이내에 반품할 수 있습니다."}]
+    assert coverage(content.root)["cells"]["return_policy"]["ko"]["answer"] == "present"
+    assert changed_lines(content.root)[-2:] == ["+  utter_return_policy:", '+  - text: "{return_days}일 이내에 반품할 수 있습니다."']

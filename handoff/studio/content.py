@@ -263,13 +263,23 @@ class ContentFiles:
         path = self.responses_dir / f"{language}.yml"
 
         def change(data: Any) -> None:
-            variations = ((data or {}).get("responses") or {}).get(name)
-            if not variations:
-                raise ContentError("unknown_answer", f"{name} has no text in {language} yet")
-            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(variations):
-                raise ContentError("invalid_index", f"{name} has {len(variations)} variation(s) in {language}")
-            old = variations[index].get("text")
-            variations[index]["text"] = type(old)(text) if isinstance(old, str) and type(old) is not str else text
+            from ruamel.yaml.comments import CommentedMap, CommentedSeq
+            from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+            responses = (data or {}).get("responses")
+            if responses is None:
+                raise ContentError("unknown_answer", f"{self.relative(path)} has no responses")
+            variations = responses.get(name)
+            count = len(variations or [])
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= count:
+                raise ContentError("invalid_index", f"{name} has {count} variation(s) in {language}")
+            if index == count:  # a new variation (or the first text of an answer missing in this language)
+                if variations is None:
+                    variations = responses[name] = CommentedSeq()
+                variations.append(CommentedMap([("text", DoubleQuotedScalarString(text))]))
+            else:
+                old = variations[index].get("text")
+                variations[index]["text"] = type(old)(text) if isinstance(old, str) and type(old) is not str else text
             missing = expected - datacheck._placeholders(_plain(variations))
             if missing:
                 raise ContentError("missing_placeholder", f"the answer must still use {{{sorted(missing)[0]}}}")

@@ -376,7 +376,8 @@
       card.dataset.name = answer.name;
       card.append(el("h3", "", answer.name),
         el("p", "muted", t("placeholders", { list: answer.placeholders.map((p) => `{${p}}`).join(" ") || t("none") })));
-      answer.texts.forEach((text, index) => {
+      const texts = answer.texts.length ? answer.texts : [""];  // missing in this language: write its first text
+      texts.forEach((text, index) => {
         const label = el("label", "");
         label.append(el("span", "", t("variation", { n: index + 1 })));
         const box = el("textarea");
