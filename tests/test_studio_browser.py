@@ -96,6 +96,11 @@ async def test_coverage_try_it_and_the_japanese_ui_pass_axe(browser, studio):
     await page.click("#tabs [data-tab=coverage]")
     await page.locator("#coverage-body tr").first.wait_for()
     await assert_accessible(page)
+    await page.locator('#coverage-body td[data-intent="return_policy"][data-language="de"] button').click()
+    await page.locator("#examples-list li").first.wait_for()
+    assert await page.locator("#examples-filter [name=intent]").input_value() == "return_policy"
+    assert await page.locator("#examples-filter [name=language]").input_value() == "de"
+    assert "de/" in await page.locator("#examples-list li .muted").first.text_content()
     await page.click("#tabs [data-tab=try]")
     await page.fill("#try-form [name=text]", "ドイツまでの送料はいくらですか")
     await page.click("#try-form button[type=submit]")

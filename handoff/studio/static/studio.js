@@ -299,7 +299,10 @@
         row.append(el("th", "", intent));
         for (const lang of data.languages) {
           const cell = data.cells[intent][lang];
-          const td = el("td", "", String(cell.examples));
+          const td = el("td");
+          const open = button(String(cell.examples), () => examples.open(intent, lang), "count");
+          open.setAttribute("aria-label", `${intent} · ${lang}: ${cell.examples}`);
+          td.append(open);
           const notes = [];
           if (cell.thin) { td.classList.add("thin"); td.append(el("span", "flag", " !")); notes.push(t("coverageHelp")); }
           if (cell.collisions.length) {
@@ -321,6 +324,14 @@
   /* -- examples ---------------------------------------------------------------------- */
   const examples = {
     form() { return $("#examples-filter"); },
+    /** The examples of one intent in one language (from a coverage cell). */
+    open(intent, language) {
+      const form = this.form();
+      form.intent.value = intent;
+      form.language.value = language;
+      form.q.value = "";
+      studio.show("examples");
+    },
     async load() {
       const form = this.form();
       if (!form.language.value) form.language.value = "en";
