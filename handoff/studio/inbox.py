@@ -26,6 +26,7 @@ FALLBACK_INTENT = "nlu_fallback"
 # an understanding this long after arriving never gets one (an agent had the conversation).
 UNDERSTANDING_GRACE_SECONDS = 120
 MAX_LIMIT = 200
+SYNC_BATCH = 5000
 
 
 def reason_for(data: dict, low_confidence: float) -> Optional[tuple[str, Optional[str]]]:
@@ -58,25 +59,34 @@ class ReviewInbox:
         self._scanned: Optional[int] = None  # messages up to this id are in the inbox if they need to be
 
     def sync(self, now: Optional[float] = None) -> int:
-        """Copy the shopper messages that need review and are not in the inbox yet; how many were added."""
+        """Copy the shopper messages that need review and are not in the inbox yet; how many were added.
+
+        Reads in batches of ``SYNC_BATCH`` messages (the first read of a long history stays bounded in memory).
+        """
         now = now or time.time()
-        with self.engine.begin() as conn:
-            if self._scanned is None:
+        if self._scanned is None:
+            with self.engine.connect() as conn:
                 self._scanned = conn.execute(select(func.max(review_items.c.message_id))).scalar() or 0
-            rows = conn.execute(select(messages).where(messages.c.id > self._scanned, messages.c.sender == "shopper")
-                                .order_by(messages.c.id)).fetchall()
-        found, pending = [], None
-        for row in rows:
-            data = json.loads(row.data or "{}")
-            why = reason_for(data, self.low_confidence)
-            if why is None:
-                if "intent" not in data and now - row.created_at < UNDERSTANDING_GRACE_SECONDS and pending is None:
-                    pending = row.id  # look at it again next time
-                continue
-            found.append(_new_item(row, data, *why))
-        added = self._insert(found)
-        if rows:
-            self._scanned = (pending - 1) if pending is not None else rows[-1].id
+        added, pending, position = 0, None, self._scanned
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(messages).where(messages.c.id > position, messages.c.sender == "shopper")
+                                    .order_by(messages.c.id).limit(SYNC_BATCH)).fetchall()
+            found = []
+            for row in rows:
+                data = json.loads(row.data or "{}")
+                why = reason_for(data, self.low_confidence)
+                if why is None:
+                    if "intent" not in data and now - row.created_at < UNDERSTANDING_GRACE_SECONDS and pending is None:
+                        pending = row.id  # look at it again next time
+                    continue
+                found.append(_new_item(row, data, *why))
+            added += self._insert(found)
+            if rows:
+                position = rows[-1].id
+            if len(rows) < SYNC_BATCH:
+                break
+        self._scanned = (pending - 1) if pending is not None else position
         return added
 
     def _insert(self, found: list[dict]) -> int:
