@@ -219,3 +219,12 @@ def test_two_staff_adding_examples_to_the_same_file_at_once_keep_every_one(studi
     authors = git(studio.content, "log", f"-{len(jobs)}", "--format=%an").split()
     assert sorted(authors) == sorted(["Maya", "Ada"] * 4)
     assert git(studio.content, "status", "--porcelain").strip() == ""
+
+
+def test_the_studio_page_runs_only_its_own_scripts_and_cannot_be_framed(studio):
+    with urllib.request.urlopen(studio.url + "/studio", timeout=10) as page:
+        headers, body = page.headers, page.read().decode()
+    assert "script-src 'self'" in headers["Content-Security-Policy"] and headers["X-Frame-Options"] == "DENY"
+    assert '<script src="/studio/static/studio.js" defer></script>' in body and "<script>" not in body
+    with urllib.request.urlopen(studio.url + "/studio/static/studio.js", timeout=10) as script:
+        assert script.headers["Cache-Control"] == "no-cache" and b"textContent" in script.read()
