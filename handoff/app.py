@@ -10,7 +10,7 @@ from typing import Optional
 
 from sanic import Sanic, response
 
-from actions.inprocess import InProcessActionEndpoint
+from actions.inprocess import InProcessActionEndpoint, build_executor
 from bot.engine import BotEngine, build_agent
 from bot.nlg import MultilingualNLG
 from crossdesk.paths import WIDGET_DIR
@@ -38,6 +38,7 @@ from handoff.sessions import setup_sessions
 from handoff.settings import Settings
 from handoff.socket_server import SocketServer
 from handoff.static_files import setup_static
+from handoff.studio.api import setup_studio
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
 from handoff.throttle import LoginLimiter
@@ -46,10 +47,11 @@ logger = logging.getLogger(__name__)
 _app_ids = itertools.count()
 
 
-def default_bot(settings: Settings, model_path: Path) -> BotEngine:
-    """The Rasa engine for a model, with the tracker store from settings and the actions in-process."""
-    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, settings.responses_dir or None,
-                                         action_endpoint=InProcessActionEndpoint(),
+def default_bot(settings: Settings, model_path: Path, facts: Optional[StoreFacts] = None) -> BotEngine:
+    """The Rasa engine for a model, with the tracker store from settings and the actions in-process
+    (answering from ``facts``, the store facts the studio reloads in place)."""
+    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, str(settings.responses_path),
+                                         action_endpoint=InProcessActionEndpoint(build_executor(facts)),
                                          lock_store=scaleout.lock_store(settings.redis_url),
                                          tracker_cache_size=scaleout.sharing(settings).tracker_cache))
 
@@ -69,10 +71,12 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.config.RESPONSE_TIMEOUT = 30
     app.ctx.settings = settings
     app.ctx.store = store or SQLStore(settings.database_url)
+    # The store facts answers are filled from; one object, reloaded in place by the studio.
+    app.ctx.facts = facts = StoreFacts.from_dir(settings.content_path / "data" / "store")
     if bot is None:
         if model_path is None:
             raise ValueError("create_app needs a bot or a model_path")
-        bot = default_bot(settings, model_path)
+        bot = default_bot(settings, model_path, facts)
     app.ctx.bot = bot
     sio = SocketServer(
         async_mode="sanic",
@@ -88,7 +92,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.login_limiter = login_limiter or LoginLimiter.from_settings(settings)
     app.ctx.translator = TranslationService.from_settings(settings)
     interpreter = Interpreter(app.ctx.translator, budget=settings.translator_timeout)
-    texts = MultilingualNLG()
+    texts = app.ctx.texts = MultilingualNLG.from_dir(settings.responses_path)
     app.ctx.audit = AuditLog(app.ctx.store)
     # Collaborators in dependency order; each gets what it uses at construction.
     conversations = ConversationCache()  # rows the shopper side reads; dropped on every transition
@@ -108,8 +112,9 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_http_errors(app)
     setup_routes(app)
     setup_api(app)
-    setup_console(app, handoffs, texts, StoreFacts.from_dir())
+    setup_console(app, handoffs, texts, app.ctx.facts)
     setup_privacy(app, service, handoffs)
+    setup_studio(app)
     setup_kpis(app)
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)

@@ -223,7 +223,7 @@ class ConversationService:
             metrics.bot_reply(asyncio.get_running_loop().time() - started)
             previous, self._last_intent[session_id] = self._last_intent.get(session_id), reply.intent
             reason = self.lifecycle.trigger_for(conversation, reply.intent, previous) if self.lifecycle else None
-            outgoing = self._record_turn(conversation, shopper_message, without_handoff_promise(reply, reason))
+            outgoing = self._record_turn(conversation, shopper_message, without_handoff_promise(reply, reason), reason)
             if reply.language and reply.language != conversation.language:
                 self._update(conversation, language=reply.language)
             return Turn(conversation, outgoing, reason)
@@ -241,9 +241,12 @@ class ConversationService:
         messages = await self.interpreter.bot_output(reply.messages, language, remaining)
         return replace(reply, language=language, messages=messages)
 
-    def _record_turn(self, conversation: Conversation, message: StoredMessage, reply: BotReply) -> list[Outgoing]:
+    def _record_turn(self, conversation: Conversation, message: StoredMessage, reply: BotReply,
+                     handoff: Optional[str] = None) -> list[Outgoing]:
         understanding = {**message.data, "intent": reply.intent, "confidence": reply.confidence,
                          "entities": reply.entities}
+        if handoff:  # the trigger this message set off (the studio's review inbox lists it)
+            understanding["handoff"] = handoff
         drafts = []
         for bot_message in reply.messages:
             bot_message = {**bot_message, "language": bot_message.get("language") or reply.language}

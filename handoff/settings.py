@@ -67,6 +67,10 @@ class Settings:
         redis_url: Redis shared by several server processes (presence, emits between
             processes, Rasa's conversation locks); empty = one process, all in memory.
         workers: server processes ``python -m handoff serve`` starts (on ``port``, ``port``+1, ...).
+        content_dir: the folder holding ``data/nlu``, ``bot/responses`` and ``data/store`` that the
+            studio edits and training reads (default: the repository root).
+        studio_low_confidence: shopper messages the bot understood with less confidence than this
+            go to the studio's review inbox.
     """
 
     host: str = "127.0.0.1"
@@ -108,6 +112,8 @@ class Settings:
     metrics_token: str = ""
     redis_url: str = ""
     workers: int = 1
+    content_dir: str = ""
+    studio_low_confidence: float = 0.5
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":
@@ -139,6 +145,16 @@ class Settings:
     def models_dir(self) -> Path:
         """Where trained models are kept."""
         return Path(self.var_dir) / "models"
+
+    @property
+    def content_path(self) -> Path:
+        """The content folder (``content_dir``, else the repository root)."""
+        return Path(self.content_dir) if self.content_dir else ROOT
+
+    @property
+    def responses_path(self) -> Path:
+        """The bot's answers per language: ``responses_dir``, else ``bot/responses`` under the content folder."""
+        return Path(self.responses_dir) if self.responses_dir else self.content_path / "bot" / "responses"
 
     @property
     def protected_term_list(self) -> list[str]:

@@ -73,6 +73,13 @@ async def test_console_login_screen(browser, server):
     await assert_accessible(page)
 
 
+async def test_studio_login_screen(browser, server):
+    """(The studio's other screens: tests/test_studio_browser.py.)"""
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/studio")
+    await page.locator("#login-form").wait_for()
+    await assert_accessible(page)
+
+
 async def test_console_with_a_claimed_conversation_open(browser, server):
     add_agent(server.var_dir, "axel", "axel-password-1", languages="en")
     shop = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/")

@@ -128,6 +128,7 @@
       $("#login-form [name=username]").focus();
     },
     showApp() {
+      if (this.agent.role === "content") { location.assign("/studio"); return; }  // content staff work in the studio
       $("#login").hidden = true;
       $("#app").hidden = false;
       $("#me-name").textContent = this.agent.display_name;

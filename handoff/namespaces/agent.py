@@ -24,6 +24,7 @@ from handoff.store.agents import AgentStore
 from handoff.store.records import Agent
 
 logger = logging.getLogger(__name__)
+AGENT_ROLES = ("agent", "admin")  # who may connect to /agent (content staff may not)
 
 
 class AgentNamespace(BackgroundNamespace):
@@ -117,6 +118,8 @@ class AgentNamespace(BackgroundNamespace):
         if session is None:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized: a valid agent token is required")
         agent = session.agent
+        if agent.role not in AGENT_ROLES:  # content staff work in the studio; conversations are not theirs
+            raise socketio.exceptions.ConnectionRefusedError("forbidden: your role may not handle conversations")
         self.presence.connected(sid, agent.id)
         self.sessions.opened(sid, session)
         metrics.socket(protocol.AGENT_NAMESPACE, 1)

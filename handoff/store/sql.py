@@ -103,6 +103,42 @@ audit_log = Table(
     Index("ix_audit_log_agent", "agent_id", "created_at"),
 )
 
+# The studio's review inbox: shopper messages the bot missed (fallback, out of scope, low
+# confidence, handoff), with what staff did about them (handoff/studio/inbox.py).
+review_items = Table(
+    "review_items", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Integer, nullable=False, unique=True),
+    Column("conversation_id", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("language", String(16)),
+    Column("intent", String(64)),
+    Column("confidence", Float),
+    Column("reason", String(32), nullable=False),  # fallback, out_of_scope, low_confidence, handoff
+    Column("trigger", String(64)),  # the handoff trigger, for reason handoff
+    Column("state", String(16), nullable=False, default="open"),  # open, added, out_of_scope, dismissed
+    Column("resolution", String(64)),  # the intent it was added to
+    Column("acted_by", Integer),
+    Column("acted_at", Float),
+    Column("created_at", Float, nullable=False),
+    Index("ix_review_items_state", "state", "message_id"),
+    Index("ix_review_items_conversation", "conversation_id"),  # erasure
+)
+
+# Who changed which content file, when and how (the studio's edits; handoff/studio/content.py).
+content_changes = Table(
+    "content_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", Integer),
+    Column("username", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # example, answer, fact
+    Column("path", String(255), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("commit", String(64)),
+    Column("created_at", Float, nullable=False),
+    Index("ix_content_changes_created", "created_at"),
+)
+
 
 # Built once: executing a prepared construct skips per-call statement building.
 _INSERT_MESSAGE = messages.insert()
