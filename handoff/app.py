@@ -19,6 +19,7 @@ from handoff.http_errors import setup_http_errors
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
 from handoff.conversations import ConversationService
+from handoff.csat import Satisfaction
 from handoff.kpi_api import setup_kpis
 from handoff.lifecycle import Lifecycle
 from handoff.recovery import setup_recovery
@@ -86,6 +87,9 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings, interpreter)
     agent_ns.append(app.ctx.agent)
     app.ctx.shopper.agent_side = app.ctx.agent
+    app.ctx.satisfaction = Satisfaction(app.ctx.store, texts)
+    app.ctx.shopper.satisfaction = app.ctx.satisfaction
+    app.ctx.agent.shopper_side = app.ctx.shopper
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
     setup_origin_check(app, settings)

@@ -373,3 +373,36 @@ def parse_contact(data: Any) -> Contact:
     if name is not None and not (is_text(name) and len(name) <= 100):
         raise ProtocolError("invalid_name", "'name' must be a string of at most 100 characters")
     return Contact(email.strip(), (name or "").strip() or None)
+
+
+# -- satisfaction (CSAT): handoff/csat.py -------------------------------------
+RATING_REQUEST = "crossdesk:rating_request"  # server -> shopper (extensions only): {resolution_id, text, ...}
+RATING = "crossdesk:rating"  # shopper -> server {resolution_id, rating, comment?}; ack {ok, id}
+MAX_RATING_COMMENT_CHARS = 1000
+RATING_SCALE = range(1, 6)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """Validated ``crossdesk:rating``: a 1-5 score for one resolution, with an optional comment."""
+
+    resolution_id: int
+    rating: int
+    comment: Optional[str] = None
+
+
+def parse_rating(data: Any) -> Rating:
+    """``{resolution_id, rating, comment?}``: ``rating`` an integer 1-5 (not a bool, not 4.5)."""
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_payload", "crossdesk:rating expects an object")
+    resolution_id = data.get("resolution_id")
+    if type(resolution_id) is not int or not 1 <= resolution_id <= MAX_ROW_ID:
+        raise ProtocolError("invalid_resolution", "'resolution_id' must be the id the rating request named")
+    rating = data.get("rating")
+    if type(rating) is not int or rating not in RATING_SCALE:
+        raise ProtocolError("invalid_rating", "'rating' must be a whole number from 1 to 5")
+    comment = data.get("comment")
+    if comment is not None and not (is_text(comment) and len(comment) <= MAX_RATING_COMMENT_CHARS):
+        raise ProtocolError("invalid_comment",
+                            f"'comment' must be a string of at most {MAX_RATING_COMMENT_CHARS} characters")
+    return Rating(resolution_id, rating, (comment or "").strip() or None)

@@ -64,6 +64,10 @@ class Settings:
         trusted_proxies: comma-separated proxy addresses whose ``X-Forwarded-For`` is believed.
         shutdown_drain_seconds: how long a stopping server lets bot answers in flight finish.
         metrics_token: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
+        business_hours: when the team answers, e.g. ``Mon-Fri 09:00-18:00 Asia/Tokyo``; several
+            ranges separated by ``;`` or ``,`` (``handoff/business_hours.py``); empty: always open.
+        holidays: comma-separated ``YYYY-MM-DD`` dates (in the business-hours zone) the team is closed.
+        max_upload_bytes: largest photo or PDF a shopper or an agent may attach.
     """
 
     host: str = "127.0.0.1"
@@ -103,6 +107,9 @@ class Settings:
     trusted_proxies: str = ""
     shutdown_drain_seconds: float = 3.0
     metrics_token: str = ""
+    business_hours: str = ""
+    holidays: str = ""
+    max_upload_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":

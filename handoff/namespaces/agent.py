@@ -50,6 +50,7 @@ class AgentNamespace(BackgroundNamespace):
         self.online: dict[str, int] = {}  # sid -> agent id
         self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
         self.audit = None  # the AuditLog, set by the app: a claim hands over the transcript
+        self.shopper_side = None  # the ShopperNamespace, set by the app (CSAT requests after a resolve)
         self.presence: dict[int, str] = {}  # agent id -> "online" | "away"
         self.sessions = SessionGuard(agents, self._cut, settings.agent_session_sweep_seconds)
         self.queue_pushes = Coalescer(self._send_queue, QUEUE_PUSH_INTERVAL)
@@ -308,7 +309,10 @@ class AgentNamespace(BackgroundNamespace):
         async def resolve(agent, conversation_id):
             return await self.lifecycle.resolve(agent, conversation_id, outcome)
 
-        return await self._finish(sid, protocol.AGENT_RESOLVE, data, resolve)
+        ack = await self._finish(sid, protocol.AGENT_RESOLVE, data, resolve)
+        if ack.get("ok") and self.shopper_side:  # the shopper is asked to rate the help (handoff/csat.py)
+            await self.shopper_side.ask_rating(data["conversation_id"])
+        return ack
 
     async def on_presence(self, sid: str, data: Any = None) -> dict:
         """``presence {status}``: online or away (shown to other agents)."""
