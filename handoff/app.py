@@ -18,6 +18,7 @@ from handoff.console_api import setup_console
 from handoff.http_errors import setup_http_errors
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
+from handoff.business_hours import BusinessHours
 from handoff.conversations import ConversationService
 from handoff.csat import Satisfaction
 from handoff.kpi_api import setup_kpis
@@ -82,7 +83,8 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     texts = MultilingualNLG()
     agent_ns: list[AgentNamespace] = []
     service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].available_count(),
-                                  on_change=service.forget)
+                                  on_change=service.forget,
+                                  hours=BusinessHours.parse(settings.business_hours, settings.holidays))
     app.ctx.shopper = ShopperNamespace(service, settings)
     app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings, interpreter)
     agent_ns.append(app.ctx.agent)

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from handoff.business_hours import zone
 from handoff.plain_json import encoded_size, is_text, problem
 
 # -- shopper namespace "/" (Rasa protocol) -----------------------------------
@@ -192,6 +193,9 @@ def _check_known_metadata(metadata: dict) -> None:
     if page is not None and not (type(page) is str and len(page) <= MAX_PAGE_CHARS):
         raise ProtocolError("invalid_metadata",
                             f"'metadata.page' must be a string of at most {MAX_PAGE_CHARS} characters")
+    timezone = metadata.get("timezone")
+    if timezone is not None and zone(timezone) is None:
+        raise ProtocolError("invalid_timezone", "'metadata.timezone' must be an IANA time zone (e.g. Asia/Tokyo)")
     user = metadata.get("user")
     if user is None:
         return

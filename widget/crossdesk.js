@@ -115,6 +115,18 @@
   }
 
   const clockFormats = new Map();
+  // Queue notices after which the shopper is offered the contact form: nobody online, or outside business hours.
+  const OFFLINE_NOTICES = ["utter_handoff_offline", "utter_handoff_closed"];
+
+  /** The browser's IANA time zone ("Asia/Tokyo"), or "" when it cannot tell. */
+  function shopperTimeZone() {
+    try {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      return typeof zone === "string" && zone.length <= 64 ? zone : "";
+    } catch (error) {
+      return "";
+    }
+  }
 
   /**
    * "14:05" or "2:05 PM" as the shopper's locale writes times: the browser's locale when it
@@ -234,6 +246,19 @@
     .contact label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); gap: 2px; }
     .contact input { border: 1px solid #9aa3ad; border-radius: 6px; padding: 6px 8px; color: var(--text); }
     .contact button { align-self: flex-start; border: 0; border-radius: 6px; padding: 6px 12px;
+      background: var(--accent); color: var(--accent-text); cursor: pointer; }
+    .rating { display: flex; flex-direction: column; gap: 6px; padding: 10px; border: 1px solid #d0d6de;
+      border-radius: 10px; background: var(--bg); }
+    .rating fieldset { border: 0; margin: 0; padding: 0; display: flex; gap: 4px; flex-wrap: wrap; }
+    .rating legend { font-size: 13px; margin-bottom: 6px; }
+    .rating .score { display: inline-flex; align-items: center; justify-content: center; min-width: 36px; min-height: 36px;
+      border: 1px solid var(--accent); border-radius: 18px; color: var(--accent); cursor: pointer; }
+    .rating .score:has(input:checked) { background: var(--accent); color: var(--accent-text); }
+    .rating .score input { position: absolute; opacity: 0; width: 1px; height: 1px; }
+    .rating .score:focus-within { outline: 2px solid var(--accent); outline-offset: 2px; }
+    .rating label.comment { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); gap: 2px; }
+    .rating textarea { border: 1px solid #9aa3ad; border-radius: 6px; padding: 6px 8px; min-height: 40px; flex: none; }
+    .rating button { align-self: flex-start; border: 0; border-radius: 6px; padding: 6px 12px;
       background: var(--accent); color: var(--accent-text); cursor: pointer; }
     form.compose { display: flex; align-items: flex-end; border-top: 1px solid #d8dde3; }
     textarea { flex: 1; border: 0; padding: 12px; resize: none; max-height: 120px; min-height: 44px;
@@ -465,6 +490,37 @@
       return form;
     }
 
+    /** The CSAT form of a ``crossdesk:rating_request``: five radio buttons, an optional comment, send. */
+    ratingForm(request, onSubmit) {
+      const form = this.el("form", "rating");
+      const scores = this.el("fieldset");
+      scores.append(this.el("legend", "", request.text));
+      for (let n = 1; n <= 5; n += 1) {
+        const label = this.el("label", "score");
+        const input = this.el("input");
+        input.type = "radio";
+        input.name = "rating";
+        input.value = String(n);
+        input.required = true;
+        input.setAttribute("aria-label", String(request.scale || "{n}").replace("{n}", n));
+        label.append(input, this.el("span", "", String(n)));
+        scores.append(label);
+      }
+      const comment = this.el("textarea");
+      comment.maxLength = 1000;
+      const commentLabel = this.el("label", "comment", request.comment);
+      commentLabel.append(comment);
+      const button = this.el("button", "", request.submit);
+      button.type = "submit";
+      form.append(scores, commentLabel, button);
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const picked = form.querySelector("input[name=rating]:checked");
+        if (picked) onSubmit(Number(picked.value), comment.value.trim(), form);
+      });
+      return form;
+    }
+
     append(node) {
       const nearBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 80;
       this.log.append(node);
@@ -568,6 +624,27 @@
       socket.on("crossdesk:shopper_message", (message) => this.receive({ ...message, sender: "shopper" }));
       socket.on("bot_uttered", (message) => this.receive(message));
       socket.on("crossdesk:typing", (data) => this.showTyping(data));
+      socket.on("crossdesk:rating_request", (request) => this.askRating(request));
+    }
+
+    /** After an agent resolved the conversation: one CSAT form per resolution (handoff/csat.py). */
+    askRating(request) {
+      if (!request || typeof request.resolution_id !== "number" || typeof request.text !== "string") return;
+      if (this.ratingForm && this.ratingForm.isConnected) {
+        if (this.ratingForm.dataset.resolution === String(request.resolution_id)) return;
+        this.ratingForm.remove();
+      }
+      this.ratingForm = this.view.ratingForm(request, (rating, comment, form) => {
+        const payload = comment ? { resolution_id: request.resolution_id, rating, comment } : { resolution_id: request.resolution_id, rating };
+        this.socket.timeout(ACK_TIMEOUT_MS).emit("crossdesk:rating", payload, (error, ack) => {
+          if (error || !ack || !(ack.ok || ack.error === "already_rated")) return;
+          const thanks = this.view.el("div", "msg system", request.thanks);
+          thanks.setAttribute("role", "status");
+          form.replaceWith(thanks);
+        });
+      });
+      this.ratingForm.dataset.resolution = String(request.resolution_id);
+      this.view.append(this.ratingForm);
     }
 
     requestSession() {
@@ -639,7 +716,7 @@
       const row = this.view.message(shown, this.strings, this.lang);
       this.view.append(row);
       this.track(message.event);
-      if (message.event === "utter_handoff_offline" && last && !replay) this.offerContactForm();
+      if (OFFLINE_NOTICES.includes(message.event) && last && !replay) this.offerContactForm();
       const replies = Array.isArray(message.quick_replies) ? message.quick_replies.filter((r) => this.offered(r)) : [];
       if (last && replies.length) {
         this.view.append(this.view.quickReplies(replies, (reply) => this.send(reply.payload, reply.title)));
@@ -650,12 +727,13 @@
     /** Follows the handoff notices: ``handoff`` is "waiting", "with_agent" or "" (the bot has the chat). */
     track(event) {
       const queued = { utter_handoff_waiting: "waiting", utter_handoff_offline: "waiting", utter_agent_requeued: "waiting",
+        utter_handoff_closed: "waiting",
         utter_agent_joined: "with_agent", utter_agent_left: "" };
       if (event === "contact") this.contactGiven = true;
       if (!(event in queued)) return;
       this.handoff = queued[event];
       this.withAgent = this.handoff === "with_agent";
-      this.offlineQueued = event === "utter_handoff_offline";
+      this.offlineQueued = OFFLINE_NOTICES.includes(event);
       if (this.offlineQueued) this.contactGiven = false;
       if (this.handoff) this.hideRequestHuman();
     }
@@ -748,6 +826,8 @@
 
     emitWithAck(item) {
       const metadata = { locale: this.locale(), page: location.pathname };
+      const timezone = shopperTimeZone();  // agents see the shopper's local time; closed-hours notices use it
+      if (timezone) metadata.timezone = timezone;
       if (this.user) metadata.user = this.user;
       const payload = { message: item.text, session_id: this.sessionId, message_id: item.message_id, metadata };
       return new Promise((resolve) => {
