@@ -113,3 +113,46 @@ async def test_a_reload_asks_again_until_rated_and_ratings_survive_a_restart(csa
     ack = await rate(back, {"resolution_id": request["resolution_id"], "rating": 5})
     assert ack["error"] == "already_rated"  # the stored rating outlived the restart
     await back.close()
+
+
+# -- CSAT figures (#18) over the known history of tests/kpi_history.py, on SQLite and PostgreSQL --------------
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def kpi_store(request, tmp_path_factory):
+    import contextlib
+
+    from handoff.store import SQLStore
+    from tests.kpi_history import seed
+    from tests.test_kpis import postgres
+
+    with contextlib.ExitStack() as stack:
+        url = (f"sqlite:///{tmp_path_factory.mktemp('csat-kpis') / 'crossdesk.db'}" if request.param == "sqlite"
+               else stack.enter_context(postgres()))
+        store = SQLStore(url)
+        seed(store)
+        yield store
+        store.close()
+
+
+def test_csat_average_and_distribution_by_language_and_by_agent(kpi_store):
+    from handoff import kpis
+    from tests.test_kpis import TOKYO_DAY
+
+    report = kpis.compute(kpi_store.engine, kpis.parse_window(TOKYO_DAY))
+    by_id = {c["id"]: c for c in report["charts"]}
+    languages = by_id["csat_by_language"]
+    assert languages["columns"] == ["language", "ratings", "average", "satisfied_pct", "r1", "r2", "r3", "r4", "r5"]
+    # c7's 1 was given the evening before (Tokyo): not in the day.
+    assert languages["rows"] == [["(all)", 4, 4.0, 75.0, 0, 1, 0, 1, 2],
+                                 ["ko", 2, 4.5, 100.0, 0, 0, 0, 1, 1],
+                                 ["fr", 1, 2.0, 0.0, 0, 1, 0, 0, 0],
+                                 ["ja", 1, 5.0, 100.0, 0, 0, 0, 0, 1]]
+    assert by_id["csat_by_agent"]["rows"] == [["Aiko", 1, 5.0, 100.0, 0, 0, 0, 0, 1],
+                                              ["Ben", 3, 3.67, 66.7, 0, 1, 0, 1, 1]]
+    assert "csat" not in report["pending"]
+    csv_text = kpis.chart_csv(by_id["csat_by_agent"])
+    assert csv_text.splitlines()[2] == "Ben,3,3.67,66.7,0,1,0,1,1"
+    previous_evening = kpis.compute(kpi_store.engine, kpis.parse_window({**TOKYO_DAY, "from": "2026-03-02",
+                                                                           "to": "2026-03-02"}))
+    assert {c["id"]: c for c in previous_evening["charts"]}["csat_by_language"]["rows"] == [
+        ["(all)", 1, 1.0, 0.0, 1, 0, 0, 0, 0], ["en", 1, 1.0, 0.0, 1, 0, 0, 0, 0]]
