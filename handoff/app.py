@@ -13,6 +13,7 @@ from bot.engine import BotEngine, build_agent
 from bot.nlg import MultilingualNLG
 from actions.facts import StoreFacts
 from handoff.admin_api import setup_privacy
+from handoff.attachment_api import setup_attachments
 from handoff.api import error_response, setup_api
 from handoff.console_api import setup_console
 from handoff.http_errors import setup_http_errors
@@ -100,6 +101,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_api(app)
     setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
     setup_privacy(app, service)
+    setup_attachments(app)
     setup_kpis(app)
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)

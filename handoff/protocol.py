@@ -338,8 +338,11 @@ def rasa_payloads(payload: dict) -> list[dict]:
 def stored_message_fields(m) -> dict:
     """What every view of a stored message carries: id, sender, text, language, time,
     the agent's name and the system notice's name."""
-    return {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language, "ts": m.created_at,
-            "name": m.data.get("agent_name"), "event": m.data.get("event")}
+    fields = {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language, "ts": m.created_at,
+              "name": m.data.get("agent_name"), "event": m.data.get("event")}
+    if m.data.get("file"):  # a photo or PDF (handoff/attachments.py); Rasa's shapes leave it out
+        fields["file"] = m.data["file"]
+    return fields
 
 
 def message_payload(m) -> dict:
