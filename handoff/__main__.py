@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -85,7 +86,8 @@ def shopper_command(args: argparse.Namespace) -> int:
     from handoff.store import SQLStore
 
     settings = Settings.from_env()
-    privacy = Privacy(SQLStore(settings.database_url), settings.tracker_db_url, settings.retention_days)
+    privacy = Privacy(SQLStore(settings.database_url), settings.tracker_db_url, settings.retention_days,
+                      uploads=Path(settings.var_dir) / "uploads")
     try:
         if args.shopper_command == "purge":
             result = privacy.purge()

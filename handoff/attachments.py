@@ -170,6 +170,25 @@ class AttachmentStore:
         with self.store.engine.begin() as conn:
             conn.execute(attachments.update().where(attachments.c.id == attachment_id).values(message_id=message_id))
 
+    def ids_of(self, conversation_ids: list[str]) -> list[str]:
+        """The files of some conversations (read before their rows are erased)."""
+        if not conversation_ids:
+            return []
+        with self.store.engine.connect() as conn:
+            return list(conn.execute(select(attachments.c.id)
+                                     .where(attachments.c.conversation_id.in_(conversation_ids))).scalars())
+
+    def remove(self, attachment_ids: list[str]) -> int:
+        """Delete files (and thumbnails) from disk; how many files there were."""
+        removed = 0
+        for attachment_id in attachment_ids:
+            for thumbnail in (False, True):
+                path = self.path(attachment_id, thumbnail)
+                if path.exists():
+                    path.unlink()
+                    removed += not thumbnail
+        return removed
+
     def get(self, attachment_id: str) -> Optional[dict]:
         """The row, or None."""
         with self.store.engine.connect() as conn:

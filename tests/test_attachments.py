@@ -155,6 +155,27 @@ async def test_an_agents_pdf_reaches_the_shopper_and_plain_rasa_tabs_get_text_on
         await client.close()
 
 
+async def test_erasing_a_shopper_removes_their_files_from_disk(files_server):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    shopper = Shopper(files_server.url)
+    await shopper.connect()
+    await shopper.ask("hello")
+    file = upload(files_server, png(), session_id=shopper.session_id).json()["file"]
+    await shopper.close()
+    stored = files_server.var_dir / "uploads" / file["id"]
+    assert stored.exists() and stored.with_suffix(".thumb").exists()
+    erased = subprocess.run([sys.executable, "-m", "handoff", "shopper", "delete", "--session", shopper.session_id],
+                            env={**os.environ, "CROSSDESK_VAR_DIR": str(files_server.var_dir)},
+                            capture_output=True, text=True, check=True)
+    assert json.loads(erased.stdout)["deleted"]["files"] == 1
+    assert not stored.exists() and not stored.with_suffix(".thumb").exists()
+    assert get(files_server, file["url"]).status_code == 404
+
+
 async def test_files_stay_in_the_history_and_on_disk_after_a_restart(files_server):
     shopper, agent = await shopper_with_agent(files_server)
     file = upload(files_server, png(), "box.png", session_id=shopper.session_id).json()["file"]
