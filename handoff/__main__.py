@@ -13,6 +13,7 @@ def serve(args: argparse.Namespace) -> None:
     """Ensure a model, then run one server process."""
     from bot.training import ensure_model
     from handoff.app import create_app
+    from handoff.business_hours import InvalidHours
     from handoff.sanic_compat import CrossdeskProtocol
     from handoff.settings import Settings
     from handoff.store.migrate import SchemaError
@@ -24,7 +25,7 @@ def serve(args: argparse.Namespace) -> None:
     model = settings.model_path or str(ensure_model(settings.models_dir))
     try:
         app = create_app(settings, model_path=model)
-    except SchemaError as error:  # (a database from a newer release, or not ours)
+    except (SchemaError, InvalidHours) as error:  # (a database from a newer release, or not ours; bad hours)
         sys.exit(f"error: {error}")
     base = f"http://{settings.host}:{settings.port}"
     print(f"Crossdesk starting on {base}\n  demo storefront: {base}/\n  health:          {base}/health",

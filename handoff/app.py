@@ -85,7 +85,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     agent_ns: list[AgentNamespace] = []
     service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].available_count(),
                                   on_change=service.forget,
-                                  hours=BusinessHours.parse(settings.business_hours, settings.holidays))
+                                  hours=BusinessHours.from_settings(settings))
     app.ctx.shopper = ShopperNamespace(service, settings)
     app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings, interpreter)
     agent_ns.append(app.ctx.agent)

@@ -30,6 +30,10 @@ LOOKAHEAD_DAYS = 400  # a year of holidays and then some: beyond that the team i
 _RANGE_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)\Z")
 
 
+class InvalidHours(ValueError):
+    """The business-hours settings cannot be read (the server refuses to start, saying why)."""
+
+
 @functools.lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
     return frozenset(available_timezones()) | {"UTC"}
@@ -115,6 +119,14 @@ class BusinessHours:
                     raise ValueError(f"holiday '{text.strip()}' is not a date YYYY-MM-DD") from None
         return cls(openings, frozenset(days))
 
+    @classmethod
+    def from_settings(cls, settings) -> "BusinessHours":
+        """From ``CROSSDESK_BUSINESS_HOURS`` and ``CROSSDESK_HOLIDAYS``; InvalidHours names the setting at fault."""
+        try:
+            return cls.parse(settings.business_hours, settings.holidays)
+        except ValueError as error:
+            raise InvalidHours(f"CROSSDESK_BUSINESS_HOURS / CROSSDESK_HOLIDAYS: {error}") from None
+
     @property
     def always_open(self) -> bool:
         return not self.openings
@@ -174,4 +186,4 @@ def local_when(instant: dt.datetime, language: str, tz: Optional[ZoneInfo]) -> s
     return f"{day} {format_time(local, 'short', tzinfo=local.tzinfo, locale=locale)}"
 
 
-__all__ = ["BusinessHours", "Opening", "local_when", "zone"]
+__all__ = ["BusinessHours", "InvalidHours", "Opening", "local_when", "zone"]

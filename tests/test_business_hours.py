@@ -113,3 +113,17 @@ def test_a_shopper_asking_for_a_person_out_of_hours_is_told_when_the_team_is_bac
     [queued] = asyncio.run(lifecycle.request(store.get_conversation(conversation.id), "request_human"))
     assert queued.data["event"] == "utter_handoff_waiting"
     store.close()
+
+
+def test_a_bad_hours_setting_stops_the_server_with_a_one_line_reason(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CROSSDESK_VAR_DIR": str(tmp_path), "CROSSDESK_BUSINESS_HOURS": "Mon-Fri 9-18 Asia/Tokyo",
+           "CROSSDESK_MODEL_PATH": "unused.tar.gz", "RASA_TELEMETRY_ENABLED": "false"}
+    run = subprocess.run([sys.executable, "-m", "handoff", "serve"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        "error: CROSSDESK_BUSINESS_HOURS / CROSSDESK_HOLIDAYS: '9-18' is not a time range HH:MM-HH:MM")
