@@ -265,7 +265,9 @@
     .rating button { align-self: flex-start; border: 0; border-radius: 6px; padding: 6px 12px;
       background: var(--accent); color: var(--accent-text); cursor: pointer; }
     form.compose { display: flex; align-items: flex-end; border-top: 1px solid #d8dde3; }
-    form.compose button.attach { font-weight: 400; padding: 12px 4px 10px 10px; color: var(--muted); }
+    .composer { display: flex; align-items: flex-end; border-top: 1px solid #d8dde3; }
+    .composer form.compose { flex: 1; border-top: 0; }
+    .composer button.attach { border: 0; background: none; cursor: pointer; padding: 12px 4px 10px 10px; color: var(--muted); }
     a.file img { display: block; max-width: 200px; max-height: 200px; border-radius: 6px; }
     a.file { color: inherit; }
     textarea { flex: 1; border: 0; padding: 12px; resize: none; max-height: 120px; min-height: 44px;
@@ -406,8 +408,11 @@
       // (``capture``); paste and drag-and-drop below. The server checks what the bytes are.
       this.fileInput = this.fileButton("attach", ICONS.attach, false);
       this.cameraInput = this.fileButton("camera", ICONS.camera, true);
-      form.append(this.fileInput.button, this.input, this.sendButton);
-      if (window.matchMedia && window.matchMedia("(pointer: coarse)").matches) form.insertBefore(this.cameraInput.button, this.input);
+      // The file buttons sit beside the form, not in it: the form's one button is the send button.
+      const composer = this.el("div", "composer");
+      form.append(this.input, this.sendButton);
+      composer.append(this.fileInput.button, form);
+      if (window.matchMedia && window.matchMedia("(pointer: coarse)").matches) composer.insertBefore(this.cameraInput.button, form);
       this.input.addEventListener("paste", (event) => {
         const file = event.clipboardData && event.clipboardData.files && event.clipboardData.files[0];
         if (file) { event.preventDefault(); this.handlers.attach(file); }
@@ -422,7 +427,7 @@
         if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); this.submit(); }
       });
       this.input.addEventListener("input", () => this.handlers.typing());
-      return form;
+      return composer;
     }
 
     /** A button that opens a hidden file input (``capture``: the camera on phones). */
