@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -13,6 +14,7 @@ def serve(args: argparse.Namespace) -> None:
     from bot.training import ensure_model
     from crossdesk.compat import sanic_protocol
     from handoff.app import create_app
+    from handoff.business_hours import InvalidHours
     from handoff.settings import Settings
     from handoff.store.migrate import SchemaError
 
@@ -28,7 +30,7 @@ def serve(args: argparse.Namespace) -> None:
     model = settings.model_path or str(ensure_model(settings.models_dir))
     try:
         app = create_app(settings, model_path=model)
-    except SchemaError as error:  # (a database from a newer release, or not ours)
+    except (SchemaError, InvalidHours) as error:  # (a database from a newer release, or not ours; bad hours)
         sys.exit(f"error: {error}")
     base = f"http://{settings.host}:{settings.port}"
     print(f"Crossdesk starting on {base}\n  demo storefront: {base}/\n  health:          {base}/health",
@@ -90,7 +92,8 @@ def shopper_command(args: argparse.Namespace) -> int:
     from handoff.store import SQLStore
 
     settings = Settings.from_env()
-    privacy = Privacy(SQLStore(settings.database_url), settings.tracker_db_url, settings.retention_days)
+    privacy = Privacy(SQLStore(settings.database_url), settings.tracker_db_url, settings.retention_days,
+                      uploads=Path(settings.var_dir) / "uploads")
     try:
         if args.shopper_command == "purge":
             result = privacy.purge()

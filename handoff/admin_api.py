@@ -81,7 +81,8 @@ def setup_privacy(app: Sanic, service, handoffs) -> None:
         if loop_holder:
             asyncio.run_coroutine_threadsafe(forget(ids), loop_holder[0])
 
-    app.ctx.privacy = Privacy(app.ctx.store, settings.tracker_db_url, settings.retention_days, on_erased=on_erased)
+    app.ctx.privacy = Privacy(app.ctx.store, settings.tracker_db_url, settings.retention_days, on_erased=on_erased,
+                              uploads=settings.var_dir / "uploads")
     retention = RetentionJob(app.ctx.privacy)
     feed = ErasureFeed(app.ctx.audit, PROCESS, forget_remote)
     tasks: list[asyncio.Task] = []

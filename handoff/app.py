@@ -17,13 +17,16 @@ from crossdesk.paths import WIDGET_DIR
 from crossdesk.store_facts import StoreFacts
 from handoff.admin_api import setup_privacy
 from handoff.agent_notifier import SocketAgentNotifier
+from handoff.attachment_api import setup_attachments
 from handoff.api import error_response, setup_api
 from handoff.audit import AuditLog
 from handoff.console_api import setup_console
 from handoff.http_errors import setup_http_errors
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
+from handoff.business_hours import BusinessHours
 from handoff.conversations import ConversationCache, ConversationService
+from handoff.csat import Satisfaction, request_rating
 from handoff.delivery import deliver
 from handoff.handoffs import HandoffService
 from handoff.kpi_api import setup_kpis
@@ -98,13 +101,16 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     conversations = ConversationCache()  # rows the shopper side reads; dropped on every transition
     # Who is online (in memory, or shared through Redis); it tells the agents when that changes.
     app.ctx.presence = presence = scaleout.presence(settings, on_change=lambda: agent_ns.push_agents())
-    lifecycle = Lifecycle(app.ctx.store, bot, texts, presence.available_count, on_change=conversations.forget)
+    lifecycle = Lifecycle(app.ctx.store, bot, texts, presence.available_count, on_change=conversations.forget,
+                          hours=BusinessHours.from_settings(settings))
+    app.ctx.satisfaction = satisfaction = Satisfaction(app.ctx.store, texts)
     handoffs = HandoffService(app.ctx.store, lifecycle, SocketAgentNotifier(sio), functools.partial(deliver, sio),
-                              app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter)
+                              app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter,
+                              ask_rating=functools.partial(request_rating, sio, satisfaction))
     service = ConversationService(app.ctx.store, bot, interpreter, lifecycle=lifecycle, conversations=conversations,
                                   cached_conversations=scaleout.sharing(settings).conversation_cache)
     app.ctx.handoffs = handoffs
-    app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs)
+    app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs, satisfaction=satisfaction)
     app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence)
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
@@ -115,6 +121,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_console(app, handoffs, texts, app.ctx.facts)
     setup_privacy(app, service, handoffs)
     setup_studio(app)
+    setup_attachments(app)
     setup_kpis(app)
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)

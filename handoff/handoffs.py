@@ -53,8 +53,10 @@ class HandoffService:
     """
 
     def __init__(self, store: SQLStore, lifecycle: Lifecycle, notifier: AgentNotifier, to_shopper: ShopperDelivery,
-                 agents: AgentStore, audit=None, interpreter: Optional[Interpreter] = None):
+                 agents: AgentStore, audit=None, interpreter: Optional[Interpreter] = None,
+                 ask_rating: Optional[Callable[[str], Awaitable[None]]] = None):
         self.store = store
+        self._ask_rating = ask_rating  # after a resolve the shopper is asked to rate the help (handoff/csat.py)
         self.lifecycle = lifecycle
         self.notifier = notifier
         self._to_shopper = to_shopper
@@ -166,6 +168,8 @@ class HandoffService:
     async def resolve(self, agent: Agent, conversation_id: str, outcome: str) -> None:
         """Close the conversation with an outcome tag."""
         await self._release(agent, conversation_id, await self.lifecycle.resolve(agent, conversation_id, outcome))
+        if self._ask_rating:
+            await self._ask_rating(conversation_id)
 
     async def _release(self, agent: Agent, conversation_id: str, notice: Optional[StoredMessage]) -> None:
         await self.notifier.seat(agent.id, conversation_id, join=False)

@@ -496,3 +496,49 @@ def chart_csv(chart: dict) -> str:
 
 
 __all__ = ["Chart", "FIGURES", "PENDING", "Window", "chart_csv", "compute", "parse_window"]
+
+
+# -- satisfaction (CSAT, ``ratings``: handoff/csat.py) --------------------------------------------
+
+CSAT_COLUMNS = ["ratings", "average", "satisfied_pct", "r1", "r2", "r3", "r4", "r5"]
+SATISFIED = 4  # a 4 or a 5 counts as satisfied (the usual CSAT %)
+
+
+def _csat_rows(conn: Connection, window: Window, key) -> list[tuple]:
+    """(key, count, sum, satisfied, count of 1 .. count of 5) per ``key`` for ratings given in the window."""
+    from handoff.store.sql import ratings
+
+    columns = [func.count(ratings.c.id), func.sum(ratings.c.rating),
+               func.sum(case((ratings.c.rating >= SATISFIED, 1), else_=0))]
+    columns += [func.sum(case((ratings.c.rating == n, 1), else_=0)) for n in range(1, 6)]
+    query = (select(key.label("k"), *columns)
+             .where(ratings.c.created_at >= window.start, ratings.c.created_at < window.end)
+             .group_by(key))
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def _csat_row(label: str, count: int, total: int, satisfied: int, *per_score: int) -> list:
+    return [label, count, round(total / count, 2), percent(satisfied, count), *(int(n) for n in per_score)]
+
+
+def csat_figures(conn: Connection, window: Window) -> list[Chart]:
+    """CSAT average, share satisfied and the 1-5 distribution, overall and by language; by agent."""
+    from handoff.store.sql import ratings
+
+    by_language = sorted(_csat_rows(conn, window, func.coalesce(ratings.c.language, NONE_LABEL)),
+                         key=lambda r: (-r[1], r[0]))
+    rows = []
+    if by_language:
+        totals = [sum(int(r[i] or 0) for r in by_language) for i in range(1, 9)]
+        rows.append(_csat_row(ALL_LABEL, *totals))
+    rows += [_csat_row(r[0], *(int(v or 0) for v in r[1:])) for r in by_language]
+    names = {row.id: row.display_name for row in conn.execute(select(agents.c.id, agents.c.display_name))}
+    per_agent = [(names.get(r[0], f"#{r[0]}") if r[0] is not None else NONE_LABEL, *(int(v or 0) for v in r[1:]))
+                 for r in _csat_rows(conn, window, ratings.c.agent_id)]
+    return [Chart("csat_by_language", "bar", ["language"], ["average"], ["language", *CSAT_COLUMNS], rows),
+            Chart("csat_by_agent", "bar", ["agent"], ["average"], ["agent", *CSAT_COLUMNS],
+                  [_csat_row(*r) for r in sorted(per_agent)])]
+
+
+FIGURES.append(csat_figures)
+PENDING = tuple(name for name in PENDING if name != "csat")  # the ratings table exists now

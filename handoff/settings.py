@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping, Optional
 
-from crossdesk.paths import VAR_DIR
+from crossdesk.paths import ROOT, VAR_DIR
 
 
 def _var_dir(env: Mapping[str, str]) -> Path:
@@ -71,6 +71,10 @@ class Settings:
             studio edits and training reads (default: the repository root).
         studio_low_confidence: shopper messages the bot understood with less confidence than this
             go to the studio's review inbox.
+        business_hours: when the team answers, e.g. ``Mon-Fri 09:00-18:00 Asia/Tokyo``; several
+            ranges separated by ``;`` or ``,`` (``handoff/business_hours.py``); empty: always open.
+        holidays: comma-separated ``YYYY-MM-DD`` dates (in the business-hours zone) the team is closed.
+        max_upload_bytes: largest photo or PDF a shopper or an agent may attach.
     """
 
     host: str = "127.0.0.1"
@@ -114,6 +118,9 @@ class Settings:
     workers: int = 1
     content_dir: str = ""
     studio_low_confidence: float = 0.5
+    business_hours: str = ""
+    holidays: str = ""
+    max_upload_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":

@@ -111,3 +111,28 @@ def seed(store: SQLStore) -> None:
     t = T0 - 100
     h.conversation("c8", "en", t)
     h.turn("c8", t, "nlu_fallback", 1, text="zzz", language="en")
+    seed_ratings(store)
+
+
+def seed_ratings(store: SQLStore) -> None:
+    """CSAT: Aiko's c3 (ja) got 5; Ben's c4 (fr) 2, c9 (ko) 4 then 5 (two resolutions); c7 (en), resolved
+    by Aiko the evening before, got 1 then (outside the Tokyo day)."""
+    from handoff.store.sql import ratings
+
+    h = History(store)
+    t = T0 - 400
+    h.conversation("c7", "en", t)
+    h.move("c7", t + 10, "bot", "with_agent", "agent:1", "takeover")
+    h.move("c7", t + 20, "with_agent", "resolved", "agent:1", "resolved")
+    with store.engine.begin() as conn:
+        resolutions = conn.execute(transitions.select().where(transitions.c.to_state == "resolved")
+                                   .order_by(transitions.c.id)).fetchall()
+        ids = {}
+        for row in resolutions:
+            ids.setdefault(row.conversation_id, []).append(row.id)
+        for cid, index, agent_id, rating, language, at in (
+                ("c3", 0, 1, 5, "ja", T0 + 10800 + 450), ("c4", 0, 2, 2, "fr", T0 + 14400 + 1100),
+                ("c9", 0, 2, 4, "ko", T0 + 25200 + 320), ("c9", 1, 2, 5, "ko", T0 + 25200 + 900),
+                ("c7", 0, 1, 1, "en", T0 - 300)):
+            conn.execute(ratings.insert().values(conversation_id=cid, resolution_id=ids[cid][index], agent_id=agent_id,
+                                                 rating=rating, comment=None, language=language, created_at=at))

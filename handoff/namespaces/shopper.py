@@ -10,6 +10,7 @@ from crossdesk.compat import room_call
 from handoff import metrics
 from handoff import protocol
 from handoff.conversations import ConversationService
+from handoff.csat import Satisfaction, request_rating
 from handoff.delivery import deliver, plain_room, session_room
 from handoff.handoffs import HandoffService
 from handoff.limits import ShopperLimits
@@ -32,10 +33,11 @@ class ShopperNamespace(BackgroundNamespace):
     """
 
     def __init__(self, service: ConversationService, settings: Settings, limits: Optional[ShopperLimits] = None,
-                 handoffs: Optional[HandoffService] = None):
+                 handoffs: Optional[HandoffService] = None, satisfaction: Optional[Satisfaction] = None):
         super().__init__(protocol.SHOPPER_NAMESPACE)
         self.service = service
         self.handoffs = handoffs
+        self.satisfaction = satisfaction  # CSAT ratings (handoff/csat.py); None: ratings refused
         self.settings = settings
         self.limits = limits or ShopperLimits(settings)
         self._tabs: dict[str, set[str]] = {}  # session id -> its sockets (browser tabs)
@@ -122,6 +124,7 @@ class ShopperNamespace(BackgroundNamespace):
         if request.extensions:
             await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript, conversation.state),
                             room=sid)
+            await self.ask_rating(session_id, sid)  # resolved and not rated yet: ask again after a reload
         return {"ok": True, "session_id": session_id, "state": conversation.state,
                 protocol.EXTENSIONS_KEY: request.extensions}
 
@@ -187,9 +190,34 @@ class ShopperNamespace(BackgroundNamespace):
             await self.handoffs.shopper_said(session_id, self.service.state(session_id), stored)
         return {"ok": True, "id": stored.id}
 
+    async def ask_rating(self, session_id: str, room: Optional[str] = None) -> None:
+        """``crossdesk:rating_request`` for the session's latest unrated resolution, if any.
+
+        ``room`` defaults to the session id room: the sockets that opted in to the extensions only.
+        """
+        if self.satisfaction:
+            await request_rating(self.server, self.satisfaction, session_id, room)
+
+    async def on_rating(self, sid: str, data: Any = None) -> Any:
+        """``crossdesk:rating {resolution_id, rating, comment?}``: the shopper's CSAT, once per resolution."""
+        if not await self._paced(sid):
+            return None
+        session_id = self._bound_session(sid)
+        try:
+            self.limits.admit_message(sid)  # each one is stored, like a message
+            if not session_id:
+                raise protocol.ProtocolError("no_session", "send session_request first")
+            rating = protocol.parse_rating(data)
+            if self.satisfaction is None:
+                raise protocol.ProtocolError("unknown_event", "ratings are not enabled on this server")
+            rating_id = self.satisfaction.rate(session_id, rating)
+        except protocol.ProtocolError as error:
+            return await self._reject(sid, protocol.RATING, error)
+        return {"ok": True, "id": rating_id}
+
     # Events go to on_<event>; the crossdesk:* names (with a colon) to these (BackgroundNamespace.trigger_event).
     _HANDLERS = {protocol.USER_UTTERED: "on_user_uttered", protocol.TYPING: "on_typing",
-                 protocol.CONTACT: "on_contact"}
+                 protocol.CONTACT: "on_contact", protocol.RATING: "on_rating"}
 
     async def _session_for(self, sid: str, utterance: protocol.UserUttered) -> str:
         bound = self._bound_session(sid)

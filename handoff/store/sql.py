@@ -139,6 +139,34 @@ content_changes = Table(
     Index("ix_content_changes_created", "created_at"),
 )
 
+ratings = Table(  # CSAT: one per resolution (the ``resolved`` transition), handoff/csat.py
+    "ratings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("resolution_id", Integer, ForeignKey("transitions.id"), nullable=False, unique=True),
+    Column("agent_id", Integer),  # who resolved it
+    Column("rating", Integer, nullable=False),
+    Column("comment", Text),
+    Column("language", String(16)),
+    Column("created_at", Float, nullable=False),
+    Index("ix_ratings_created", "created_at"),
+)
+
+attachments = Table(  # photos and PDFs (handoff/attachments.py); the bytes live in var/uploads
+    "attachments", metadata,
+    Column("id", String(32), primary_key=True),  # random: also the file's name on disk
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("message_id", Integer),  # the transcript message that shows it
+    Column("uploader", String(64), nullable=False),  # "shopper" or "agent:<id>"
+    Column("content_type", String(64), nullable=False),  # sniffed from the bytes, never the client's word
+    Column("filename", String(255), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("created_at", Float, nullable=False),
+    Index("ix_attachments_conversation", "conversation_id"),
+)
+
 
 # Built once: executing a prepared construct skips per-call statement building.
 _INSERT_MESSAGE = messages.insert()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0006_studio'
-down_revision = '0003_query_indexes'
+down_revision = '0005_ratings_attachments'
 branch_labels = None
 depends_on = None
 
