@@ -84,7 +84,7 @@ def setup_attachments(app: Sanic) -> None:
             conversation_id = form.get("conversation_id") or ""
             try:
                 protocol.parse_conversation_ref({"conversation_id": conversation_id})
-                request.app.ctx.agent.lifecycle.assigned(agent, conversation_id)
+                request.app.ctx.handoffs.assigned(agent, conversation_id)
             except (LifecycleError, protocol.ProtocolError) as error:
                 return error_response(403, error.code, error.message)
             uploader, sender = f"agent:{agent.id}", "agent"
@@ -158,9 +158,9 @@ async def _record(app: Sanic, conversation_id: str, sender: str, agent, row: dic
     stored, _ = store.add_message(conversation_id, sender, row["filename"], language=conversation.language, data=data)
     metrics.message("in" if sender == "shopper" else "out", sender, conversation.language)
     if sender == "agent":
-        await app.ctx.agent.to_shopper(conversation_id, stored)
+        await app.ctx.handoffs.to_shopper(conversation_id, stored)
     else:
         shopper_side = app.ctx.shopper
         await shopper_side.emit(protocol.SHOPPER_ECHO, protocol.message_payload(stored), room=conversation_id)
-        await app.ctx.agent.shopper_said(conversation_id, shopper_side.service.state(conversation_id), stored)
+        await app.ctx.handoffs.shopper_said(conversation_id, shopper_side.service.state(conversation_id), stored)
     return stored
