@@ -30,6 +30,7 @@ from handoff.sessions import setup_sessions
 from handoff.settings import ROOT, Settings
 from handoff.socket_server import SocketServer
 from handoff.static_files import setup_static
+from handoff.ticket_api import setup_tickets
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
 from handoff.throttle import LoginLimiter
@@ -95,6 +96,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
     setup_privacy(app, service)
     setup_kpis(app)
+    app.ctx.shopper.tickets = setup_tickets(app, service.lifecycle)
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)
     setup_sessions(app)

@@ -35,6 +35,7 @@ class ShopperNamespace(BackgroundNamespace):
         self._tabs: dict[str, set[str]] = {}  # session id -> its sockets (browser tabs)
         self._session_of: dict[str, str] = {}  # socket -> its session id (read on every event)
         self.agent_side = None  # the AgentNamespace, set by the app
+        self.tickets = None  # the TicketDesk (handoff/ticket_api.py), set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
         ack = await self.refuse(sid, event, error)
@@ -92,6 +93,12 @@ class ShopperNamespace(BackgroundNamespace):
         session_id = self._bound_session(sid)
         if session_id:
             await self._unbind(sid, session_id)
+            if self.tickets and not self.tabs_open(session_id):
+                self.tickets.shopper_gone(session_id)
+
+    def tabs_open(self, session_id: str) -> bool:
+        """Whether a tab of the session is connected to this process."""
+        return bool(self._tabs.get(session_id))
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Accept the socket (origins are checked by the server); note its client address for the limits."""
@@ -178,6 +185,11 @@ class ShopperNamespace(BackgroundNamespace):
         except protocol.ProtocolError as error:
             return await self._reject(sid, protocol.CONTACT, error)
         stored = self.service.leave_contact(session_id, contact)
+        if self.tickets:
+            try:
+                await self.tickets.contact_left(session_id, contact)
+            except Exception:  # the contact is stored (agents see it); the ticket is what failed
+                logger.exception("could not open a ticket for the contact left in %s", session_id)
         if self.agent_side:
             await self.agent_side.shopper_said(session_id, self.service.state(session_id), stored)
         return {"ok": True, "id": stored.id}
