@@ -18,17 +18,18 @@ import csv
 import datetime as dt
 import io
 import math
+import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
-    JSON, Column, Float, Integer, MetaData, String, Table, case, cast, func, literal, select,
+    JSON, Column, Float, Integer, MetaData, String, Table, and_, case, cast, func, literal, select,
 )
 from sqlalchemy.engine import Connection, Engine
 
-from handoff.store.sql import agents, conversations, messages, transitions
+from handoff.store.sql import agents, conversations, messages, tickets, transitions
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -42,7 +43,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 QUARTER = 900  # seconds
 NONE_LABEL = "(none)"
 ALL_LABEL = "(all)"
-PENDING = ("tickets", "csat")  # figures that plug in when their tables exist (another issue)
+PENDING = ("csat",)  # figures that plug in when their tables exist (another issue)
 
 
 @dataclass(frozen=True)
@@ -493,6 +494,39 @@ def chart_csv(chart: dict) -> str:
     writer.writerow(chart["columns"])
     writer.writerows(["" if v is None else v for v in row] for row in chart["rows"])
     return out.getvalue()
+
+
+def ticket_figures(conn: Connection, window: Window, now: Optional[float] = None) -> list[Chart]:
+    """Tickets against the service promise, overall and by language (``docs/kpis.md``).
+
+    ``opened``: created in the range; ``solved``: solved in the range; ``overdue``: due in the range
+    (and already past) but not solved by their due time; ``kept_pct``: of the tickets due in the
+    range and already past due, the share solved by then.
+    """
+    now = time.time() if now is None else now
+    language = func.coalesce(tickets.c.language, NONE_LABEL)
+    opened = Counter(dict(conn.execute(select(language, func.count()).where(
+        tickets.c.created_at >= window.start, tickets.c.created_at < window.end).group_by(language)).all()))
+    solved = Counter(dict(conn.execute(select(language, func.count()).where(
+        tickets.c.status == "solved", tickets.c.solved_at >= window.start, tickets.c.solved_at < window.end)
+        .group_by(language)).all()))
+    kept_in_time = case((and_(tickets.c.solved_at.isnot(None), tickets.c.solved_at <= tickets.c.due_at), 1), else_=0)
+    due, kept = Counter(), Counter()
+    for label, count, in_time in conn.execute(select(language, func.count(), func.sum(kept_in_time)).where(
+            tickets.c.due_at >= window.start, tickets.c.due_at < min(window.end, now)).group_by(language)):
+        due[label], kept[label] = count, int(in_time or 0)
+
+    def row(label: str, key=None) -> list:
+        pick = (lambda c: c[key]) if key is not None else (lambda c: sum(c.values()))
+        return [label, pick(opened), pick(solved), pick(due) - pick(kept), percent(pick(kept), pick(due))]
+
+    languages = sorted(set(opened) | set(solved) | set(due), key=lambda k: (-opened[k], k))
+    rows = [row(ALL_LABEL), *(row(label, label) for label in languages)]
+    return [Chart("tickets", "bar", ["language"], ["opened", "solved", "overdue"],
+                  ["language", "opened", "solved", "overdue", "kept_pct"], rows)]
+
+
+FIGURES.append(ticket_figures)
 
 
 __all__ = ["Chart", "FIGURES", "PENDING", "Window", "chart_csv", "compute", "parse_window"]
