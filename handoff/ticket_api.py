@@ -18,14 +18,15 @@ from sanic import Sanic, response
 
 from handoff import audit, metrics, protocol
 from handoff.api import error_response
+from handoff.plain_json import is_text
 from handoff.console_api import roles_required
 from handoff.escalation import EscalationCheck
 from handoff.mailer import Outbox, SmtpServer, compose
 from handoff.store.records import Agent
 from handoff.store.tickets import OPEN_STATES, Mail, Ticket, TicketFilter, TicketStore
 from handoff.tickets import (
-    MAX_NOTE_CHARS, PRIORITIES, STATUSES, AbandonWatch, ServicePromise, TicketError, TicketService,
-    parse_changes, parse_text,
+    MAX_ID, MAX_NOTE_CHARS, MAX_TAG_CHARS, PRIORITIES, STATUSES, AbandonWatch, ServicePromise, TicketError,
+    TicketService, parse_changes, parse_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -49,17 +50,15 @@ def parse_filter(args, agent: Agent, soon_seconds: float, now: Optional[float] =
     if status not in (*STATUSES, "all", "unsolved"):
         raise TicketError(400, "invalid_status", f"status must be one of {', '.join(STATUSES)}, all")
     statuses = {"all": None, "unsolved": OPEN_STATES}.get(status, (status,))
-    text = args.get("q") or None
-    if text and len(text) > 200:
-        raise TicketError(400, "invalid_search", "'q' is too long")
+    text = _query_text(args, "q", 200)
     try:
         limit = int(args.get("limit") or 100)
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
         raise TicketError(400, "invalid_search", f"'limit' must be 1-{MAX_LIMIT}")
-    values = {"status": statuses, "language": args.get("language") or None, "tag": args.get("tag") or None,
-              "text": text, "limit": limit}
+    values = {"status": statuses, "language": _query_text(args, "language", 35),
+              "tag": _query_text(args, "tag", MAX_TAG_CHARS), "text": text, "limit": limit}
     if view == "mine":
         values["assignee_id"] = agent.id
     elif view == "unassigned":
@@ -68,6 +67,14 @@ def parse_filter(args, agent: Agent, soon_seconds: float, now: Optional[float] =
         values["status"] = OPEN_STATES if statuses is None else tuple(s for s in statuses if s in OPEN_STATES)
         values["due_before"] = now + soon_seconds if view == "due_soon" else now
     return TicketFilter(**values)
+
+
+def _query_text(args, name: str, max_chars: int) -> Optional[str]:
+    """An optional query parameter that can be stored and searched (no NUL, no lone surrogate)."""
+    value = args.get(name) or None
+    if value is not None and (not is_text(value) or len(value) > max_chars):
+        raise TicketError(400, "invalid_search", f"'{name}' must be text of at most {max_chars} characters")
+    return value
 
 
 def may_see(agent: Agent, ticket: Ticket) -> bool:
@@ -212,7 +219,7 @@ def setup_tickets(app: Sanic, lifecycle) -> TicketDesk:
         await desk.stop()
 
     def visible(request, ticket_id: int) -> Ticket:
-        ticket = desk.store.get(ticket_id)
+        ticket = desk.store.get(ticket_id) if 0 < ticket_id <= MAX_ID else None
         if ticket is None or not may_see(request.ctx.agent, ticket):
             raise TicketError(404, "not_found", "no such ticket")
         return ticket

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Optional
 
 from handoff import protocol
+from handoff.plain_json import is_text
 from handoff.store import SQLStore
 from handoff.store.tickets import OPEN_STATES, Ticket, TicketFilter, TicketStore
 
@@ -28,6 +29,7 @@ SOURCES = ("contact", "follow_up", "left")
 MAX_TAGS = 10
 MAX_TAG_CHARS = 32
 MAX_NOTE_CHARS = 4000
+MAX_ID = 2 ** 63 - 1  # a larger number fits no database integer
 
 
 class TicketError(ValueError):
@@ -172,7 +174,7 @@ def parse_changes(data: dict) -> dict:
         changes["priority"] = data["priority"]
     if "assignee_id" in data:
         value = data["assignee_id"]
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_ID):
             raise TicketError(400, "invalid_assignee", "assignee_id must be an agent id or null")
         changes["assignee_id"] = value
     if "tags" in data:
@@ -191,7 +193,7 @@ def parse_tags(value) -> list[str]:
         raise TicketError(400, "invalid_tags", f"tags must be a list of at most {MAX_TAGS} strings")
     tags: list[str] = []
     for tag in value:
-        if not isinstance(tag, str) or not tag.strip() or len(tag.strip()) > MAX_TAG_CHARS:
+        if not is_text(tag) or not tag.strip() or len(tag.strip()) > MAX_TAG_CHARS:
             raise TicketError(400, "invalid_tags", f"each tag must be 1-{MAX_TAG_CHARS} characters")
         tag = tag.strip().lower()
         if tag not in tags:
@@ -202,8 +204,8 @@ def parse_tags(value) -> list[str]:
 def parse_text(data, key: str, max_chars: int) -> str:
     """A required non-empty text field of a JSON body (TicketError)."""
     value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, str) or not value.strip():
-        raise TicketError(400, "invalid_text", f"'{key}' must be a non-empty string")
+    if not is_text(value) or not value.strip():
+        raise TicketError(400, "invalid_text", f"'{key}' must be a non-empty string (no NUL, no half characters)")
     if len(value) > max_chars:
         raise TicketError(400, "too_long", f"'{key}' may be at most {max_chars} characters")
     return value.strip()
