@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -277,6 +278,30 @@ async def test_german_answer_when_the_mail_server_is_down_is_retried_shown_faile
     await shopper.close()
 
 
+async def test_erasing_a_shopper_removes_their_ticket_its_history_and_mail(desk, tokens, smtp):
+    shopper = await queued_offline(desk, "I want to talk to a real person", "erase.me@example.com", "Erin")
+    ticket = ticket_of(desk, tokens["boss"], shopper.session_id)
+    api(desk, tokens["boss"], "POST", f"/api/tickets/{ticket['id']}/notes", {"text": "prefers e-mail"})
+    assert api(desk, tokens["boss"], "POST", f"/api/tickets/{ticket['id']}/reply", {"text": "Done."})[0] == 201
+    await smtp.inbox.wait_for(lambda m: m["To"] == "erase.me@example.com")
+    await shopper.close()
+    status, erased = api(desk, tokens["boss"], "DELETE", "/api/admin/shoppers?email=erase.me@example.com")
+    assert status == 200 and erased["conversations"] == [shopper.session_id], erased
+    assert erased["deleted"]["tickets"] == 1 and erased["deleted"]["ticket_events"] >= 4
+    assert erased["deleted"]["outgoing_mail"] == 1
+    assert api(desk, tokens["boss"], "GET", f"/api/tickets/{ticket['id']}")[0] == 404
+    # Its reference is never given to another ticket.
+    again = await queued_offline(desk, "I want to talk to a real person", "next@example.com", "Nico")
+    assert ticket_of(desk, tokens["boss"], again.session_id)["id"] > ticket["id"]
+    await again.close()
+    database = sqlite3.connect(desk.var_dir / "crossdesk.db")
+    for table in ("tickets", "ticket_events", "outgoing_mail"):
+        left = database.execute(f"SELECT count(*) FROM {table} WHERE conversation_id = ?", (shopper.session_id,))
+        assert left.fetchone()[0] == 0, table
+    assert database.execute("SELECT count(*) FROM outgoing_mail WHERE to_addr = 'erase.me@example.com'").fetchone()[0] == 0
+    database.close()
+
+
 async def test_restart_keeps_tickets_and_queued_mail(desk, tokens, smtp):
     shopper = await queued_offline(desk, "I want to talk to a real person", "mia@example.com", "Mia")
     ticket = ticket_of(desk, tokens["boss"], shopper.session_id)
@@ -289,7 +314,8 @@ async def test_restart_keeps_tickets_and_queued_mail(desk, tokens, smtp):
     finally:
         smtp.start()
     desk.start()
-    [mail] = await smtp.inbox.wait_for(lambda m: f"[{ticket['reference']}]" in m["Subject"], timeout=30)
+    [mail] = await smtp.inbox.wait_for(lambda m: m["To"] == "mia@example.com", timeout=30)
+    assert mail["Subject"].startswith(f"[{ticket['reference']}] ")
     assert "We found your parcel." in mail.get_content()
     kept = ticket_of(desk, tokens["boss"], shopper.session_id, status="all")
     assert kept["id"] == ticket["id"] and kept["status"] == "pending" and kept["email"] == "mia@example.com"

@@ -126,6 +126,7 @@ tickets = Table(
     Index("ix_tickets_status_due", "status", "due_at"),
     Index("ix_tickets_conversation", "conversation_id"),
     Index("ix_tickets_created", "created_at"),
+    sqlite_autoincrement=True,  # a reference (CD-<id>) is never given again, not even after an erasure
 )
 
 # Its history and mail carry the conversation id too: a shopper's export and erasure find every row

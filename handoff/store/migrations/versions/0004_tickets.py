@@ -33,7 +33,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.Float(), nullable=False),
     sa.Column('solved_at', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index('ix_tickets_conversation', ['conversation_id'], unique=False)
