@@ -118,3 +118,17 @@ async def test_agent_takes_a_ticket_and_answers_by_email_with_a_preview(desk, sm
         await page.locator("#tickets button[data-view=overdue]", has_text="期限超過").wait_for()
         await page.locator("#tickets .ticket-list tbody tr.overdue", has_text="期限超過").wait_for()
         await assert_accessible(page)
+
+        # A conversation Kana holds, marked for follow-up from its header: a ticket of hers.
+        await page.select_option("#ui-language", "en")
+        shopper = Shopper(desk.url)
+        await shopper.connect()
+        await shopper.ask("I want to talk to a real person")
+        await page.locator(f"#queue li[data-id='{shopper.session_id}'] button.claim").click(timeout=30000)
+        conversation = page.locator(f".conversation[data-id='{shopper.session_id}']")
+        await conversation.locator("button.follow-up").click()
+        await page.locator("#toast", has_text="opened: due").wait_for()
+        await page.click("#show-tickets")
+        await tickets.locator("button[data-view=mine]").click()
+        await page.locator("#tickets .ticket-list tbody tr", has_text="CD-3").wait_for()
+        await shopper.close()

@@ -249,6 +249,7 @@
         this.transferSelect.value = "";
       });
       this.header.replaceChildren(title, handback, outcome, resolve, this.transferSelect);
+      if (window.CrossdeskTickets) this.header.append(window.CrossdeskTickets.followUpButton(this.id, toast));
       this.renderAgents(desk.agents);
     }
 
@@ -457,7 +458,11 @@
       this.socket.on("agent:shopper_typing", (data) => this.shopperTyping(data));
       this.socket.on("agent:translation", (data) => this.translation(data));
       this.socket.on("agent:assigned", (data) => this.openConversation(data.conversation, true));
-      if (window.CrossdeskTickets) window.CrossdeskTickets.listen(this.socket);  // ticket changes, escalations
+      if (window.CrossdeskTickets) {  // ticket changes, escalations, the follow-up button
+        window.CrossdeskTickets.setRequest((path, options) => api.call(path, options));
+        window.CrossdeskTickets.setLanguage(prefs.lang);
+        window.CrossdeskTickets.listen(this.socket);
+      }
       this.socket.on("crossdesk:error", (error) => {
         // The server then disconnects us; the refusal of an event (no reason) is followed by the one with a reason.
         if (error.code === "session_ended") { if (error.reason) session.loggedOut(error.reason); }

@@ -24,7 +24,8 @@
       source_follow_up: "Marked for follow-up", source_left: "Shopper left while queued",
       escalatedSoon: "{ref} is due soon ({when}).", escalatedOverdue: "{ref} is overdue (due {when}); escalated to admins.",
       loadFailed: "Could not load tickets: {message}", close: "Close", alerts: "Ticket alerts",
-      previewNone: "No translation (shown as written).", followUp: "Follow up",
+      previewNone: "No translation (shown as written).", followUp: "Follow up by ticket",
+      followUpDone: "{ref} opened: due {when}.", followUpExists: "Already {ref}, due {when}.",
     },
     ja: {
       tickets: "チケット", mine: "自分の担当", unassigned: "未割り当て", due_soon: "期限間近", overdue: "期限超過", all: "すべて",
@@ -42,7 +43,8 @@
       source_follow_up: "フォローアップ指定", source_left: "待機中にお客様が退出",
       escalatedSoon: "{ref} の期限が近づいています（{when}）。", escalatedOverdue: "{ref} は期限を過ぎました（期限 {when}）。管理者に通知しました。",
       loadFailed: "チケットを読み込めませんでした: {message}", close: "閉じる", alerts: "チケットの通知",
-      previewNone: "翻訳なし（そのまま表示）。", followUp: "フォローアップ",
+      previewNone: "翻訳なし（そのまま表示）。", followUp: "チケットでフォローアップ",
+      followUpDone: "{ref} を作成しました（期限 {when}）。", followUpExists: "すでに {ref} があります（期限 {when}）。",
     },
   };
   const STATUSES = ["open", "pending", "solved"];
@@ -73,7 +75,7 @@
   function option(value, label) { const o = el("option", "", label); o.value = value; return o; }
   async function call(path, method, body) {
     const response = await request(path, body === undefined ? { method: method || "GET" }
-      : { method, body: JSON.stringify(body) });
+      : { method, body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
     const data = await response.json();
     if (!response.ok) throw new Error(data.message || data.error || String(response.status));
     return data;
@@ -441,5 +443,19 @@
       if (built) { applyStrings(); if (!$("#tickets").hidden) load(); if (current) renderDetail(); }
     },
     hide() { const root = $("#tickets"); if (root) root.hidden = true; },
+    /** A "follow up by ticket" button for an open conversation; ``tell(message)`` shows the outcome. */
+    followUpButton(conversationId, tell) {
+      const button = el("button", "follow-up", t("followUp"));
+      button.type = "button";
+      button.addEventListener("click", async () => {
+        try {
+          const data = await call("/api/tickets", "POST", { conversation_id: conversationId });
+          const values = { ref: data.ticket.reference, when: when(data.ticket.due_at) };
+          tell(t(data.created ? "followUpDone" : "followUpExists", values));
+        } catch (error) { tell(error.message); }
+      });
+      return button;
+    },
+    setRequest(fn) { request = fn; },
   };
 })();
