@@ -22,6 +22,7 @@ from handoff.plain_json import is_text
 from handoff.console_api import roles_required
 from handoff.escalation import EscalationCheck
 from handoff.mailer import Outbox, SmtpServer, compose
+from handoff.namespaces.agent import AGENTS_ROOM
 from handoff.store.records import Agent
 from handoff.store.tickets import OPEN_STATES, Mail, Ticket, TicketFilter, TicketStore
 from handoff.tickets import (
@@ -121,7 +122,7 @@ class TicketDesk:
     # -- notifications to the console ------------------------------------------
     async def _opened(self, ticket: Ticket) -> None:
         await self.agent_side.emit(protocol.AGENT_TICKET, {"ticket": self.service.view(ticket), "change": "opened"},
-                                   room="agents")
+                                   room=AGENTS_ROOM)
 
     def _mail_changed(self, mail: Mail) -> None:
         ticket = self.store.get(mail.ticket_id) if mail.ticket_id else None
@@ -130,12 +131,12 @@ class TicketDesk:
             self.store.add_event(ticket, "system", kind, {"mail_id": mail.id, "attempts": mail.attempts + 1,
                                                           "error": mail.last_error})
             asyncio.ensure_future(self.agent_side.emit(protocol.AGENT_TICKET, {
-                "ticket": self.service.view(ticket), "change": kind, "mail": mail.summary()}, room="agents"))
+                "ticket": self.service.view(ticket), "change": kind, "mail": mail.summary()}, room=AGENTS_ROOM))
 
     async def _announce(self, ticket: Ticket, level: str) -> None:
         payload = {"ticket": self.service.view(ticket), "level": level}
         if level == "due_soon":
-            await self.agent_side.emit(protocol.AGENT_TICKET_ESCALATION, payload, room="agents")
+            await self.agent_side.emit(protocol.AGENT_TICKET_ESCALATION, payload, room=AGENTS_ROOM)
             return
         payload["escalated_to"] = "admins"
         for sid, agent_id in list(self.agent_side.online.items()):
@@ -294,7 +295,7 @@ def setup_tickets(app: Sanic, lifecycle) -> TicketDesk:
             return refused(error)
         ticket = desk.store.update(ticket.id, f"agent:{agent.id}", **changes)
         await desk.agent_side.emit(protocol.AGENT_TICKET, {"ticket": desk.service.view(ticket), "change": "updated"},
-                                   room="agents")
+                                   room=AGENTS_ROOM)
         return response.json({"ok": True, "ticket": desk.service.view(ticket)})
 
     @app.post("/api/tickets/<ticket_id:int>/notes")

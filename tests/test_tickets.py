@@ -172,11 +172,20 @@ async def test_queued_shopper_who_leaves_and_stays_away_becomes_a_ticket(desk, t
     chatting = Shopper(desk.url)
     await chatting.connect()
     await chatting.ask("hello")
+    back = Shopper(desk.url)
+    await back.connect()
+    await back.ask("I want to talk to a real person")
     await gone.close()
     await chatting.close()
+    await back.close()
+    returned = Shopper(desk.url)
+    await returned.connect(session_id=back.session_id)  # a reload: back within the grace
     ticket = await eventually(lambda: ticket_of(desk, tokens["boss"], gone.session_id), timeout=15)
     assert ticket and ticket["source"] == "left" and ticket["status"] == "open"
     assert ticket_of(desk, tokens["boss"], chatting.session_id) is None  # the bot answered them: nothing to follow
+    await asyncio.sleep(1)
+    assert ticket_of(desk, tokens["boss"], back.session_id) is None  # still here, still in the queue
+    await returned.close()
 
 
 async def test_tickets_near_and_past_their_due_time_are_escalated_once(desk, tokens):
