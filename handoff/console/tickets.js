@@ -171,13 +171,17 @@
     return found ? found.display_name : "#" + id;
   }
 
+  let loads = 0;  // a list answered after a newer request was made (another tab, a ticket event) is dropped
+
   async function load() {
     applyStrings();
     const form = $("#ticket-filters");
     const params = new URLSearchParams({ view });
     for (const name of ["status", "language", "tag", "q"]) if (form[name].value) params.set(name, form[name].value);
+    const mine = ++loads;
     try {
       const data = await call("/api/tickets?" + params.toString());
+      if (mine !== loads) return;
       render(data.tickets);
       status("");
     } catch (error) {
