@@ -38,6 +38,9 @@ class AgentNotifier(Protocol):
     async def to_conversation(self, conversation_id: str, event: str, payload: dict) -> None:
         """Send to the consoles showing one conversation."""
 
+    async def to_agent(self, agent_id: int, event: str, payload: dict) -> None:
+        """Send to every console (tab) of one agent."""
+
     async def seat(self, agent_id: int, conversation_id: str, join: bool) -> None:
         """Put every console of an agent into (or take it out of) a conversation's room."""
 
@@ -60,6 +63,10 @@ class SocketAgentNotifier:
     async def to_conversation(self, conversation_id: str, event: str, payload: dict) -> None:
         """Send to the consoles showing one conversation."""
         await self.server.emit(event, payload, room=conversation_room(conversation_id), namespace=self.namespace)
+
+    async def to_agent(self, agent_id: int, event: str, payload: dict) -> None:
+        """Send to every console (tab) of one agent."""
+        await self.server.emit(event, payload, room=agent_room(agent_id), namespace=self.namespace)
 
     async def seat(self, agent_id: int, conversation_id: str, join: bool) -> None:
         """Put every console of an agent into (or take it out of) a conversation's room."""

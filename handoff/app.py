@@ -42,6 +42,7 @@ from handoff.settings import Settings
 from handoff.socket_server import SocketServer
 from handoff.static_files import setup_static
 from handoff.studio.api import setup_studio
+from handoff.ticket_api import TicketDesk, setup_tickets
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
 from handoff.throttle import LoginLimiter
@@ -104,13 +105,16 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     lifecycle = Lifecycle(app.ctx.store, bot, texts, presence.available_count, on_change=conversations.forget,
                           hours=BusinessHours.from_settings(settings))
     app.ctx.satisfaction = satisfaction = Satisfaction(app.ctx.store, texts)
-    handoffs = HandoffService(app.ctx.store, lifecycle, SocketAgentNotifier(sio), functools.partial(deliver, sio),
+    notifier = SocketAgentNotifier(sio)
+    handoffs = HandoffService(app.ctx.store, lifecycle, notifier, functools.partial(deliver, sio),
                               app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter,
                               ask_rating=functools.partial(request_rating, sio, satisfaction))
     service = ConversationService(app.ctx.store, bot, interpreter, lifecycle=lifecycle, conversations=conversations,
                                   cached_conversations=scaleout.sharing(settings).conversation_cache)
     app.ctx.handoffs = handoffs
-    app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs, satisfaction=satisfaction)
+    tickets = TicketDesk(settings, app.ctx.store, notifier, handoffs, presence, app.ctx.agents, interpreter)
+    app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs, satisfaction=satisfaction,
+                                       tickets=tickets)
     app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence)
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
@@ -123,6 +127,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_studio(app)
     setup_attachments(app)
     setup_kpis(app)
+    setup_tickets(app, tickets)
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)
     setup_sessions(app)

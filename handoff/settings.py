@@ -75,6 +75,16 @@ class Settings:
             ranges separated by ``;`` or ``,`` (``handoff/business_hours.py``); empty: always open.
         holidays: comma-separated ``YYYY-MM-DD`` dates (in the business-hours zone) the team is closed.
         max_upload_bytes: largest photo or PDF a shopper or an agent may attach.
+        ticket_promise_hours: the service promise a ticket is due by, in hours: a default and
+            per-language exceptions (``"24,ja=12"``).
+        ticket_due_soon_hours: a ticket this close to its due time is announced as due soon.
+        ticket_check_seconds: how often tickets are checked for escalation.
+        ticket_abandon_seconds: a queued shopper gone (every tab closed) this long gets a ticket.
+        smtp_url: where ticket answers are e-mailed (``smtp://host:port``, ``smtps://user:pass@host``,
+            ``smtp://...?starttls=1``); empty keeps mail queued (shown as failed) until one is set.
+        mail_from, mail_reply_to: the sender and Reply-To of those e-mails.
+        mail_max_attempts: failed sending attempts after which a mail shows as failed (it is still retried).
+        mail_retry_seconds: the first retry's delay; it doubles per attempt, capped at an hour.
     """
 
     host: str = "127.0.0.1"
@@ -121,6 +131,15 @@ class Settings:
     business_hours: str = ""
     holidays: str = ""
     max_upload_bytes: int = 10 * 1024 * 1024
+    ticket_promise_hours: str = "24"
+    ticket_due_soon_hours: float = 2.0
+    ticket_check_seconds: float = 60.0
+    ticket_abandon_seconds: float = 120.0
+    smtp_url: str = ""
+    mail_from: str = "Crossdesk <support@localhost>"
+    mail_reply_to: str = ""
+    mail_max_attempts: int = 5
+    mail_retry_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":

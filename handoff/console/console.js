@@ -39,7 +39,7 @@
       show: "Show", anyAction: "Any action", commandLine: "(command line)", noEntries: "No entries.",
       noTranslator: "Replies are not translated: no translator is configured and this shopper reads {language}. Write in their language.",
       translationFailed: "Translation failed ({error}): your reply will go out as written unless you change it here.",
-      dashboard: "Dashboard" },
+      dashboard: "Dashboard", tickets: "Tickets", ticketAlerts: "Ticket alerts" },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
@@ -65,7 +65,7 @@
       show: "表示", anyAction: "すべての操作", commandLine: "（コマンドライン）", noEntries: "記録はありません。",
       noTranslator: "翻訳機能が設定されていないため、返信は翻訳されません（お客様の言語：{language}）。お客様の言語で入力してください。",
       translationFailed: "翻訳できませんでした（{error}）。ここで書き換えない限り、入力したとおりに送信されます。",
-      dashboard: "ダッシュボード" },
+      dashboard: "ダッシュボード", tickets: "チケット", ticketAlerts: "チケットの通知" },
   };
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -278,6 +278,7 @@
         this.transferSelect.value = "";
       });
       this.header.replaceChildren(title, handback, outcome, resolve, this.transferSelect);
+      if (window.CrossdeskTickets) this.header.append(window.CrossdeskTickets.followUpButton(this.id, toast));
       this.renderAgents(desk.agents);
     }
 
@@ -513,6 +514,11 @@
       this.socket.on("agent:shopper_typing", (data) => this.shopperTyping(data));
       this.socket.on("agent:translation", (data) => this.translation(data));
       this.socket.on("agent:assigned", (data) => this.openConversation(data.conversation, true));
+      if (window.CrossdeskTickets) {  // ticket changes, escalations, the follow-up button
+        window.CrossdeskTickets.setRequest((path, options) => api.call(path, options));
+        window.CrossdeskTickets.setLanguage(prefs.lang);
+        window.CrossdeskTickets.listen(this.socket);
+      }
       this.socket.on("crossdesk:error", (error) => {
         // The server then disconnects us; the refusal of an event (no reason) is followed by the one with a reason.
         if (error.code === "session_ended") { if (error.reason) session.loggedOut(error.reason); }
@@ -624,13 +630,14 @@
         item.addEventListener("keydown", (event) => { if (event.key === "Enter") this.show(id); });
         list.append(item);
       }
-      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden || !$("#admin").hidden || !$("#dashboard").hidden;
+      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden || !$("#admin").hidden || !$("#dashboard").hidden || !$("#tickets").hidden;
     },
 
     show(id) {
       $("#history").hidden = true;
       $("#admin").hidden = true;
       $("#dashboard").hidden = true;
+      tickets.hide();
       this.active = id;
       sessionStorage.setItem(ACTIVE_KEY, id);
       for (const [key, view] of this.open) view.root.hidden = key !== id;
@@ -718,6 +725,7 @@
       $("#admin").hidden = true;
       $("#history").hidden = false;
       $("#dashboard").hidden = true;
+      tickets.hide();
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
       desk.renderMine();
@@ -786,6 +794,7 @@
     show() {
       $("#history").hidden = true;
       $("#dashboard").hidden = true;
+      tickets.hide();
       $("#admin").hidden = false;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
@@ -858,9 +867,25 @@
       $("#admin").hidden = true;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
+      tickets.hide();
       window.CrossdeskDashboard.open({ request: (path) => api.call(path), lang: prefs.lang });  // shows #dashboard at once
       desk.renderMine();
     },
+  };
+
+  /* -- tickets (tickets.js) --------------------------------------------------------------- */
+  const tickets = {
+    show() {
+      $("#history").hidden = true;
+      $("#admin").hidden = true;
+      $("#dashboard").hidden = true;
+      for (const view of desk.open.values()) view.root.hidden = true;
+      desk.active = null;
+      window.CrossdeskTickets.open({ request: (path, options) => api.call(path, options), lang: prefs.lang,
+        agent: session.agent });
+      desk.renderMine();
+    },
+    hide() { if (window.CrossdeskTickets) window.CrossdeskTickets.hide(); },
   };
 
   /* -- wiring ---------------------------------------------------------------------------- */
@@ -870,7 +895,8 @@
     $("#presence").addEventListener("change", (event) => desk.setPresence(event.target.value));
     $("#ui-language").value = prefs.lang;
     $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue();
-      if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang); });
+      if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang);
+      if (window.CrossdeskTickets) window.CrossdeskTickets.setLanguage(prefs.lang); });
     $("#sound").checked = prefs.sound;
     $("#sound").addEventListener("change", (event) => { prefs.sound = event.target.checked; savePrefs(); });
     $("#desktop").addEventListener("click", async () => {
@@ -880,6 +906,7 @@
     });
     $("#show-history").addEventListener("click", () => history.show());
     $("#show-dashboard").addEventListener("click", () => dashboard.show());
+    $("#show-tickets").addEventListener("click", () => tickets.show());
     $("#search").addEventListener("submit", (event) => history.search(event));
     $("#show-admin").addEventListener("click", () => admin.show());
     $("#shopper-form").addEventListener("submit", (event) => admin.exportShopper(event));

@@ -12,7 +12,9 @@
     en: {
       dashboard: "Dashboard", from: "From", to: "To", timeZone: "Time zone", show: "Show", csv: "CSV",
       computed: "Computed in {ms} ms", loading: "Loading…", failed: "Could not load the figures: {message}",
-      pending: "Ticket figures appear here once tickets exist.",
+      pending: "Some figures are not available yet.",
+      tickets: "Tickets against the service promise", opened: "Opened", solved: "Solved",
+      overdue: "Overdue (promise broken)", kept_pct: "Promise kept %",
       containment_by_language: "Containment by language (bot alone, %)",
       containment_by_intent: "Containment by first intent (%)",
       lost_by_trigger: "Conversations handed to people, by first trigger",
@@ -34,7 +36,9 @@
     ja: {
       dashboard: "ダッシュボード", from: "開始日", to: "終了日", timeZone: "タイムゾーン", show: "表示", csv: "CSV",
       computed: "{ms} ms で集計", loading: "読み込み中…", failed: "集計を取得できませんでした: {message}",
-      pending: "チケットの指標は、チケットの機能ができるとここに表示されます。",
+      pending: "まだ表示できない指標があります。",
+      tickets: "チケットとサービス約束（期限）", opened: "受付", solved: "解決",
+      overdue: "期限超過（約束違反）", kept_pct: "期限内解決率 %",
       containment_by_language: "言語別の自己解決率（ボットのみ, %）",
       containment_by_intent: "最初の意図別の自己解決率（%）",
       lost_by_trigger: "担当者へ引き継いだ会話（最初のきっかけ別）",

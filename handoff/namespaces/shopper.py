@@ -16,6 +16,7 @@ from handoff.handoffs import HandoffService
 from handoff.limits import ShopperLimits
 from handoff.namespaces import BackgroundNamespace
 from handoff.settings import Settings
+from handoff.ticket_api import TicketDesk
 
 logger = logging.getLogger(__name__)
 BOT_STATES = ("bot", "resolved")  # a message in these states goes to the bot (resolved: the turn reopens it)
@@ -33,11 +34,13 @@ class ShopperNamespace(BackgroundNamespace):
     """
 
     def __init__(self, service: ConversationService, settings: Settings, limits: Optional[ShopperLimits] = None,
-                 handoffs: Optional[HandoffService] = None, satisfaction: Optional[Satisfaction] = None):
+                 handoffs: Optional[HandoffService] = None, satisfaction: Optional[Satisfaction] = None,
+                 tickets: Optional[TicketDesk] = None):
         super().__init__(protocol.SHOPPER_NAMESPACE)
         self.service = service
         self.handoffs = handoffs
         self.satisfaction = satisfaction  # CSAT ratings (handoff/csat.py); None: ratings refused
+        self.tickets = tickets  # follow-up tickets (handoff/ticket_api.py): contacts left, shoppers who left
         self.settings = settings
         self.limits = limits or ShopperLimits(settings)
         self._tabs: dict[str, set[str]] = {}  # session id -> its sockets (browser tabs)
@@ -76,6 +79,8 @@ class ShopperNamespace(BackgroundNamespace):
         self._session_of[sid] = session_id
         await room_call(self.enter_room, sid, session_room(session_id, extended))
         self._tabs.setdefault(session_id, set()).add(sid)
+        if self.tickets:
+            self.tickets.shopper_back(session_id)
 
     async def _unbind(self, sid: str, session_id: str) -> None:
         self._session_of.pop(sid, None)
@@ -99,6 +104,12 @@ class ShopperNamespace(BackgroundNamespace):
         session_id = self._bound_session(sid)
         if session_id:
             await self._unbind(sid, session_id)
+            if self.tickets and not self.tabs_open(session_id):
+                self.tickets.shopper_gone(session_id)
+
+    def tabs_open(self, session_id: str) -> bool:
+        """Whether a tab of the session is connected to this process."""
+        return bool(self._tabs.get(session_id))
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Accept the socket (origins are checked by the server); note its client address for the limits."""
@@ -186,6 +197,11 @@ class ShopperNamespace(BackgroundNamespace):
         except protocol.ProtocolError as error:
             return await self._reject(sid, protocol.CONTACT, error)
         stored = self.service.leave_contact(session_id, contact)
+        if self.tickets:
+            try:
+                await self.tickets.contact_left(session_id, contact)
+            except Exception:  # the contact is stored (agents see it); the ticket is what failed
+                logger.exception("could not open a ticket for the contact left in %s", session_id)
         if self.handoffs:
             await self.handoffs.shopper_said(session_id, self.service.state(session_id), stored)
         return {"ok": True, "id": stored.id}

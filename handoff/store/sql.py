@@ -168,6 +168,67 @@ attachments = Table(  # photos and PDFs (handoff/attachments.py); the bytes live
 )
 
 
+# Tickets (#17): a request that outlives the chat. ``escalated`` is the highest announcement made
+# ("", "due_soon", "overdue"): a compare-and-set on it stores each escalation once.
+tickets = Table(
+    "tickets", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("source", String(16), nullable=False),  # contact | follow_up | left
+    Column("priority", String(16), nullable=False, default="normal"),
+    Column("assignee_id", Integer),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("language", String(16)),
+    Column("email", String(254)),
+    Column("name", String(100)),
+    Column("due_at", Float, nullable=False),
+    Column("escalated", String(16), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("solved_at", Float),
+    Index("ix_tickets_status_due", "status", "due_at"),
+    Index("ix_tickets_conversation", "conversation_id"),
+    Index("ix_tickets_created", "created_at"),
+    sqlite_autoincrement=True,  # a reference (CD-<id>) is never given again, not even after an erasure
+)
+
+# Its history and mail carry the conversation id too: a shopper's export and erasure find every row
+# by conversation (handoff/store/privacy.py). Every change of a ticket, its private notes (kind "note": never shown to the shopper) and escalations.
+ticket_events = Table(
+    "ticket_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, nullable=False),  # (no foreign key: privacy deletion goes by conversation)
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("details", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Index("ix_ticket_events_ticket", "ticket_id", "id"),
+    Index("ix_ticket_events_kind", "kind", "created_at"),
+)
+
+# Outgoing e-mail: queued in the same database so a restart keeps it; retried until sent.
+outgoing_mail = Table(
+    "outgoing_mail", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer),
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("message_id", Integer),
+    Column("to_addr", String(254), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="queued"),  # queued | failed | sent
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Index("ix_outgoing_mail_due", "status", "next_attempt_at"),
+    Index("ix_outgoing_mail_ticket", "ticket_id"),
+)
+
+
 # Built once: executing a prepared construct skips per-call statement building.
 _INSERT_MESSAGE = messages.insert()
 # The relay's hot path on SQLite goes straight to a per-thread driver connection.

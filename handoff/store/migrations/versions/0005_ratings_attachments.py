@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0005_ratings_attachments'
-down_revision = '0003_query_indexes'
+down_revision = '0004_tickets'
 branch_labels = None
 depends_on = None
 
