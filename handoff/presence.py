@@ -23,7 +23,8 @@ import logging
 import os
 import socket
 import uuid
-from typing import Callable, Optional
+import json
+from typing import Awaitable, Callable, Optional
 
 logger = logging.getLogger(__name__)
 AWAY = "away"
@@ -89,6 +90,14 @@ class MemoryPresence:
         """Agents online and not away: those a queued shopper can expect."""
         return sum(1 for agent_id in self.online_agents() if self.status(agent_id) != AWAY)
 
+    # -- rooms ------------------------------------------------------------------------
+    def follow_rooms(self, join_here: Callable[[int, str, bool], Awaitable[None]]) -> None:
+        """Call ``join_here(agent_id, room, join)`` when another process moves an agent in or out of a room."""
+        self._join_here = join_here
+
+    async def share_rooms(self, agent_id: int, room: str, join: bool) -> None:
+        """Tell the other processes to move their sockets of ``agent_id`` (none in memory)."""
+
     # -- life -----------------------------------------------------------------------
     async def start(self) -> None:
         """Begin (nothing to do in memory)."""
@@ -125,7 +134,9 @@ class RedisPresence(MemoryPresence):
         self._elsewhere: dict[int, int] = {}  # agent id -> sockets in other processes (snapshot)
         self._remote_status: dict[int, str] = {}
         self._task: Optional[asyncio.Task] = None
+        self._rooms_task: Optional[asyncio.Task] = None
         self._pending: set[asyncio.Task] = set()
+        self.rooms_channel = f"{KEY_PREFIX}:rooms"
 
     def _write(self, coroutine) -> None:
         """Send a change to Redis in the background (the next heartbeat repairs a lost one)."""
@@ -205,17 +216,49 @@ class RedisPresence(MemoryPresence):
                 failing = True
             await asyncio.sleep(self.heartbeat)
 
+    async def share_rooms(self, agent_id: int, room: str, join: bool) -> None:
+        """Publish a room change for the agent's sockets in other processes (a transfer, another tab)."""
+        message = json.dumps({"agent": agent_id, "room": room, "join": join, "from": self.process_key})
+        try:
+            await self.redis.publish(self.rooms_channel, message)
+        except Exception as error:  # (Redis down: the agent's console gets the room when it reconnects)
+            logger.warning("presence: could not share a room change (%s)", error)
+
+    async def _follow(self) -> None:
+        """Apply other processes' room changes to this process's sockets; resubscribe after a Redis failure."""
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.rooms_channel)
+                async for message in pubsub.listen():
+                    data = json.loads(message["data"])
+                    join_here = getattr(self, "_join_here", None)
+                    if data.get("from") != self.process_key and join_here is not None:
+                        await join_here(int(data["agent"]), str(data["room"]), bool(data["join"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                logger.warning("presence: room changes not received (%s); resubscribing in 1 s", error)
+                await asyncio.sleep(1)
+            finally:
+                try:
+                    await pubsub.close()
+                except Exception:
+                    pass
+
     async def start(self) -> None:
-        """Start the heartbeat (first refresh at once)."""
+        """Start the heartbeat (first refresh at once) and the room-change listener."""
         if self._task is None:
             self._task = asyncio.ensure_future(self._beat())
+            self._rooms_task = asyncio.ensure_future(self._follow())
 
     async def stop(self) -> None:
         """Stop the heartbeat and remove this process's entry (its agents go offline at once)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        for task in (self._task, self._rooms_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._task = self._rooms_task = None
         try:
             await self.redis.delete(self.process_key)
             await self.redis.close()

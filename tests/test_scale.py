@@ -438,3 +438,24 @@ async def test_with_postgresql_briefly_down_shoppers_get_a_clear_error_then_serv
     engine.dispose()
     assert saved == 1
     await close(shopper)
+
+
+async def test_a_transfer_to_an_agent_on_the_other_process_reaches_him_at_once(stack):
+    a, b = stack.workers.ports
+    ken, mei = await agent_at(stack, a, "ken"), await agent_at(stack, b, "mei")
+    mei.client.on("agent:assigned", lambda data: mei.events.put_nowait(("agent:assigned", data)), namespace="/agent")
+    shopper = await queued(stack, ken, a)
+    assert (await ken.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+    from handoff.store.agents import AgentStore
+
+    store = stack.store()
+    target = next(agent for agent in AgentStore(store).all() if agent.username == "mei")
+    store.close()
+    assert (await ken.call("transfer", {"conversation_id": shopper.session_id, "agent_id": target.id}))["ok"]
+    _, assigned = await mei.expect("agent:assigned")
+    assert assigned["conversation"]["conversation_id"] == shopper.session_id
+    await asyncio.sleep(0.5)  # (the room change travels through Redis beside the emit)
+    assert (await shopper.say("hello Mei"))["ok"]
+    await mei.expect("agent:shopper_message", where=lambda m: m["message"]["text"] == "hello Mei")
+    assert (await mei.call("resolve", {"conversation_id": shopper.session_id}))["ok"]
+    await close(shopper, ken, mei)

@@ -38,6 +38,11 @@ def conversation_room(conversation_id: str) -> str:
     return f"conversation:{conversation_id}"
 
 
+def agent_room(agent_id: int) -> str:
+    """Every socket (console tab) of one agent, in any process."""
+    return f"agent:{agent_id}"
+
+
 class AgentNamespace(BackgroundNamespace):
     """Every event needs the socket's authenticated agent; shoppers can't connect here."""
 
@@ -51,6 +56,7 @@ class AgentNamespace(BackgroundNamespace):
         self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
         self.audit = None  # the AuditLog, set by the app: a claim hands over the transcript
         self.presence = presence or MemoryPresence()  # who is online where, and away (handoff.presence)
+        self.presence.follow_rooms(self._join_here)
         self.sessions = SessionGuard(agents, self._cut, settings.agent_session_sweep_seconds)
         self.queue_pushes = Coalescer(self._send_queue, QUEUE_PUSH_INTERVAL)
 
@@ -106,6 +112,10 @@ class AgentNamespace(BackgroundNamespace):
     async def _set_rooms(self, agent_id: int, conversation_id: str, join: bool) -> None:
         """Put every socket (console tab) of an agent into, or out of, a conversation's room."""
         room = conversation_room(conversation_id)
+        await self._join_here(agent_id, room, join)
+        await self.presence.share_rooms(agent_id, room, join)  # the agent's tabs on other processes
+
+    async def _join_here(self, agent_id: int, room: str, join: bool) -> None:
         for sid in self.sids_of(agent_id):
             await room_call(self.enter_room if join else self.leave_room, sid, room)
 
@@ -190,6 +200,7 @@ class AgentNamespace(BackgroundNamespace):
         if pending:
             pending.cancel()  # back within the grace period: keeps its conversations
         await room_call(self.enter_room, sid, AGENTS_ROOM)
+        await room_call(self.enter_room, sid, agent_room(agent.id))  # reachable from any process
         mine = self.lifecycle.store.conversations_in(("with_agent",), agent_id=agent.id)
         for conversation in mine:  # a reconnecting agent gets its conversations back
             await room_call(self.enter_room, sid, conversation_room(conversation.id))
@@ -342,7 +353,7 @@ class AgentNamespace(BackgroundNamespace):
         await self.to_shopper(conversation_id, joined)
         self._translate_backlog(conversation_id)
         await self.emit(protocol.AGENT_ASSIGNED, {"conversation": self.lifecycle.bundle(conversation_id),
-                                                  "from": agent.display_name}, room=conversation_room(conversation_id))
+                                                  "from": agent.display_name}, room=agent_room(target.id))
         await self.push_agents()
         return {"ok": True}
 
