@@ -126,6 +126,8 @@ class RedisPresence(MemoryPresence):
         from redis import asyncio as aioredis
 
         self.redis = client or aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # The room-change subscription waits for messages indefinitely: no read timeout there.
+        self.listener = aioredis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=15)
         self.process_key = f"{KEY_PREFIX}:proc:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.status_key = f"{KEY_PREFIX}:status"
         self.heartbeat = heartbeat
@@ -227,7 +229,7 @@ class RedisPresence(MemoryPresence):
     async def _follow(self) -> None:
         """Apply other processes' room changes to this process's sockets; resubscribe after a Redis failure."""
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.listener.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.rooms_channel)
                 async for message in pubsub.listen():
@@ -262,6 +264,7 @@ class RedisPresence(MemoryPresence):
         try:
             await self.redis.delete(self.process_key)
             await self.redis.close()
+            await self.listener.close()
         except Exception:  # (Redis gone: the entry expires by itself)
             pass
 

@@ -69,3 +69,26 @@ async def test_the_agents_of_a_process_that_stopped_beating_disappear_after_the_
         await alive.stop()
         killed._task = None
         await killed.redis.close()
+
+
+async def test_a_room_change_published_by_one_process_reaches_the_others_even_after_a_quiet_while(redis_url):
+    first, second = RedisPresence(redis_url, heartbeat=0.1), RedisPresence(redis_url, heartbeat=0.1)
+    moved = []
+
+    async def join_here(agent_id, room, join):
+        moved.append((agent_id, room, join))
+
+    second.follow_rooms(join_here)
+    await first.start()
+    await second.start()
+    try:
+        await asyncio.sleep(2.5)  # longer than the commands' 2 s read timeout: the subscription must not use it
+        await first.share_rooms(7, "conversation:c1", True)
+        for _ in range(50):
+            if moved:
+                break
+            await asyncio.sleep(0.05)
+        assert moved == [(7, "conversation:c1", True)]
+    finally:
+        await first.stop()
+        await second.stop()
