@@ -78,6 +78,10 @@ class MemoryPresence:
         """Whether the agent has a console connected (anywhere)."""
         return agent_id in self.online_agents()
 
+    async def confirm_online(self, agent_id: int) -> bool:
+        """Whether the agent is online, asking the shared state if the snapshot says no (an agent just connected)."""
+        return self.is_online(agent_id)
+
     def status(self, agent_id: int) -> str:
         """``online`` or ``away``."""
         return self._status.get(agent_id, ONLINE)
@@ -175,6 +179,15 @@ class RedisPresence(MemoryPresence):
         self._status[agent_id] = status
         self._remote_status[agent_id] = status
         self._write(self.redis.hset(self.status_key, str(agent_id), status))
+
+    async def confirm_online(self, agent_id: int) -> bool:
+        if self.is_online(agent_id):
+            return True
+        try:
+            await self.refresh()
+        except Exception as error:  # (Redis down: the snapshot is all there is)
+            logger.warning("presence: could not refresh (%s)", error)
+        return self.is_online(agent_id)
 
     async def _renew(self) -> None:
         """Write this process's sockets and push back their expiry."""

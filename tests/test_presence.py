@@ -40,6 +40,8 @@ async def test_two_processes_see_each_others_agents_and_statuses_through_redis(r
     try:
         first.connected("sid-a", 41)
         second.connected("sid-b", 42)
+        await asyncio.sleep(0.05)  # (second's write)
+        assert await first.confirm_online(42)  # at once, not at the next heartbeat
         second.set_status(42, "away")
         await asyncio.sleep(0.4)
         assert first.online_agents() == second.online_agents() == {41, 42}
