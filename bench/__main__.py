@@ -52,6 +52,11 @@ async def main(args: argparse.Namespace) -> None:
 
             await measure_flood(model, work)
         ours = await measure("crossdesk", start_crossdesk, model, work, args.shoppers, args.messages, args.think)
+        if not args.skip_scaleout:  # 1 vs 2 processes on Redis + PostgreSQL (issue #21)
+            from bench.scaleout import main as measure_scaleout, parser as scaleout_options
+
+            await measure_scaleout(scaleout_options().parse_args(
+                ["--shoppers", str(args.shoppers), "--messages", str(args.messages), "--model", str(model)]))
         if args.skip_plain:
             return
         plain = await measure("plain rasa", start_plain_rasa, model, work, args.shoppers, args.messages,
@@ -71,6 +76,8 @@ if __name__ == "__main__":
     parser.add_argument("--model", help="model archive (default: train/reuse var/models)")
     parser.add_argument("--skip-relay", action="store_true", help="skip the handoff relay measurement")
     parser.add_argument("--skip-plain", action="store_true", help="measure Crossdesk only")
+    parser.add_argument("--skip-scaleout", action="store_true",
+                        help="skip 1 vs 2 processes (alone: python -m bench.scaleout)")
     parser.add_argument("--skip-flood", action="store_true",
                         help="skip the flood measurement (alone: python -m bench.flood)")
     asyncio.run(main(parser.parse_args()))

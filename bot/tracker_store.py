@@ -13,7 +13,7 @@ import itertools
 from collections import OrderedDict
 from typing import Any, Iterator, Optional
 
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import sessionmaker
@@ -49,6 +49,12 @@ class CachingSQLTrackerStore(compat.KnownNewEvents, SQLTrackerStore):
             self.engine.dispose()
             self.engine = create_engine(self.engine.url, poolclass=SingletonThreadPool)
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.sessionmaker = sessionmaker(bind=self.engine)
+        else:
+            # A pooled connection PostgreSQL closed (a restart) failed the next turn, and Rasa's
+            # FailSafeTrackerStore then answered from an empty in-memory tracker: check on checkout.
+            self.engine.dispose()
+            self.engine = create_engine(self.engine.url, pool_pre_ping=True, **create_engine_kwargs(self.engine.url))
             self.sessionmaker = sessionmaker(bind=self.engine)
 
     def _remember(self, tracker: DialogueStateTracker) -> None:

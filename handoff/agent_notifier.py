@@ -52,9 +52,12 @@ class SocketAgentNotifier:
         server: the Socket.IO server the agent namespace is registered on.
     """
 
-    def __init__(self, server: socketio.AsyncServer):
+    def __init__(self, server: socketio.AsyncServer, presence=None):
         self.server = server
         self.namespace = protocol.AGENT_NAMESPACE
+        self.presence = presence  # shares room changes with the agent's tabs on other processes
+        if presence is not None:
+            presence.follow_rooms(self._join_here)
 
     async def to_all(self, event: str, payload: dict) -> None:
         """Send to every connected agent."""
@@ -70,8 +73,14 @@ class SocketAgentNotifier:
 
     async def seat(self, agent_id: int, conversation_id: str, join: bool) -> None:
         """Put every console of an agent into (or take it out of) a conversation's room."""
-        method = self.server.enter_room if join else self.server.leave_room
         room = conversation_room(conversation_id)
+        await self._join_here(agent_id, room, join)
+        if self.presence is not None:
+            await self.presence.share_rooms(agent_id, room, join)  # the agent's tabs on other processes
+
+    async def _join_here(self, agent_id: int, room: str, join: bool) -> None:
+        """Move this process's sockets of an agent into or out of a room."""
+        method = self.server.enter_room if join else self.server.leave_room
         for sid in self._sids(agent_id):
             await room_call(method, sid, room, namespace=self.namespace)
 

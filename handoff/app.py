@@ -105,7 +105,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     lifecycle = Lifecycle(app.ctx.store, bot, texts, presence.available_count, on_change=conversations.forget,
                           hours=BusinessHours.from_settings(settings))
     app.ctx.satisfaction = satisfaction = Satisfaction(app.ctx.store, texts)
-    notifier = SocketAgentNotifier(sio)
+    notifier = SocketAgentNotifier(sio, presence)
     handoffs = HandoffService(app.ctx.store, lifecycle, notifier, functools.partial(deliver, sio),
                               app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter,
                               ask_rating=functools.partial(request_rating, sio, satisfaction))

@@ -184,7 +184,8 @@ class HandoffService:
         await self.notifier.seat(target.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)
         self.translate_backlog(conversation_id)
-        await self.notifier.to_conversation(conversation_id, protocol.AGENT_ASSIGNED, {
+        # To the target's own room: on another process their tabs may not have joined the conversation's yet.
+        await self.notifier.to_agent(target.id, protocol.AGENT_ASSIGNED, {
             "conversation": self.bundle(conversation_id), "from": agent.display_name})
 
     async def requeue_agent(self, agent_id: int) -> list[str]:

@@ -23,7 +23,8 @@ import logging
 import os
 import socket
 import uuid
-from typing import Callable, Optional
+import json
+from typing import Awaitable, Callable, Optional
 
 logger = logging.getLogger(__name__)
 AWAY = "away"
@@ -77,6 +78,10 @@ class MemoryPresence:
         """Whether the agent has a console connected (anywhere)."""
         return agent_id in self.online_agents()
 
+    async def confirm_online(self, agent_id: int) -> bool:
+        """Whether the agent is online, asking the shared state if the snapshot says no (an agent just connected)."""
+        return self.is_online(agent_id)
+
     def status(self, agent_id: int) -> str:
         """``online`` or ``away``."""
         return self._status.get(agent_id, ONLINE)
@@ -88,6 +93,14 @@ class MemoryPresence:
     def available_count(self) -> int:
         """Agents online and not away: those a queued shopper can expect."""
         return sum(1 for agent_id in self.online_agents() if self.status(agent_id) != AWAY)
+
+    # -- rooms ------------------------------------------------------------------------
+    def follow_rooms(self, join_here: Callable[[int, str, bool], Awaitable[None]]) -> None:
+        """Call ``join_here(agent_id, room, join)`` when another process moves an agent in or out of a room."""
+        self._join_here = join_here
+
+    async def share_rooms(self, agent_id: int, room: str, join: bool) -> None:
+        """Tell the other processes to move their sockets of ``agent_id`` (none in memory)."""
 
     # -- life -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -117,6 +130,8 @@ class RedisPresence(MemoryPresence):
         from redis import asyncio as aioredis
 
         self.redis = client or aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # The room-change subscription waits for messages indefinitely: no read timeout there.
+        self.listener = aioredis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=15)
         self.process_key = f"{KEY_PREFIX}:proc:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.status_key = f"{KEY_PREFIX}:status"
         self.heartbeat = heartbeat
@@ -125,7 +140,9 @@ class RedisPresence(MemoryPresence):
         self._elsewhere: dict[int, int] = {}  # agent id -> sockets in other processes (snapshot)
         self._remote_status: dict[int, str] = {}
         self._task: Optional[asyncio.Task] = None
+        self._rooms_task: Optional[asyncio.Task] = None
         self._pending: set[asyncio.Task] = set()
+        self.rooms_channel = f"{KEY_PREFIX}:rooms"
 
     def _write(self, coroutine) -> None:
         """Send a change to Redis in the background (the next heartbeat repairs a lost one)."""
@@ -162,6 +179,15 @@ class RedisPresence(MemoryPresence):
         self._status[agent_id] = status
         self._remote_status[agent_id] = status
         self._write(self.redis.hset(self.status_key, str(agent_id), status))
+
+    async def confirm_online(self, agent_id: int) -> bool:
+        if self.is_online(agent_id):
+            return True
+        try:
+            await self.refresh()
+        except Exception as error:  # (Redis down: the snapshot is all there is)
+            logger.warning("presence: could not refresh (%s)", error)
+        return self.is_online(agent_id)
 
     async def _renew(self) -> None:
         """Write this process's sockets and push back their expiry."""
@@ -205,20 +231,53 @@ class RedisPresence(MemoryPresence):
                 failing = True
             await asyncio.sleep(self.heartbeat)
 
+    async def share_rooms(self, agent_id: int, room: str, join: bool) -> None:
+        """Publish a room change for the agent's sockets in other processes (a transfer, another tab)."""
+        message = json.dumps({"agent": agent_id, "room": room, "join": join, "from": self.process_key})
+        try:
+            await self.redis.publish(self.rooms_channel, message)
+        except Exception as error:  # (Redis down: the agent's console gets the room when it reconnects)
+            logger.warning("presence: could not share a room change (%s)", error)
+
+    async def _follow(self) -> None:
+        """Apply other processes' room changes to this process's sockets; resubscribe after a Redis failure."""
+        while True:
+            pubsub = self.listener.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.rooms_channel)
+                async for message in pubsub.listen():
+                    data = json.loads(message["data"])
+                    join_here = getattr(self, "_join_here", None)
+                    if data.get("from") != self.process_key and join_here is not None:
+                        await join_here(int(data["agent"]), str(data["room"]), bool(data["join"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                logger.warning("presence: room changes not received (%s); resubscribing in 1 s", error)
+                await asyncio.sleep(1)
+            finally:
+                try:
+                    await pubsub.close()
+                except Exception:
+                    pass
+
     async def start(self) -> None:
-        """Start the heartbeat (first refresh at once)."""
+        """Start the heartbeat (first refresh at once) and the room-change listener."""
         if self._task is None:
             self._task = asyncio.ensure_future(self._beat())
+            self._rooms_task = asyncio.ensure_future(self._follow())
 
     async def stop(self) -> None:
         """Stop the heartbeat and remove this process's entry (its agents go offline at once)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        for task in (self._task, self._rooms_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._task = self._rooms_task = None
         try:
             await self.redis.delete(self.process_key)
             await self.redis.close()
+            await self.listener.close()
         except Exception:  # (Redis gone: the entry expires by itself)
             pass
 

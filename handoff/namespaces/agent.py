@@ -246,7 +246,7 @@ class AgentNamespace(BackgroundNamespace):
             agent = await self._agent(sid)
             conversation_id = protocol.parse_conversation_ref(data)
             target = self.agents.get(protocol.parse_agent_id(data))
-            if target is None or not self.presence.is_online(target.id):
+            if target is None or not await self.presence.confirm_online(target.id):
                 raise LifecycleError("agent_offline", "that agent is not online")
             if self._is_full(target.id):
                 raise LifecycleError("limit_reached", "that agent has no room for another conversation")

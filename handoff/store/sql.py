@@ -306,7 +306,7 @@ class SQLStore:
         # recovery, erasure) stay well under 64.
         # check_same_thread=False: only so that close() (on the event loop's thread) can close them.
         options = ({"poolclass": SingletonThreadPool, "pool_size": 64, "connect_args": {"check_same_thread": False}}
-                   if url.startswith("sqlite") else {})
+                   if url.startswith("sqlite") else {"pool_pre_ping": True})  # (a server restart: reconnect, not fail)
         self.engine = create_engine(url, future=True, **options)
         self._sqlite_path = None
         self._local = threading.local()
