@@ -23,6 +23,15 @@ import compat
 
 logger = logging.getLogger(__name__)
 
+SESSION_EVENTS = 60
+"""Start a new Rasa session (slots carried over) once the current one holds this many events.
+
+The policies featurise every event of the session for every prediction (RulePolicy:
+``Domain.states_for_tracker_history``, ~0.02 ms per event, three times a turn) and a custom
+action gets the whole session as JSON, so a reply at message 500 of one conversation took
+7x message 1's time (16 -> 100 ms in-process). A turn adds 5-7 events: 60 is ~10 turns, far
+more than any rule or action looks back (one turn)."""
+
 
 @dataclass
 class BotReply:
@@ -100,8 +109,9 @@ class BotEngine:
         agent_factory: builds the Rasa agent (called on the bot thread).
     """
 
-    def __init__(self, agent_factory: Callable[[], Any]):
+    def __init__(self, agent_factory: Callable[[], Any], session_events: int = SESSION_EVENTS):
         self._agent_factory = agent_factory
+        self.session_events = session_events
         self._agent = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -190,7 +200,13 @@ class BotEngine:
         processor = self._agent.processor
         async with self._agent.lock_store.lock(sender_id):
             try:
+                was_paused = await self._before_turn(sender_id, output)
                 tracker = await processor.log_message(message, should_save_tracker=False)
+                if was_paused and not tracker.is_paused():
+                    # Rasa started a session (the shopper came back after
+                    # session_expiration_time), which unpauses: the agent still has it.
+                    from rasa.shared.core.events import ConversationPaused
+                    tracker.update(ConversationPaused())
                 parse = tracker.latest_message.parse_data
                 paused = tracker.is_paused()
                 if not paused:
@@ -201,6 +217,18 @@ class BotEngine:
                 _forget_cached_tracker(self._agent.tracker_store, sender_id)
                 raise
         return _reply_from(parse, output.messages, paused or tracker.is_paused())
+
+    async def _before_turn(self, sender_id: str, output: Any) -> bool:
+        """Roll a long session over (see :data:`SESSION_EVENTS`); True if the bot is paused."""
+        processor = self._agent.processor
+        tracker = await processor.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            return False
+        if tracker.is_paused():
+            return True
+        if len(tracker.events) >= self.session_events and _may_start_session(tracker):
+            await _start_session(processor, output, tracker)
+        return False
 
     def forget_tracker(self, sender_id: str) -> None:
         """Drop a conversation's cached tracker (its rows were erased); callable from any thread.
@@ -238,6 +266,44 @@ class BotEngine:
             for event in events:
                 tracker.update(event)
             await processor.save_tracker(tracker)
+
+
+def _may_start_session(tracker: Any) -> bool:
+    """False while a form runs or the bot's last message waits for an answer ("which country?").
+
+    The actions read the bot's previous message to understand a short answer; a new
+    session would hide it.
+    """
+    from actions.actions import pending_topic
+
+    if tracker.active_loop_name:
+        return False
+    tail = [event.as_dict() for event in list(tracker.events)[-20:]]
+    return pending_topic(_EventsView(tail)) is None
+
+
+class _EventsView:
+    """The part of a rasa_sdk ``Tracker`` that ``pending_topic`` reads: its events, as dicts."""
+
+    def __init__(self, events: List[dict]):
+        self.events = events
+
+
+async def _start_session(processor: Any, output: Any, tracker: Any) -> None:
+    """Append Rasa's session start (``action_session_start`` carries the slots over) and save it."""
+    from rasa.core.actions.action import action_for_name_or_text
+    from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+    from rasa.shared.core.events import ActionExecuted, SlotSet
+
+    action = action_for_name_or_text(ACTION_SESSION_START_NAME, processor.domain, processor.action_endpoint)
+    events = await action.run(output, processor.nlg, tracker, processor.domain)
+    # Rasa's action carries over every SlotSet of the session, repeats included, so each
+    # session would start longer than the last (21, 31, 39, ... 61 events measured): keep
+    # the last value of each slot, in place.
+    last = {event.key: index for index, event in enumerate(events) if isinstance(event, SlotSet)}
+    events = [e for i, e in enumerate(events) if not isinstance(e, SlotSet) or last[e.key] == i]
+    tracker.update_with_events([ActionExecuted(ACTION_SESSION_START_NAME)] + events, processor.domain)
+    await processor.save_tracker(tracker)  # the store keeps only the new session in memory
 
 
 def _forget_cached_tracker(store: Any, sender_id: str) -> None:
