@@ -73,11 +73,16 @@ def configure_rasa_logging(level: int = logging.WARNING) -> None:
     quiet_expected_warnings()
 
 
-def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None):
+def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None,
+                avoid_tensorflow: bool = True):
     """Load the trained model with our tracker store, NLG and in-process actions.
 
     Without ``tracker_db_url`` conversations are kept in memory (``python -m bot parse``).
+    ``avoid_tensorflow`` keeps TensorFlow out of the process (``compat.avoid_tensorflow``:
+    our pipeline never uses it; a model that does fails to load, saying so).
     """
+    if avoid_tensorflow:
+        compat.avoid_tensorflow()
     from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
 
