@@ -78,11 +78,16 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
     """Load the trained model with our tracker store, NLG and in-process actions.
 
     Without ``tracker_db_url`` conversations are kept in memory (``python -m bot parse``).
-    ``avoid_tensorflow`` keeps TensorFlow out of the process (``compat.avoid_tensorflow``:
+    ``avoid_tensorflow`` keeps TensorFlow out of the process (``compat.tensorflow_avoided``:
     our pipeline never uses it; a model that does fails to load, saying so).
     """
-    if avoid_tensorflow:
-        compat.avoid_tensorflow()
+    if not avoid_tensorflow:
+        return _build_agent(model_path, tracker_db_url, responses_dir)
+    with compat.tensorflow_avoided():
+        return _build_agent(model_path, tracker_db_url, responses_dir)
+
+
+def _build_agent(model_path: str, tracker_db_url: Optional[str], responses_dir: Optional[str]):
     from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
 
@@ -231,7 +236,7 @@ class BotEngine:
             return False
         if tracker.is_paused():
             return True
-        if len(tracker.events) >= self.session_events and _may_start_session(tracker):
+        if _session_length(tracker, self.session_events) >= self.session_events and _may_start_session(tracker):
             await _start_session(processor, output, tracker)
         return False
 
@@ -271,6 +276,19 @@ class BotEngine:
             for event in events:
                 tracker.update(event)
             await processor.save_tracker(tracker)
+
+
+def _session_length(tracker: Any, limit: int) -> int:
+    """Events since the tracker's latest session start, counted up to ``limit``.
+
+    (Our store keeps only the current session; an in-memory store keeps them all.)
+    """
+    count = 0
+    for event in reversed(tracker.events):
+        if count >= limit or event.type_name == "session_started":
+            break
+        count += 1
+    return count
 
 
 def _may_start_session(tracker: Any) -> bool:

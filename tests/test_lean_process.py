@@ -49,4 +49,22 @@ def test_a_tensorflow_only_class_fails_clearly_when_a_model_needs_it():
 def test_avoiding_tensorflow_refuses_another_rasa_version(monkeypatch):
     monkeypatch.setattr(compat, "installed_versions", lambda packages: {"rasa": "3.7.0"})
     with pytest.raises(RuntimeError, match="rasa 3.7.0 is installed.*TENSORFLOW_ONLY_MODULES"):
-        compat.avoid_tensorflow()
+        with compat.tensorflow_avoided():
+            pass
+
+
+STAND_INS_LEAVE = """
+import sys, compat
+with compat.tensorflow_avoided() as avoided:
+    import rasa.utils.train_utils
+    inside = getattr(sys.modules["rasa.utils.tensorflow.callback"], "crossdesk_stand_in", False)
+print(avoided, inside, "rasa.utils.tensorflow.callback" in sys.modules,
+      any(type(f).__name__ == "_TensorFlowFreeFinder" for f in sys.meta_path))
+"""
+
+
+def test_the_stand_ins_are_gone_after_the_load_so_training_later_gets_the_real_modules():
+    done = subprocess.run([sys.executable, "-c", STAND_INS_LEAVE], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["True", "True", "False", "False"]
