@@ -1,6 +1,8 @@
 """``make bench``: Crossdesk vs plain ``rasa run`` on the same model, over real Socket.IO.
 
 Prints the KPI dashboard's time over 100,000 conversations (``bench/kpis.py``),
+one process's cold start and memory (``bench/process.py``), the reply at message 1
+and 500 of a conversation (``bench/history.py``),
 cold start (process start to first reply), reply latency p50/p95/p99 and
 replies/s for N concurrent shoppers x M messages, for both servers, and the ratio.
 Loopback only; every loop is bounded. Shared helpers live in ``bench/common.py``.
@@ -43,6 +45,13 @@ async def main(args: argparse.Namespace) -> None:
 
         print("translation added per message (fake LibreTranslate on loopback, 200 messages):")
         print(table(await measure_translation(200)), flush=True)
+        from bench.process import measure as measure_process
+
+        await measure_process(model, work)  # one process: cold start, RSS at rest and after a load
+        if not args.skip_history:
+            from bench.history import measure as measure_history
+
+            await measure_history(model, work)
         if not args.skip_relay:
             from bench.relay import measure as measure_relay
 
@@ -78,6 +87,8 @@ if __name__ == "__main__":
     parser.add_argument("--skip-plain", action="store_true", help="measure Crossdesk only")
     parser.add_argument("--skip-scaleout", action="store_true",
                         help="skip 1 vs 2 processes (alone: python -m bench.scaleout)")
+    parser.add_argument("--skip-history", action="store_true",
+                        help="skip the long-conversation measurement (alone: python -m bench.history)")
     parser.add_argument("--skip-flood", action="store_true",
                         help="skip the flood measurement (alone: python -m bench.flood)")
     asyncio.run(main(parser.parse_args()))

@@ -23,6 +23,15 @@ from crossdesk import compat
 
 logger = logging.getLogger(__name__)
 
+SESSION_EVENTS = 60
+"""Start a new Rasa session (slots carried over) once the current one holds this many events.
+
+The policies featurise every event of the session for every prediction (RulePolicy:
+``Domain.states_for_tracker_history``, ~0.02 ms per event, three times a turn) and a custom
+action gets the whole session as JSON, so a reply at message 500 of one conversation took
+6x message 1's time (16 -> 100 ms in-process; 85 -> 317 ms through a loaded server). A turn adds 5-7 events: 60 is ~10 turns, far
+more than any rule or action looks back (one turn)."""
+
 
 @dataclass
 class BotReply:
@@ -65,7 +74,8 @@ def configure_rasa_logging(level: int = logging.WARNING) -> None:
 
 
 def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None,
-                action_endpoint: Any = None, lock_store: Any = None, tracker_cache_size: int = 5000):
+                action_endpoint: Any = None, lock_store: Any = None, tracker_cache_size: int = 5000,
+                avoid_tensorflow: bool = True):
     """Load the trained model with our tracker store and NLG.
 
     Args:
@@ -78,7 +88,18 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
             None: no custom actions (parsing only).
         lock_store: e.g. Rasa's ``RedisLockStore``, replacing Rasa's in-memory locks when several
             processes share conversations; they also need ``tracker_cache_size=0``.
+        avoid_tensorflow: keep TensorFlow out of the process (``compat.tensorflow_avoided``: our
+            pipeline never uses it; a model that does fails to load, saying so).
     """
+    args = (model_path, tracker_db_url, responses_dir, action_endpoint, lock_store, tracker_cache_size)
+    if not avoid_tensorflow:
+        return _build_agent(*args)
+    with compat.tensorflow_avoided():
+        return _build_agent(*args)
+
+
+def _build_agent(model_path: str, tracker_db_url: Optional[str], responses_dir: Optional[str],
+                 action_endpoint: Any, lock_store: Any, tracker_cache_size: int):
     from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
 
@@ -110,8 +131,9 @@ class BotEngine:
         agent_factory: builds the Rasa agent (called on the bot thread).
     """
 
-    def __init__(self, agent_factory: Callable[[], Any]):
+    def __init__(self, agent_factory: Callable[[], Any], session_events: int = SESSION_EVENTS):
         self._agent_factory = agent_factory
+        self.session_events = session_events
         self._agent = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -200,7 +222,13 @@ class BotEngine:
         processor = self._agent.processor
         async with self._agent.lock_store.lock(sender_id):
             try:
+                was_paused = await self._before_turn(sender_id, output)
                 tracker = await processor.log_message(message, should_save_tracker=False)
+                if was_paused and not tracker.is_paused():
+                    # Rasa started a session (session_expiration_time, when the domain
+                    # sets one, passed), which unpauses: the agent still has it.
+                    from rasa.shared.core.events import ConversationPaused
+                    tracker.update(ConversationPaused())
                 parse = tracker.latest_message.parse_data
                 paused = tracker.is_paused()
                 if not paused:
@@ -211,6 +239,18 @@ class BotEngine:
                 _forget_cached_tracker(self._agent.tracker_store, sender_id)
                 raise
         return _reply_from(parse, output.messages, paused or tracker.is_paused())
+
+    async def _before_turn(self, sender_id: str, output: Any) -> bool:
+        """Roll a long session over (see :data:`SESSION_EVENTS`); True if the bot is paused."""
+        processor = self._agent.processor
+        tracker = await processor.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            return False
+        if tracker.is_paused():
+            return True
+        if _session_length(tracker, self.session_events) >= self.session_events and _may_start_session(tracker):
+            await _start_session(processor, output, tracker)
+        return False
 
     def forget_tracker(self, sender_id: str) -> None:
         """Drop a conversation's cached tracker (its rows were erased); callable from any thread.
@@ -248,6 +288,57 @@ class BotEngine:
             for event in events:
                 tracker.update(event)
             await processor.save_tracker(tracker)
+
+
+def _session_length(tracker: Any, limit: int) -> int:
+    """Events since the tracker's latest session start, counted up to ``limit``.
+
+    (Our store keeps only the current session; an in-memory store keeps them all.)
+    """
+    count = 0
+    for event in reversed(tracker.events):
+        if count >= limit or event.type_name == "session_started":
+            break
+        count += 1
+    return count
+
+
+def _may_start_session(tracker: Any) -> bool:
+    """False while a form runs or the bot's last message waits for an answer ("which country?").
+
+    The actions read the bot's previous message to understand a short answer; a new
+    session would hide it.
+    """
+    from actions.actions import pending_topic
+
+    if tracker.active_loop_name:
+        return False
+    tail = [event.as_dict() for event in list(tracker.events)[-20:]]
+    return pending_topic(_EventsView(tail)) is None
+
+
+class _EventsView:
+    """The part of a rasa_sdk ``Tracker`` that ``pending_topic`` reads: its events, as dicts."""
+
+    def __init__(self, events: List[dict]):
+        self.events = events
+
+
+async def _start_session(processor: Any, output: Any, tracker: Any) -> None:
+    """Append Rasa's session start (``action_session_start`` carries the slots over) and save it."""
+    from rasa.core.actions.action import action_for_name_or_text
+    from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+    from rasa.shared.core.events import ActionExecuted, SlotSet
+
+    action = action_for_name_or_text(ACTION_SESSION_START_NAME, processor.domain, processor.action_endpoint)
+    events = await action.run(output, processor.nlg, tracker, processor.domain)
+    # Rasa's action carries over every SlotSet of the session, repeats included, so each
+    # session would start longer than the last (21, 31, 39, ... 61 events measured): keep
+    # the last value of each slot, in place.
+    last = {event.key: index for index, event in enumerate(events) if isinstance(event, SlotSet)}
+    events = [e for i, e in enumerate(events) if not isinstance(e, SlotSet) or last[e.key] == i]
+    tracker.update_with_events([ActionExecuted(ACTION_SESSION_START_NAME)] + events, processor.domain)
+    await processor.save_tracker(tracker)  # the store keeps only the new session in memory
 
 
 def _forget_cached_tracker(store: Any, sender_id: str) -> None:

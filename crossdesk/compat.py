@@ -24,6 +24,7 @@ the trained model), so those lines stay there; the ``rasa`` check below covers t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import inspect
@@ -446,3 +447,110 @@ def tune_rasa() -> None:
         cache_action_result_validator()
         cache_event_types()
         _rasa_tuned = True
+
+
+# -- rasa 3.6.21: no TensorFlow in a process that does not use it ---------------------------
+
+TENSORFLOW_ONLY_MODULES: frozenset = frozenset({
+    # rasa.core.agent -> policies.policy -> featurizers -> nlu.extractors.extractor -> utils.train_utils:
+    "rasa.utils.tensorflow.callback",
+    "rasa.utils.tensorflow.data_generator",
+    # the model's train schema names DefaultV1RecipeValidator, which imports every default component:
+    "rasa.nlu.classifiers.diet_classifier",
+    "rasa.nlu.selectors.response_selector",
+    "rasa.core.policies.ted_policy",
+})
+"""Rasa 3.6.21 modules that import TensorFlow at module level although loading a model without
+TensorFlow components (ours: count vectors, logistic regression, RulePolicy) needs them only for
+names: type hints, base classes, ``issubclass`` checks at training time. Found by loading our
+model with ``tensorflow`` made unimportable (``tests/test_lean_process.py`` does it again)."""
+
+
+class TensorFlowAvoided(RuntimeError):
+    """A stand-in for a TensorFlow-only Rasa module was used: this model needs TensorFlow."""
+
+
+def _tensorflow_stub(module_name: str):
+    import types
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise TensorFlowAvoided(
+            f"{module_name} was replaced by a stand-in (compat.tensorflow_avoided) because Crossdesk's "
+            "pipeline needs no TensorFlow; this model uses a TensorFlow component. Load it with "
+            "bot.engine.build_agent(..., avoid_tensorflow=False).")
+
+    class StandIn:
+        """Placeholder for a TensorFlow-only class: subclassing works, using it fails clearly."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            refuse()
+
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            pass
+
+    def attribute(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return type(name, (StandIn,), {"__module__": module_name})
+
+    module = types.ModuleType(module_name, f"Crossdesk stand-in for {module_name} (no TensorFlow).")
+    module.__getattr__ = attribute
+    module.crossdesk_stand_in = True
+    return module
+
+
+class _TensorFlowFreeFinder:
+    """Import hook answering TENSORFLOW_ONLY_MODULES with stand-ins."""
+
+    def __init__(self, modules: frozenset):
+        self.modules = modules
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.modules:
+            return None
+        import importlib.machinery
+
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec: Any) -> Any:
+        return _tensorflow_stub(spec.name)
+
+    def exec_module(self, module: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def tensorflow_avoided(modules: frozenset = TENSORFLOW_ONLY_MODULES) -> Iterator[bool]:
+    """While inside, Rasa's TensorFlow-only modules import as stand-ins, so loading our model never imports TensorFlow.
+
+    TensorFlow is most of a server process: 694 MB at rest with it, 343 MB without (same
+    model, same load). Wrap the model load only: on leaving, the stand-ins leave
+    ``sys.modules`` and the import hook is removed, so a later import in the same process
+    (training a model in the background) gets the real modules. Yields False (and changes
+    nothing) when TensorFlow or one of the modules is already imported: the real modules are
+    in use and must stay. A model that does use TensorFlow fails to load with
+    :class:`TensorFlowAvoided` naming the module, never silently.
+
+    Raises:
+        RuntimeError: the installed Rasa is not the version the module list was made for.
+    """
+    import sys
+
+    found = installed_versions({"rasa": WRITTEN_FOR["rasa"]})["rasa"]
+    if found != "3.6.21":
+        raise RuntimeError(
+            f"compat.tensorflow_avoided lists Rasa 3.6.21's TensorFlow-only modules, but rasa {found} is "
+            "installed: re-check which rasa modules import tensorflow at module level "
+            "(python -X importtime -c 'import rasa.core.agent') and update TENSORFLOW_ONLY_MODULES.")
+    if "tensorflow" in sys.modules or any(name in sys.modules for name in modules):
+        yield False
+        return
+    finder = _TensorFlowFreeFinder(modules)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield True
+    finally:
+        sys.meta_path.remove(finder)
+        for name in modules:
+            if getattr(sys.modules.get(name), "crossdesk_stand_in", False):
+                del sys.modules[name]
