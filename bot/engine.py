@@ -131,9 +131,13 @@ class BotEngine:
         agent_factory: builds the Rasa agent (called on the bot thread).
     """
 
-    def __init__(self, agent_factory: Callable[[], Any], session_events: int = SESSION_EVENTS):
+    def __init__(self, agent_factory: Callable[[], Any], session_events: int = SESSION_EVENTS,
+                 awaiting_answer: Optional[Callable[[Any], Optional[str]]] = None):
         self._agent_factory = agent_factory
         self.session_events = session_events
+        # ``(tracker with .events as dicts) -> topic or None``: the bot's last message waits for an
+        # answer (the app passes ``actions.actions.pending_topic``; the bot never imports the actions).
+        self.awaiting_answer = awaiting_answer or (lambda tracker: None)
         self._agent = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -248,7 +252,7 @@ class BotEngine:
             return False
         if tracker.is_paused():
             return True
-        if _session_length(tracker, self.session_events) >= self.session_events and _may_start_session(tracker):
+        if _session_length(tracker, self.session_events) >= self.session_events and _may_start_session(tracker, self.awaiting_answer):
             await _start_session(processor, output, tracker)
         return False
 
@@ -303,18 +307,16 @@ def _session_length(tracker: Any, limit: int) -> int:
     return count
 
 
-def _may_start_session(tracker: Any) -> bool:
+def _may_start_session(tracker: Any, awaiting_answer: Callable[[Any], Optional[str]]) -> bool:
     """False while a form runs or the bot's last message waits for an answer ("which country?").
 
     The actions read the bot's previous message to understand a short answer; a new
     session would hide it.
     """
-    from actions.actions import pending_topic
-
     if tracker.active_loop_name:
         return False
     tail = [event.as_dict() for event in list(tracker.events)[-20:]]
-    return pending_topic(_EventsView(tail)) is None
+    return awaiting_answer(_EventsView(tail)) is None
 
 
 class _EventsView:

@@ -10,6 +10,7 @@ from typing import Optional
 
 from sanic import Sanic, response
 
+from actions.actions import pending_topic
 from actions.inprocess import InProcessActionEndpoint, build_executor
 from bot.engine import BotEngine, build_agent
 from bot.nlg import MultilingualNLG
@@ -57,7 +58,8 @@ def default_bot(settings: Settings, model_path: Path, facts: Optional[StoreFacts
     return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, str(settings.responses_path),
                                          action_endpoint=InProcessActionEndpoint(build_executor(facts)),
                                          lock_store=scaleout.lock_store(settings.redis_url),
-                                         tracker_cache_size=scaleout.sharing(settings).tracker_cache))
+                                         tracker_cache_size=scaleout.sharing(settings).tracker_cache),
+                     awaiting_answer=pending_topic)
 
 
 def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,

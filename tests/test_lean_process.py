@@ -8,13 +8,14 @@ import sys
 
 import pytest
 
-import compat
+from crossdesk import compat
 from tests.support import ROOT
 
 BUILD_AND_ANSWER = """
 import asyncio, json, sys
+from actions.inprocess import InProcessActionEndpoint
 from bot.engine import BotEngine, build_agent
-engine = BotEngine(lambda: build_agent(sys.argv[1], "sqlite:///" + sys.argv[2]))
+engine = BotEngine(lambda: build_agent(sys.argv[1], "sqlite:///" + sys.argv[2], action_endpoint=InProcessActionEndpoint()))
 engine.start()
 async def main():
     await engine.wait_ready(600)
@@ -54,7 +55,8 @@ def test_avoiding_tensorflow_refuses_another_rasa_version(monkeypatch):
 
 
 STAND_INS_LEAVE = """
-import sys, compat
+import sys
+from crossdesk import compat
 with compat.tensorflow_avoided() as avoided:
     import rasa.utils.train_utils
     inside = getattr(sys.modules["rasa.utils.tensorflow.callback"], "crossdesk_stand_in", False)

@@ -10,6 +10,8 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
+from actions.actions import pending_topic
+from actions.inprocess import InProcessActionEndpoint
 from bot.engine import SESSION_EVENTS, BotEngine, build_agent
 from bot.tracker_store import CachingSQLTrackerStore
 
@@ -20,7 +22,8 @@ TURNS = ["hi", "how long does shipping to Germany take?", "thanks!", "what is yo
 @pytest.fixture(scope="module")
 def engine(model_path, tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('trackers') / 'trackers.db'}"
-    bot = BotEngine(lambda: build_agent(str(model_path), url))
+    bot = BotEngine(lambda: build_agent(str(model_path), url, action_endpoint=InProcessActionEndpoint()),
+                    awaiting_answer=pending_topic)
     bot.start()
     asyncio.run(bot.wait_ready(600))
     bot.url = url
