@@ -7,6 +7,8 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
+# The server reads CROSSDESK_VAR_DIR itself (handoff/settings.py); the bot's commands take the folder.
+MODELS_DIR := $(or $(CROSSDESK_VAR_DIR),var)/models
 
 .PHONY: setup run test bench eval train check clean
 
@@ -24,7 +26,7 @@ $(STAMP): requirements.txt scripts/find-python310
 	@touch $(STAMP)
 
 train: setup
-	$(PY) -m bot train
+	$(PY) -m bot train --models-dir "$(MODELS_DIR)"
 
 run: setup
 	$(PY) -m handoff serve
@@ -33,14 +35,14 @@ test: setup
 	@scripts/ensure-chromium
 	@scripts/ensure-npm-packages
 	@scripts/ensure-services
-	$(PY) -m bot train
+	$(PY) -m bot train --models-dir "$(MODELS_DIR)"
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) -m bench
 
 eval: setup
-	$(PY) -m bot eval
+	$(PY) -m bot eval --models-dir "$(MODELS_DIR)"
 
 check: setup
 	$(PY) -m bot check

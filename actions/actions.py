@@ -13,20 +13,18 @@ Beyond one question, one answer:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.facts import StoreFacts
-from bot.components import MAX_ANSWER_WORDS, answer_words
-from bot.countries import CountryGrammar, Gazetteer
-from bot.payment_methods import PaymentMethods as MethodNames
+from crossdesk.paths import LANGUAGE_DATA_DIR
+from crossdesk.store_facts import CountryGrammar, Gazetteer, PaymentMethods as MethodNames, StoreFacts
+from crossdesk.words import MAX_ANSWER_WORDS, answer_words
 
 Answer = tuple[str, Dict[str, Any]]
 
-TOPIC_WORDS = Path(__file__).resolve().parent.parent / "data" / "language" / "topic_words.yml"
+TOPIC_WORDS = LANGUAGE_DATA_DIR / "topic_words.yml"
 
 # Responses that end with a question about the destination, and the topic they leave open.
 PENDING_QUESTIONS = {

@@ -12,8 +12,7 @@ from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk.executor import ActionExecutor
 
 from actions.actions import ALL_ACTIONS
-from actions.facts import StoreFacts
-from bot.countries import Gazetteer
+from crossdesk.store_facts import Gazetteer, StoreFacts
 
 
 def build_executor(facts: Optional[StoreFacts] = None, gazetteer: Optional[Gazetteer] = None) -> ActionExecutor:

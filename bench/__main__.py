@@ -1,6 +1,8 @@
 """``make bench``: Crossdesk vs plain ``rasa run`` on the same model, over real Socket.IO.
 
 Prints the KPI dashboard's time over 100,000 conversations (``bench/kpis.py``),
+one process's cold start and memory (``bench/process.py``), the reply at message 1
+and 500 of a conversation (``bench/history.py``),
 cold start (process start to first reply), reply latency p50/p95/p99 and
 replies/s for N concurrent shoppers x M messages, for both servers, and the ratio.
 Loopback only; every loop is bounded. Shared helpers live in ``bench/common.py``.
@@ -11,21 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.common import measure, start_crossdesk, start_plain_rasa  # noqa: E402
+from bench.common import measure, start_crossdesk, start_plain_rasa
+from crossdesk.paths import MODELS_DIR, WIDGET_DIR
 
 
 def widget_size() -> None:
     """The widget's size budget (socket.io-client excluded)."""
     import gzip
 
-    raw = (ROOT / "widget" / "crossdesk.js").read_bytes()
+    raw = (WIDGET_DIR / "crossdesk.js").read_bytes()
     print(f"widget: crossdesk.js {len(raw) / 1024:.1f} KB, {len(gzip.compress(raw, 9)) / 1024:.1f} KB gzipped "
           f"(budget 25 KB)", flush=True)
 
@@ -33,7 +32,7 @@ def widget_size() -> None:
 async def main(args: argparse.Namespace) -> None:
     from bot.training import ensure_model
 
-    model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
+    model = Path(args.model) if args.model else ensure_model(MODELS_DIR)
     with tempfile.TemporaryDirectory(prefix="crossdesk-bench-") as tmp:
         work = Path(tmp)
         print(f"{args.shoppers} concurrent shoppers x {args.messages} messages, model {model.name}, "
@@ -46,6 +45,13 @@ async def main(args: argparse.Namespace) -> None:
 
         print("translation added per message (fake LibreTranslate on loopback, 200 messages):")
         print(table(await measure_translation(200)), flush=True)
+        from bench.process import measure as measure_process
+
+        await measure_process(model, work)  # one process: cold start, RSS at rest and after a load
+        if not args.skip_history:
+            from bench.history import measure as measure_history
+
+            await measure_history(model, work)
         if not args.skip_relay:
             from bench.relay import measure as measure_relay
 
@@ -60,6 +66,11 @@ async def main(args: argparse.Namespace) -> None:
             (work / "studio").mkdir()
             await measure_studio(model, work / "studio", shoppers=5, think=1.0, idle_seconds=20)
         ours = await measure("crossdesk", start_crossdesk, model, work, args.shoppers, args.messages, args.think)
+        if not args.skip_scaleout:  # 1 vs 2 processes on Redis + PostgreSQL (issue #21)
+            from bench.scaleout import main as measure_scaleout, parser as scaleout_options
+
+            await measure_scaleout(scaleout_options().parse_args(
+                ["--shoppers", str(args.shoppers), "--messages", str(args.messages), "--model", str(model)]))
         if args.skip_plain:
             return
         plain = await measure("plain rasa", start_plain_rasa, model, work, args.shoppers, args.messages,
@@ -79,6 +90,10 @@ if __name__ == "__main__":
     parser.add_argument("--model", help="model archive (default: train/reuse var/models)")
     parser.add_argument("--skip-relay", action="store_true", help="skip the handoff relay measurement")
     parser.add_argument("--skip-plain", action="store_true", help="measure Crossdesk only")
+    parser.add_argument("--skip-scaleout", action="store_true",
+                        help="skip 1 vs 2 processes (alone: python -m bench.scaleout)")
+    parser.add_argument("--skip-history", action="store_true",
+                        help="skip the long-conversation measurement (alone: python -m bench.history)")
     parser.add_argument("--skip-flood", action="store_true",
                         help="skip the flood measurement (alone: python -m bench.flood)")
     parser.add_argument("--skip-studio", action="store_true",

@@ -10,7 +10,7 @@ import sys
 import socketio
 from sanic import Sanic
 
-from compat import room_call
+from crossdesk.compat import room_call
 
 sio = socketio.AsyncServer(async_mode="sanic", cors_allowed_origins="*")
 app = Sanic("bare_relay")

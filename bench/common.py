@@ -12,7 +12,8 @@ from typing import Optional
 
 import socketio
 
-from harness.processes import ROOT, env, free_port, start_plain_rasa, stop
+from crossdesk.paths import ROOT
+from harness.processes import env, free_port, start_plain_rasa, stop
 
 __all__ = ["MESSAGES", "ROOT", "Client", "discard", "env", "first_reply", "free_port", "load", "measure",
            "percentile", "report", "start_crossdesk", "start_plain_rasa", "stop"]

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench.common import ROOT, env, first_reply, free_port, load, percentile, start_crossdesk, stop
+from crossdesk.paths import MODELS_DIR
 
 
 async def flooded(url: str, shoppers: int, messages: int, think: float) -> tuple[dict, dict]:
@@ -83,7 +84,7 @@ async def measure(model: Path, work: Path, shoppers: int = 20, messages: int = 1
 async def main(args: argparse.Namespace) -> None:
     from bot.training import ensure_model
 
-    model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
+    model = Path(args.model) if args.model else ensure_model(MODELS_DIR)
     with tempfile.TemporaryDirectory(prefix="crossdesk-flood-") as tmp:
         await measure(model, Path(tmp), args.shoppers, args.messages, args.think, args.rounds)
 

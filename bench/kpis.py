@@ -19,10 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from crossdesk.languages import AUTHORED
 from handoff import kpis
 from handoff.store import SQLStore
 
-LANGUAGES = ("en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es")
+LANGUAGES = AUTHORED
 INTENTS = ("shipping_time", "shipping_cost", "order_tracking", "customs_duties", "payment_methods",
            "return_policy", "refund_status", "greet", "thank", "nlu_fallback")
 TRIGGERS = ("request_human", "fallback", "delivery_problem", "out_of_scope")

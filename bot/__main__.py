@@ -4,6 +4,9 @@
 ``python -m bot parse``  one message per line on stdin -> one JSON object per line on stdout
 ``python -m bot check``  content checks for staff (languages, counts, collisions, responses)
 ``python -m bot eval``   per-language cross-validation + language detection -> reports/
+
+Models live in ``--models-dir`` (default ``var/models``). These commands read no server
+settings: the server (``handoff``) passes its own ``models_dir`` to ``bot.training.ensure_model``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
+
+from crossdesk.paths import MODELS_DIR, ROOT
 
 
 def _quiet_rasa() -> None:
@@ -26,16 +32,14 @@ def _quiet_rasa() -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     """Train when needed; with ``--gate`` or ``--output``, train the content directory and check it."""
     from bot.training import ensure_model
-    from handoff.settings import Settings
 
-    settings = Settings.from_env()
     if not (args.gate or args.output or args.content_dir):
-        ensure_model(settings.models_dir, force=args.force)
+        ensure_model(Path(args.models_dir), force=args.force)
         return
-    sys.exit(train_and_gate(args, settings))
+    sys.exit(train_and_gate(args))
 
 
-def train_and_gate(args: argparse.Namespace, settings) -> int:
+def train_and_gate(args: argparse.Namespace) -> int:
     """Train on the content directory; with ``--gate`` compare with the live model (exit code 1: rejected).
 
     Prints ``stage: training|checking`` and a final ``gate: {json}`` line (the server's training job
@@ -50,8 +54,8 @@ def train_and_gate(args: argparse.Namespace, settings) -> int:
     from bot.gate import run_gate
 
     configure_rasa_logging()
-    content = Path(args.content_dir) if args.content_dir else settings.content_root
-    models_dir = settings.models_dir
+    content = Path(args.content_dir) if args.content_dir else ROOT
+    models_dir = Path(args.models_dir)
     target = Path(args.output) if args.output else training.model_path(models_dir, training.content_fingerprint(content))
     live = Path(args.live) if args.live else training.live_model(models_dir) or training.latest_model(models_dir)
     print("stage: training", flush=True)
@@ -63,14 +67,14 @@ def train_and_gate(args: argparse.Namespace, settings) -> int:
     else:
         print("stage: checking", flush=True)
         same = live is not None and live.resolve() == target.resolve()
-        verdict = run_gate(target, None if same else live, content, settings.gate_margin,
+        verdict = run_gate(target, None if same else live, content, args.gate_margin,
                            log=lambda line: print(line, flush=True))
         print("gate: " + json.dumps(verdict), flush=True)
     if args.output:
         return 0 if verdict["ok"] else 1
     if verdict["ok"]:
         training.set_live_model(models_dir, target)
-        training.prune(models_dir, settings.models_keep, protect={target})
+        training.prune(models_dir, args.keep, protect={target})
         print(f"live: {target.name}", flush=True)
         return 0
     if live is None or live.resolve() != target.resolve():
@@ -111,10 +115,8 @@ def cmd_parse(args: argparse.Namespace) -> None:
     with contextlib.redirect_stdout(sys.stderr):  # Rasa and TF print to stdout
         from bot.engine import BotEngine, build_agent
         from bot.training import ensure_model
-        from handoff.settings import Settings
 
-        settings = Settings.from_env()
-        model = args.model or settings.model_path or str(ensure_model(settings.models_dir))
+        model = args.model or str(ensure_model(Path(args.models_dir)))
         engine = BotEngine(lambda: build_agent(model))
         engine.start()
         try:
@@ -126,9 +128,8 @@ def cmd_parse(args: argparse.Namespace) -> None:
 def cmd_check(args: argparse.Namespace) -> None:
     """Content checks, then Rasa's own data validation."""
     import subprocess
-    from pathlib import Path
 
-    from bot.datacheck import ROOT, run_checks
+    from bot.datacheck import run_checks
 
     report = run_checks()
     for line in report.errors:
@@ -152,7 +153,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from bot.evaluation import main as evaluate
 
     configure_rasa_logging()
-    evaluate(folds=args.folds)
+    evaluate(folds=args.folds, models_dir=Path(args.models_dir))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -165,7 +166,10 @@ def main(argv: list[str] | None = None) -> None:
     train.add_argument("--gate", action="store_true",
                        help="train the content directory, run the quality gate against the live model "
                             "(exit code 1 when it rejects) and make a model that passes live")
-    train.add_argument("--content-dir", help="content to train on (default CROSSDESK_CONTENT_DIR or the repository)")
+    train.add_argument("--content-dir", help="content to train on (default: the repository)")
+    train.add_argument("--gate-margin", type=float, default=0.02,
+                       help="how far a language's macro-F1 may fall against the live model (default 0.02)")
+    train.add_argument("--keep", type=int, default=5, help="trained models kept besides the live one (default 5)")
     train.add_argument("--output", help="write the model here and change nothing else (the server's job uses it)")
     train.add_argument("--live", help="the model to compare with (default: the live one)")
     parse = commands.add_parser("parse", help="stdin messages -> JSON lines")
@@ -174,6 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     check.add_argument("--skip-rasa", action="store_true", help="skip Rasa's own (slower) validation")
     evaluation = commands.add_parser("eval", help="per-language NLU evaluation -> reports/index.html")
     evaluation.add_argument("--folds", type=int, default=3)
+    for command in (train, parse, evaluation):
+        command.add_argument("--models-dir", default=str(MODELS_DIR),
+                             help="where trained models live (default: var/models)")
     args = parser.parse_args(argv)
     {"train": cmd_train, "parse": cmd_parse, "check": cmd_check, "eval": cmd_eval}[args.command](args)
 

@@ -20,14 +20,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import language as lang_detect
-from bot.countries import Gazetteer
-from bot.payment_methods import PaymentMethods
+from crossdesk.languages import AUTHORED
+from crossdesk.store_facts import Gazetteer, PaymentMethods
+from crossdesk.words import MAX_ANSWER_WORDS, TOKEN, answer_words
 
-# A token is a run of Latin/Cyrillic/... word characters, a run of CJK characters (kana/Han:
-# no spaces; the character n-grams see the words inside), or a Hangul word (Korean uses spaces).
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9d"
-_HANGUL = r"\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
-_TOKEN = re.compile(rf"[{_CJK}]+|[{_HANGUL}]+|[^\W{_CJK}{_HANGUL}]+", re.UNICODE)
 # Order ids: "SS-10482", "A10234", "#4501-22871". The boundaries are ASCII, not \w: CJK text
 # runs into an id without spaces ("注文番号SS-10482の荷物"). Digits alone are an id unless a unit or
 # currency sign makes them an amount or a date ("¥20000", "20000円", "2024年").
@@ -45,16 +41,15 @@ UNSUPPORTED_LANGUAGE_INTENT = "nlu_fallback"
 UNPLACED_INTENTS = ("nlu_fallback", "out_of_scope")
 UNSURE_CONFIDENCE = 0.5  # "オーストラリアです" (Australia, it is): affirm at 0.37
 ANSWER_INTENTS = {"order_id": "order_tracking", "country": "shipping_destinations"}
-MAX_ANSWER_WORDS = 3  # "it's SS-20991", "注文番号は SS-20991 です", "to Australia please"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class CrossdeskTokenizer(Tokenizer):
-    """Splits text on non-word characters and script changes; a run of CJK characters is one token.
+    """Splits text into the words of ``crossdesk.words.TOKEN``; a run of CJK characters is one token.
 
     Rasa's WhitespaceTokenizer refuses ja/zh and its emoji regex swallows CJK;
-    this one keeps every script. The character n-gram featurizer (1-4) then sees
-    CJK words in their order (送料 as a bigram, not 送 and 料 apart).
+    this one keeps every script. The character n-gram featurizers (``config.yml``)
+    then see CJK words in their order (送料 as a bigram, not 送 and 料 apart).
     """
 
     @staticmethod
@@ -80,7 +75,7 @@ class CrossdeskTokenizer(Tokenizer):
         """
         text = message.get(attribute) or ""
         countries = self._gazetteer.find(text) if attribute == TEXT else []
-        tokens = [_token(m, countries) for m in _TOKEN.finditer(text)]
+        tokens = [_token(m, countries) for m in TOKEN.finditer(text)]
         if not tokens:
             tokens = [Token(text or "_", 0)]
         return self._apply_token_pattern(tokens)
@@ -160,17 +155,6 @@ class StoreEntityExtractor(_Untrained, EntityExtractorMixin):
         return messages
 
 
-def answer_words(text: str, entities: List[Dict[Text, Any]]) -> List[str]:
-    """The words of ``text`` outside its entities (a CJK run counts as one word)."""
-    spans = sorted((e["start"], e["end"]) for e in entities if e.get("end", 0) > e.get("start", 0))
-    rest, position = [], 0
-    for start, end in spans:
-        rest.append(text[position:start])
-        position = max(position, end)
-    rest.append(text[position:])
-    return _TOKEN.findall(" ".join(rest))
-
-
 def _distinctive(entity: Dict[Text, Any]) -> bool:
     """Whether an entity alone says what it is: "1234" may be a PIN or a year (our data has it as
     out_of_scope), "SS-20991" and "4501-22871" are order ids."""
@@ -211,11 +195,11 @@ class LanguageDetector(_Untrained, EntityExtractorMixin):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         """``authored``: languages the bot answers natively."""
-        return {"authored": list(lang_detect.AUTHORED)}
+        return {"authored": list(AUTHORED)}
 
     def __init__(self, config: Dict[Text, Any]):
         super().__init__(config)
-        self._authored = set(config.get("authored") or lang_detect.AUTHORED)
+        self._authored = set(config.get("authored") or AUTHORED)
         lang_detect.warm_up()
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -15,21 +15,30 @@ from typing import Iterable
 
 import yaml
 
-from bot.language import AUTHORED
+from crossdesk.languages import AUTHORED
+from crossdesk.paths import DOMAIN_FILE, NLU_DIR, RESPONSES_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-NLU_DIR = ROOT / "data" / "nlu"
-RESPONSES_DIR = ROOT / "bot" / "responses"
-DOMAIN = ROOT / "bot" / "domain.yml"
+DOMAIN = DOMAIN_FILE
 MIN_EXAMPLES = 15
 
 
 @dataclass
 class Report:
-    """Problems found, as human-readable lines."""
+    """Problems found, as human-readable lines (and as ``findings``, one dict each, for the studio)."""
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    findings: list[dict] = field(default_factory=list)
+
+    def error(self, line: str, **finding) -> None:
+        """Record an error; ``finding`` says what and where (``kind``, ``language``, ``intent``...)."""
+        self.errors.append(line)
+        self.findings.append({"level": "error", "message": line, **finding})
+
+    def warning(self, line: str, **finding) -> None:
+        """Record a warning (see ``error``)."""
+        self.warnings.append(line)
+        self.findings.append({"level": "warning", "message": line, **finding})
 
     @property
     def ok(self) -> bool:
@@ -71,26 +80,31 @@ def check_nlu(report: Report, nlu_dir: Path, intents: list[str], languages: Iter
     for lang in languages:
         directory = nlu_dir / lang
         if not directory.is_dir():
-            report.errors.append(f"{lang}: no training data (data/nlu/{lang}/ missing)")
+            report.error(f"{lang}: no training data (data/nlu/{lang}/ missing)", kind="no_language", language=lang)
             continue
         files = {p.name for p in directory.glob("*.yml")}
         for missing in sorted(reference_files - files):
-            report.errors.append(f"{lang}: topic file {missing} missing (present in en)")
+            report.error(f"{lang}: topic file {missing} missing (present in en)", kind="missing_file", language=lang,
+                         file=missing)
         data = load_nlu(directory)
         for intent in intents:
             count = len(data.get(intent, []))
             if count == 0:
-                report.errors.append(f"{lang}: intent {intent} has no examples")
+                report.error(f"{lang}: intent {intent} has no examples", kind="thin", language=lang, intent=intent,
+                             count=0)
             elif count < MIN_EXAMPLES:
-                report.warnings.append(f"{lang}: intent {intent} has {count} examples (< {MIN_EXAMPLES})")
+                report.warning(f"{lang}: intent {intent} has {count} examples (< {MIN_EXAMPLES})", kind="thin",
+                               language=lang, intent=intent, count=count)
         for unknown in sorted(set(data) - set(intents)):
-            report.errors.append(f"{lang}: intent {unknown} is not in the domain")
+            report.error(f"{lang}: intent {unknown} is not in the domain", kind="unknown_intent", language=lang,
+                         intent=unknown)
         seen: dict[str, str] = {}
         for intent, examples in data.items():
             for example in examples:
                 key = example.casefold()
                 if key in seen and seen[key] != intent:
-                    report.errors.append(f"{lang}: '{example}' is an example of both {seen[key]} and {intent}")
+                    report.error(f"{lang}: '{example}' is an example of both {seen[key]} and {intent}",
+                                 kind="collision", language=lang, intent=intent, other=seen[key], example=example)
                 seen.setdefault(key, intent)
 
 
@@ -107,15 +121,16 @@ def check_responses(report: Report, responses_dir: Path, languages: Iterable[str
     for lang in languages:
         responses = load(lang)
         if not responses:
-            report.errors.append(f"{lang}: no responses (bot/responses/{lang}.yml)")
+            report.error(f"{lang}: no responses (bot/responses/{lang}.yml)", kind="no_responses", language=lang)
             continue
         for name, variations in english.items():
             if name not in responses:
-                report.errors.append(f"{lang}: response {name} missing")
+                report.error(f"{lang}: response {name} missing", kind="missing_response", language=lang, response=name)
             elif _placeholders(responses[name]) != _placeholders(variations):
-                report.errors.append(
+                report.error(
                     f"{lang}: response {name} placeholders {sorted(_placeholders(responses[name]))} "
-                    f"differ from en {sorted(_placeholders(variations))}")
+                    f"differ from en {sorted(_placeholders(variations))}", kind="placeholders", language=lang,
+                    response=name)
 
 
 def run_checks(nlu_dir: Path = NLU_DIR, responses_dir: Path = RESPONSES_DIR,

@@ -19,9 +19,18 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
-import compat
+from crossdesk import compat
 
 logger = logging.getLogger(__name__)
+
+SESSION_EVENTS = 60
+"""Start a new Rasa session (slots carried over) once the current one holds this many events.
+
+The policies featurise every event of the session for every prediction (RulePolicy:
+``Domain.states_for_tracker_history``, ~0.02 ms per event, three times a turn) and a custom
+action gets the whole session as JSON, so a reply at message 500 of one conversation took
+6x message 1's time (16 -> 100 ms in-process; 85 -> 317 ms through a loaded server). A turn adds 5-7 events: 60 is ~10 turns, far
+more than any rule or action looks back (one turn)."""
 
 
 @dataclass
@@ -64,15 +73,36 @@ def configure_rasa_logging(level: int = logging.WARNING) -> None:
     quiet_expected_warnings()
 
 
-def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None):
-    """Load the trained model with our tracker store, NLG and in-process actions.
+def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None,
+                action_endpoint: Any = None, lock_store: Any = None, tracker_cache_size: int = 5000,
+                avoid_tensorflow: bool = True):
+    """Load the trained model with our tracker store and NLG.
 
-    Without ``tracker_db_url`` conversations are kept in memory (``python -m bot parse``).
+    Args:
+        model_path: the trained model (``.tar.gz``).
+        tracker_db_url: Rasa's tracker store (SQLAlchemy URL); None keeps conversations in memory
+            (``python -m bot parse``).
+        responses_dir: the answers per language (default ``bot/responses``).
+        action_endpoint: where custom actions run, a Rasa ``EndpointConfig``; the server passes
+            ``actions.inprocess.InProcessActionEndpoint()`` (the bot never imports the actions).
+            None: no custom actions (parsing only).
+        lock_store: e.g. Rasa's ``RedisLockStore``, replacing Rasa's in-memory locks when several
+            processes share conversations; they also need ``tracker_cache_size=0``.
+        avoid_tensorflow: keep TensorFlow out of the process (``compat.tensorflow_avoided``: our
+            pipeline never uses it; a model that does fails to load, saying so).
     """
+    args = (model_path, tracker_db_url, responses_dir, action_endpoint, lock_store, tracker_cache_size)
+    if not avoid_tensorflow:
+        return _build_agent(*args)
+    with compat.tensorflow_avoided():
+        return _build_agent(*args)
+
+
+def _build_agent(model_path: str, tracker_db_url: Optional[str], responses_dir: Optional[str],
+                 action_endpoint: Any, lock_store: Any, tracker_cache_size: int):
     from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
 
-    from actions.inprocess import InProcessActionEndpoint
     from bot.nlg import MultilingualNLG
     from bot.tracker_store import CachingSQLTrackerStore
 
@@ -83,13 +113,14 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
         url = make_url(tracker_db_url)
         tracker_store = CachingSQLTrackerStore(
             dialect=url.drivername.split("+")[0], host=url.host, port=url.port,
-            db=url.database, username=url.username, password=url.password,
+            db=url.database, username=url.username, password=url.password, cache_size=tracker_cache_size,
         )
     return Agent.load(
         model_path,
         generator=MultilingualNLG.from_dir(responses_dir) if responses_dir else MultilingualNLG(),
         tracker_store=tracker_store,
-        action_endpoint=InProcessActionEndpoint(),
+        lock_store=lock_store,
+        action_endpoint=action_endpoint,
     )
 
 
@@ -102,8 +133,9 @@ def build_agent_like(model_path: str, previous: Any):
     from rasa.core.agent import Agent
 
     store = previous.tracker_store
-    return Agent.load(model_path, generator=previous.nlg, tracker_store=getattr(store, "_tracker_store", store),
-                      lock_store=previous.lock_store, action_endpoint=previous.action_endpoint)
+    with compat.tensorflow_avoided():
+        return Agent.load(model_path, generator=previous.nlg, tracker_store=getattr(store, "_tracker_store", store),
+                          lock_store=previous.lock_store, action_endpoint=previous.action_endpoint)
 
 
 class BotEngine:
@@ -113,10 +145,15 @@ class BotEngine:
         agent_factory: builds the Rasa agent (called on the bot thread).
     """
 
-    def __init__(self, agent_factory: Callable[[], Any],
-                 reload_factory: Callable[[str, Any], Any] = build_agent_like):
+    def __init__(self, agent_factory: Callable[[], Any], session_events: int = SESSION_EVENTS,
+                 awaiting_answer: Optional[Callable[[Any], Optional[str]]] = None,
+                 reload_factory: Callable[[str, Any], Any] = None):
         self._agent_factory = agent_factory
-        self._reload_factory = reload_factory
+        self._reload_factory = reload_factory or build_agent_like
+        self.session_events = session_events
+        # ``(tracker with .events as dicts) -> topic or None``: the bot's last message waits for an
+        # answer (the app passes ``actions.actions.pending_topic``; the bot never imports the actions).
+        self.awaiting_answer = awaiting_answer or (lambda tracker: None)
         self._agent = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -228,7 +265,13 @@ class BotEngine:
         processor = self._agent.processor
         async with self._agent.lock_store.lock(sender_id):
             try:
+                was_paused = await self._before_turn(sender_id, output)
                 tracker = await processor.log_message(message, should_save_tracker=False)
+                if was_paused and not tracker.is_paused():
+                    # Rasa started a session (session_expiration_time, when the domain
+                    # sets one, passed), which unpauses: the agent still has it.
+                    from rasa.shared.core.events import ConversationPaused
+                    tracker.update(ConversationPaused())
                 parse = tracker.latest_message.parse_data
                 paused = tracker.is_paused()
                 if not paused:
@@ -239,6 +282,18 @@ class BotEngine:
                 _forget_cached_tracker(self._agent.tracker_store, sender_id)
                 raise
         return _reply_from(parse, output.messages, paused or tracker.is_paused())
+
+    async def _before_turn(self, sender_id: str, output: Any) -> bool:
+        """Roll a long session over (see :data:`SESSION_EVENTS`); True if the bot is paused."""
+        processor = self._agent.processor
+        tracker = await processor.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            return False
+        if tracker.is_paused():
+            return True
+        if _session_length(tracker, self.session_events) >= self.session_events and _may_start_session(tracker, self.awaiting_answer):
+            await _start_session(processor, output, tracker)
+        return False
 
     def forget_tracker(self, sender_id: str) -> None:
         """Drop a conversation's cached tracker (its rows were erased); callable from any thread.
@@ -276,6 +331,55 @@ class BotEngine:
             for event in events:
                 tracker.update(event)
             await processor.save_tracker(tracker)
+
+
+def _session_length(tracker: Any, limit: int) -> int:
+    """Events since the tracker's latest session start, counted up to ``limit``.
+
+    (Our store keeps only the current session; an in-memory store keeps them all.)
+    """
+    count = 0
+    for event in reversed(tracker.events):
+        if count >= limit or event.type_name == "session_started":
+            break
+        count += 1
+    return count
+
+
+def _may_start_session(tracker: Any, awaiting_answer: Callable[[Any], Optional[str]]) -> bool:
+    """False while a form runs or the bot's last message waits for an answer ("which country?").
+
+    The actions read the bot's previous message to understand a short answer; a new
+    session would hide it.
+    """
+    if tracker.active_loop_name:
+        return False
+    tail = [event.as_dict() for event in list(tracker.events)[-20:]]
+    return awaiting_answer(_EventsView(tail)) is None
+
+
+class _EventsView:
+    """The part of a rasa_sdk ``Tracker`` that ``pending_topic`` reads: its events, as dicts."""
+
+    def __init__(self, events: List[dict]):
+        self.events = events
+
+
+async def _start_session(processor: Any, output: Any, tracker: Any) -> None:
+    """Append Rasa's session start (``action_session_start`` carries the slots over) and save it."""
+    from rasa.core.actions.action import action_for_name_or_text
+    from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+    from rasa.shared.core.events import ActionExecuted, SlotSet
+
+    action = action_for_name_or_text(ACTION_SESSION_START_NAME, processor.domain, processor.action_endpoint)
+    events = await action.run(output, processor.nlg, tracker, processor.domain)
+    # Rasa's action carries over every SlotSet of the session, repeats included, so each
+    # session would start longer than the last (21, 31, 39, ... 61 events measured): keep
+    # the last value of each slot, in place.
+    last = {event.key: index for index, event in enumerate(events) if isinstance(event, SlotSet)}
+    events = [e for i, e in enumerate(events) if not isinstance(e, SlotSet) or last[e.key] == i]
+    tracker.update_with_events([ActionExecuted(ACTION_SESSION_START_NAME)] + events, processor.domain)
+    await processor.save_tracker(tracker)  # the store keeps only the new session in memory
 
 
 def _forget_cached_tracker(store: Any, sender_id: str) -> None:

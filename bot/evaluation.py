@@ -15,17 +15,17 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from bot.language import AUTHORED, GENERATED_FILE, detect
+from bot.language import GENERATED_FILE, detect
+from crossdesk.languages import AUTHORED
+from crossdesk.paths import CONFIG_FILE, EVAL_DIR, MODELS_DIR, NLU_DIR, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-NLU_DIR = ROOT / "data" / "nlu"
 DETECTION_FILES = {
     # Written apart from the training data; the detection rules were tuned while looking at its misses.
-    "dev": ROOT / "data" / "eval" / "language_detection.tsv",
+    "dev": EVAL_DIR / "language_detection.tsv",
     # Written later by someone who saw neither the training data nor the dev file; never tuned on.
-    "test": ROOT / "data" / "eval" / "language_detection_test.tsv",
+    "test": EVAL_DIR / "language_detection_test.tsv",
 }
-NEAR_MISS_FILE = ROOT / "data" / "eval" / "near_misses.tsv"
+NEAR_MISS_FILE = EVAL_DIR / "near_misses.tsv"
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 NOT_ANSWERS = {"out_of_scope", "nlu_fallback", "request_human", "bot_challenge", "greet", "goodbye", "thank",
                "affirm", "deny"}
@@ -108,7 +108,7 @@ async def _predict_fold(train: list, test: list, workdir: Path) -> list[dict]:
 
     data_file = workdir / "fold.yml"
     RasaYAMLWriter().dump(str(data_file), TrainingData(training_examples=[m for _, m in train]))
-    model = rasa.model_training.train_nlu(str(ROOT / "config.yml"), str(data_file), str(workdir))
+    model = rasa.model_training.train_nlu(str(CONFIG_FILE), str(data_file), str(workdir))
     processor = Agent.load(model).processor
     found = []
     for language, message in test:
@@ -165,13 +165,12 @@ def in_domain_predictions(predictions: list[dict]) -> list[tuple[bool, float]]:
     return [(p["best"] == p["gold"], p["confidence"]) for p in predictions]
 
 
-async def near_miss_predictions(rows: list[tuple[str, str]]) -> list[dict]:
+async def near_miss_predictions(rows: list[tuple[str, str]], models_dir: Path = MODELS_DIR) -> list[dict]:
     """The best non-fallback intent and its confidence for each near-miss, with the trained model."""
     from bot.engine import BotEngine, build_agent
     from bot.training import ensure_model
-    from handoff.settings import Settings
 
-    engine = BotEngine(lambda: build_agent(str(ensure_model(Settings.from_env().models_dir))))
+    engine = BotEngine(lambda: build_agent(str(ensure_model(models_dir))))
     engine.start()
     try:
         found = []
@@ -256,14 +255,14 @@ def write_html(results: dict[str, dict], detection: dict[str, dict], path: Path,
 """, encoding="utf-8")
 
 
-def main(folds: int = 3, languages: tuple[str, ...] = AUTHORED) -> dict:
-    """Run the evaluation; print a summary; write reports/."""
+def main(folds: int = 3, languages: tuple[str, ...] = AUTHORED, models_dir: Path = MODELS_DIR) -> dict:
+    """Run the evaluation; print a summary; write reports/ (the near-misses go through the model in ``models_dir``)."""
     REPORTS.mkdir(exist_ok=True)
     predictions = asyncio.run(pooled_cross_validation(languages, folds))
     results = {lang: language_report(predictions, lang, REPORTS / "nlu" / lang) for lang in languages}
     detection = detection_scores()
     in_domain = in_domain_predictions(predictions)
-    near = asyncio.run(near_miss_predictions(detection_rows(NEAR_MISS_FILE)))
+    near = asyncio.run(near_miss_predictions(detection_rows(NEAR_MISS_FILE), models_dir))
     sweep = threshold_sweep(near, in_domain)
     write_html(results, detection, REPORTS / "index.html", sweep, folds)
     summary = {

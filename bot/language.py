@@ -12,18 +12,22 @@ Korean and ``ok`` Slovak) and random unless seeded. :func:`detect` layers, in or
    Japanese chat stays ja), Thai, Hebrew, Greek, Devanagari; Cyrillic by
    Ukrainian/Russian/Macedonian letters, else a restricted detector; Arabic
    script by a restricted detector (ar/fa/ur).
-3. *Distinctive letters* of Latin-script languages: Turkish, then letters only
-   one long-tail language uses (Vietnamese, Polish, Czech, Hungarian, Romanian,
-   Portuguese), unless two or more lexicon words say otherwise.
+3. *Distinctive letters* of Latin-script languages: Turkish letters decide at
+   once; then letters only one long-tail language uses (Vietnamese, Polish,
+   Czech, Hungarian, Romanian, Portuguese, checked in that order), unless two
+   or more lexicon words say another language.
 4. *Word lists*: chat words and shop vocabulary mined from our training data
-   (en/fr/de/es) plus ``data/language/long_tail.yml``; they decide short
-   messages, and messages whose words are the conversation's own language
-   (without running langdetect).
+   (en/fr/de/es) plus ``data/language/long_tail.yml``. The language with the
+   most of a message's words decides, without running langdetect, a message
+   of up to three words, and a longer one when it holds at least 80% of its
+   words, or at least half of them and is the conversation's own language.
 5. *Restricted langdetect*: a private, seeded factory loaded with the
-   Latin-script profiles we care about, with a prior for the authored
-   languages (never the global, lazily-loaded one); two lexicon words of one
-   language and none of its answer overrule it, and shop vocabulary outweighs
-   a long-tail guess.
+   Latin-script profiles we care about, with a prior for the authored Latin
+   languages (never the global, lazily-loaded one); its probability counts for
+   less under 12 characters. The word lists overrule it when it is unsure
+   (< 0.95), guesses a long-tail language, or guesses a language none of two
+   or more lexicon words belongs to; shop vocabulary (two words and 40% of the
+   message) outweighs a long-tail guess.
 
 :func:`choose_language` then applies stickiness: a conversation keeps its
 language unless a message is confidently in another one.
@@ -46,8 +50,9 @@ import hanzidentifier
 from langdetect import detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
-AUTHORED = ("en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es")
-"""Languages with hand-written training data and responses."""
+from crossdesk.languages import AUTHORED
+from crossdesk.paths import LANGUAGE_DATA_DIR, NLU_DIR
+
 
 SWITCH_CONFIDENCE = 0.9
 """A conversation switches language only on a detection at least this sure."""
@@ -112,8 +117,7 @@ _LEXICON = {
           "crédito credito tengo quiero hablar persona envían envian pagar chao chau "
           "vemos seguimiento devolución devolucion buenas hacen llega",
 }
-NLU_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu"
-LONG_TAIL_FILE = NLU_DIR.parent / "language" / "long_tail.yml"
+LONG_TAIL_FILE = LANGUAGE_DATA_DIR / "long_tail.yml"
 # Generated from authored examples (scripts/greeting-prefixed-examples): trained on, not counted or evaluated.
 GENERATED_FILE = "greeting_prefixed.yml"
 _EXAMPLE = re.compile(r"^\s+- (.+)$", re.MULTILINE)

@@ -16,9 +16,10 @@ import yaml
 from rasa.core.nlg.generator import NaturalLanguageGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.language import AUTHORED, normalise_locale
+from bot.language import normalise_locale
+from crossdesk.languages import AUTHORED
+from crossdesk.paths import RESPONSES_DIR
 
-RESPONSES_DIR = Path(__file__).resolve().parent / "responses"
 SYSTEM_SUBDIR = "system"  # system texts in languages the widget speaks but the bot has no content in
 FALLBACK_LANGUAGE = "en"
 UNSUPPORTED_LANGUAGE_RESPONSE = "utter_unsupported_language"
@@ -75,10 +76,8 @@ class MultilingualNLG(NaturalLanguageGenerator):
 
     def __init__(self, endpoint_config: Any = None, domain: Any = None, responses: Optional[dict] = None,
                  system: Optional[dict] = None):
-        if responses is None or system is None:
-            from handoff.settings import Settings
-
-            directory = Path(Settings.from_env().responses_dir or RESPONSES_DIR)
+        if responses is None or system is None:  # built by Rasa from endpoints.yml (plain `rasa run`)
+            directory = RESPONSES_DIR
             responses = load_responses(directory) if responses is None else responses
             system = load_responses(directory / SYSTEM_SUBDIR) if system is None else system
         self.responses = responses

@@ -5,6 +5,12 @@ Rasa reloads a conversation's whole tracker from SQL for every message
 A server process that owns its conversations (the embedded default, or a
 scaled-out process behind a sticky load balancer) can keep the trackers it
 just saved. Every save still goes to SQL first, so a restart loses nothing.
+
+Saving appends only the events SQL does not hold yet (one row per new event,
+never a rewrite), and the cached tracker keeps only the current Rasa session:
+what Rasa itself reloads after a restart, so the bot sees the same history
+either way, and a long conversation (sessions are rolled by ``bot.engine``)
+costs no more per reply than a short one.
 """
 
 from __future__ import annotations
@@ -13,13 +19,14 @@ import itertools
 from collections import OrderedDict
 from typing import Any, Iterator, Optional
 
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
-import compat
+from crossdesk import compat
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -49,6 +56,12 @@ class CachingSQLTrackerStore(compat.KnownNewEvents, SQLTrackerStore):
             self.engine.dispose()
             self.engine = create_engine(self.engine.url, poolclass=SingletonThreadPool)
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.sessionmaker = sessionmaker(bind=self.engine)
+        else:
+            # A pooled connection PostgreSQL closed (a restart) failed the next turn, and Rasa's
+            # FailSafeTrackerStore then answered from an empty in-memory tracker: check on checkout.
+            self.engine.dispose()
+            self.engine = create_engine(self.engine.url, pool_pre_ping=True, **create_engine_kwargs(self.engine.url))
             self.sessionmaker = sessionmaker(bind=self.engine)
 
     def _remember(self, tracker: DialogueStateTracker) -> None:
@@ -98,5 +111,26 @@ class CachingSQLTrackerStore(compat.KnownNewEvents, SQLTrackerStore):
         except Exception:
             self.forget(tracker.sender_id)
             raise
+        tracker = self.current_session(tracker)
         self._remember(tracker)
         self._saved[tracker.sender_id] = len(tracker.events)
+
+    def current_session(self, tracker: DialogueStateTracker) -> DialogueStateTracker:
+        """``tracker`` reduced to its latest Rasa session (itself when it holds only one).
+
+        The same events Rasa's ``SQLTrackerStore.retrieve`` loads (from the latest
+        ``SessionStarted`` on), so a cached tracker and one reloaded after a restart agree.
+        """
+        events = tracker.events
+        for back, event in enumerate(reversed(events)):
+            if isinstance(event, SessionStarted):
+                start = len(events) - 1 - back
+                break
+        else:
+            return tracker
+        if start <= 1:  # the first session: nothing before it but its action_session_start
+            return tracker
+        return DialogueStateTracker.from_events(
+            tracker.sender_id, list(itertools.islice(events, start, None)), slots=self.domain.slots,
+            max_event_history=self.max_event_history, domain=self.domain,
+        )

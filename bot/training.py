@@ -1,8 +1,8 @@
 """Train the Rasa model only when its inputs changed.
 
 The fingerprint covers the NLU data, rules, domain, pipeline config and our
-NLU components' code; responses and store facts are read at run time and do
-not need a retrain.
+NLU components' code (with the word pattern in ``crossdesk/words.py``); responses
+and store facts are read at run time and do not need a retrain.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "config.yml"
-DOMAIN = ROOT / "bot" / "domain.yml"
-NLU_DIR = ROOT / "data" / "nlu"
-RULES = ROOT / "data" / "rules.yml"
+from crossdesk.paths import CONFIG_FILE as CONFIG, DOMAIN_FILE as DOMAIN, NLU_DIR, ROOT, RULES_FILE as RULES
+
 MODEL_NAME = "crossdesk"
 MODELS_KEPT = 5  # older models are deleted; the live one is always kept (CROSSDESK_MODELS_KEEP in the server)
 LIVE_POINTER = "LIVE"
@@ -26,7 +23,7 @@ LIVE_POINTER = "LIVE"
 def training_inputs(nlu_dir: Path = NLU_DIR) -> list[Path]:
     """Every file whose content changes the trained model."""
     files = [CONFIG, DOMAIN, RULES, ROOT / "bot" / "components.py", ROOT / "bot" / "intent_classifier.py",
-             ROOT / "bot" / "featurizers.py"]
+             ROOT / "bot" / "featurizers.py", ROOT / "crossdesk" / "words.py"]
     files += sorted(Path(nlu_dir).rglob("*.yml"))
     return [f for f in files if f.exists()]
 
@@ -123,7 +120,7 @@ def train(target: Path, training_files: list[str], config: Path = CONFIG, domain
     """Train with Rasa into ``target``."""
     from rasa.model_training import train as rasa_train
 
-    import compat
+    from crossdesk import compat
     from bot.engine import configure_rasa_logging
 
     configure_rasa_logging()

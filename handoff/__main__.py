@@ -6,19 +6,26 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 
 def serve(args: argparse.Namespace) -> None:
     """Ensure a model, then run one server process."""
     from bot.training import ensure_model, live_model
+    from crossdesk.compat import sanic_protocol
     from handoff.app import create_app
-    from handoff.sanic_compat import CrossdeskProtocol
+    from handoff.business_hours import InvalidHours
     from handoff.settings import Settings
     from handoff.store.migrate import SchemaError
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("handoff", "bot", "actions"):  # Agent.load sets the root logger to WARNING: ours keep their level
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers > 1:
+        from handoff.workers import serve_workers
+
+        return serve_workers(settings, workers)
+    for name in ("handoff", "bot", "actions", "crossdesk"):  # Agent.load sets the root logger to WARNING: ours keep their level
         logging.getLogger(name).setLevel(settings.log_level)
     # The live model (the studio's or `models activate`'s choice) survives restarts; a change of the
     # training inputs trains a new model, which becomes live.
@@ -26,13 +33,13 @@ def serve(args: argparse.Namespace) -> None:
     model = str(live_model(settings.models_dir) or settings.model_path or fresh)
     try:
         app = create_app(settings, model_path=model)
-    except SchemaError as error:  # (a database from a newer release, or not ours)
+    except (SchemaError, InvalidHours) as error:  # (a database from a newer release, or not ours; bad hours)
         sys.exit(f"error: {error}")
     base = f"http://{settings.host}:{settings.port}"
     print(f"Crossdesk starting on {base}\n  demo storefront: {base}/\n  health:          {base}/health",
           flush=True)
     app.run(host=settings.host, port=settings.port, workers=1, access_log=False, motd=False,
-            protocol=CrossdeskProtocol)
+            protocol=sanic_protocol())
 
 
 def agents_command(args: argparse.Namespace) -> int:
@@ -88,7 +95,8 @@ def shopper_command(args: argparse.Namespace) -> int:
     from handoff.store import SQLStore
 
     settings = Settings.from_env()
-    privacy = Privacy(SQLStore(settings.database_url), settings.tracker_db_url, settings.retention_days)
+    privacy = Privacy(SQLStore(settings.database_url), settings.tracker_db_url, settings.retention_days,
+                      uploads=Path(settings.var_dir) / "uploads")
     try:
         if args.shopper_command == "purge":
             result = privacy.purge()
@@ -165,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     parser = argparse.ArgumentParser(prog="python -m handoff", description="Crossdesk server")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="train the model if its inputs changed, then start the server")
+    serve_parser = commands.add_parser("serve", help="train the model if its inputs changed, then start the server")
+    serve_parser.add_argument("--workers", type=int, default=None,
+                              help="server processes on consecutive ports (default CROSSDESK_WORKERS, 1); "
+                                   "more than one needs CROSSDESK_REDIS_URL")
     agents = commands.add_parser("agents", help="manage agent accounts")
     agent_commands = agents.add_subparsers(dest="agents_command", required=True)
     add = agent_commands.add_parser("add", help="add an agent; the password is read from stdin")

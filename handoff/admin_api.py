@@ -16,7 +16,7 @@ from sanic import Sanic, response
 
 from handoff import protocol
 from handoff.api import error_response
-from handoff.audit import AuditLog, ReadPolicy
+from handoff.audit import ReadPolicy
 from handoff.console_api import _date, admin_required
 from handoff.privacy import PROCESS, Privacy, ShopperNotFound
 from handoff.retention import ErasureFeed, RetentionJob
@@ -51,17 +51,16 @@ def audit_filters(args, agents) -> dict:
             "action": args.get("action") or None, "limit": limit}
 
 
-def setup_privacy(app: Sanic, service) -> None:
-    """Audit log, read policy, shopper export/erasure, retention and the admin routes.
+def setup_privacy(app: Sanic, service, handoffs) -> None:
+    """Read policy, shopper export/erasure, retention and the admin routes (the audit log: ``app.ctx.audit``).
 
     Args:
         app: the server.
         service: the ConversationService (its caches are dropped on erasure).
+        handoffs: the HandoffService (the agents' queue is pushed again after an erasure).
     """
     settings = app.ctx.settings
-    app.ctx.audit = AuditLog(app.ctx.store)
     app.ctx.read_policy = ReadPolicy(app.ctx.store)
-    app.ctx.agent.audit = app.ctx.audit
     loop_holder: list[asyncio.AbstractEventLoop] = []
 
     async def forget(ids: list[str]) -> None:
@@ -72,7 +71,7 @@ def setup_privacy(app: Sanic, service) -> None:
             await app.ctx.shopper.disconnect_session(conversation_id)
             if hasattr(app.ctx.bot, "erase_tracker"):  # (test doubles of the bot keep no tracker)
                 await app.ctx.bot.erase_tracker(conversation_id)  # also what a turn running meanwhile saved
-        await app.ctx.agent.push_queue()
+        await handoffs.push_queue()
 
     async def forget_remote(ids: list[str]) -> None:
         """An erasure made elsewhere; a shopper who already wrote since has a new conversation: keep it."""
@@ -82,7 +81,8 @@ def setup_privacy(app: Sanic, service) -> None:
         if loop_holder:
             asyncio.run_coroutine_threadsafe(forget(ids), loop_holder[0])
 
-    app.ctx.privacy = Privacy(app.ctx.store, settings.tracker_db_url, settings.retention_days, on_erased=on_erased)
+    app.ctx.privacy = Privacy(app.ctx.store, settings.tracker_db_url, settings.retention_days, on_erased=on_erased,
+                              uploads=settings.var_dir / "uploads")
     retention = RetentionJob(app.ctx.privacy)
     feed = ErasureFeed(app.ctx.audit, PROCESS, forget_remote)
     tasks: list[asyncio.Task] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from pathlib import Path
@@ -9,16 +10,26 @@ from typing import Optional
 
 from sanic import Sanic, response
 
+from actions.actions import pending_topic
+from actions.inprocess import InProcessActionEndpoint, build_executor
 from bot.engine import BotEngine, build_agent
 from bot.nlg import MultilingualNLG
-from actions.facts import StoreFacts
+from crossdesk.paths import WIDGET_DIR
+from crossdesk.store_facts import StoreFacts
 from handoff.admin_api import setup_privacy
+from handoff.agent_notifier import SocketAgentNotifier
+from handoff.attachment_api import setup_attachments
 from handoff.api import error_response, setup_api
+from handoff.audit import AuditLog
 from handoff.console_api import setup_console
 from handoff.http_errors import setup_http_errors
 from handoff.interpreting import Interpreter
 from handoff.translation import TranslationService
-from handoff.conversations import ConversationService
+from handoff.business_hours import BusinessHours
+from handoff.conversations import ConversationCache, ConversationService
+from handoff.csat import Satisfaction, request_rating
+from handoff.delivery import deliver
+from handoff.handoffs import HandoffService
 from handoff.kpi_api import setup_kpis
 from handoff.lifecycle import Lifecycle
 from handoff.recovery import setup_recovery
@@ -27,23 +38,30 @@ from handoff.model_updates import ModelUpdates
 from handoff.model_updates_api import setup_model_updates
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
+from handoff import scaleout
 from handoff.security_headers import setup_security_headers
 from handoff.sessions import setup_sessions
-from handoff.settings import ROOT, Settings
+from handoff.settings import Settings
 from handoff.socket_server import SocketServer
 from handoff.static_files import setup_static
+from handoff.studio.api import setup_studio
+from handoff.ticket_api import TicketDesk, setup_tickets
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
 from handoff.throttle import LoginLimiter
 
 logger = logging.getLogger(__name__)
-WIDGET_DIR = ROOT / "widget"
 _app_ids = itertools.count()
 
 
-def default_bot(settings: Settings, model_path: Path) -> BotEngine:
-    """The Rasa engine for a model, with the tracker store from settings."""
-    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, settings.responses_dir or None))
+def default_bot(settings: Settings, model_path: Path, facts: Optional[StoreFacts] = None) -> BotEngine:
+    """The Rasa engine for a model, with the tracker store from settings and the actions in-process
+    (answering from ``facts``, the store facts the studio reloads in place)."""
+    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, str(settings.responses_path),
+                                         action_endpoint=InProcessActionEndpoint(build_executor(facts)),
+                                         lock_store=scaleout.lock_store(settings.redis_url),
+                                         tracker_cache_size=scaleout.sharing(settings).tracker_cache),
+                     awaiting_answer=pending_topic)
 
 
 def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,
@@ -61,10 +79,12 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.config.RESPONSE_TIMEOUT = 30
     app.ctx.settings = settings
     app.ctx.store = store or SQLStore(settings.database_url)
+    # The store facts answers are filled from; one object, reloaded in place by the studio.
+    app.ctx.facts = facts = StoreFacts.from_dir(settings.content_path / "data" / "store")
     if bot is None:
         if model_path is None:
             raise ValueError("create_app needs a bot or a model_path")
-        bot = default_bot(settings, model_path)
+        bot = default_bot(settings, model_path, facts)
     app.ctx.bot = bot
     sio = SocketServer(
         async_mode="sanic",
@@ -72,6 +92,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
         max_http_buffer_size=settings.max_payload_bytes,
         logger=False,
         engineio_logger=False,
+        client_manager=scaleout.client_manager(settings),  # None: in memory (one process)
     )
     sio.attach(app, socketio_path="socket.io")
     app.ctx.sio = sio
@@ -79,30 +100,45 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.login_limiter = login_limiter or LoginLimiter.from_settings(settings)
     app.ctx.translator = TranslationService.from_settings(settings)
     interpreter = Interpreter(app.ctx.translator, budget=settings.translator_timeout)
-    service = ConversationService(app.ctx.store, bot, interpreter)
-    texts = MultilingualNLG()
-    agent_ns: list[AgentNamespace] = []
-    service.lifecycle = Lifecycle(app.ctx.store, bot, texts, lambda: agent_ns[0].available_count(),
-                                  on_change=service.forget)
-    app.ctx.shopper = ShopperNamespace(service, settings)
-    app.ctx.agent = AgentNamespace(service.lifecycle, app.ctx.agents, settings, interpreter)
-    agent_ns.append(app.ctx.agent)
-    app.ctx.shopper.agent_side = app.ctx.agent
+    texts = app.ctx.texts = MultilingualNLG.from_dir(settings.responses_path)
+    app.ctx.audit = AuditLog(app.ctx.store)
+    # Collaborators in dependency order; each gets what it uses at construction.
+    conversations = ConversationCache()  # rows the shopper side reads; dropped on every transition
+    # Who is online (in memory, or shared through Redis); it tells the agents when that changes.
+    app.ctx.presence = presence = scaleout.presence(settings, on_change=lambda: agent_ns.push_agents())
+    lifecycle = Lifecycle(app.ctx.store, bot, texts, presence.available_count, on_change=conversations.forget,
+                          hours=BusinessHours.from_settings(settings))
+    app.ctx.satisfaction = satisfaction = Satisfaction(app.ctx.store, texts)
+    notifier = SocketAgentNotifier(sio, presence)
+    handoffs = HandoffService(app.ctx.store, lifecycle, notifier, functools.partial(deliver, sio),
+                              app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter,
+                              ask_rating=functools.partial(request_rating, sio, satisfaction))
+    service = ConversationService(app.ctx.store, bot, interpreter, lifecycle=lifecycle, conversations=conversations,
+                                  cached_conversations=scaleout.sharing(settings).conversation_cache)
+    app.ctx.handoffs = handoffs
+    tickets = TicketDesk(settings, app.ctx.store, notifier, handoffs, presence, app.ctx.agents, interpreter)
+    app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs, satisfaction=satisfaction,
+                                       tickets=tickets)
+    app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence)
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
     setup_origin_check(app, settings)
     setup_http_errors(app)
     setup_routes(app)
     setup_api(app)
-    setup_console(app, service.lifecycle, texts, StoreFacts.from_dir())
-    setup_privacy(app, service)
+    setup_console(app, handoffs, texts, app.ctx.facts)
+    setup_privacy(app, service, handoffs)
+    setup_studio(app)
+    setup_attachments(app)
     setup_kpis(app)
     setup_model_updates(app, ModelUpdates(settings, bot, model_path))
+    setup_tickets(app, tickets)
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)
     setup_sessions(app)
     setup_security_headers(app)
     setup_recovery(app)
+    scaleout.setup_presence(app)
     logging.getLogger("sanic.error").addFilter(_ClosedWebsocketFilter())
     return app
 
@@ -178,7 +214,7 @@ def setup_lifecycle(app: Sanic) -> None:
         app.ctx.stopping = True
         seconds = app.ctx.settings.shutdown_drain_seconds
         left = await app.ctx.shopper.drain(seconds)
-        app.ctx.agent.queue_pushes.close()
+        app.ctx.handoffs.close()
         if left:
             logger.warning("stopping: %d bot answers still queued after %g s, left for after the restart "
                            "(their messages are stored)", left, seconds)

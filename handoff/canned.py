@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from actions.facts import StoreFacts
-from bot.countries import CountryGrammar
+from crossdesk.store_facts import CountryGrammar, StoreFacts
 from bot.nlg import MultilingualNLG, placeholders, render
 
 # Answers that only make sense from the bot itself (system notices, small talk).

@@ -9,17 +9,15 @@ from typing import Optional
 
 from sanic import Sanic, response
 
-from actions.facts import StoreFacts
-from bot.countries import Gazetteer
+from crossdesk.paths import CONSOLE_DIR
+from crossdesk.store_facts import Gazetteer, StoreFacts
 from bot.nlg import MultilingualNLG
 from handoff import audit, protocol
 from handoff.api import error_response
 from handoff.canned import canned_answers
 from handoff.session_cookie import clear_session_cookie, cookie_token
-from handoff.settings import ROOT
 from handoff.store.agents import token_hash
 
-CONSOLE_DIR = ROOT / "handoff" / "console"
 SEARCH_ARGS = ("q", "language", "from", "to", "outcome", "limit")  # what a search's audit row keeps
 
 
@@ -99,8 +97,13 @@ def transcript_text(bundle: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts) -> None:
-    """``/console`` and the agent API."""
+def setup_console(app: Sanic, conversations, nlg: MultilingualNLG, facts: StoreFacts) -> None:
+    """``/console`` and the agent API.
+
+    Args:
+        conversations: what the API reads conversations through: the HandoffService
+            (``search``, ``conversation``, ``bundle``).
+    """
 
     @app.get("/console")
     async def console_page(request):
@@ -135,14 +138,14 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
             return error_response(400, "invalid_search", str(error))
         except PermissionError as error:
             return error_response(403, "forbidden", str(error))
-        found = lifecycle.store.search(**filters)
+        found = conversations.search(**filters)
         request.app.ctx.audit.record(request.ctx.agent.id, audit.SEARCH, None, {
             **{k: request.args.get(k) for k in SEARCH_ARGS if request.args.get(k)}, "results": len(found)})
         return response.json({"conversations": found})
 
     def readable_bundle(request, conversation_id: str, action: str):
         """(bundle, None) if the agent may read it (the read is audited), else (None, error response)."""
-        conversation = (lifecycle.store.get_conversation(conversation_id)
+        conversation = (conversations.conversation(conversation_id)
                         if protocol.SESSION_ID_RE.match(conversation_id) else None)
         if conversation is None:
             return None, error_response(404, "not_found", "no such conversation")
@@ -152,7 +155,7 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
             return None, error_response(403, "forbidden", "your role may not read this conversation")
         request.app.ctx.audit.record(agent.id, action, conversation_id,
                                      {"format": request.args.get("format", "json")} if action == audit.EXPORT else {})
-        return lifecycle.bundle(conversation_id), None
+        return conversations.bundle(conversation_id), None
 
     @app.get("/api/conversations/<conversation_id>")
     @agent_required
@@ -183,7 +186,7 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
         query = request.args.get("q") or None
         agent = request.ctx.agent
         try:
-            country = canned_destination(request.args, lifecycle,
+            country = canned_destination(request.args, conversations,
                                          lambda c: request.app.ctx.read_policy.may_read(agent, c))
         except LookupError as error:
             return error_response(404, "not_found", str(error))
@@ -196,8 +199,10 @@ def setup_console(app: Sanic, lifecycle, nlg: MultilingualNLG, facts: StoreFacts
                               "answers": canned_answers(nlg, facts, language, query, destination)})
 
 
-def canned_destination(args, lifecycle, may_read=lambda conversation: True) -> Optional[str]:
+def canned_destination(args, conversations, may_read=lambda conversation: True) -> Optional[str]:
     """The destination canned answers are for: ``country`` (ISO code), or the conversation's ``country`` slot.
+
+    ``conversations`` reads them (``conversation(id)``, ``bundle(id)``: the HandoffService).
 
     Raises ValueError(code, message) on a malformed value, LookupError for an unknown conversation,
     PermissionError for one ``may_read`` refuses.
@@ -212,9 +217,9 @@ def canned_destination(args, lifecycle, may_read=lambda conversation: True) -> O
         return None
     if not protocol.SESSION_ID_RE.match(conversation_id):
         raise ValueError("invalid_conversation_id", "'conversation_id' is malformed")
-    conversation = lifecycle.store.get_conversation(conversation_id)
+    conversation = conversations.conversation(conversation_id)
     if conversation is None:
         raise LookupError("no such conversation")
     if not may_read(conversation):
         raise PermissionError("your role may not read this conversation")
-    return lifecycle.bundle(conversation_id)["slots"].get("country")
+    return conversations.bundle(conversation_id)["slots"].get("country")

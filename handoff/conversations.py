@@ -12,7 +12,7 @@ import logging
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from bot.engine import BotEngine, BotReply
 from handoff import metrics
@@ -20,6 +20,9 @@ from handoff import protocol
 from handoff.interpreting import PIVOT, Interpreter, as_data
 from handoff.store import Conversation, NewMessage, SQLStore, StoredMessage
 from handoff.store.group_commit import GroupCommit
+
+if TYPE_CHECKING:
+    from handoff.lifecycle import Lifecycle
 
 logger = logging.getLogger(__name__)
 CACHED_CONVERSATIONS = 10_000
@@ -42,6 +45,18 @@ class Outgoing:
     payloads: list[dict]
 
 
+class ConversationCache(OrderedDict):
+    """Conversation rows by session id, most recently used last (bounded by the service).
+
+    Built before the service and the lifecycle so both get it at construction:
+    the lifecycle forgets a row whose state it changed, the service reads it.
+    """
+
+    def forget(self, session_id: str) -> None:
+        """Drop a cached row (its state changed elsewhere)."""
+        self.pop(session_id, None)
+
+
 class _CountedLock:
     """An ``asyncio.Lock`` that knows how many tasks hold it or wait for it.
 
@@ -61,18 +76,26 @@ class ConversationService:
         store: where conversations and messages are kept.
         bot: the Rasa engine.
         interpreter: machine translation for languages the bot has no content in.
+        lifecycle: finds the handoff a turn calls for, and reopens a resolved conversation.
+        conversations: the cache of conversation rows; shared with the lifecycle, which
+            drops a row whose state it changed (``ConversationCache.forget``).
+        cached_conversations: conversation rows kept in memory (0: read each time, as with
+            several processes, where another may change the row).
     """
 
-    def __init__(self, store: SQLStore, bot: BotEngine, interpreter: Optional[Interpreter] = None):
+    def __init__(self, store: SQLStore, bot: BotEngine, interpreter: Optional[Interpreter] = None,
+                 lifecycle: Optional["Lifecycle"] = None, conversations: Optional["ConversationCache"] = None,
+                 cached_conversations: int = CACHED_CONVERSATIONS):
         self.store = store
         self._writer = GroupCommit(store)  # shopper messages arriving together share one commit
         self.bot = bot
         self.interpreter = interpreter
         self._locks: dict[str, _CountedLock] = {}
-        self._conversations: "OrderedDict[str, Conversation]" = OrderedDict()
+        self._conversations = conversations if conversations is not None else ConversationCache()
+        self._cache_size = cached_conversations
         self._last_intent: dict[str, Optional[str]] = {}
         self._renewed: set[str] = set()  # erased elsewhere, noticed on use, already started afresh
-        self.lifecycle = None  # set by the app: triggers a handoff when a turn calls for one
+        self.lifecycle = lifecycle
 
     @asynccontextmanager
     async def _conversation_lock(self, conversation_id: str):
@@ -93,8 +116,10 @@ class ConversationService:
         conversation = self._conversations.get(session_id)
         if conversation is None:
             conversation = self.store.ensure_conversation(session_id, locale=locale)
+            if not self._cache_size:
+                return conversation
             self._conversations[session_id] = conversation
-            while len(self._conversations) > CACHED_CONVERSATIONS:
+            while len(self._conversations) > self._cache_size:
                 self._conversations.popitem(last=False)
         self._conversations.move_to_end(session_id)
         return conversation
@@ -198,7 +223,7 @@ class ConversationService:
             metrics.bot_reply(asyncio.get_running_loop().time() - started)
             previous, self._last_intent[session_id] = self._last_intent.get(session_id), reply.intent
             reason = self.lifecycle.trigger_for(conversation, reply.intent, previous) if self.lifecycle else None
-            outgoing = self._record_turn(conversation, shopper_message, without_handoff_promise(reply, reason))
+            outgoing = self._record_turn(conversation, shopper_message, without_handoff_promise(reply, reason), reason)
             if reply.language and reply.language != conversation.language:
                 self._update(conversation, language=reply.language)
             return Turn(conversation, outgoing, reason)
@@ -216,9 +241,12 @@ class ConversationService:
         messages = await self.interpreter.bot_output(reply.messages, language, remaining)
         return replace(reply, language=language, messages=messages)
 
-    def _record_turn(self, conversation: Conversation, message: StoredMessage, reply: BotReply) -> list[Outgoing]:
+    def _record_turn(self, conversation: Conversation, message: StoredMessage, reply: BotReply,
+                     handoff: Optional[str] = None) -> list[Outgoing]:
         understanding = {**message.data, "intent": reply.intent, "confidence": reply.confidence,
                          "entities": reply.entities}
+        if handoff:  # the trigger this message set off (the studio's review inbox lists it)
+            understanding["handoff"] = handoff
         drafts = []
         for bot_message in reply.messages:
             bot_message = {**bot_message, "language": bot_message.get("language") or reply.language}

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Optional
 
-from bot.language import AUTHORED, choose_language
+from bot.language import choose_language
+from crossdesk.languages import AUTHORED
 from handoff.translation import Translation, TranslationService
 
 PIVOT = "en"  # the language the bot reads when it has no content in the shopper's

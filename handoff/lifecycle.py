@@ -8,6 +8,7 @@ every message is still logged, but no bot action is predicted.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Callable, Optional
@@ -16,6 +17,7 @@ from bot.engine import BotEngine
 from bot.nlg import MultilingualNLG, render
 from handoff import metrics
 from handoff import protocol
+from handoff.business_hours import BusinessHours, local_when, zone
 from handoff.store import Conversation, SQLStore, StoredMessage
 from handoff.store.records import Agent
 
@@ -41,12 +43,14 @@ class Lifecycle:
     """
 
     def __init__(self, store: SQLStore, bot: BotEngine, texts: MultilingualNLG,
-                 agents_online: Callable[[], int], on_change: Callable[[str], None] = lambda _id: None):
+                 agents_online: Callable[[], int], on_change: Callable[[str], None] = lambda _id: None,
+                 hours: Optional[BusinessHours] = None):
         self.store = store
         self.bot = bot
         self.texts = texts
         self.agents_online = agents_online
         self.on_change = on_change  # told the id of every conversation whose state changed
+        self.hours = hours  # the team's business hours (None: always open)
 
     def _transition(self, conversation_id: str, to_state: str, actor: str, reason: str,
                     from_states: tuple[str, ...], agent_id: Optional[int] = None) -> bool:
@@ -93,8 +97,34 @@ class Lifecycle:
         metrics.handoff(reason)
         await self._pause(conversation.id, True)
         name = "utter_handoff_waiting" if self.agents_online() else "utter_handoff_offline"
-        message = self._system_message(conversation, name)
+        message = self._closed_notice(conversation) or self._system_message(conversation, name)
         return [message] if message else []
+
+    def _closed_notice(self, conversation: Conversation) -> Optional[StoredMessage]:
+        """Outside business hours: when the team is back, in the shopper's language and local time.
+
+        None while the team works (or has no hours set, or never opens again within a year:
+        then the offline notice says the rest).
+        """
+        if self.hours is None or self.hours.always_open:
+            return None
+        closed, back = self.hours.closed_until(dt.datetime.now(dt.timezone.utc))
+        if not closed or back is None:
+            return None
+        name = "utter_handoff_closed"
+        language = self.texts.reply_language(name, conversation.language, conversation.locale)
+        tz = zone(self.shopper_context(conversation.id).get("timezone"))
+        when = local_when(back, language, tz)
+        text = self.system_text(name, conversation.language, conversation.locale, when=when)
+        stored, _ = self.store.add_message(conversation.id, "system", text, language=language,
+                                           data={"event": name, "reopens_at": back.timestamp()})
+        metrics.message("out", "system", conversation.language)
+        return stored
+
+    def shopper_context(self, conversation_id: str) -> dict:
+        """The metadata of the shopper's latest message that had any (page, locale, time zone, user)."""
+        shopper = [m for m in self.store.transcript(conversation_id, limit=10_000) if m.sender == "shopper"]
+        return next((m.data.get("metadata") for m in reversed(shopper) if m.data.get("metadata")), {}) or {}
 
     async def claim(self, agent: Agent, conversation_id: str) -> StoredMessage:
         """Give a waiting (or, proactively, a bot) conversation to ``agent``."""
@@ -214,7 +244,7 @@ class Lifecycle:
             "transcript": [_transcript_entry(m) for m in transcript],
             "recent_intents": intents, "slots": slots,
             "context": {"locale": conversation.locale, "page": metadata.get("page"), "contact": contact,
-                        "user": metadata.get("user")},
+                        "user": metadata.get("user"), "timezone": metadata.get("timezone")},
             "transitions": [{k: t[k] for k in ("from_state", "to_state", "actor", "reason", "created_at")}
                             for t in self.store.transitions(conversation_id)],
         }

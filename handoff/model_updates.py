@@ -78,7 +78,7 @@ class ModelUpdates:
     """Trains, gates, swaps and rolls back the running server's model.
 
     Args:
-        settings: ``models_dir``, ``content_root``, ``gate_margin``, ``models_keep``.
+        settings: ``models_dir``, ``content_path``, ``gate_margin``, ``models_keep``.
         bot: the running engine (``swap``).
         live: the model the engine was started with.
     """
@@ -149,14 +149,15 @@ class ModelUpdates:
 
     def _command(self, target: Path) -> list[str]:
         command = [sys.executable, "-m", "bot", "train", "--gate", "--output", str(target),
-                   "--content-dir", str(self.settings.content_root)]
+                   "--content-dir", str(self.settings.content_path), "--models-dir", str(self.models_dir),
+                   "--gate-margin", str(self.settings.gate_margin)]
         if self.live is not None:
             command += ["--live", str(self.live)]
         return command
 
     async def _run(self, job: TrainingJob) -> None:
         # Named like ``python -m bot train`` names it, so a restart finds it up to date.
-        target = training.model_path(self.models_dir, training.content_fingerprint(self.settings.content_root))
+        target = training.model_path(self.models_dir, training.content_fingerprint(self.settings.content_path))
         try:
             self.models_dir.mkdir(parents=True, exist_ok=True)
             if target.exists():

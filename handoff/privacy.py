@@ -12,9 +12,11 @@ import os
 import socket
 import time
 import uuid
+from pathlib import Path
 from typing import Callable, Optional
 
 from handoff import audit
+from handoff.attachments import AttachmentStore
 from handoff.audit import AuditLog
 from handoff.store import SQLStore
 from handoff.store.privacy import BATCH, PrivacyStore
@@ -39,8 +41,9 @@ class Privacy:
     """
 
     def __init__(self, store: SQLStore, tracker_db_url: Optional[str], retention_days: int = 365,
-                 on_erased: Callable[[list[str]], None] = lambda ids: None):
+                 on_erased: Callable[[list[str]], None] = lambda ids: None, uploads: Optional[Path] = None):
         self.sql = PrivacyStore(store, tracker_db_url)
+        self.files = AttachmentStore(store, uploads) if uploads else None  # photos and PDFs go with their rows
         self.audit = AuditLog(store)
         self.retention_days = retention_days
         self.on_erased = on_erased
@@ -81,7 +84,10 @@ class Privacy:
         return {"conversations": ids, "deleted": counts}
 
     def _erase(self, ids: list[str]) -> dict:
+        files = self.files.ids_of(ids) if self.files else []
         counts = self.sql.delete(ids)
+        if self.files:
+            counts["files"] = self.files.remove(files)
         counts["tracker_events"] = self.sql.delete_tracker(ids)
         if ids:
             self.on_erased(ids)

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from handoff.business_hours import zone
 from handoff.plain_json import encoded_size, is_text, problem
 
 # -- shopper namespace "/" (Rasa protocol) -----------------------------------
@@ -54,6 +55,8 @@ AGENT_AGENTS = "agent:agents"  # server -> agents: {agents: [{id, display_name, 
 AGENT_ASSIGNED = "agent:assigned"  # server -> agent: {conversation: Bundle} (a transfer to them)
 AGENT_TRANSLATION = "agent:translation"  # server -> agent: {conversation_id, message_id, translation}
 AGENT_TRANSLATE = "translate"  # agent -> server {conversation_id, text}; ack {ok, translation}
+AGENT_TICKET = "agent:ticket"  # server -> agents: {ticket, change, mail?}: a ticket opened or changed
+AGENT_TICKET_ESCALATION = "agent:ticket_escalation"  # server -> agents/admins: {ticket, level, escalated_to?}
 PRESENCE_STATES = ("online", "away")
 SESSION_ENDED = "session_ended"  # crossdesk:error code: the socket's login stopped working; it is disconnected
 SESSION_END_MESSAGES = {  # crossdesk:error {code: session_ended, reason, message}
@@ -192,6 +195,9 @@ def _check_known_metadata(metadata: dict) -> None:
     if page is not None and not (type(page) is str and len(page) <= MAX_PAGE_CHARS):
         raise ProtocolError("invalid_metadata",
                             f"'metadata.page' must be a string of at most {MAX_PAGE_CHARS} characters")
+    timezone = metadata.get("timezone")
+    if timezone is not None and zone(timezone) is None:
+        raise ProtocolError("invalid_timezone", "'metadata.timezone' must be an IANA time zone (e.g. Asia/Tokyo)")
     user = metadata.get("user")
     if user is None:
         return
@@ -334,8 +340,11 @@ def rasa_payloads(payload: dict) -> list[dict]:
 def stored_message_fields(m) -> dict:
     """What every view of a stored message carries: id, sender, text, language, time,
     the agent's name and the system notice's name."""
-    return {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language, "ts": m.created_at,
-            "name": m.data.get("agent_name"), "event": m.data.get("event")}
+    fields = {"id": m.id, "sender": m.sender, "text": m.text, "language": m.language, "ts": m.created_at,
+              "name": m.data.get("agent_name"), "event": m.data.get("event")}
+    if m.data.get("file"):  # a photo or PDF (handoff/attachments.py); Rasa's shapes leave it out
+        fields["file"] = m.data["file"]
+    return fields
 
 
 def message_payload(m) -> dict:
@@ -373,3 +382,36 @@ def parse_contact(data: Any) -> Contact:
     if name is not None and not (is_text(name) and len(name) <= 100):
         raise ProtocolError("invalid_name", "'name' must be a string of at most 100 characters")
     return Contact(email.strip(), (name or "").strip() or None)
+
+
+# -- satisfaction (CSAT): handoff/csat.py -------------------------------------
+RATING_REQUEST = "crossdesk:rating_request"  # server -> shopper (extensions only): {resolution_id, text, ...}
+RATING = "crossdesk:rating"  # shopper -> server {resolution_id, rating, comment?}; ack {ok, id}
+MAX_RATING_COMMENT_CHARS = 1000
+RATING_SCALE = range(1, 6)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """Validated ``crossdesk:rating``: a 1-5 score for one resolution, with an optional comment."""
+
+    resolution_id: int
+    rating: int
+    comment: Optional[str] = None
+
+
+def parse_rating(data: Any) -> Rating:
+    """``{resolution_id, rating, comment?}``: ``rating`` an integer 1-5 (not a bool, not 4.5)."""
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_payload", "crossdesk:rating expects an object")
+    resolution_id = data.get("resolution_id")
+    if type(resolution_id) is not int or not 1 <= resolution_id <= MAX_ROW_ID:
+        raise ProtocolError("invalid_resolution", "'resolution_id' must be the id the rating request named")
+    rating = data.get("rating")
+    if type(rating) is not int or rating not in RATING_SCALE:
+        raise ProtocolError("invalid_rating", "'rating' must be a whole number from 1 to 5")
+    comment = data.get("comment")
+    if comment is not None and not (is_text(comment) and len(comment) <= MAX_RATING_COMMENT_CHARS):
+        raise ProtocolError("invalid_comment",
+                            f"'comment' must be a string of at most {MAX_RATING_COMMENT_CHARS} characters")
+    return Rating(resolution_id, rating, (comment or "").strip() or None)

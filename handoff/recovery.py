@@ -20,6 +20,7 @@ import logging
 import time
 from typing import Awaitable, Callable, Optional
 
+from handoff.scaleout import sharing
 from handoff.store import SQLStore, StoredMessage
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def _state_at(timeline, when: float):
 
 async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], Awaitable[None]],
                             ready: Optional[Callable[[], Awaitable[None]]] = None,
-                            up_to_id: Optional[int] = None) -> int:
+                            up_to_id: Optional[int] = None, settle: float = 0.0) -> int:
     """Answer every unanswered message (in order per conversation) and log one summary line.
 
     ``ready`` (the bot's ``wait_ready``) is awaited before the messages are
@@ -67,6 +68,9 @@ async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], A
     them in the history). Each is started in order before any of them awaits,
     so the per-conversation lock keeps them in order, ahead of anything the
     shopper sends after the restart.
+
+    ``settle``: seconds to wait before listing (several processes: a message
+    stored just before this one started may be in another process's hands).
     """
     started = time.monotonic()
     if ready is not None:
@@ -75,6 +79,8 @@ async def answer_unanswered(store: SQLStore, answer: Callable[[StoredMessage], A
         except Exception:  # (the bot logged why); the messages stay stored, the next start tries again
             logger.exception("recovery: the bot is not available; nothing answered")
             return 0
+    if settle:  # other processes are answering messages stored before this one started: let them finish
+        await asyncio.sleep(settle)
     loop = asyncio.get_running_loop()
     pending = await loop.run_in_executor(None, unanswered, store, up_to_id)
     if not pending:
@@ -99,7 +105,8 @@ def setup_recovery(app) -> None:
     async def start_recovery(app, loop):
         ready = getattr(app.ctx.bot, "wait_ready", None)  # (test doubles of the bot load nothing)
         app.ctx.recovery = asyncio.ensure_future(
-            answer_unanswered(app.ctx.store, app.ctx.shopper.answer_stored, ready, app.ctx.recovery_up_to))
+            answer_unanswered(app.ctx.store, app.ctx.shopper.answer_stored, ready, app.ctx.recovery_up_to,
+                              settle=sharing(app.ctx.settings).recovery_settle))
 
     @app.listener("before_server_stop")
     async def stop_recovery(app, loop):

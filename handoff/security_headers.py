@@ -46,7 +46,7 @@ API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 def headers_for(path: str, host: str) -> dict[str, str]:
     """The security headers a response to ``path`` gets."""
     headers = dict(EVERY_RESPONSE)
-    if path == "/console":
+    if path in ("/console", "/studio"):
         headers["Content-Security-Policy"] = page_policy(host, "'none'")
         headers["X-Frame-Options"] = "DENY"
     elif path == "/":

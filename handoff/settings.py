@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping, Optional
 
-ROOT = Path(__file__).resolve().parent.parent
+from crossdesk.paths import ROOT, VAR_DIR
 
 
 def _var_dir(env: Mapping[str, str]) -> Path:
-    return Path(env.get("CROSSDESK_VAR_DIR", str(ROOT / "var")))
+    return Path(env.get("CROSSDESK_VAR_DIR", str(VAR_DIR)))
 
 
 def _convert(name: str, kind: str, raw: str):
@@ -64,8 +64,27 @@ class Settings:
         trusted_proxies: comma-separated proxy addresses whose ``X-Forwarded-For`` is believed.
         shutdown_drain_seconds: how long a stopping server lets bot answers in flight finish.
         metrics_token: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
-        content_dir: where training reads ``data/nlu``, ``data/rules.yml``, ``bot/domain.yml`` and
-            ``config.yml`` (default: the repository).
+        redis_url: Redis shared by several server processes (presence, emits between
+            processes, Rasa's conversation locks); empty = one process, all in memory.
+        workers: server processes ``python -m handoff serve`` starts (on ``port``, ``port``+1, ...).
+        content_dir: the folder holding ``data/nlu``, ``bot/responses`` and ``data/store`` that the
+            studio edits and training reads (default: the repository root).
+        studio_low_confidence: shopper messages the bot understood with less confidence than this
+            go to the studio's review inbox.
+        business_hours: when the team answers, e.g. ``Mon-Fri 09:00-18:00 Asia/Tokyo``; several
+            ranges separated by ``;`` or ``,`` (``handoff/business_hours.py``); empty: always open.
+        holidays: comma-separated ``YYYY-MM-DD`` dates (in the business-hours zone) the team is closed.
+        max_upload_bytes: largest photo or PDF a shopper or an agent may attach.
+        ticket_promise_hours: the service promise a ticket is due by, in hours: a default and
+            per-language exceptions (``"24,ja=12"``).
+        ticket_due_soon_hours: a ticket this close to its due time is announced as due soon.
+        ticket_check_seconds: how often tickets are checked for escalation.
+        ticket_abandon_seconds: a queued shopper gone (every tab closed) this long gets a ticket.
+        smtp_url: where ticket answers are e-mailed (``smtp://host:port``, ``smtps://user:pass@host``,
+            ``smtp://...?starttls=1``); empty keeps mail queued (shown as failed) until one is set.
+        mail_from, mail_reply_to: the sender and Reply-To of those e-mails.
+        mail_max_attempts: failed sending attempts after which a mail shows as failed (it is still retried).
+        mail_retry_seconds: the first retry's delay; it doubles per attempt, capped at an hour.
         gate_margin: how far a language's score may fall against the live model before the
             quality gate rejects a newly trained model.
         models_keep: trained models kept in ``var/models`` for rollback (the live one always is).
@@ -73,7 +92,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 5005
-    var_dir: Path = field(default_factory=lambda: ROOT / "var")
+    var_dir: Path = field(default_factory=lambda: VAR_DIR)
     database_url: str = ""
     tracker_db_url: str = ""
     model_path: str = ""
@@ -108,7 +127,22 @@ class Settings:
     trusted_proxies: str = ""
     shutdown_drain_seconds: float = 3.0
     metrics_token: str = ""
+    redis_url: str = ""
+    workers: int = 1
     content_dir: str = ""
+    studio_low_confidence: float = 0.5
+    business_hours: str = ""
+    holidays: str = ""
+    max_upload_bytes: int = 10 * 1024 * 1024
+    ticket_promise_hours: str = "24"
+    ticket_due_soon_hours: float = 2.0
+    ticket_check_seconds: float = 60.0
+    ticket_abandon_seconds: float = 120.0
+    smtp_url: str = ""
+    mail_from: str = "Crossdesk <support@localhost>"
+    mail_reply_to: str = ""
+    mail_max_attempts: int = 5
+    mail_retry_seconds: float = 30.0
     gate_margin: float = 0.02
     models_keep: int = 5
 
@@ -144,9 +178,14 @@ class Settings:
         return Path(self.var_dir) / "models"
 
     @property
-    def content_root(self) -> Path:
-        """The content directory training reads (``content_dir``, else the repository)."""
+    def content_path(self) -> Path:
+        """The content folder (``content_dir``, else the repository root)."""
         return Path(self.content_dir) if self.content_dir else ROOT
+
+    @property
+    def responses_path(self) -> Path:
+        """The bot's answers per language: ``responses_dir``, else ``bot/responses`` under the content folder."""
+        return Path(self.responses_dir) if self.responses_dir else self.content_path / "bot" / "responses"
 
     @property
     def protected_term_list(self) -> list[str]:

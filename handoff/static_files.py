@@ -26,12 +26,12 @@ from urllib.parse import unquote
 from sanic import Sanic, response
 
 from handoff.api import error_response
-from handoff.settings import ROOT
+from crossdesk.paths import CONSOLE_DIR, WIDGET_DIR
 
 WIDGET_CACHE = "public, max-age=300"
 CONSOLE_CACHE = "no-cache"
 FAVICON_CACHE = "public, max-age=86400"
-FAVICON = ROOT / "handoff" / "console" / "favicon.ico"
+FAVICON = CONSOLE_DIR / "favicon.ico"
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml", ".ico": "image/x-icon",
           ".json": "application/json", ".txt": "text/plain; charset=utf-8"}
@@ -152,8 +152,8 @@ def etag_matches(header: str, etag: str) -> bool:
 
 def setup_static(app: Sanic) -> None:
     """``/widget/*``, ``/console/static/*`` and ``/favicon.ico``."""
-    widget = StaticFiles(ROOT / "widget", WIDGET_CACHE)
-    console = StaticFiles(ROOT / "handoff" / "console", CONSOLE_CACHE)
+    widget = StaticFiles(WIDGET_DIR, WIDGET_CACHE)
+    console = StaticFiles(CONSOLE_DIR, CONSOLE_CACHE)
     favicon = StaticFiles(FAVICON.parent, FAVICON_CACHE)
 
     @app.route("/widget/<path:path>", methods=["GET", "HEAD"], name="widget_file")

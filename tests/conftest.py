@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, ServerProcess, Shopper
+from crossdesk.paths import MODELS_DIR
+from tests.support import ServerProcess, Shopper
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
@@ -19,7 +20,7 @@ def model_path() -> Path:
     """The model trained on the repository's data (trained once if stale)."""
     from bot.training import ensure_model
 
-    return ensure_model(ROOT / "var" / "models")
+    return ensure_model(MODELS_DIR)
 
 
 @pytest.fixture(scope="session")

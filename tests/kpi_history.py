@@ -11,7 +11,7 @@ import json
 
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
-from handoff.store.sql import conversations, messages, transitions
+from handoff.store.sql import conversations, messages, tickets, transitions
 
 T0 = dt.datetime(2026, 3, 2, 15, tzinfo=dt.timezone.utc).timestamp()
 
@@ -43,6 +43,13 @@ class History:
         with self.store.engine.begin() as conn:
             conn.execute(transitions.insert().values(conversation_id=cid, from_state=from_state, to_state=to_state,
                                                      actor=actor, reason=reason, created_at=at))
+
+    def ticket(self, cid: str, language: str, created: float, due: float, solved: float = None) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(tickets.insert().values(
+                conversation_id=cid, status="solved" if solved else "open", source="contact", priority="normal",
+                tags="[]", language=language, due_at=due, escalated="", created_at=created,
+                updated_at=solved or created, solved_at=solved))
 
     def agent_says(self, cid: str, at: float, agent_id: int) -> None:
         self.message(cid, "agent", at, "hello", agent_id=agent_id, agent_name="x")
@@ -111,3 +118,36 @@ def seed(store: SQLStore) -> None:
     t = T0 - 100
     h.conversation("c8", "en", t)
     h.turn("c8", t, "nlu_fallback", 1, text="zzz", language="en")
+    # Tickets: ja due and solved within the day (promise kept); fr opened and solved, due tomorrow;
+    # de due at +21700 and still open (overdue); en (c6) opened the evening before, due at +20000, solved
+    # late at +30000 (overdue); en (c1) opened, due tomorrow, open.
+    h.ticket("c3", "ja", T0 + 11300, T0 + 11300 + 12 * 3600, solved=T0 + 14900)
+    h.ticket("c4", "fr", T0 + 15400, T0 + 15400 + 86400, solved=T0 + 20000)
+    h.ticket("c5", "de", T0 + 18100, T0 + 21700)
+    h.ticket("c6", "en", T0 - 3600, T0 + 20000, solved=T0 + 30000)
+    h.ticket("c1", "en", T0 + 3700, T0 + 90000)
+    seed_ratings(store)
+
+
+def seed_ratings(store: SQLStore) -> None:
+    """CSAT: Aiko's c3 (ja) got 5; Ben's c4 (fr) 2, c9 (ko) 4 then 5 (two resolutions); c7 (en), resolved
+    by Aiko the evening before, got 1 then (outside the Tokyo day)."""
+    from handoff.store.sql import ratings
+
+    h = History(store)
+    t = T0 - 400
+    h.conversation("c7", "en", t)
+    h.move("c7", t + 10, "bot", "with_agent", "agent:1", "takeover")
+    h.move("c7", t + 20, "with_agent", "resolved", "agent:1", "resolved")
+    with store.engine.begin() as conn:
+        resolutions = conn.execute(transitions.select().where(transitions.c.to_state == "resolved")
+                                   .order_by(transitions.c.id)).fetchall()
+        ids = {}
+        for row in resolutions:
+            ids.setdefault(row.conversation_id, []).append(row.id)
+        for cid, index, agent_id, rating, language, at in (
+                ("c3", 0, 1, 5, "ja", T0 + 10800 + 450), ("c4", 0, 2, 2, "fr", T0 + 14400 + 1100),
+                ("c9", 0, 2, 4, "ko", T0 + 25200 + 320), ("c9", 1, 2, 5, "ko", T0 + 25200 + 900),
+                ("c7", 0, 1, 1, "en", T0 - 300)):
+            conn.execute(ratings.insert().values(conversation_id=cid, resolution_id=ids[cid][index], agent_id=agent_id,
+                                                 rating=rating, comment=None, language=language, created_at=at))

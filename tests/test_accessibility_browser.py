@@ -73,6 +73,13 @@ async def test_console_login_screen(browser, server):
     await assert_accessible(page)
 
 
+async def test_studio_login_screen(browser, server):
+    """(The studio's other screens: tests/test_studio_browser.py.)"""
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/studio")
+    await page.locator("#login-form").wait_for()
+    await assert_accessible(page)
+
+
 async def test_console_with_a_claimed_conversation_open(browser, server):
     add_agent(server.var_dir, "axel", "axel-password-1", languages="en")
     shop = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/")
@@ -90,4 +97,15 @@ async def test_console_with_a_claimed_conversation_open(browser, server):
     await page.locator(f"#queue li[data-id='{session_id}'] button.claim").click(timeout=30000)
     await page.locator(f".conversation[data-id='{session_id}'] .transcript .msg").first.wait_for()
     await screenshot(page, "console-accessibility")
+    await assert_accessible(page)
+
+
+async def test_console_ticket_view(browser, server):
+    add_agent(server.var_dir, "tilda", "tilda-password-1", languages="en")
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/console")
+    await page.fill("#login-form [name=username]", "tilda")
+    await page.fill("#login-form [name=password]", "tilda-password-1")
+    await page.click("#login-form button[type=submit]")
+    await page.click("#show-tickets")
+    await page.locator("#tickets .ticket-list tbody td").first.wait_for()
     await assert_accessible(page)

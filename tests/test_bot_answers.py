@@ -262,7 +262,7 @@ def test_order_ids_are_read_next_to_cjk_text_but_amounts_and_dates_are_not():
 
 
 def test_every_country_has_a_to_in_and_for_form_in_every_authored_language():
-    from bot.countries import CountryGrammar, Gazetteer
+    from crossdesk.store_facts import CountryGrammar, Gazetteer
     from bot.language import AUTHORED
 
     grammar_data = yaml.safe_load((ROOT / "data" / "store" / "country_grammar.yml").read_text(encoding="utf-8"))

@@ -1,21 +1,20 @@
-"""compat.py: the version check and the room calls that work before and after python-socketio 5.10 (in-process)."""
+"""crossdesk/compat.py: the version check and the room calls that work before and after python-socketio 5.10 (in-process)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 
 import pytest
 import socketio
 
-import compat
+from crossdesk import compat
+from crossdesk.paths import ROOT
+from handoff.agent_notifier import SocketAgentNotifier, agent_room
 from handoff.conversations import ConversationService
 from handoff.namespaces.agent import AgentNamespace
 from handoff.namespaces.shopper import ShopperNamespace
 from handoff.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- version check ----------------------------------------------------------------------------
@@ -118,14 +117,16 @@ async def test_every_console_tab_of_an_agent_joins_a_claimed_conversation_on_eit
     socketio.AsyncNamespace.__init__(agents, "/agent")
     server.register_namespace(agents)
     tabs = [connect(server, "/agent", "tab-1"), connect(server, "/agent", "tab-2")]
-    agents.online = {tabs[0]: 7, tabs[1]: 7}
+    for sid in tabs:  # as AgentNamespace.on_connect does for an agent's socket
+        await compat.room_call(agents.enter_room, sid, agent_room(7))
+    notifier = SocketAgentNotifier(server)
 
-    await agents._set_rooms(7, "conversation-9", join=True)
-    joined = [rooms_of(server, "/agent", sid) for sid in tabs]
-    await agents._set_rooms(7, "conversation-9", join=False)
+    await notifier.seat(7, "conversation-9", join=True)
+    joined = [rooms_of(server, "/agent", sid) - {agent_room(7)} for sid in tabs]
+    await notifier.seat(7, "conversation-9", join=False)
 
     assert joined[0] == joined[1] and len(joined[0]) == 1 and "conversation-9" in next(iter(joined[0]))
-    assert [rooms_of(server, "/agent", sid) for sid in tabs] == [set(), set()]
+    assert [rooms_of(server, "/agent", sid) for sid in tabs] == [{agent_room(7)}, {agent_room(7)}]
 
 
 # --- per-conversation locks (no private asyncio.Lock attribute) --------------------------------

@@ -70,6 +70,11 @@ async def test_an_admin_sees_every_chart_with_its_table_and_exports_csv(kpi_serv
             ["Person first response", "5", "40", "180", "1"], ["Resolution time", "4", "300", "1000", "–"]]
         assert await rows(page, "agents") == [["Aiko", "2", "2", "20", "1", "400"], ["Ben", "3", "3", "40", "3", "300"]]
         assert await rows(page, "not_understood") == [["fr", "blorp?", "2"], ["ja", "ほげほげ", "1"]]
+        assert await rows(page, "csat_by_agent") == [["Aiko", "1", "5", "100", "0", "0", "0", "0", "1"],
+                                                     ["Ben", "3", "3.67", "66.7", "0", "1", "0", "1", "1"]]
+        assert await rows(page, "tickets") == [
+            ["(all)", "4", "3", "2", "33.3"], ["de", "1", "0", "1", "0"], ["en", "1", "1", "1", "0"],
+            ["fr", "1", "1", "0", "–"], ["ja", "1", "1", "0", "100"]]
         # Every chart but the message list is drawn by Chart.js on a canvas with the same numbers.
         drawn = await page.evaluate("""() => [...document.querySelectorAll('#kpi-charts canvas')].map(c => {
             const chart = window.Chart.getChart(c);
@@ -78,7 +83,7 @@ async def test_an_admin_sees_every_chart_with_its_table_and_exports_csv(kpi_serv
         assert [d[0] for d in drawn] == [
             "kpi-containment_by_language", "kpi-containment_by_intent", "kpi-lost_by_trigger",
             "kpi-handoffs_by_trigger_language", "kpi-response_times", "kpi-volume_by_hour", "kpi-volume_by_weekday",
-            "kpi-agents"]
+            "kpi-agents", "kpi-tickets", "kpi-csat_by_language", "kpi-csat_by_agent"]
         assert all(d[1] for d in drawn)
         assert dict((d[0], d[2]) for d in drawn)["kpi-volume_by_weekday"] == [0, 7, 0, 0, 0, 0, 0]
 

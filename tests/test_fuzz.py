@@ -37,7 +37,7 @@ HTTP_PARALLEL = 6
 GOOD_MESSAGES = ["hello", "How long does shipping to Germany take?", "thank you", "Which payment methods do you take?"]
 GOOD_TURNS = 12
 
-SHOPPER_EVENTS = ["session_request", "user_uttered", "crossdesk:typing", "crossdesk:contact"]
+SHOPPER_EVENTS = ["session_request", "user_uttered", "crossdesk:typing", "crossdesk:contact", "crossdesk:rating"]
 AGENT_EVENTS = ["claim", "send", "typing", "handback", "resolve", "transfer", "presence", "translate"]
 # Not events of the namespace they are sent to, reserved by Socket.IO, or not names at all.
 ODD_EVENTS = ["connect", "disconnect", "connect_error", "disconnecting", "newListener", "message", "typing",
@@ -59,6 +59,7 @@ SOCKET_CODES = {
     "invalid_conversation_id", "not_found", "already_claimed", "not_assigned", "limit_reached", "agent_offline",
     "invalid_target", "invalid_status", "invalid_original", "invalid_agent_id", "invalid_outcome",
     "rate_limited", "busy",
+    "invalid_timezone", "invalid_resolution", "invalid_rating", "invalid_comment", "already_rated",  # after the chat
 }
 RETRY_CODES = {"rate_limited", "busy"}  # come with retry_after: the fuzzer waits that long and sends it again
 
@@ -87,10 +88,11 @@ def base_payload(rng: random.Random, event: str, ids: list[str], agent_ids: list
     return {
         "session_request": {"session_id": conversation_id, "locale": "en-US"},
         "user_uttered": {"message": "hello", "message_id": f"fz-{rng.randrange(10**9)}",
-                         "metadata": {"locale": "en", "page": "/",
+                         "metadata": {"locale": "en", "page": "/", "timezone": "Asia/Tokyo",
                                       "user": {"id": "1", "name": "A", "email": "a@b.co"}}},
         "crossdesk:typing": {"typing": True},
         "crossdesk:contact": {"email": "fuzz@example.com", "name": "Fuzz"},
+        "crossdesk:rating": {"resolution_id": rng.randrange(1, 100), "rating": rng.randint(1, 5), "comment": "ok"},
         "claim": {"conversation_id": conversation_id},
         "send": {"conversation_id": conversation_id, "text": "hi", "message_id": f"fa-{rng.randrange(10**9)}"},
         "typing": {"conversation_id": conversation_id, "typing": True},

@@ -98,23 +98,6 @@ async def test_two_agents_racing_to_claim_exactly_one_wins(server, agents):
         await client.close()
 
 
-async def test_bad_agent_events_get_errors(server, agents):
-    agent = AgentClient(server.url, agents["yuki"])
-    await agent.connect()
-    for event, payload, code in [
-        ("claim", None, "invalid_payload"),
-        ("claim", {"conversation_id": "../x"}, "invalid_conversation_id"),
-        ("claim", {"conversation_id": "f" * 32}, "not_found"),
-        ("send", {"conversation_id": "f" * 32, "text": ""}, "invalid_message"),
-        ("send", {"conversation_id": "f" * 32, "text": "x" * 5000}, "message_too_long"),
-        ("send", {"conversation_id": "f" * 32, "text": "\ud83d"}, "invalid_message"),  # half an emoji
-        ("resolve", {"conversation_id": "f" * 32}, "not_assigned"),
-    ]:
-        result = await agent.call(event, payload)
-        assert result["ok"] is False and result["error"] == code, (event, result)
-    await agent.close()
-
-
 async def test_shopper_socket_cannot_act_as_agent(server, agents):
     shopper = await handed_off_shopper(server)
     # The shopper namespace has no agent events; the agent namespace needs a token.
@@ -137,30 +120,3 @@ async def test_delivery_problem_is_handed_off_at_once(server, agents):
     _, system = await shopper.expect("bot_uttered")
     await shopper.close()
     assert system["sender"] == "system"
-
-
-async def test_repeated_out_of_scope_hands_off_and_offline_shopper_is_told_when(model_path, tmp_path):
-    from tests.support import ServerProcess
-
-    server = ServerProcess(tmp_path / "var", model_path).start()  # no agent online here
-    try:
-        shopper = Shopper(server.url)
-        await shopper.connect()
-        first = await shopper.ask("I forgot my password")
-        assert first["sender"] == "bot"
-        await shopper.ask("my login doesn't work either")
-        _, system = await shopper.expect("bot_uttered")
-        assert system["sender"] == "system" and "24 hours" in system["text"]
-        await shopper.say("my e-mail is test@example.com")
-        await asyncio.sleep(0.5)
-        # Queued and kept: the first agent to come online sees it.
-        add_agent(server.var_dir, "late", "late-password-1")
-        agent = AgentClient(server.url, login(server.url, "late", "late-password-1")[1]["token"])
-        hello = await agent.connect()
-        [entry] = hello["queue"]
-        assert entry["conversation_id"] == shopper.session_id and entry["reason"] == "out_of_scope"
-        assert entry["last_message"] == "my e-mail is test@example.com"
-        await agent.close()
-        await shopper.close()
-    finally:
-        server.stop()

@@ -29,70 +29,70 @@
 
   /* UI strings. Conversation text itself comes from the server. */
   const STRINGS = {
-    en: { retrying: "Too many messages at once; sending again in a moment…", untranslated: "not translated", title: "Chat with us", subtitle: "Shipping, customs, payment, returns", launcher: "Chat",
+    en: { attach: "Attach a photo or PDF", camera: "Take a photo", retrying: "Too many messages at once; sending again in a moment…", untranslated: "not translated", title: "Chat with us", subtitle: "Shipping, customs, payment, returns", launcher: "Chat",
       open: "Open chat", close: "Close chat", placeholder: "Type your message…", send: "Send",
       language: "Language", typing: "{name} is typing…", assistant: "Assistant", you: "You",
       offline: "Connection lost. Reconnecting… Your messages will be sent.", sending: "Sending…",
       failed: "Not sent: {reason}", unread: "{n} unread messages", contactTitle: "Leave your contact and we'll get back to you",
       email: "E-mail", name: "Name (optional)", contactSend: "Send contact", contactThanks: "Thanks! We'll reply by e-mail.",
       newConversation: "Messages" },
-    ja: { retrying: "短時間に送信が集中しています。まもなく再送信します…", untranslated: "未翻訳", title: "チャットでお問い合わせ", subtitle: "配送・関税・お支払い・返品", launcher: "チャット",
+    ja: { attach: "写真またはPDFを添付", camera: "写真を撮る", retrying: "短時間に送信が集中しています。まもなく再送信します…", untranslated: "未翻訳", title: "チャットでお問い合わせ", subtitle: "配送・関税・お支払い・返品", launcher: "チャット",
       open: "チャットを開く", close: "チャットを閉じる", placeholder: "メッセージを入力…", send: "送信",
       language: "言語", typing: "{name}が入力中…", assistant: "アシスタント", you: "あなた",
       offline: "接続が切れました。再接続しています…メッセージは後で送信されます。", sending: "送信中…",
       failed: "送信できませんでした：{reason}", unread: "未読メッセージ {n} 件", contactTitle: "連絡先を残していただければ、折り返しご連絡します",
       email: "メールアドレス", name: "お名前（任意）", contactSend: "連絡先を送信", contactThanks: "ありがとうございます。メールでご返信します。",
       newConversation: "メッセージ" },
-    "zh-CN": { retrying: "发送过于频繁，稍后将自动重新发送…", untranslated: "未翻译", title: "在线咨询", subtitle: "配送、关税、支付、退货", launcher: "咨询",
+    "zh-CN": { attach: "添加照片或PDF", camera: "拍照", retrying: "发送过于频繁，稍后将自动重新发送…", untranslated: "未翻译", title: "在线咨询", subtitle: "配送、关税、支付、退货", launcher: "咨询",
       open: "打开聊天", close: "关闭聊天", placeholder: "请输入消息…", send: "发送",
       language: "语言", typing: "{name}正在输入…", assistant: "智能助手", you: "我",
       offline: "连接已断开，正在重新连接…消息会在恢复后发送。", sending: "发送中…",
       failed: "未发送：{reason}", unread: "{n} 条未读消息", contactTitle: "留下联系方式，我们会尽快回复您",
       email: "电子邮箱", name: "姓名（选填）", contactSend: "提交", contactThanks: "谢谢！我们会通过邮件回复您。",
       newConversation: "消息" },
-    "zh-TW": { retrying: "傳送過於頻繁，稍後將自動重新傳送…", untranslated: "未翻譯", title: "線上客服", subtitle: "運送、關稅、付款、退貨", launcher: "客服",
+    "zh-TW": { attach: "附加相片或PDF", camera: "拍照", retrying: "傳送過於頻繁，稍後將自動重新傳送…", untranslated: "未翻譯", title: "線上客服", subtitle: "運送、關稅、付款、退貨", launcher: "客服",
       open: "開啟聊天", close: "關閉聊天", placeholder: "請輸入訊息…", send: "傳送",
       language: "語言", typing: "{name}正在輸入…", assistant: "智慧助理", you: "我",
       offline: "連線中斷，正在重新連線…訊息會在恢復後送出。", sending: "傳送中…",
       failed: "未送出：{reason}", unread: "{n} 則未讀訊息", contactTitle: "留下聯絡方式，我們會盡快回覆您",
       email: "電子郵件", name: "姓名（選填）", contactSend: "送出", contactThanks: "謝謝！我們會用電子郵件回覆您。",
       newConversation: "訊息" },
-    ko: { retrying: "메시지가 너무 많습니다. 잠시 후 다시 보냅니다…", untranslated: "번역 안 됨", title: "채팅 상담", subtitle: "배송, 관세, 결제, 반품", launcher: "상담",
+    ko: { attach: "사진 또는 PDF 첨부", camera: "사진 찍기", retrying: "메시지가 너무 많습니다. 잠시 후 다시 보냅니다…", untranslated: "번역 안 됨", title: "채팅 상담", subtitle: "배송, 관세, 결제, 반품", launcher: "상담",
       open: "채팅 열기", close: "채팅 닫기", placeholder: "메시지를 입력하세요…", send: "보내기",
       language: "언어", typing: "{name}님이 입력 중…", assistant: "어시스턴트", you: "나",
       offline: "연결이 끊겼습니다. 다시 연결하는 중… 메시지는 연결되면 전송됩니다.", sending: "보내는 중…",
       failed: "전송 실패: {reason}", unread: "읽지 않은 메시지 {n}개", contactTitle: "연락처를 남겨 주시면 답변드리겠습니다",
       email: "이메일", name: "이름 (선택)", contactSend: "연락처 보내기", contactThanks: "감사합니다! 이메일로 답변드리겠습니다.",
       newConversation: "메시지" },
-    fr: { retrying: "Trop de messages à la fois ; nouvel envoi dans un instant…", untranslated: "non traduit", title: "Discutons", subtitle: "Livraison, douane, paiement, retours", launcher: "Aide",
+    fr: { attach: "Joindre une photo ou un PDF", camera: "Prendre une photo", retrying: "Trop de messages à la fois ; nouvel envoi dans un instant…", untranslated: "non traduit", title: "Discutons", subtitle: "Livraison, douane, paiement, retours", launcher: "Aide",
       open: "Ouvrir le chat", close: "Fermer le chat", placeholder: "Écrivez votre message…", send: "Envoyer",
       language: "Langue", typing: "{name} écrit…", assistant: "Assistant", you: "Vous",
       offline: "Connexion perdue. Reconnexion… Vos messages seront envoyés.", sending: "Envoi…",
       failed: "Non envoyé : {reason}", unread: "{n} messages non lus", contactTitle: "Laissez vos coordonnées, nous vous recontacterons",
       email: "E-mail", name: "Nom (facultatif)", contactSend: "Envoyer", contactThanks: "Merci ! Nous vous répondrons par e-mail.",
       newConversation: "Messages" },
-    de: { retrying: "Zu viele Nachrichten auf einmal; wird gleich erneut gesendet…", untranslated: "nicht übersetzt", title: "Chatte mit uns", subtitle: "Versand, Zoll, Zahlung, Rücksendung", launcher: "Chat",
+    de: { attach: "Foto oder PDF anhängen", camera: "Foto aufnehmen", retrying: "Zu viele Nachrichten auf einmal; wird gleich erneut gesendet…", untranslated: "nicht übersetzt", title: "Chatte mit uns", subtitle: "Versand, Zoll, Zahlung, Rücksendung", launcher: "Chat",
       open: "Chat öffnen", close: "Chat schließen", placeholder: "Nachricht eingeben…", send: "Senden",
       language: "Sprache", typing: "{name} schreibt…", assistant: "Assistent", you: "Du",
       offline: "Verbindung unterbrochen. Neuer Versuch… Deine Nachrichten werden gesendet.", sending: "Wird gesendet…",
       failed: "Nicht gesendet: {reason}", unread: "{n} ungelesene Nachrichten", contactTitle: "Hinterlasse deine Kontaktdaten, wir melden uns",
       email: "E-Mail", name: "Name (optional)", contactSend: "Kontakt senden", contactThanks: "Danke! Wir antworten per E-Mail.",
       newConversation: "Nachrichten" },
-    es: { retrying: "Demasiados mensajes a la vez; se reenviará en un momento…", untranslated: "sin traducir", title: "Chatea con nosotros", subtitle: "Envíos, aduanas, pagos, devoluciones", launcher: "Chat",
+    es: { attach: "Adjuntar una foto o un PDF", camera: "Hacer una foto", retrying: "Demasiados mensajes a la vez; se reenviará en un momento…", untranslated: "sin traducir", title: "Chatea con nosotros", subtitle: "Envíos, aduanas, pagos, devoluciones", launcher: "Chat",
       open: "Abrir chat", close: "Cerrar chat", placeholder: "Escribe tu mensaje…", send: "Enviar",
       language: "Idioma", typing: "{name} está escribiendo…", assistant: "Asistente", you: "Tú",
       offline: "Conexión perdida. Reconectando… Tus mensajes se enviarán.", sending: "Enviando…",
       failed: "No enviado: {reason}", unread: "{n} mensajes sin leer", contactTitle: "Déjanos tu contacto y te responderemos",
       email: "Correo electrónico", name: "Nombre (opcional)", contactSend: "Enviar contacto", contactThanks: "¡Gracias! Te responderemos por correo.",
       newConversation: "Mensajes" },
-    ar: { retrying: "رسائل كثيرة في وقت واحد؛ ستُرسل مجددًا بعد لحظات…", untranslated: "غير مترجم", title: "تحدث معنا", subtitle: "الشحن والجمارك والدفع والإرجاع", launcher: "محادثة",
+    ar: { attach: "إرفاق صورة أو ملف PDF", camera: "التقاط صورة", retrying: "رسائل كثيرة في وقت واحد؛ ستُرسل مجددًا بعد لحظات…", untranslated: "غير مترجم", title: "تحدث معنا", subtitle: "الشحن والجمارك والدفع والإرجاع", launcher: "محادثة",
       open: "افتح المحادثة", close: "أغلق المحادثة", placeholder: "اكتب رسالتك…", send: "إرسال",
       language: "اللغة", typing: "{name} يكتب…", assistant: "المساعد", you: "أنت",
       offline: "انقطع الاتصال. جارٍ إعادة الاتصال… سيتم إرسال رسائلك.", sending: "جارٍ الإرسال…",
       failed: "لم يتم الإرسال: {reason}", unread: "{n} رسائل غير مقروءة", contactTitle: "اترك بيانات التواصل وسنعود إليك",
       email: "البريد الإلكتروني", name: "الاسم (اختياري)", contactSend: "إرسال", contactThanks: "شكرًا! سنرد عبر البريد الإلكتروني.",
       newConversation: "الرسائل" },
-    he: { retrying: "יותר מדי הודעות בבת אחת; נשלח שוב בעוד רגע…", untranslated: "לא תורגם", title: "דברו איתנו", subtitle: "משלוח, מכס, תשלום, החזרות", launcher: "צ'אט",
+    he: { attach: "צירוף תמונה או PDF", camera: "צילום תמונה", retrying: "יותר מדי הודעות בבת אחת; נשלח שוב בעוד רגע…", untranslated: "לא תורגם", title: "דברו איתנו", subtitle: "משלוח, מכס, תשלום, החזרות", launcher: "צ'אט",
       open: "פתיחת הצ'אט", close: "סגירת הצ'אט", placeholder: "הקלידו הודעה…", send: "שליחה",
       language: "שפה", typing: "{name} מקליד/ה…", assistant: "עוזר", you: "אני",
       offline: "החיבור אבד. מתחבר מחדש… ההודעות יישלחו.", sending: "שולח…",
@@ -115,6 +115,22 @@
   }
 
   const clockFormats = new Map();
+  const ICONS = {  // paperclip, camera
+    attach: "M21 11l-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L15 7",
+    camera: "M3 8h4l2-3h6l2 3h4v11H3z M12 10a3.5 3.5 0 1 0 0 7a3.5 3.5 0 0 0 0-7",
+  };
+  // Queue notices after which the shopper is offered the contact form: nobody online, or outside business hours.
+  const OFFLINE_NOTICES = ["utter_handoff_offline", "utter_handoff_closed"];
+
+  /** The browser's IANA time zone ("Asia/Tokyo"), or "" when it cannot tell. */
+  function shopperTimeZone() {
+    try {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      return typeof zone === "string" && zone.length <= 64 ? zone : "";
+    } catch (error) {
+      return "";
+    }
+  }
 
   /**
    * "14:05" or "2:05 PM" as the shopper's locale writes times: the browser's locale when it
@@ -235,7 +251,25 @@
     .contact input { border: 1px solid #9aa3ad; border-radius: 6px; padding: 6px 8px; color: var(--text); }
     .contact button { align-self: flex-start; border: 0; border-radius: 6px; padding: 6px 12px;
       background: var(--accent); color: var(--accent-text); cursor: pointer; }
+    .rating { display: flex; flex-direction: column; gap: 6px; padding: 10px; border: 1px solid #d0d6de;
+      border-radius: 10px; background: var(--bg); }
+    .rating fieldset { border: 0; margin: 0; padding: 0; display: flex; gap: 4px; flex-wrap: wrap; }
+    .rating legend { font-size: 13px; margin-bottom: 6px; }
+    .rating .score { display: inline-flex; align-items: center; justify-content: center; min-width: 36px; min-height: 36px;
+      border: 1px solid var(--accent); border-radius: 18px; color: var(--accent); cursor: pointer; }
+    .rating .score:has(input:checked) { background: var(--accent); color: var(--accent-text); }
+    .rating .score input { position: absolute; opacity: 0; width: 1px; height: 1px; }
+    .rating .score:focus-within { outline: 2px solid var(--accent); outline-offset: 2px; }
+    .rating label.comment { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); gap: 2px; }
+    .rating textarea { border: 1px solid #9aa3ad; border-radius: 6px; padding: 6px 8px; min-height: 40px; flex: none; }
+    .rating button { align-self: flex-start; border: 0; border-radius: 6px; padding: 6px 12px;
+      background: var(--accent); color: var(--accent-text); cursor: pointer; }
     form.compose { display: flex; align-items: flex-end; border-top: 1px solid #d8dde3; }
+    .composer { display: flex; align-items: flex-end; border-top: 1px solid #d8dde3; }
+    .composer form.compose { flex: 1; border-top: 0; }
+    .composer button.attach { border: 0; background: none; cursor: pointer; padding: 12px 4px 10px 10px; color: var(--muted); }
+    a.file img { display: block; max-width: 200px; max-height: 200px; border-radius: 6px; }
+    a.file { color: inherit; }
     textarea { flex: 1; border: 0; padding: 12px; resize: none; max-height: 120px; min-height: 44px;
       background: var(--bg); color: var(--text); }
     form.compose button { border: 0; background: none; padding: 12px 14px; font-weight: 700; color: var(--accent);
@@ -370,13 +404,84 @@
       this.input.setAttribute("enterkeyhint", "send");
       this.sendButton = this.el("button");
       this.sendButton.type = "submit";
+      // Photos and PDFs: a button for the file picker; on touch devices another for the camera
+      // (``capture``); paste and drag-and-drop below. The server checks what the bytes are.
+      this.fileInput = this.fileButton("attach", ICONS.attach, false);
+      this.cameraInput = this.fileButton("camera", ICONS.camera, true);
+      // The file buttons sit beside the form, not in it: the form's one button is the send button.
+      const composer = this.el("div", "composer");
       form.append(this.input, this.sendButton);
+      composer.append(this.fileInput.button, form);
+      if (window.matchMedia && window.matchMedia("(pointer: coarse)").matches) composer.insertBefore(this.cameraInput.button, form);
+      this.input.addEventListener("paste", (event) => {
+        const file = event.clipboardData && event.clipboardData.files && event.clipboardData.files[0];
+        if (file) { event.preventDefault(); this.handlers.attach(file); }
+      });
+      this.panel.addEventListener("dragover", (event) => { if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) event.preventDefault(); });
+      this.panel.addEventListener("drop", (event) => {
+        const file = event.dataTransfer && event.dataTransfer.files && event.dataTransfer.files[0];
+        if (file) { event.preventDefault(); this.handlers.attach(file); }
+      });
       form.addEventListener("submit", (event) => { event.preventDefault(); this.submit(); });
       this.input.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); this.submit(); }
       });
       this.input.addEventListener("input", () => this.handlers.typing());
-      return form;
+      return composer;
+    }
+
+    /** A button that opens a hidden file input (``capture``: the camera on phones). */
+    fileButton(name, icon, capture) {
+      const input = this.el("input");
+      input.type = "file";
+      input.accept = capture ? "image/*" : "image/jpeg,image/png,image/webp,application/pdf";
+      if (capture) input.setAttribute("capture", "environment");
+      input.hidden = true;
+      input.tabIndex = -1;
+      input.addEventListener("change", () => { if (input.files[0]) this.handlers.attach(input.files[0]); input.value = ""; });
+      const button = this.el("button", "attach");
+      button.append(this.icon(icon));
+      button.type = "button";
+      button.dataset.name = name;
+      button.hidden = true;  // shown once the server turns out to be Crossdesk (a plain Rasa server has no uploads)
+      button.addEventListener("click", () => input.click());
+      this.panel.append(input);
+      return { input, button };
+    }
+
+    /** A 20 px line icon (SVG: no emoji font needed). */
+    icon(path) {
+      const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      svg.setAttribute("viewBox", "0 0 24 24");
+      svg.setAttribute("width", "20");
+      svg.setAttribute("height", "20");
+      svg.setAttribute("aria-hidden", "true");
+      const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      line.setAttribute("d", path);
+      line.setAttribute("fill", "none");
+      line.setAttribute("stroke", "currentColor");
+      line.setAttribute("stroke-width", "2");
+      line.setAttribute("stroke-linecap", "round");
+      svg.append(line);
+      return svg;
+    }
+
+    /** A photo (its thumbnail, linking to the original) or a PDF (a link) in a message. */
+    fileLink(file) {
+      const link = this.el("a", "file");
+      link.href = this.server + file.url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      if (typeof file.thumbnail === "string") {
+        const image = this.el("img");
+        image.src = this.server + file.thumbnail;
+        image.alt = String(file.filename || "");
+        image.loading = "lazy";
+        link.append(image);
+      } else {
+        link.textContent = "PDF · " + String(file.filename || "");
+      }
+      return link;
     }
 
     submit() {
@@ -399,6 +504,10 @@
       this.input.placeholder = strings.placeholder;
       this.input.setAttribute("aria-label", strings.placeholder);
       this.sendButton.textContent = strings.send;
+      for (const { button } of [this.fileInput, this.cameraInput]) {
+        button.setAttribute("aria-label", strings[button.dataset.name]);
+        button.title = strings[button.dataset.name];
+      }
       this.log.setAttribute("aria-label", strings.newConversation);
     }
 
@@ -410,7 +519,9 @@
       if (message.id !== undefined && message.id !== null) row.dataset.id = String(message.id);
       const bubble = this.el("div", "bubble");
       bubble.dir = "auto";
-      bubble.append(linkified(String(message.text || "")));
+      const file = message.file;
+      if (file && typeof file.url === "string" && file.url.startsWith("/api/attachments/")) bubble.append(this.fileLink(file));
+      else bubble.append(linkified(String(message.text || "")));
       row.append(bubble);
       if (sender !== "system") row.append(this.meta(message, strings, lang));
       return row;
@@ -465,6 +576,37 @@
       return form;
     }
 
+    /** The CSAT form of a ``crossdesk:rating_request``: five radio buttons, an optional comment, send. */
+    ratingForm(request, onSubmit) {
+      const form = this.el("form", "rating");
+      const scores = this.el("fieldset");
+      scores.append(this.el("legend", "", request.text));
+      for (let n = 1; n <= 5; n += 1) {
+        const label = this.el("label", "score");
+        const input = this.el("input");
+        input.type = "radio";
+        input.name = "rating";
+        input.value = String(n);
+        input.required = true;
+        input.setAttribute("aria-label", String(request.scale || "{n}").replace("{n}", n));
+        label.append(input, this.el("span", "", String(n)));
+        scores.append(label);
+      }
+      const comment = this.el("textarea");
+      comment.maxLength = 1000;
+      const commentLabel = this.el("label", "comment", request.comment);
+      commentLabel.append(comment);
+      const button = this.el("button", "", request.submit);
+      button.type = "submit";
+      form.append(scores, commentLabel, button);
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const picked = form.querySelector("input[name=rating]:checked");
+        if (picked) onSubmit(Number(picked.value), comment.value.trim(), form);
+      });
+      return form;
+    }
+
     append(node) {
       const nearBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 80;
       this.log.append(node);
@@ -494,7 +636,9 @@
         send: (text) => this.send(text),
         language: (code) => this.setLanguage(code),
         typing: () => this.typing(),
+        attach: (file) => this.attach(file),
       });
+      this.view.server = this.server;
       if (config.position === "left") this.view.frame.classList.add("left");
       this.applyLanguage();
       this.watchViewport();
@@ -568,6 +712,45 @@
       socket.on("crossdesk:shopper_message", (message) => this.receive({ ...message, sender: "shopper" }));
       socket.on("bot_uttered", (message) => this.receive(message));
       socket.on("crossdesk:typing", (data) => this.showTyping(data));
+      socket.on("crossdesk:rating_request", (request) => this.askRating(request));
+    }
+
+    /** Upload a photo or PDF (``POST /api/attachments``); it comes back as this shopper's message. */
+    async attach(file) {
+      if (!this.sessionId || !this.extended) return;  // a plain Rasa server has no uploads
+      const form = new FormData();
+      form.append("session_id", this.sessionId);
+      form.append("file", file, file.name || "photo");
+      let reason = "";
+      try {
+        const answer = await fetch(this.server + "/api/attachments", { method: "POST", body: form });
+        if (answer.ok) return;
+        reason = ((await answer.json().catch(() => ({}))).message) || String(answer.status);
+      } catch (error) {
+        reason = this.strings.offline;
+      }
+      this.view.status.textContent = this.strings.failed.replace("{reason}", reason);
+      this.view.status.classList.add("on");
+    }
+
+    /** After an agent resolved the conversation: one CSAT form per resolution (handoff/csat.py). */
+    askRating(request) {
+      if (!request || typeof request.resolution_id !== "number" || typeof request.text !== "string") return;
+      if (this.ratingForm && this.ratingForm.isConnected) {
+        if (this.ratingForm.dataset.resolution === String(request.resolution_id)) return;
+        this.ratingForm.remove();
+      }
+      this.ratingForm = this.view.ratingForm(request, (rating, comment, form) => {
+        const payload = comment ? { resolution_id: request.resolution_id, rating, comment } : { resolution_id: request.resolution_id, rating };
+        this.socket.timeout(ACK_TIMEOUT_MS).emit("crossdesk:rating", payload, (error, ack) => {
+          if (error || !ack || !(ack.ok || ack.error === "already_rated")) return;
+          const thanks = this.view.el("div", "msg system", request.thanks);
+          thanks.setAttribute("role", "status");
+          form.replaceWith(thanks);
+        });
+      });
+      this.ratingForm.dataset.resolution = String(request.resolution_id);
+      this.view.append(this.ratingForm);
     }
 
     requestSession() {
@@ -599,6 +782,7 @@
     history(history) {
       if (!history || !Array.isArray(history.messages)) return;
       this.extended = true;
+      this.view.fileInput.button.hidden = this.view.cameraInput.button.hidden = false;
       // An answer stored after the server read this history can arrive just before it (answers
       // recovered after a restart stream in while shoppers reconnect): keep it after the replay.
       const replayed = Math.max(0, ...history.messages.map((m) => Number(m.id) || 0));
@@ -639,7 +823,7 @@
       const row = this.view.message(shown, this.strings, this.lang);
       this.view.append(row);
       this.track(message.event);
-      if (message.event === "utter_handoff_offline" && last && !replay) this.offerContactForm();
+      if (OFFLINE_NOTICES.includes(message.event) && last && !replay) this.offerContactForm();
       const replies = Array.isArray(message.quick_replies) ? message.quick_replies.filter((r) => this.offered(r)) : [];
       if (last && replies.length) {
         this.view.append(this.view.quickReplies(replies, (reply) => this.send(reply.payload, reply.title)));
@@ -650,12 +834,13 @@
     /** Follows the handoff notices: ``handoff`` is "waiting", "with_agent" or "" (the bot has the chat). */
     track(event) {
       const queued = { utter_handoff_waiting: "waiting", utter_handoff_offline: "waiting", utter_agent_requeued: "waiting",
+        utter_handoff_closed: "waiting",
         utter_agent_joined: "with_agent", utter_agent_left: "" };
       if (event === "contact") this.contactGiven = true;
       if (!(event in queued)) return;
       this.handoff = queued[event];
       this.withAgent = this.handoff === "with_agent";
-      this.offlineQueued = event === "utter_handoff_offline";
+      this.offlineQueued = OFFLINE_NOTICES.includes(event);
       if (this.offlineQueued) this.contactGiven = false;
       if (this.handoff) this.hideRequestHuman();
     }
@@ -748,6 +933,8 @@
 
     emitWithAck(item) {
       const metadata = { locale: this.locale(), page: location.pathname };
+      const timezone = shopperTimeZone();  // agents see the shopper's local time; closed-hours notices use it
+      if (timezone) metadata.timezone = timezone;
       if (this.user) metadata.user = this.user;
       const payload = { message: item.text, session_id: this.sessionId, message_id: item.message_id, metadata };
       return new Promise((resolve) => {

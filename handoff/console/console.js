@@ -21,7 +21,7 @@
       waiting: "waiting {s}", shortcuts: "Alt+C claim next · Alt+N next conversation · Enter send · Shift+Enter new line",
       send: "Send", handback: "Hand back to bot", resolve: "Resolve", transfer: "Transfer to…",
       reply: "Reply to the shopper", canned: "Search the bot's answers…", reason: "Handoff reason",
-      intents: "Recent intents", country: "Destination", order: "Order id", page: "Page", locale: "Browser locale",
+      intents: "Recent intents", country: "Destination", order: "Order id", page: "Page", locale: "Browser locale", localTime: "Shopper's local time", attach: "Attach a file", attachFailed: "Not sent: {reason}",
       contact: "Contact", language: "Language", typing: "The shopper is typing…", claimed: "Another agent took it.",
       limit: "You already hold the maximum number of conversations.", newWaiting: "New conversation waiting",
       searchText: "Text in the conversation", anyLanguage: "Any language", anyOutcome: "Any outcome", search: "Search",
@@ -39,7 +39,7 @@
       show: "Show", anyAction: "Any action", commandLine: "(command line)", noEntries: "No entries.",
       noTranslator: "Replies are not translated: no translator is configured and this shopper reads {language}. Write in their language.",
       translationFailed: "Translation failed ({error}): your reply will go out as written unless you change it here.",
-      dashboard: "Dashboard" },
+      dashboard: "Dashboard", tickets: "Tickets", ticketAlerts: "Ticket alerts" },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
@@ -47,7 +47,7 @@
       waiting: "{s} 待機", shortcuts: "Alt+C 次を引き受ける · Alt+N 次の会話 · Enter 送信 · Shift+Enter 改行",
       send: "送信", handback: "ボットに戻す", resolve: "解決済みにする", transfer: "転送先…",
       reply: "お客様への返信", canned: "ボットの回答を検索…", reason: "引き継ぎ理由",
-      intents: "直近の意図", country: "配送先", order: "注文番号", page: "ページ", locale: "ブラウザの言語",
+      intents: "直近の意図", country: "配送先", order: "注文番号", page: "ページ", locale: "ブラウザの言語", localTime: "お客様の現地時刻", attach: "ファイルを添付", attachFailed: "送信できませんでした: {reason}",
       contact: "連絡先", language: "言語", typing: "お客様が入力中…", claimed: "他の担当者が引き受けました。",
       limit: "同時に担当できる会話数の上限です。", newWaiting: "新しい会話が待機中です",
       searchText: "会話内のテキスト", anyLanguage: "すべての言語", anyOutcome: "すべての結果", search: "検索",
@@ -65,7 +65,7 @@
       show: "表示", anyAction: "すべての操作", commandLine: "（コマンドライン）", noEntries: "記録はありません。",
       noTranslator: "翻訳機能が設定されていないため、返信は翻訳されません（お客様の言語：{language}）。お客様の言語で入力してください。",
       translationFailed: "翻訳できませんでした（{error}）。ここで書き換えない限り、入力したとおりに送信されます。",
-      dashboard: "ダッシュボード" },
+      dashboard: "ダッシュボード", tickets: "チケット", ticketAlerts: "チケットの通知" },
   };
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -80,6 +80,34 @@
   function duration(seconds) {
     const s = Math.max(0, Math.round(seconds));
     return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor(s / 60) % 60}m`;
+  }
+  /** A thumbnail linking to the file (an image) or a link with its name (a PDF); agents need no key. */
+  function fileLink(file) {
+    const base = "/api/attachments/" + encodeURIComponent(file.id);
+    const link = el("a", "file");
+    link.href = base;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    if (String(file.content_type || "").startsWith("image/")) {
+      const image = el("img");
+      image.src = base + "/thumbnail";
+      image.alt = String(file.filename || "");
+      link.append(image);
+    } else {
+      link.textContent = "📄 " + String(file.filename || "");
+    }
+    return link;
+  }
+
+  /** "Mon 14:05 (Asia/Tokyo)": now on the shopper's clock, or "" for an unknown zone. */
+  function shopperLocalTime(zone) {
+    if (typeof zone !== "string" || !zone) return "";
+    try {
+      const now = new Intl.DateTimeFormat(prefs.lang, { timeZone: zone, weekday: "short", hour: "2-digit", minute: "2-digit" });
+      return `${now.format(new Date())} (${zone})`;
+    } catch (error) {
+      return "";
+    }
   }
   function newId() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 10); }
 
@@ -128,6 +156,7 @@
       $("#login-form [name=username]").focus();
     },
     showApp() {
+      if (this.agent.role === "content") { location.assign("/studio"); return; }  // content staff work in the studio
       $("#login").hidden = true;
       $("#app").hidden = false;
       $("#me-name").textContent = this.agent.display_name;
@@ -249,6 +278,7 @@
         this.transferSelect.value = "";
       });
       this.header.replaceChildren(title, handback, outcome, resolve, this.transferSelect);
+      if (window.CrossdeskTickets) this.header.append(window.CrossdeskTickets.followUpButton(this.id, toast));
       this.renderAgents(desk.agents);
     }
 
@@ -266,6 +296,8 @@
     }
 
     renderContext() {
+      clearTimeout(this.contextTimer);  // the shopper's clock moves on: redrawn every minute
+      this.contextTimer = setTimeout(() => { if (this.bundle) this.renderContext(); }, 60000);
       const b = this.bundle;
       const list = el("dl");
       const item = (label, value) => {
@@ -278,6 +310,7 @@
       item(t("order"), b.slots && b.slots.order_id);
       item(t("page"), b.context && b.context.page);
       item(t("locale"), b.context && b.context.locale);
+      item(t("localTime"), shopperLocalTime(b.context && b.context.timezone));
       const contact = b.context && b.context.contact;
       if (contact) item(t("contact"), contact.name ? `${contact.name} <${contact.email}>` : contact.email);
       const user = b.context && b.context.user;
@@ -319,6 +352,10 @@
         return pair;
       }
       const wrap = el("div");
+      if (message.file && typeof message.file.id === "string") {  // a photo or PDF: served to logged-in agents
+        wrap.append(fileLink(message.file));
+        return wrap;
+      }
       const text = el("div", "text", message.text);
       text.dir = "auto";
       wrap.append(text);
@@ -361,9 +398,29 @@
       send.type = "button";
       send.addEventListener("click", () => this.submit());
       const row = el("div", "row");
-      row.append(send, this.previewNote);
+      const attach = el("button", "attach", t("attach"));
+      attach.type = "button";
+      const picker = el("input");
+      picker.type = "file";
+      picker.accept = "image/jpeg,image/png,image/webp,application/pdf";
+      picker.hidden = true;
+      attach.addEventListener("click", () => picker.click());
+      picker.addEventListener("change", () => { if (picker.files[0]) this.attach(picker.files[0]); picker.value = ""; });
+      row.append(send, attach, picker, this.previewNote);
       box.append(this.translationWarning, this.cannedSearch, this.cannedList, this.input, this.preview, row);
       return box;
+    }
+
+    /** Send a photo or PDF to the shopper (``POST /api/attachments``, the session cookie authorises it). */
+    async attach(file) {
+      const form = new FormData();
+      form.append("conversation_id", this.id);
+      form.append("file", file, file.name);
+      const answer = await fetch("/api/attachments", { method: "POST", body: form, credentials: "same-origin" });
+      const body = await answer.json().catch(() => ({}));
+      if (!answer.ok) { toast(t("attachFailed", { reason: body.message || answer.status })); return; }
+      this.add({ id: body.id, sender: "agent", name: session.agent && session.agent.display_name, text: body.file.filename,
+        file: body.file, language: this.bundle.language, ts: Date.now() / 1000 });
     }
 
     /** The bot's answers for this conversation's language and destination; the server ranks a query's matches. */
@@ -457,6 +514,11 @@
       this.socket.on("agent:shopper_typing", (data) => this.shopperTyping(data));
       this.socket.on("agent:translation", (data) => this.translation(data));
       this.socket.on("agent:assigned", (data) => this.openConversation(data.conversation, true));
+      if (window.CrossdeskTickets) {  // ticket changes, escalations, the follow-up button
+        window.CrossdeskTickets.setRequest((path, options) => api.call(path, options));
+        window.CrossdeskTickets.setLanguage(prefs.lang);
+        window.CrossdeskTickets.listen(this.socket);
+      }
       this.socket.on("crossdesk:error", (error) => {
         // The server then disconnects us; the refusal of an event (no reason) is followed by the one with a reason.
         if (error.code === "session_ended") { if (error.reason) session.loggedOut(error.reason); }
@@ -568,13 +630,14 @@
         item.addEventListener("keydown", (event) => { if (event.key === "Enter") this.show(id); });
         list.append(item);
       }
-      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden || !$("#admin").hidden || !$("#dashboard").hidden;
+      $("#empty").hidden = this.open.size > 0 || !$("#history").hidden || !$("#admin").hidden || !$("#dashboard").hidden || !$("#tickets").hidden;
     },
 
     show(id) {
       $("#history").hidden = true;
       $("#admin").hidden = true;
       $("#dashboard").hidden = true;
+      tickets.hide();
       this.active = id;
       sessionStorage.setItem(ACTIVE_KEY, id);
       for (const [key, view] of this.open) view.root.hidden = key !== id;
@@ -662,6 +725,7 @@
       $("#admin").hidden = true;
       $("#history").hidden = false;
       $("#dashboard").hidden = true;
+      tickets.hide();
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
       desk.renderMine();
@@ -730,6 +794,7 @@
     show() {
       $("#history").hidden = true;
       $("#dashboard").hidden = true;
+      tickets.hide();
       $("#admin").hidden = false;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
@@ -802,9 +867,25 @@
       $("#admin").hidden = true;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
+      tickets.hide();
       window.CrossdeskDashboard.open({ request: (path) => api.call(path), lang: prefs.lang });  // shows #dashboard at once
       desk.renderMine();
     },
+  };
+
+  /* -- tickets (tickets.js) --------------------------------------------------------------- */
+  const tickets = {
+    show() {
+      $("#history").hidden = true;
+      $("#admin").hidden = true;
+      $("#dashboard").hidden = true;
+      for (const view of desk.open.values()) view.root.hidden = true;
+      desk.active = null;
+      window.CrossdeskTickets.open({ request: (path, options) => api.call(path, options), lang: prefs.lang,
+        agent: session.agent });
+      desk.renderMine();
+    },
+    hide() { if (window.CrossdeskTickets) window.CrossdeskTickets.hide(); },
   };
 
   /* -- wiring ---------------------------------------------------------------------------- */
@@ -814,7 +895,8 @@
     $("#presence").addEventListener("change", (event) => desk.setPresence(event.target.value));
     $("#ui-language").value = prefs.lang;
     $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue();
-      if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang); });
+      if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang);
+      if (window.CrossdeskTickets) window.CrossdeskTickets.setLanguage(prefs.lang); });
     $("#sound").checked = prefs.sound;
     $("#sound").addEventListener("change", (event) => { prefs.sound = event.target.checked; savePrefs(); });
     $("#desktop").addEventListener("click", async () => {
@@ -824,6 +906,7 @@
     });
     $("#show-history").addEventListener("click", () => history.show());
     $("#show-dashboard").addEventListener("click", () => dashboard.show());
+    $("#show-tickets").addEventListener("click", () => tickets.show());
     $("#search").addEventListener("submit", (event) => history.search(event));
     $("#show-admin").addEventListener("click", () => admin.show());
     $("#shopper-form").addEventListener("submit", (event) => admin.exportShopper(event));

@@ -12,7 +12,9 @@
     en: {
       dashboard: "Dashboard", from: "From", to: "To", timeZone: "Time zone", show: "Show", csv: "CSV",
       computed: "Computed in {ms} ms", loading: "Loading…", failed: "Could not load the figures: {message}",
-      pending: "Ticket and CSAT figures appear here once tickets and ratings exist.",
+      pending: "Some figures are not available yet.",
+      tickets: "Tickets against the service promise", opened: "Opened", solved: "Solved",
+      overdue: "Overdue (promise broken)", kept_pct: "Promise kept %",
       containment_by_language: "Containment by language (bot alone, %)",
       containment_by_intent: "Containment by first intent (%)",
       lost_by_trigger: "Conversations handed to people, by first trigger",
@@ -27,11 +29,16 @@
       first_response_p50_s: "First response p50 (s)", resolutions: "Resolutions", resolution_p50_s: "Resolution p50 (s)",
       queue_wait: "Queue wait", bot_first_response: "Bot first response", agent_first_response: "Person first response",
       resolution: "Resolution time",
+      csat_by_language: "Satisfaction (CSAT) by language", csat_by_agent: "Satisfaction (CSAT) by agent",
+      ratings: "Ratings", average: "Average (1-5)", satisfied_pct: "Satisfied (4-5) %",
+      r1: "1", r2: "2", r3: "3", r4: "4", r5: "5",
     },
     ja: {
       dashboard: "ダッシュボード", from: "開始日", to: "終了日", timeZone: "タイムゾーン", show: "表示", csv: "CSV",
       computed: "{ms} ms で集計", loading: "読み込み中…", failed: "集計を取得できませんでした: {message}",
-      pending: "チケットと満足度の指標は、チケットと評価の機能ができるとここに表示されます。",
+      pending: "まだ表示できない指標があります。",
+      tickets: "チケットとサービス約束（期限）", opened: "受付", solved: "解決",
+      overdue: "期限超過（約束違反）", kept_pct: "期限内解決率 %",
       containment_by_language: "言語別の自己解決率（ボットのみ, %）",
       containment_by_intent: "最初の意図別の自己解決率（%）",
       lost_by_trigger: "担当者へ引き継いだ会話（最初のきっかけ別）",
@@ -46,6 +53,9 @@
       first_response_p50_s: "初回応答 p50（秒）", resolutions: "解決数", resolution_p50_s: "解決時間 p50（秒）",
       queue_wait: "待ち時間", bot_first_response: "ボットの初回応答", agent_first_response: "担当者の初回応答",
       resolution: "解決時間",
+      csat_by_language: "言語別の満足度（CSAT）", csat_by_agent: "担当者別の満足度（CSAT）",
+      ratings: "評価数", average: "平均（1〜5）", satisfied_pct: "満足（4〜5）%",
+      r1: "1", r2: "2", r3: "3", r4: "4", r5: "5",
     },
   };
 

@@ -7,6 +7,7 @@ import logging
 from typing import Optional
 
 import socketio
+from sqlalchemy.exc import OperationalError
 
 from handoff import metrics, protocol
 
@@ -14,6 +15,8 @@ logger = logging.getLogger(__name__)
 LOGGED_EVENT_CHARS = 80  # an event name is client data: a long one is cut in logs and errors
 # python-socketio calls these itself; a client sending one is refused before dispatch (SocketServer).
 SERVER_EVENTS = frozenset(("connect", "disconnect"))
+# The database refusing connections (PostgreSQL restarting, a network cut): not a bug, say so.
+STORE_DOWN = (OperationalError,)
 
 
 class BackgroundNamespace(socketio.AsyncNamespace):
@@ -89,6 +92,12 @@ class BackgroundNamespace(socketio.AsyncNamespace):
             return await self.refuse(args[0], event, error)
         try:
             return await handler(*args)
+        except STORE_DOWN as error:  # the database is unreachable: nothing was stored, the client retries
+            logger.warning("%s on %s from %s: the store is unavailable (%s)", event, self.namespace, args[0],
+                           str(error).splitlines()[0][:120])
+            error = protocol.ProtocolError("store_unavailable", "this could not be saved right now; "
+                                                                "please send it again in a moment")
+            return await self.refuse(args[0], event, error)
         except Exception:  # a bug: logged with its traceback; the client hears about it, the server goes on
             logger.exception("%s on %s from %s failed", event, self.namespace, args[0])
             error = protocol.ProtocolError("internal_error", "the server failed on this event; please try again")

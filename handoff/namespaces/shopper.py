@@ -6,14 +6,17 @@ import asyncio
 import logging
 from typing import Any, Optional
 
-from compat import room_call
+from crossdesk.compat import room_call
 from handoff import metrics
 from handoff import protocol
 from handoff.conversations import ConversationService
+from handoff.csat import Satisfaction, request_rating
 from handoff.delivery import deliver, plain_room, session_room
+from handoff.handoffs import HandoffService
 from handoff.limits import ShopperLimits
 from handoff.namespaces import BackgroundNamespace
 from handoff.settings import Settings
+from handoff.ticket_api import TicketDesk
 
 logger = logging.getLogger(__name__)
 BOT_STATES = ("bot", "resolved")  # a message in these states goes to the bot (resolved: the turn reopens it)
@@ -25,16 +28,23 @@ class ShopperNamespace(BackgroundNamespace):
     Every event is validated; a bad one gets ``crossdesk:error`` and changes
     nothing. Replies go to the session's rooms, so every tab of the same
     session sees them, each in the shape it asked for (``handoff.delivery``).
+
+    A message goes to ``service`` (``conversations.py``: stored, then the bot),
+    or, while a person has the conversation, to ``handoffs`` (``handoffs.py``: to the agents).
     """
 
-    def __init__(self, service: ConversationService, settings: Settings, limits: Optional[ShopperLimits] = None):
+    def __init__(self, service: ConversationService, settings: Settings, limits: Optional[ShopperLimits] = None,
+                 handoffs: Optional[HandoffService] = None, satisfaction: Optional[Satisfaction] = None,
+                 tickets: Optional[TicketDesk] = None):
         super().__init__(protocol.SHOPPER_NAMESPACE)
         self.service = service
+        self.handoffs = handoffs
+        self.satisfaction = satisfaction  # CSAT ratings (handoff/csat.py); None: ratings refused
+        self.tickets = tickets  # follow-up tickets (handoff/ticket_api.py): contacts left, shoppers who left
         self.settings = settings
         self.limits = limits or ShopperLimits(settings)
         self._tabs: dict[str, set[str]] = {}  # session id -> its sockets (browser tabs)
         self._session_of: dict[str, str] = {}  # socket -> its session id (read on every event)
-        self.agent_side = None  # the AgentNamespace, set by the app
 
     async def _reject(self, sid: str, event: str, error: protocol.ProtocolError) -> dict:
         ack = await self.refuse(sid, event, error)
@@ -69,6 +79,8 @@ class ShopperNamespace(BackgroundNamespace):
         self._session_of[sid] = session_id
         await room_call(self.enter_room, sid, session_room(session_id, extended))
         self._tabs.setdefault(session_id, set()).add(sid)
+        if self.tickets:
+            self.tickets.shopper_back(session_id)
 
     async def _unbind(self, sid: str, session_id: str) -> None:
         self._session_of.pop(sid, None)
@@ -92,6 +104,12 @@ class ShopperNamespace(BackgroundNamespace):
         session_id = self._bound_session(sid)
         if session_id:
             await self._unbind(sid, session_id)
+            if self.tickets and not self.tabs_open(session_id):
+                self.tickets.shopper_gone(session_id)
+
+    def tabs_open(self, session_id: str) -> bool:
+        """Whether a tab of the session is connected to this process."""
+        return bool(self._tabs.get(session_id))
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Accept the socket (origins are checked by the server); note its client address for the limits."""
@@ -117,6 +135,7 @@ class ShopperNamespace(BackgroundNamespace):
         if request.extensions:
             await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript, conversation.state),
                             room=sid)
+            await self.ask_rating(session_id, sid)  # resolved and not rated yet: ask again after a reload
         return {"ok": True, "session_id": session_id, "state": conversation.state,
                 protocol.EXTENSIONS_KEY: request.extensions}
 
@@ -141,8 +160,8 @@ class ShopperNamespace(BackgroundNamespace):
         if created:
             if state in BOT_STATES:  # after resolve the bot answers again (the turn reopens it)
                 self._spawn(self._answer_reserved(session_id, stored, utterance.metadata))
-            elif self.agent_side:  # a human has it: the bot is paused, relay at once
-                await self.agent_side.shopper_said(session_id, state, stored)
+            elif self.handoffs:  # a human has it: the bot is paused, relay at once
+                await self.handoffs.shopper_said(session_id, state, stored)
             if len(self._tabs.get(session_id, ())) > 1:  # the shopper's other tabs show it too
                 await self.emit(protocol.SHOPPER_ECHO, protocol.message_payload(stored), room=session_id,
                                 skip_sid=sid)
@@ -161,8 +180,8 @@ class ShopperNamespace(BackgroundNamespace):
         if not session_id or not isinstance(data, dict) or not isinstance(data.get("typing"), bool):
             error = protocol.ProtocolError("invalid_payload", "expected {typing: bool} after session_request")
             return await self._reject(sid, protocol.TYPING, error)
-        if self.agent_side and self.service.state(session_id) == "with_agent":
-            await self.agent_side.shopper_typing(session_id, data["typing"])
+        if self.handoffs and self.service.state(session_id) == "with_agent":
+            await self.handoffs.shopper_typing(session_id, data["typing"])
         return {"ok": True}
 
     async def on_contact(self, sid: str, data: Any = None) -> Any:
@@ -178,13 +197,43 @@ class ShopperNamespace(BackgroundNamespace):
         except protocol.ProtocolError as error:
             return await self._reject(sid, protocol.CONTACT, error)
         stored = self.service.leave_contact(session_id, contact)
-        if self.agent_side:
-            await self.agent_side.shopper_said(session_id, self.service.state(session_id), stored)
+        if self.tickets:
+            try:
+                await self.tickets.contact_left(session_id, contact)
+            except Exception:  # the contact is stored (agents see it); the ticket is what failed
+                logger.exception("could not open a ticket for the contact left in %s", session_id)
+        if self.handoffs:
+            await self.handoffs.shopper_said(session_id, self.service.state(session_id), stored)
         return {"ok": True, "id": stored.id}
+
+    async def ask_rating(self, session_id: str, room: Optional[str] = None) -> None:
+        """``crossdesk:rating_request`` for the session's latest unrated resolution, if any.
+
+        ``room`` defaults to the session id room: the sockets that opted in to the extensions only.
+        """
+        if self.satisfaction:
+            await request_rating(self.server, self.satisfaction, session_id, room)
+
+    async def on_rating(self, sid: str, data: Any = None) -> Any:
+        """``crossdesk:rating {resolution_id, rating, comment?}``: the shopper's CSAT, once per resolution."""
+        if not await self._paced(sid):
+            return None
+        session_id = self._bound_session(sid)
+        try:
+            self.limits.admit_message(sid)  # each one is stored, like a message
+            if not session_id:
+                raise protocol.ProtocolError("no_session", "send session_request first")
+            rating = protocol.parse_rating(data)
+            if self.satisfaction is None:
+                raise protocol.ProtocolError("unknown_event", "ratings are not enabled on this server")
+            rating_id = self.satisfaction.rate(session_id, rating)
+        except protocol.ProtocolError as error:
+            return await self._reject(sid, protocol.RATING, error)
+        return {"ok": True, "id": rating_id}
 
     # Events go to on_<event>; the crossdesk:* names (with a colon) to these (BackgroundNamespace.trigger_event).
     _HANDLERS = {protocol.USER_UTTERED: "on_user_uttered", protocol.TYPING: "on_typing",
-                 protocol.CONTACT: "on_contact"}
+                 protocol.CONTACT: "on_contact", protocol.RATING: "on_rating"}
 
     async def _session_for(self, sid: str, utterance: protocol.UserUttered) -> str:
         bound = self._bound_session(sid)
@@ -218,11 +267,9 @@ class ShopperNamespace(BackgroundNamespace):
         for message in turn.outgoing:
             for payload in message.payloads:
                 await deliver(self.server, session_id, payload)
-        if self.agent_side and turn.handoff_reason:
-            for system in await self.service.lifecycle.request(turn.conversation, turn.handoff_reason):
-                await self.agent_side.to_shopper(session_id, system)
+        if self.handoffs and turn.handoff_reason:  # the shopper hears what happens next, then the agents
+            await self.handoffs.request(turn.conversation, turn.handoff_reason)
             self.service.forget(session_id)
-            await self.agent_side.push_queue()
 
     async def answer_stored(self, stored) -> None:
         """Answer a shopper message stored earlier (one left unanswered by a crash), emitting to its room."""

@@ -140,7 +140,7 @@ class PrivacyStore:
         counts["conversations"] = 0
         for chunk in _chunks(sorted(set(ids))):
             with self.engine.begin() as conn:
-                for table in conversation_tables():
+                for table in reversed(conversation_tables()):  # children first (ratings -> transitions)
                     counts[table.name] += conn.execute(
                         delete(table).where(table.c.conversation_id.in_(chunk))).rowcount
                 counts["conversations"] += conn.execute(

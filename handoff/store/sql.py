@@ -103,6 +103,131 @@ audit_log = Table(
     Index("ix_audit_log_agent", "agent_id", "created_at"),
 )
 
+# The studio's review inbox: shopper messages the bot missed (fallback, out of scope, low
+# confidence, handoff), with what staff did about them (handoff/studio/inbox.py).
+review_items = Table(
+    "review_items", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Integer, nullable=False, unique=True),
+    Column("conversation_id", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("language", String(16)),
+    Column("intent", String(64)),
+    Column("confidence", Float),
+    Column("reason", String(32), nullable=False),  # fallback, out_of_scope, low_confidence, handoff
+    Column("trigger", String(64)),  # the handoff trigger, for reason handoff
+    Column("state", String(16), nullable=False, default="open"),  # open, added, out_of_scope, dismissed
+    Column("resolution", String(64)),  # the intent it was added to
+    Column("acted_by", Integer),
+    Column("acted_at", Float),
+    Column("created_at", Float, nullable=False),
+    Index("ix_review_items_state", "state", "message_id"),
+    Index("ix_review_items_conversation", "conversation_id"),  # erasure
+)
+
+# Who changed which content file, when and how (the studio's edits; handoff/studio/content.py).
+content_changes = Table(
+    "content_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", Integer),
+    Column("username", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # example, answer, fact
+    Column("path", String(255), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("commit", String(64)),
+    Column("created_at", Float, nullable=False),
+    Index("ix_content_changes_created", "created_at"),
+)
+
+ratings = Table(  # CSAT: one per resolution (the ``resolved`` transition), handoff/csat.py
+    "ratings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("resolution_id", Integer, ForeignKey("transitions.id"), nullable=False, unique=True),
+    Column("agent_id", Integer),  # who resolved it
+    Column("rating", Integer, nullable=False),
+    Column("comment", Text),
+    Column("language", String(16)),
+    Column("created_at", Float, nullable=False),
+    Index("ix_ratings_created", "created_at"),
+)
+
+attachments = Table(  # photos and PDFs (handoff/attachments.py); the bytes live in var/uploads
+    "attachments", metadata,
+    Column("id", String(32), primary_key=True),  # random: also the file's name on disk
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("message_id", Integer),  # the transcript message that shows it
+    Column("uploader", String(64), nullable=False),  # "shopper" or "agent:<id>"
+    Column("content_type", String(64), nullable=False),  # sniffed from the bytes, never the client's word
+    Column("filename", String(255), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("created_at", Float, nullable=False),
+    Index("ix_attachments_conversation", "conversation_id"),
+)
+
+
+# Tickets (#17): a request that outlives the chat. ``escalated`` is the highest announcement made
+# ("", "due_soon", "overdue"): a compare-and-set on it stores each escalation once.
+tickets = Table(
+    "tickets", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("source", String(16), nullable=False),  # contact | follow_up | left
+    Column("priority", String(16), nullable=False, default="normal"),
+    Column("assignee_id", Integer),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("language", String(16)),
+    Column("email", String(254)),
+    Column("name", String(100)),
+    Column("due_at", Float, nullable=False),
+    Column("escalated", String(16), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("solved_at", Float),
+    Index("ix_tickets_status_due", "status", "due_at"),
+    Index("ix_tickets_conversation", "conversation_id"),
+    Index("ix_tickets_created", "created_at"),
+    sqlite_autoincrement=True,  # a reference (CD-<id>) is never given again, not even after an erasure
+)
+
+# Its history and mail carry the conversation id too: a shopper's export and erasure find every row
+# by conversation (handoff/store/privacy.py). Every change of a ticket, its private notes (kind "note": never shown to the shopper) and escalations.
+ticket_events = Table(
+    "ticket_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, nullable=False),  # (no foreign key: privacy deletion goes by conversation)
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("details", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Index("ix_ticket_events_ticket", "ticket_id", "id"),
+    Index("ix_ticket_events_kind", "kind", "created_at"),
+)
+
+# Outgoing e-mail: queued in the same database so a restart keeps it; retried until sent.
+outgoing_mail = Table(
+    "outgoing_mail", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer),
+    Column("conversation_id", String(64), ForeignKey("conversations.id"), nullable=False),
+    Column("message_id", Integer),
+    Column("to_addr", String(254), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="queued"),  # queued | failed | sent
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Index("ix_outgoing_mail_due", "status", "next_attempt_at"),
+    Index("ix_outgoing_mail_ticket", "ticket_id"),
+)
+
 
 # Built once: executing a prepared construct skips per-call statement building.
 _INSERT_MESSAGE = messages.insert()
@@ -181,7 +306,7 @@ class SQLStore:
         # recovery, erasure) stay well under 64.
         # check_same_thread=False: only so that close() (on the event loop's thread) can close them.
         options = ({"poolclass": SingletonThreadPool, "pool_size": 64, "connect_args": {"check_same_thread": False}}
-                   if url.startswith("sqlite") else {})
+                   if url.startswith("sqlite") else {"pool_pre_ping": True})  # (a server restart: reconnect, not fail)
         self.engine = create_engine(url, future=True, **options)
         self._sqlite_path = None
         self._local = threading.local()

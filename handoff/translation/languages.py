@@ -1,6 +1,6 @@
 """Our language codes and each provider's code for them: the one place they are mapped.
 
-Our codes are the ones the bot uses (``bot.language``): lower-case ISO 639-1, except
+Our codes are the ones the bot uses (``crossdesk.languages``): lower-case ISO 639-1, except
 ``zh-CN`` and ``zh-TW``. A language missing from a provider's table is not sent to it
 (``unsupported_language``); deep-translator's own lists are not consulted because some
 are stale (LibreTranslate: 17 languages in deep-translator 1.11.4, no Traditional Chinese).
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-LANGUAGES = (
-    "en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es",
-    "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "tr", "id", "vi", "ro", "hu",
-    "ru", "uk", "bg", "mk", "ar", "fa", "ur", "he", "hi", "th", "el",
-)
+from crossdesk.languages import KNOWN
+
+LANGUAGES = KNOWN
 """Every code we may pass: authored languages, then the long tail the detector answers."""
 
 _ALIASES = {"zh": "zh-CN", "zh-hans": "zh-CN", "zh-sg": "zh-CN", "zh-hant": "zh-TW", "zh-hk": "zh-TW",

@@ -26,7 +26,7 @@ from deep_translator.exceptions import (
     TooManyRequests,
 )
 
-import compat
+from crossdesk import compat
 from handoff import metrics
 from handoff.translation.breaker import CircuitBreaker
 from handoff.translation.languages import MICROSOFT, normalise, provider_code

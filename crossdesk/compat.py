@@ -10,8 +10,10 @@ message, or silently.
 
 It imports nothing of Crossdesk (``bot/`` and ``handoff/`` both import it, the bot never
 the server) and imports the libraries themselves only inside the functions that patch
-them, so ``import compat`` costs a few metadata look-ups. Overrides of methods are
-mixins: a Crossdesk class lists the mixin before the library base class.
+them, so ``from crossdesk import compat`` costs a few metadata look-ups. Overrides of methods are
+mixins (a Crossdesk class lists the mixin before the library base class) or, where the library
+must be imported to subclass it, classes built on first use (:func:`engine_server_class`,
+:func:`sanic_protocol`).
 
 Exception: the trained model's own components. ``bot/intent_classifier.py`` overrides Rasa's
 ``LogisticRegressionClassifier._create_X`` and calls ``_create_training_matrix``;
@@ -22,6 +24,7 @@ the trained model), so those lines stay there; the ``rasa`` check below covers t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import inspect
@@ -29,7 +32,9 @@ import threading
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 WRITTEN_FOR: Mapping[str, str] = {
-    "python-socketio": "5.8.0",  # InlineEvents, NoBinaryScan, room_call
+    "python-socketio": "5.8.0",  # InlineEvents, RefusableEvents, UndecodablePacketsClose, NoBinaryScan, room_call
+    "python-engineio": "4.4.1",  # engine_server_class (CheckedWebSocket, background tasks)
+    "sanic": "21.12.2",  # sanic_protocol (SafeUrlHttp)
     "requests": "2.34.2",  # install_request_timeout
     "deep-translator": "1.11.4",  # FixedLanguageList
     "rasa": "3.6.21",  # tune_rasa, run_prediction_loop, KnownNewEvents; the model components
@@ -58,11 +63,11 @@ def check_versions(found: Mapping[str, Optional[str]], expected: Mapping[str, st
     wrong = [(name, found.get(name), version) for name, version in expected.items() if found.get(name) != version]
     if wrong:
         lines = [f"{name} {have + ' is installed' if have else 'is not installed'}, "
-                 f"but compat.py was written for {name}=={want}" for name, have, want in wrong]
+                 f"but crossdesk/compat.py was written for {name}=={want}" for name, have, want in wrong]
         raise RuntimeError(
             "Crossdesk overrides internals of these libraries and refuses to run on other versions: "
             + "; ".join(lines) + ". Install the pinned versions (pip install -r requirements.txt), "
-            "or, when upgrading on purpose, re-check every override in compat.py against the new "
+            "or, when upgrading on purpose, re-check every override in crossdesk/compat.py against the new "
             "version's source, then update WRITTEN_FOR and requirements.txt together."
         )
 
@@ -118,6 +123,138 @@ class NoBinaryScan:
     uses_binary_events = False
 
 
+class RefusableEvents:
+    """Mixin for ``socketio.AsyncServer``: an event its subclass refuses never reaches a handler.
+
+    Wraps ``AsyncServer._handle_event`` (private, python-socketio 5.8.0). The subclass's
+    ``event_refusal(data)`` returns why an event packet can't be dispatched (no name, a name
+    reserved for Socket.IO itself) or None; a refused event is answered by the namespace
+    handler's ``refuse(sid, event, error)`` (which emits the error event and returns the ack),
+    and the ack goes back through the private ``_send_packet`` when the client asked for one.
+    Without this, python-socketio 5.8 dispatched ``["disconnect"]`` to the disconnect handler
+    (an agent sending it went offline) and an event without a name raised in its read loop.
+    """
+
+    def event_refusal(self, data: Any) -> Any:
+        """Why an event packet must not be dispatched, or None (override)."""
+        return None
+
+    async def _handle_event(self, eio_sid, namespace, id, data):
+        namespace = namespace or "/"
+        refusal = self.event_refusal(data)
+        if refusal is None:
+            return await super()._handle_event(eio_sid, namespace, id, data)
+        from socketio import packet
+
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        handler = self.namespace_handlers.get(namespace)
+        if handler is None or not self.manager.is_connected(sid, namespace):
+            return None
+        event = data[0] if isinstance(data, list) and data and isinstance(data[0], str) else ""
+        ack = await handler.refuse(sid, event, refusal)
+        if id is not None:
+            await self._send_packet(eio_sid, self.packet_class(packet.ACK, namespace=namespace, id=id, data=[ack]))
+        return None
+
+
+class UndecodablePacketsClose:
+    """Mixin for ``socketio.AsyncServer``: a packet that isn't Socket.IO closes its connection.
+
+    As socket.io's own server does. Wraps ``AsyncServer._handle_eio_message`` (private, python-socketio 5.8.0) and clears its
+    private ``_binary_packet`` entry. python-socketio would log bad JSON or an unknown packet
+    type as an error with a traceback; it is the client's mistake, so one INFO line.
+    """
+
+    async def _handle_eio_message(self, eio_sid, data):
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as error:  # decoding it (handlers catch their own)
+            _socket_logger().info("closed %s: not a Socket.IO packet (%s: %s)", eio_sid, type(error).__name__,
+                                  str(error)[:80])
+            self._binary_packet.pop(eio_sid, None)
+            await self.eio.disconnect(eio_sid)
+
+
+class CancellableEngine:
+    """Mixin for ``socketio.AsyncServer``: its engine.io server is :func:`engine_server_class`'s.
+
+    Overrides the private ``AsyncServer._engineio_server_class`` (python-socketio 5.8.0).
+    """
+
+    def _engineio_server_class(self):
+        return engine_server_class()
+
+
+def _socket_logger():
+    import logging
+
+    return logging.getLogger(__name__)
+
+
+# -- python-engineio 4.4.1 ------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def engine_server_class() -> type:
+    """python-engineio's ``AsyncServer`` with checked websocket frames and cancellable background tasks.
+
+    Built on first use (engine.io is imported only then). Overrides:
+
+    * ``engineio.async_drivers.sanic.WebSocket.wait`` (``CheckedWebSocket``): python-engineio
+      4.4 decodes frames outside its error handling: an empty frame raised out of the
+      connection (a traceback, and a task left pending), an unknown packet type ("9") logged
+      "Unknown receive error" with a traceback. A frame that is not an Engine.IO packet now
+      closes the connection. A websocket the client has begun closing is not read again:
+      Sanic's recv then waits on a frame that never comes, in a task of its own that nothing
+      cancels when the connection ends ("ERROR asyncio: Task was destroyed but it is pending!",
+      WebsocketFrameAssembler.get). The client's close frame only cancels a recv already
+      waiting; it came in between two reads whenever the server had just closed the socket
+      itself (a packet that is not Socket.IO, a shopper disconnected by the flood limits).
+    * the private ``_async`` driver table (to use that websocket) and
+      ``start_background_task`` (to keep the tasks): each socket has a ping task sleeping for
+      ``ping_interval`` (25 s) and the server a timeout sweep; left pending when the loop
+      closed, each was logged as "ERROR asyncio: Task was destroyed but it is pending!" on
+      every stop. ``cancel_background_tasks()`` ends them.
+    """
+    import asyncio
+
+    import engineio
+    from engineio.async_drivers import sanic as engineio_sanic
+    from websockets import connection as websockets_connection
+
+    class CheckedWebSocket(engineio_sanic.WebSocket):
+        async def wait(self):
+            connection = getattr(self._sock, "connection", None)
+            if connection is not None and connection.state is not websockets_connection.OPEN:
+                return None  # python-engineio reads None as "closed by the client"
+            data = await super().wait()
+            if isinstance(data, str) and (not data or data[0] not in "0123456"):
+                _socket_logger().info("closed a websocket: not an Engine.IO packet (%r)", data[:20])
+                return None  # python-engineio reads None as "closed by the client"
+            return data
+
+    class EngineServer(engineio.AsyncServer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._background: set = set()
+            if self._async.get("websocket") is engineio_sanic.WebSocket:
+                self._async = {**self._async, "websocket": CheckedWebSocket}
+
+        def start_background_task(self, target, *args, **kwargs):
+            task = super().start_background_task(target, *args, **kwargs)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return task
+
+        async def cancel_background_tasks(self) -> None:
+            """Cancel the pings, the sweep and any handler still running, and wait until they have ended."""
+            tasks = [task for task in self._background if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    return EngineServer
+
+
 # -- requests 2.34.2 ------------------------------------------------------------------------
 
 _request_timeout_installed = threading.Lock()
@@ -161,6 +298,53 @@ class FixedLanguageList:
 
     def _get_supported_languages(self):
         return dict(self.fixed_languages)
+
+
+# -- sanic 21.12.2 --------------------------------------------------------------------------
+
+def ascii_target(target: str) -> str:
+    """The request target with every byte outside printable ASCII percent-encoded."""
+    if target.isascii() and target.isprintable():
+        return target
+    raw = target.encode("utf-8", "surrogateescape")
+    return "".join(chr(byte) if 0x21 <= byte <= 0x7E else f"%{byte:02X}" for byte in raw)
+
+
+@functools.lru_cache(maxsize=1)
+def sanic_protocol() -> type:
+    """Sanic's protocol (HTTP and websockets) reading request targets made ASCII; pass it to ``app.run(protocol=...)``.
+
+    Sanic 21.12 decodes the request line with ``surrogateescape`` and hands ``url.encode()``
+    to httptools, which refuses any byte outside printable ASCII. A request target with a raw
+    non-ASCII byte (``GET /hé``, or a query ``?é=1``) then failed twice: building the
+    request, and building the stand-in request for the error response. The client got no
+    answer at all and the log two tracebacks ("protocol.connection_task uncaught"). Here such
+    bytes are percent-encoded as a browser would have sent them, so the request is routed and
+    answered like any other. Overrides the ``url`` slot of ``sanic.http.Http`` and the private
+    ``WebSocketProtocol._setup_connection`` / ``_http``.
+    """
+    from sanic.http import Http
+    from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+
+    url_slot = Http.url  # Http keeps the request target in a slot
+
+    class SafeUrlHttp(Http):
+        __slots__ = ()
+
+        @property
+        def url(self):
+            return url_slot.__get__(self, Http)
+
+        @url.setter
+        def url(self, value):
+            url_slot.__set__(self, ascii_target(value) if isinstance(value, str) else value)
+
+    class CrossdeskProtocol(WebSocketProtocol):
+        def _setup_connection(self):
+            super()._setup_connection()
+            self._http = SafeUrlHttp(self)
+
+    return CrossdeskProtocol
 
 
 # -- rasa 3.6.21 ----------------------------------------------------------------------------
@@ -263,6 +447,113 @@ def tune_rasa() -> None:
         cache_action_result_validator()
         cache_event_types()
         _rasa_tuned = True
+
+
+# -- rasa 3.6.21: no TensorFlow in a process that does not use it ---------------------------
+
+TENSORFLOW_ONLY_MODULES: frozenset = frozenset({
+    # rasa.core.agent -> policies.policy -> featurizers -> nlu.extractors.extractor -> utils.train_utils:
+    "rasa.utils.tensorflow.callback",
+    "rasa.utils.tensorflow.data_generator",
+    # the model's train schema names DefaultV1RecipeValidator, which imports every default component:
+    "rasa.nlu.classifiers.diet_classifier",
+    "rasa.nlu.selectors.response_selector",
+    "rasa.core.policies.ted_policy",
+})
+"""Rasa 3.6.21 modules that import TensorFlow at module level although loading a model without
+TensorFlow components (ours: count vectors, logistic regression, RulePolicy) needs them only for
+names: type hints, base classes, ``issubclass`` checks at training time. Found by loading our
+model with ``tensorflow`` made unimportable (``tests/test_lean_process.py`` does it again)."""
+
+
+class TensorFlowAvoided(RuntimeError):
+    """A stand-in for a TensorFlow-only Rasa module was used: this model needs TensorFlow."""
+
+
+def _tensorflow_stub(module_name: str):
+    import types
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise TensorFlowAvoided(
+            f"{module_name} was replaced by a stand-in (compat.tensorflow_avoided) because Crossdesk's "
+            "pipeline needs no TensorFlow; this model uses a TensorFlow component. Load it with "
+            "bot.engine.build_agent(..., avoid_tensorflow=False).")
+
+    class StandIn:
+        """Placeholder for a TensorFlow-only class: subclassing works, using it fails clearly."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            refuse()
+
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            pass
+
+    def attribute(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return type(name, (StandIn,), {"__module__": module_name})
+
+    module = types.ModuleType(module_name, f"Crossdesk stand-in for {module_name} (no TensorFlow).")
+    module.__getattr__ = attribute
+    module.crossdesk_stand_in = True
+    return module
+
+
+class _TensorFlowFreeFinder:
+    """Import hook answering TENSORFLOW_ONLY_MODULES with stand-ins."""
+
+    def __init__(self, modules: frozenset):
+        self.modules = modules
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.modules:
+            return None
+        import importlib.machinery
+
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec: Any) -> Any:
+        return _tensorflow_stub(spec.name)
+
+    def exec_module(self, module: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def tensorflow_avoided(modules: frozenset = TENSORFLOW_ONLY_MODULES) -> Iterator[bool]:
+    """While inside, Rasa's TensorFlow-only modules import as stand-ins, so loading our model never imports TensorFlow.
+
+    TensorFlow is most of a server process: 694 MB at rest with it, 343 MB without (same
+    model, same load). Wrap the model load only: on leaving, the stand-ins leave
+    ``sys.modules`` and the import hook is removed, so a later import in the same process
+    (training a model in the background) gets the real modules. Yields False (and changes
+    nothing) when TensorFlow or one of the modules is already imported: the real modules are
+    in use and must stay. A model that does use TensorFlow fails to load with
+    :class:`TensorFlowAvoided` naming the module, never silently.
+
+    Raises:
+        RuntimeError: the installed Rasa is not the version the module list was made for.
+    """
+    import sys
+
+    found = installed_versions({"rasa": WRITTEN_FOR["rasa"]})["rasa"]
+    if found != "3.6.21":
+        raise RuntimeError(
+            f"compat.tensorflow_avoided lists Rasa 3.6.21's TensorFlow-only modules, but rasa {found} is "
+            "installed: re-check which rasa modules import tensorflow at module level "
+            "(python -X importtime -c 'import rasa.core.agent') and update TENSORFLOW_ONLY_MODULES.")
+    if "tensorflow" in sys.modules or any(name in sys.modules for name in modules):
+        yield False
+        return
+    finder = _TensorFlowFreeFinder(modules)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield True
+    finally:
+        sys.meta_path.remove(finder)
+        for name in modules:
+            if getattr(sys.modules.get(name), "crossdesk_stand_in", False):
+                del sys.modules[name]
 
 
 def _pickled_copy(value: Any) -> Any:

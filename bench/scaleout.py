@@ -1,0 +1,203 @@
+"""1 process vs 2 processes on the same load and model (issue #21): ``python -m bench.scaleout``.
+
+Both configurations run the scaled-out setup (real ``redis-server`` and PostgreSQL
+started here on loopback ports), so the only difference is the number of
+processes; shoppers are spread over the processes' ports round-robin, as the
+sticky balancer would spread client addresses. Measured for each:
+
+- closed loop: N shoppers each sending their next message as soon as the reply
+  arrives; replies/s and reply p50/p99;
+- open-loop capacity: shoppers x one message every ``--interval`` s, offered
+  rates stepped up; the largest offered rate whose reply p99 stays <= 300 ms;
+- memory per idle socket: RSS growth of the server processes over K idle
+  shopper sockets, divided by K.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import MESSAGES, Client, env, first_reply, free_port, percentile, stop  # noqa: E402
+
+P99_BOUND = 0.300  # seconds: the reply p99 target of issue #21
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def start_processes(count: int, model: Path, work: Path, shared: dict) -> tuple[list[subprocess.Popen], list[str]]:
+    """``count`` server processes on their own ports, sharing Redis and PostgreSQL (``shared`` env)."""
+    processes, urls = [], []
+    for index in range(count):
+        port = free_port()
+        environment = {**env(), **shared, "CROSSDESK_PORT": str(port), "CROSSDESK_MODEL_PATH": str(model),
+                       "CROSSDESK_VAR_DIR": str(work / f"p{count}-{index}"), "CROSSDESK_LOG_LEVEL": "WARNING",
+                       # the bench opens every socket from one address: per-address limits off
+                       "CROSSDESK_IP_MESSAGE_RATE": "0", "CROSSDESK_SOCKET_MESSAGE_RATE": "0"}
+        processes.append(subprocess.Popen([sys.executable, "-m", "handoff", "serve"], cwd=ROOT, env=environment,
+                                          stdout=open(work / f"server-{count}-{index}.log", "wb"),
+                                          stderr=subprocess.STDOUT))
+        urls.append(f"http://127.0.0.1:{port}")
+    return processes, urls
+
+
+async def connect_all(urls: list[str], shoppers: int) -> list[Client]:
+    clients = [Client(urls[i % len(urls)]) for i in range(shoppers)]
+    for start in range(0, shoppers, 100):  # 100 at a time: a burst of thousands of handshakes times out
+        await asyncio.gather(*(c.connect() for c in clients[start:start + 100]))
+    return clients
+
+
+async def closed_loop(urls: list[str], shoppers: int, messages: int) -> dict:
+    """Every shopper sends its next message when the reply arrives."""
+    clients = await connect_all(urls, shoppers)
+    latencies: list[float] = []
+
+    async def run(index: int, client: Client) -> None:
+        for turn in range(messages):
+            latencies.append(await client.exchange(MESSAGES[(index + turn) % len(MESSAGES)]))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(c.close() for c in clients))
+    return {"per_second": len(latencies) / elapsed, "p50": percentile(latencies, 50),
+            "p99": percentile(latencies, 99)}
+
+
+async def open_loop(urls: list[str], rate: float, interval: float, seconds: float) -> dict:
+    """``rate * interval`` shoppers, each sending one message every ``interval`` s for ``seconds``."""
+    shoppers = max(1, int(rate * interval))
+    clients = await connect_all(urls, shoppers)
+    latencies: list[float] = []
+    missed = 0
+
+    async def run(index: int, client: Client) -> None:
+        nonlocal missed
+        await asyncio.sleep(random.uniform(0, interval))
+        deadline = time.perf_counter() + seconds
+        turn = 0
+        while time.perf_counter() < deadline:
+            sent = time.perf_counter()
+            try:
+                latencies.append(await client.exchange(MESSAGES[(index + turn) % len(MESSAGES)], timeout=30))
+            except asyncio.TimeoutError:
+                missed += 1
+            turn += 1
+            await asyncio.sleep(max(0.0, interval - (time.perf_counter() - sent)))
+
+    await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
+    await asyncio.gather(*(c.close() for c in clients))
+    return {"rate": rate, "shoppers": shoppers, "replies": len(latencies), "missed": missed,
+            "p99": percentile(latencies, 99) if latencies else float("inf")}
+
+
+async def idle_socket_bytes(urls: list[str], pids: list[int], sockets: int) -> float:
+    """RSS growth of the servers per idle connected shopper socket."""
+    before = sum(rss_bytes(pid) for pid in pids)
+    clients = await connect_all(urls, sockets)
+    await asyncio.sleep(2)
+    after = sum(rss_bytes(pid) for pid in pids)
+    await asyncio.gather(*(c.close() for c in clients))
+    return (after - before) / sockets
+
+
+async def measure(count: int, model: Path, work: Path, shared: dict, args: argparse.Namespace) -> dict:
+    started = time.perf_counter()
+    processes, urls = start_processes(count, model, work, shared)
+    try:
+        for url in urls:
+            await first_reply(url, started, timeout=300)
+        print(f"{count} process(es): all answering {time.perf_counter() - started:.1f} s after start; "
+              f"RSS at rest {[round(rss_bytes(p.pid) / 2**20) for p in processes]} MB", flush=True)
+        await closed_loop(urls, 5, 2)  # warm-up
+        closed = await closed_loop(urls, args.shoppers, args.messages)
+        print(f"  closed loop, {args.shoppers} shoppers x {args.messages}: {closed['per_second']:.1f} replies/s, "
+              f"p50 {closed['p50'] * 1000:.0f} ms, p99 {closed['p99'] * 1000:.0f} ms", flush=True)
+        capacity = 0.0
+        for rate in args.rates:
+            step = await open_loop(urls, rate, args.interval, args.seconds)
+            ok = step["p99"] <= P99_BOUND and not step["missed"]
+            print(f"  open loop {rate:g} msg/s ({step['shoppers']} shoppers, one message / {args.interval:g} s): "
+                  f"{step['replies']} replies, p99 {step['p99'] * 1000:.0f} ms"
+                  + (f", {step['missed']} unanswered in 30 s" if step["missed"] else "")
+                  + ("" if ok else "  > 300 ms"), flush=True)
+            if not ok:
+                break
+            capacity = rate
+        per_socket = await idle_socket_bytes(urls, [p.pid for p in processes], args.idle_sockets)
+        print(f"  open-loop capacity (p99 <= 300 ms): {capacity:g} msg/s; "
+              f"memory per idle socket {per_socket / 1024:.1f} KB", flush=True)
+    finally:
+        stop(processes)
+    return {**closed, "capacity": capacity, "per_socket": per_socket}
+
+
+def start_services(work: Path):
+    """A throwaway PostgreSQL cluster and redis-server; returns (stop, shared env factory)."""
+    from harness.redis_server import RedisServer
+    from harness.postgres import PostgresCluster, postgres_bin_dir
+
+    postgres = PostgresCluster(postgres_bin_dir()).start()
+    redis = RedisServer(work).start()
+
+    def shared() -> dict:
+        return {"CROSSDESK_REDIS_URL": redis.url, "CROSSDESK_DATABASE_URL": postgres.create_database(),
+                "CROSSDESK_TRACKER_DB_URL": postgres.create_database()}
+
+    def stop_services() -> None:
+        redis.stop()
+        postgres.stop()
+
+    return stop_services, shared
+
+
+async def main(args: argparse.Namespace) -> None:
+    from bot.training import ensure_model
+
+    model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
+    with tempfile.TemporaryDirectory(prefix="crossdesk-scaleout-") as tmp:
+        work = Path(tmp)
+        stop_services, shared = start_services(work)
+        try:
+            print(f"scale-out: 1 vs 2 processes on Redis + PostgreSQL, model {model.name}, {os.cpu_count()} cores",
+                  flush=True)
+            one = await measure(1, model, work, shared(), args)
+            two = await measure(2, model, work, shared(), args)
+        finally:
+            stop_services()
+    print(f"2 processes / 1: closed-loop replies/s x{two['per_second'] / one['per_second']:.2f} (target >= 1.4), "
+          f"open-loop capacity {one['capacity']:g} -> {two['capacity']:g} msg/s", flush=True)
+
+
+def parser() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(prog="python -m bench.scaleout")
+    options.add_argument("--shoppers", type=int, default=50)
+    options.add_argument("--messages", type=int, default=10)
+    options.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",")], default=[25, 50, 100, 150, 200],
+                         help="offered open-loop rates (messages/s), stepped up until p99 > 300 ms")
+    options.add_argument("--interval", type=float, default=10.0, help="seconds between one shopper's messages")
+    options.add_argument("--seconds", type=float, default=20.0, help="length of one open-loop step")
+    options.add_argument("--idle-sockets", type=int, default=500)
+    options.add_argument("--model", help="model archive (default: train/reuse var/models)")
+    return options
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parser().parse_args()))

@@ -1,0 +1,90 @@
+"""The collaborators that change when several server processes share Redis.
+
+``create_app`` asks here once; the rest of the code gets objects, never a flag:
+
+- emits between processes: python-socketio's ``AsyncRedisManager`` (None: in memory);
+- agent presence: ``handoff.presence`` (Redis-backed or in memory);
+- Rasa's conversation locks: Rasa's ``RedisLockStore`` (None: Rasa's in-memory one);
+- caches that other processes must agree with are turned off (sizes 0): the
+  conversation row (its state changes when an agent on another process claims
+  it) and the Rasa tracker (a ``ConversationPaused`` saved by another process
+  must be seen before the bot answers). Both are then read from the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+from urllib.parse import urlparse
+
+from handoff.presence import MemoryPresence, presence_from_url
+from handoff.settings import Settings
+
+SOCKETIO_CHANNEL = "crossdesk:socketio"
+LOCK_PREFIX = "crossdesk"
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How much a process may keep to itself.
+
+    Attributes:
+        shared: several processes (Redis set).
+        conversation_cache: conversation rows cached per process.
+        tracker_cache: Rasa trackers cached per process.
+        recovery_settle: seconds a starting process waits before answering what was left
+            unanswered (with others running, a message stored just before it started may be
+            in another process's hands, not left over by a crash).
+    """
+
+    shared: bool
+    conversation_cache: int
+    tracker_cache: int
+    recovery_settle: float
+
+
+def sharing(settings: Settings) -> Sharing:
+    """Per-process caches on when alone, off when other processes may change the same conversations."""
+    if settings.redis_url:
+        return Sharing(True, 0, 0, recovery_settle=10.0)
+    return Sharing(False, 10_000, 5000, recovery_settle=0.0)
+
+
+def client_manager(settings: Settings) -> Optional[Any]:
+    """python-socketio's Redis manager (emits reach sockets of every process), or None (in memory)."""
+    if not settings.redis_url:
+        return None
+    import socketio
+
+    return socketio.AsyncRedisManager(settings.redis_url, channel=SOCKETIO_CHANNEL,
+                                      redis_options={"socket_connect_timeout": 2, "health_check_interval": 5})
+
+
+def presence(settings: Settings, on_change: Optional[Callable[[], object]] = None) -> MemoryPresence:
+    """Agent presence for these settings."""
+    return presence_from_url(settings.redis_url, on_change)
+
+
+def lock_store(redis_url: str) -> Optional[Any]:
+    """Rasa's ``RedisLockStore`` on ``redis_url`` (one turn of a conversation at a time, in any process)."""
+    if not redis_url:
+        return None
+    from rasa.core.lock_store import RedisLockStore
+
+    url = urlparse(redis_url)
+    db = int(url.path.lstrip("/") or 0)
+    return RedisLockStore(host=url.hostname or "localhost", port=url.port or 6379, db=db,
+                          username=url.username or None, password=url.password or None,
+                          use_ssl=url.scheme == "rediss", key_prefix=LOCK_PREFIX)
+
+
+def setup_presence(app) -> None:
+    """Start the presence heartbeat with the server; remove this process's agents when it stops."""
+
+    @app.listener("before_server_start")
+    async def start_presence(app, loop):
+        await app.ctx.presence.start()
+
+    @app.listener("after_server_stop")
+    async def stop_presence(app, loop):
+        await app.ctx.presence.stop()

@@ -1,0 +1,1 @@
+"""The content studio (``/studio``): review inbox, coverage, editing of examples, answers and store facts."""
