@@ -57,6 +57,8 @@ messages = Table(
     UniqueConstraint("conversation_id", "client_id", name="uq_message_client_id"),
     Index("ix_messages_conversation", "conversation_id", "id"),
     Index("ix_messages_created", "created_at"),  # KPIs and retention read messages by time
+    # KPIs: the in-range conversations from the index alone, one sender's messages (0007_kpi_summary)
+    Index("ix_messages_sender_created", "sender", "created_at", "conversation_id"),
 )
 
 transitions = Table(
