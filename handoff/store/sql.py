@@ -57,6 +57,9 @@ messages = Table(
     UniqueConstraint("conversation_id", "client_id", name="uq_message_client_id"),
     Index("ix_messages_conversation", "conversation_id", "id"),
     Index("ix_messages_created", "created_at"),  # KPIs and retention read messages by time
+    # KPIs: the in-range conversations from the index alone (0007_kpi_summary). Time first, like
+    # ix_messages_created: led by sender, it made SQLite pick it for one conversation's agent replies.
+    Index("ix_messages_created_sender", "created_at", "sender", "conversation_id"),
 )
 
 transitions = Table(
