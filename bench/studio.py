@@ -20,7 +20,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import yaml
 
 from bench.common import ROOT, Client, first_reply, free_port, percentile, start_crossdesk, stop
 from harness.processes import add_agent, login

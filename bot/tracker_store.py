@@ -122,8 +122,8 @@ class CachingSQLTrackerStore(compat.KnownNewEvents, SQLTrackerStore):
         ``SessionStarted`` on), so a cached tracker and one reloaded after a restart agree.
         """
         events = tracker.events
-        for back, event in enumerate(reversed(events)):
-            if isinstance(event, SessionStarted):
+        for back, happened in enumerate(reversed(events)):
+            if isinstance(happened, SessionStarted):
                 start = len(events) - 1 - back
                 break
         else:
