@@ -15,6 +15,7 @@ import re
 import urllib.parse
 
 from sanic import Sanic, response
+from sanic.headers import parse_content_header
 
 from handoff import metrics, protocol
 from handoff.api import error_response
@@ -68,6 +69,11 @@ def setup_attachments(app: Sanic) -> None:
     async def upload(request):
         if len(request.body or b"") > settings.max_upload_bytes + FORM_OVERHEAD:
             return error_response(413, "file_too_large", f"the file is over {settings.max_upload_bytes} bytes")
+        # Checked before Sanic parses the form: a multipart type without a boundary made it log a
+        # traceback ("Failed when parsing form") and answer as if no file had been sent.
+        kind, parameters = parse_content_header(request.headers.get("content-type", ""))
+        if kind != "multipart/form-data" or not parameters.get("boundary"):
+            return error_response(400, "no_file", "send multipart/form-data (with its boundary) and a 'file' part")
         part = (request.files or {}).get("file")
         if part is None:
             return error_response(400, "no_file", "send multipart/form-data with a 'file' part")

@@ -189,3 +189,11 @@ async def test_files_stay_in_the_history_and_on_disk_after_a_restart(files_serve
     assert [m["file"]["id"] for m in history["messages"] if m.get("file")] == [file["id"]]
     assert get(files_server, file["url"]).content == png()
     await back.close()
+
+
+def test_a_multipart_body_without_its_boundary_is_a_clear_400_not_a_server_traceback(files_server):
+    before = files_server.log().count("Traceback")
+    answer = requests.post(files_server.url + "/api/attachments", data=b"--x\r\n",
+                           headers={"Content-Type": "multipart/form-data"}, timeout=10)
+    assert (answer.status_code, answer.json()["error"]) == (400, "no_file")
+    assert files_server.log().count("Traceback") == before
