@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from crossdesk.store_facts import StoreFacts
 from bot.nlg import SYSTEM_SUBDIR, MultilingualNLG, load_responses
@@ -31,17 +31,6 @@ def nlgs(app_ctx: Any) -> list[MultilingualNLG]:
     return list({id(n): n for n in found if isinstance(n, MultilingualNLG)}.values())
 
 
-def action_facts(agent: Any) -> list[StoreFacts]:
-    """The ``StoreFacts`` the bot's in-process actions share."""
-    executor = getattr(getattr(agent, "action_endpoint", None), "executor", None)
-    found = {}
-    for run in (getattr(executor, "actions", None) or {}).values():
-        facts = getattr(getattr(run, "__self__", None), "facts", None)
-        if isinstance(facts, StoreFacts):
-            found[id(facts)] = facts
-    return list(found.values())
-
-
 def reload_responses(app_ctx: Any, directory: Path) -> int:
     """Load ``directory``'s responses into every NLG; how many were updated."""
     responses = load_responses(Path(directory))
@@ -54,11 +43,15 @@ def reload_responses(app_ctx: Any, directory: Path) -> int:
 
 
 def reload_facts(app_ctx: Any, directory: Path) -> int:
-    """Load ``directory``'s store facts into the canned answers' and the bot actions' ``StoreFacts``."""
+    """Load ``directory``'s store facts into the server's ``StoreFacts`` (``app.ctx.facts``); how many were updated.
+
+    ``create_app`` hands that one object to the canned answers and to the bot's in-process actions,
+    so updating it in place reaches both.
+    """
+    facts = getattr(app_ctx, "facts", None)
+    if facts is None:
+        return 0
     fresh = StoreFacts.from_dir(Path(directory))
-    targets: Iterable[StoreFacts] = [f for f in [getattr(app_ctx, "facts", None)] if f is not None]
-    targets = {id(f): f for f in [*targets, *action_facts(bot_agent(app_ctx.bot))]}.values()
-    for facts in targets:
-        facts.destinations, facts.default = fresh.destinations, fresh.default
-        facts.not_shipped, facts.policies = fresh.not_shipped, fresh.policies
-    return len(targets)
+    facts.destinations, facts.default = fresh.destinations, fresh.default
+    facts.not_shipped, facts.policies = fresh.not_shipped, fresh.policies
+    return 1
