@@ -75,7 +75,7 @@ def configure_rasa_logging(level: int = logging.WARNING) -> None:
 
 def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses_dir: Optional[str] = None,
                 action_endpoint: Any = None, lock_store: Any = None, tracker_cache_size: int = 5000,
-                avoid_tensorflow: bool = True):
+                avoid_tensorflow: bool = True, nlg: Any = None):
     """Load the trained model with our tracker store and NLG.
 
     Args:
@@ -90,8 +90,10 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
             processes share conversations; they also need ``tracker_cache_size=0``.
         avoid_tensorflow: keep TensorFlow out of the process (``compat.tensorflow_avoided``: our
             pipeline never uses it; a model that does fails to load, saying so).
+        nlg: the ``MultilingualNLG`` to answer with instead of one read from ``responses_dir``
+            (the server passes its own, so answers reloaded by the studio reach the bot too).
     """
-    args = (model_path, tracker_db_url, responses_dir, action_endpoint, lock_store, tracker_cache_size)
+    args = (model_path, tracker_db_url, responses_dir, action_endpoint, lock_store, tracker_cache_size, nlg)
     if not avoid_tensorflow:
         return _build_agent(*args)
     with compat.tensorflow_avoided():
@@ -99,7 +101,7 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
 
 
 def _build_agent(model_path: str, tracker_db_url: Optional[str], responses_dir: Optional[str],
-                 action_endpoint: Any, lock_store: Any, tracker_cache_size: int):
+                 action_endpoint: Any, lock_store: Any, tracker_cache_size: int, nlg: Any):
     from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
 
@@ -115,9 +117,11 @@ def _build_agent(model_path: str, tracker_db_url: Optional[str], responses_dir: 
             dialect=url.drivername.split("+")[0], host=url.host, port=url.port,
             db=url.database, username=url.username, password=url.password, cache_size=tracker_cache_size,
         )
+    if nlg is None:
+        nlg = MultilingualNLG.from_dir(responses_dir) if responses_dir else MultilingualNLG()
     return Agent.load(
         model_path,
-        generator=MultilingualNLG.from_dir(responses_dir) if responses_dir else MultilingualNLG(),
+        generator=nlg,
         tracker_store=tracker_store,
         lock_store=lock_store,
         action_endpoint=action_endpoint,

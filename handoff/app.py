@@ -54,10 +54,15 @@ logger = logging.getLogger(__name__)
 _app_ids = itertools.count()
 
 
-def default_bot(settings: Settings, model_path: Path, facts: Optional[StoreFacts] = None) -> BotEngine:
-    """The Rasa engine for a model, with the tracker store from settings and the actions in-process
-    (answering from ``facts``, the store facts the studio reloads in place)."""
+def default_bot(settings: Settings, model_path: Path, facts: Optional[StoreFacts] = None,
+                texts: Optional[MultilingualNLG] = None) -> BotEngine:
+    """The Rasa engine for a model, with the tracker store from settings and the actions in-process.
+
+    ``facts`` (the store facts the actions answer from) and ``texts`` (the answers) are the
+    server's own objects, which the studio reloads in place.
+    """
     return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, str(settings.responses_path),
+                                         nlg=texts,
                                          action_endpoint=InProcessActionEndpoint(build_executor(facts)),
                                          lock_store=scaleout.lock_store(settings.redis_url),
                                          tracker_cache_size=scaleout.sharing(settings).tracker_cache),
@@ -81,10 +86,12 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.store = store or SQLStore(settings.database_url)
     # The store facts answers are filled from; one object, reloaded in place by the studio.
     app.ctx.facts = facts = StoreFacts.from_dir(settings.content_path / "data" / "store")
+    # The answers: one object for the bot, notices and canned answers, reloaded in place by the studio.
+    texts = app.ctx.texts = MultilingualNLG.from_dir(settings.responses_path)
     if bot is None:
         if model_path is None:
             raise ValueError("create_app needs a bot or a model_path")
-        bot = default_bot(settings, model_path, facts)
+        bot = default_bot(settings, model_path, facts, texts)
     app.ctx.bot = bot
     sio = SocketServer(
         async_mode="sanic",
@@ -100,12 +107,11 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.login_limiter = login_limiter or LoginLimiter.from_settings(settings)
     app.ctx.translator = TranslationService.from_settings(settings)
     interpreter = Interpreter(app.ctx.translator, budget=settings.translator_timeout)
-    texts = app.ctx.texts = MultilingualNLG.from_dir(settings.responses_path)
     app.ctx.audit = AuditLog(app.ctx.store)
     # Collaborators in dependency order; each gets what it uses at construction.
     conversations = ConversationCache()  # rows the shopper side reads; dropped on every transition
-    # Who is online (in memory, or shared through Redis); it tells the agents when that changes.
-    app.ctx.presence = presence = scaleout.presence(settings, on_change=lambda: agent_ns.push_agents())
+    # Who is online (in memory, or shared through Redis); the agent namespace listens to its changes.
+    app.ctx.presence = presence = scaleout.presence(settings)
     lifecycle = Lifecycle(app.ctx.store, bot, texts, presence.available_count, on_change=conversations.forget,
                           hours=BusinessHours.from_settings(settings))
     app.ctx.satisfaction = satisfaction = Satisfaction(app.ctx.store, texts)
@@ -119,7 +125,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     tickets = TicketDesk(settings, app.ctx.store, notifier, handoffs, presence, app.ctx.agents, interpreter)
     app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs, satisfaction=satisfaction,
                                        tickets=tickets)
-    app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence)
+    app.ctx.agent = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence)
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
     setup_origin_check(app, settings)

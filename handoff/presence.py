@@ -40,6 +40,21 @@ class MemoryPresence:
     def __init__(self):
         self._sockets: dict[str, int] = {}  # sid -> agent id (this process)
         self._status: dict[int, str] = {}  # agent id -> "online" | "away"
+        self._listeners: list[Callable[[], object]] = []
+
+    def subscribe(self, listener: Callable[[], object]) -> None:
+        """Call ``listener`` (no arguments, may be a coroutine function) when agents come or go elsewhere.
+
+        Only a shared presence sees other processes; in memory nothing happens
+        that the agent namespace does not already know.
+        """
+        self._listeners.append(listener)
+
+    async def _changed(self) -> None:
+        for listener in self._listeners:
+            result = listener()
+            if asyncio.iscoroutine(result):
+                await result
 
     # -- sockets of this process ------------------------------------------------
     def connected(self, sid: str, agent_id: int) -> None:
@@ -121,11 +136,10 @@ class RedisPresence(MemoryPresence):
         url: Redis URL.
         heartbeat: seconds between renewals and snapshot refreshes.
         ttl: seconds after which a silent process's sockets expire.
-        on_change: called (no arguments) when a refresh saw agents come or go elsewhere.
     """
 
     def __init__(self, url: str, heartbeat: float = HEARTBEAT_SECONDS, ttl: int = PRESENCE_TTL,
-                 on_change: Optional[Callable[[], object]] = None, client=None):
+                 client=None):
         super().__init__()
         from redis import asyncio as aioredis
 
@@ -136,7 +150,6 @@ class RedisPresence(MemoryPresence):
         self.status_key = f"{KEY_PREFIX}:status"
         self.heartbeat = heartbeat
         self.ttl = ttl
-        self.on_change = on_change
         self._elsewhere: dict[int, int] = {}  # agent id -> sockets in other processes (snapshot)
         self._remote_status: dict[int, str] = {}
         self._task: Optional[asyncio.Task] = None
@@ -210,10 +223,8 @@ class RedisPresence(MemoryPresence):
         statuses = {int(k): v.decode() for k, v in (await self.redis.hgetall(self.status_key)).items()}
         changed = set(elsewhere) != set(self._elsewhere)
         self._elsewhere, self._remote_status = elsewhere, statuses
-        if changed and self.on_change is not None:
-            result = self.on_change()
-            if asyncio.iscoroutine(result):
-                await result
+        if changed:
+            await self._changed()
 
     async def _beat(self) -> None:
         failing = False
@@ -282,6 +293,6 @@ class RedisPresence(MemoryPresence):
             pass
 
 
-def presence_from_url(redis_url: str, on_change: Optional[Callable[[], object]] = None) -> MemoryPresence:
+def presence_from_url(redis_url: str) -> MemoryPresence:
     """Redis-backed presence when ``redis_url`` is set, else in memory."""
-    return RedisPresence(redis_url, on_change=on_change) if redis_url else MemoryPresence()
+    return RedisPresence(redis_url) if redis_url else MemoryPresence()

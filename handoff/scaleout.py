@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 from urllib.parse import urlparse
 
 from handoff.presence import MemoryPresence, presence_from_url
@@ -60,9 +60,9 @@ def client_manager(settings: Settings) -> Optional[Any]:
                                       redis_options={"socket_connect_timeout": 2, "health_check_interval": 5})
 
 
-def presence(settings: Settings, on_change: Optional[Callable[[], object]] = None) -> MemoryPresence:
+def presence(settings: Settings) -> MemoryPresence:
     """Agent presence for these settings."""
-    return presence_from_url(settings.redis_url, on_change)
+    return presence_from_url(settings.redis_url)
 
 
 def lock_store(redis_url: str) -> Optional[Any]:

@@ -44,6 +44,7 @@ class AgentNamespace(BackgroundNamespace):
         self.interpreter = interpreter
         self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
         self.presence = presence or MemoryPresence()  # who is online where, and away (handoff.presence)
+        self.presence.subscribe(self.push_agents)  # agents came or went in another process
         self.sessions = SessionGuard(agents, self._cut, settings.agent_session_sweep_seconds)
 
     # -- helpers ---------------------------------------------------------------

@@ -236,7 +236,7 @@ def setup_studio(app: Sanic) -> None:
         data = body(request)
         change = await blocking(content.set_answer, editor(request), data.get("language"), data.get("name"),
                                 data.get("index"), data.get("text"))
-        await blocking(live.reload_responses, request.app.ctx, content.responses_dir)
+        await blocking(live.reload_responses, request.app.ctx.texts, content.responses_dir)
         return response.json({"ok": True, "change": change, "live": True})
 
     @app.post("/api/studio/answers/preview")
@@ -274,7 +274,7 @@ def setup_studio(app: Sanic) -> None:
         data = body(request)
         change = await blocking(content.set_fact, editor(request), data.get("file"), data.get("path"),
                                 data.get("value"))
-        await blocking(live.reload_facts, request.app.ctx, content.store_dir)
+        await blocking(live.reload_facts, request.app.ctx.facts, content.store_dir)
         return response.json({"ok": True, "change": change, "live": True})
 
     @app.get("/api/studio/changes")
