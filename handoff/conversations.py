@@ -216,6 +216,8 @@ class ConversationService:
             if conversation.state == "resolved" and self.lifecycle:  # written after resolve: the bot again
                 await self.lifecycle.reopen(conversation)
                 self._last_intent.pop(session_id, None)  # a fresh start: no "twice in a row" across the handoff
+            if isinstance(metadata.get("user"), dict) and "hash" in metadata["user"]:  # not kept in Rasa's tracker either
+                metadata = {**metadata, "user": {k: v for k, v in metadata["user"].items() if k != "hash"}}
             bot_metadata = {
                 **{k: v for k, v in metadata.items() if k not in ("language", "translated")},
                 "language": conversation.language,

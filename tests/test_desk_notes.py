@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import sqlite3
 import urllib.error
 import urllib.request
 
@@ -207,6 +208,9 @@ async def test_macros_fill_the_conversations_destination_in_its_language(desk, t
     macro = next(m for m in listed["macros"] if m["id"] == mine)
     assert macro["text"] == "ドイツへのお届けは4〜7営業日です（送料¥2,200）。注文{order_id}"
     assert macro["missing"] == ["order_id"] and macro["translated"] is False
+    # The bot's answers beside the macros are filled for the same destination, not the shop's default.
+    _, canned = api(desk, tokens["aiko"], "GET", f"/api/canned?language=ja&conversation_id={cid}")
+    assert any("4〜7" in a["text"] for a in canned["answers"] if a["key"] == "utter_shipping_time"), canned
     # The English text for an English conversation without a destination: its facts stay missing.
     status, listed = api(desk, tokens["aiko"], "GET", "/api/macros?language=en")
     macro = next(m for m in listed["macros"] if m["id"] == mine)
@@ -256,9 +260,12 @@ async def test_a_verified_customer_sees_earlier_conversations_and_a_forged_hash_
     for impostor in (forged, unsigned):
         _, panel = api(desk, tokens["aiko"], "GET", f"/api/conversations/{impostor.session_id}/desk")
         assert panel["customer"]["verified"] is False and panel["customer"]["earlier"] == []
-    # The hash proves the id once; it is not kept with the message.
+    # The hash proves the id once; it is kept neither with the message nor in Rasa's tracker.
     _, bundle = api(desk, tokens["aiko"], "GET", f"/api/conversations/{later.session_id}")
     assert "hash" not in json.dumps(bundle["context"]) and bundle["context"]["user"]["id"] == "cust-1"
+    with sqlite3.connect(desk.var_dir / "tracker.db") as conn:
+        events = [row[0] for row in conn.execute("SELECT data FROM events WHERE sender_id = ?", (later.session_id,))]
+    assert any("cust-1" in data for data in events) and not any(sign("cust-1") in data for data in events)
 
     bad = Shopper(desk.url)
     await bad.connect()
