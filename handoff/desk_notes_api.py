@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from typing import Optional
+from functools import lru_cache
+from typing import Callable, Optional
 
 from sanic import Sanic, response
 
@@ -18,7 +19,7 @@ from crossdesk.store_facts import StoreFacts
 from handoff import audit, protocol
 from handoff.api import error_response
 from handoff.console_api import SEARCH_ARGS, agent_required, search_filters
-from handoff.desk_notes import DeskError, fill, macro_values, normalise_tag, note_text, parse_macro
+from handoff.desk_notes import VARIABLE_RE, DeskError, fill, macro_values, normalise_tag, note_text, parse_macro
 from handoff.interpreting import Interpreter
 from handoff.store.desk_notes import DeskNotesStore
 
@@ -41,24 +42,30 @@ def history_csv(found: list[dict]) -> str:
     return out.getvalue()
 
 
-async def render_macro(macro: dict, language: str, values: dict, interpreter: Optional[Interpreter]) -> dict:
+async def render_macro(macro: dict, language: str, values_in: Callable[[str], dict],
+                       interpreter: Optional[Interpreter]) -> dict:
     """A macro for one conversation: its text in ``language`` (else machine-translated from its source
-    language, flagged), the variables filled, and the ones it could not fill."""
+    language, flagged), the variables filled, and the ones it could not fill.
+
+    Args:
+        values_in: the conversation's variable values in a language (the source text is filled in
+            its own language, then translated whole: "Germany" reaches the translator, not "ドイツ").
+    """
     texts = macro["texts"]
     translated, error = False, None
     if language in texts:
-        text, missing = fill(texts[language], values)
+        text, missing = fill(texts[language], values_in(language))
         used = language
     else:
         source = macro["source_language"]
-        text, missing = fill(texts[source], values)
+        text, missing = fill(texts[source], values_in(source))
         used = source
         if interpreter is not None and interpreter.enabled:
             result = await interpreter.service.translate(text, source, language)
-            if result.translated:
+            if result.translated and set(missing) <= set(VARIABLE_RE.findall(result.text)):
                 text, used, translated = result.text, language, True
-            else:
-                error = result.error
+            else:  # (a provider that mangled "{order_id}" would hide a missing variable: keep the source)
+                error = result.error or "variables_lost"
         else:
             error = "disabled"
     return {"id": macro["id"], "title": macro["title"], "shared": macro["shared"], "owner_id": macro["owner_id"],
@@ -195,10 +202,10 @@ def setup_desk_notes(app: Sanic, notes: DeskNotesStore, conversations, facts: St
                 raise _Refused(400, "invalid_language", f"'language' must be one of {', '.join(AUTHORED)}")
         except DeskError as error:
             return refused(error)
-        values = macro_values(bundle, facts, language)
+        values_in = lru_cache(maxsize=None)(lambda code: macro_values(bundle, facts, code))
         found = [m for m in notes.macros_for(agent.id)
                  if not query or query in m["title"].lower() or any(query in t.lower() for t in m["texts"].values())]
-        rendered = [await render_macro(m, language, values, interpreter) for m in found[:50]]
+        rendered = [await render_macro(m, language, values_in, interpreter) for m in found[:50]]
         return response.json({"language": language, "country": (bundle.get("slots") or {}).get("country"),
                               "macros": rendered})
 

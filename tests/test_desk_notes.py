@@ -278,3 +278,45 @@ async def test_a_verified_customer_sees_earlier_conversations_and_a_forged_hash_
         assert ack["ok"] is False and ack["error"] == code, (user, ack)
     for client in (earlier, forged, unsigned, later, bad, agent1, agent2, agent3, agent4):
         await client.close()
+
+
+async def test_a_macro_without_a_text_in_the_conversations_language_is_machine_translated_and_flagged():
+    """Through the real translation service, against the fake LibreTranslate server (it answers "[fr] <text>")."""
+    from handoff.desk_notes_api import render_macro
+    from handoff.interpreting import Interpreter
+    from handoff.translation import TranslationService
+    from harness.translation_server import FakeLibreTranslate, down_url
+
+    macro = {"id": 1, "title": "Delivery", "shared": False, "owner_id": 1, "source_language": "en",
+             "texts": {"en": "Delivery to {destination} takes {days_min}-{days_max} days. Order {order_id}.",
+                       "de": "Lieferung nach {destination}: {days_min}-{days_max} Tage."}}
+    bundle = {"language": "fr", "slots": {"country": "DE"}}
+
+    def values_in(code: str) -> dict:
+        return macro_values(bundle, StoreFacts.from_dir(), code)
+
+    fake = FakeLibreTranslate().start()
+    service = TranslationService(provider="libre", url=fake.url, timeout=2.0, workers=2)
+    mangled = FakeLibreTranslate(phrasebook={("ja", "Delivery to Germany takes 4-7 days. Order {order_id}."):
+                                             "ドイツまで4〜7日。ご注文｛注文番号｝。"}).start()
+    mangling = TranslationService(provider="libre", url=mangled.url, timeout=2.0, workers=2)
+    down = TranslationService(provider="libre", url=down_url(), timeout=0.5, workers=2)
+    try:
+        out = await render_macro(macro, "fr", values_in, Interpreter(service, budget=2.0))
+        assert out["translated"] is True and out["language"] == "fr"
+        assert out["text"] == "[fr] Delivery to Germany takes 4-7 days. Order {order_id}."
+        assert out["missing"] == ["order_id"]
+        out = await render_macro(macro, "de", values_in, Interpreter(service, budget=2.0))  # its own German text
+        assert (out["text"], out["translated"]) == ("Lieferung nach Deutschland: 4-7 Tage.", False)
+        # A translation that lost "{order_id}" would hide the missing variable: the source text instead.
+        out = await render_macro(macro, "ja", values_in, Interpreter(mangling, budget=2.0))
+        assert (out["translated"], out["translation_error"]) == (False, "variables_lost")
+        assert out["text"].endswith("Order {order_id}.")
+        out = await render_macro(macro, "fr", values_in, Interpreter(down, budget=0.5))  # the provider is down
+        assert out["translated"] is False and out["language"] == "en" and out["translation_error"]
+        assert out["text"].startswith("Delivery to Germany")
+    finally:
+        for closing in (service, mangling, down):
+            await closing.close()
+        fake.stop()
+        mangled.stop()
