@@ -119,6 +119,22 @@ async def test_macros_fill_each_conversations_destination_in_its_language(browse
         text == "Delivery to United States takes 5-8 business days. Order {order_id}.", text
     await view.locator(".macro-search").press("Escape")
     assert await view.locator(".macro-picker").is_hidden()
+    assert await view.locator("textarea.reply-text").evaluate("(node) => node === document.activeElement")
+
+    # An agent saves a macro of their own in the panel, finds it, then deletes it.
+    await view.locator(".new-macro summary").click()
+    form = view.locator(".new-macro form")
+    await form.locator("[name=title]").fill("Returns window")
+    await form.locator("[name=text]").fill("You can return it within {return_days} days.")
+    await form.locator("button[type=submit]").click()
+    await view.locator(".own-macros li").filter(has_text="Returns window").wait_for()
+    await view.locator("textarea.reply-text").focus()
+    await page.keyboard.press("/")
+    await view.locator(".macro-search").type("returns win")
+    await view.locator(".macro-option[aria-selected=true]").filter(has_text="within 30 days").wait_for()
+    await view.locator(".macro-search").press("Escape")
+    await view.locator(".own-macros li").filter(has_text="Returns window").locator("button").click()
+    await view.locator(".own-macros li").filter(has_text="Returns window").wait_for(state="detached")
     for shop in (ja_shop, en_shop):
         await shop.context.close()
     await page.context.close()
@@ -148,6 +164,8 @@ async def test_notes_and_tags_stay_in_the_console_and_filter_the_history(browser
     rows = page.locator("#results tr")
     await rows.first.filter(has_text="voucher-issue").wait_for()
     assert await rows.count() == 1 and await rows.first.get_attribute("data-id") == session_id
+    await rows.first.click()  # the history's viewer shows its tags and private notes
+    await page.locator("#viewer .desk-summary .note").filter(has_text="asked twice about the voucher").wait_for()
     async with page.expect_download() as download:
         await page.click("#history-csv")
     csv_text = open(await (await download.value).path(), encoding="utf-8").read()

@@ -778,6 +778,7 @@
         actions.append(button);
       }
       viewer.replaceChildren(el("h3", "", id), actions, transcript);
+      if (window.CrossdeskNotes) viewer.append(window.CrossdeskNotes.summary(id));  // its tags and private notes
     },
     async download(id, format) {
       const response = await api.call(`/api/conversations/${encodeURIComponent(id)}/export?format=${format}`);

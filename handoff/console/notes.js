@@ -19,7 +19,7 @@
       untranslatedFrom: "Not translated: this is the {language} text.", newMacro: "New macro", title: "Title",
       language: "Language", text: "Text", shared: "Shared with every agent", save: "Save macro", saved: "Macro saved.",
       variables: "Variables: {names}", tagFilter: "Tag", downloadCsv: "Download CSV", remove: "Remove tag {tag}",
-      outcome: "Outcome", open: "Open",
+      outcome: "Outcome", open: "Open", delete: "Delete", deleteMacro: "Delete macro {title}", deleted: "Macro deleted.",
     },
     ja: {
       deskNotes: "メモとタグ", customer: "お客様", verified: "確認済みのお客様", unverified: "未確認（ストアの署名なし）",
@@ -31,7 +31,7 @@
       untranslatedFrom: "翻訳されていません（{language} の文面です）。", newMacro: "新しい定型文", title: "タイトル",
       language: "言語", text: "本文", shared: "全担当者と共有", save: "定型文を保存", saved: "定型文を保存しました。",
       variables: "変数: {names}", tagFilter: "タグ", downloadCsv: "CSV をダウンロード", remove: "タグ {tag} を外す",
-      outcome: "結果", open: "開く",
+      outcome: "結果", open: "開く", delete: "削除", deleteMacro: "定型文 {title} を削除", deleted: "定型文を削除しました。",
     },
   };
   const LANGUAGES = ["en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es"];
@@ -135,7 +135,7 @@
       const language = el("select");
       language.name = "language";
       for (const code of LANGUAGES) { const option = el("option", "", code); option.value = code; language.append(option); }
-      language.value = this.view.bundle && LANGUAGES.includes(this.view.bundle.language) ? this.view.bundle.language : "en";
+      language.value = "en";
       const text = el("textarea");
       text.name = "text";
       text.maxLength = 2000;
@@ -159,10 +159,37 @@
         const answer = await post("/api/macros", { title: title.value, source_language: language.value,
           texts: { [language.value]: text.value }, shared: Boolean(form.shared && form.shared.checked) });
         this.status.textContent = answer.ok ? t("saved") : (answer.body.message || String(answer.status));
-        if (answer.ok) { form.reset(); details.open = false; }
+        if (answer.ok) { form.reset(); this.loadOwn(); }
       });
-      details.append(summary, form);
+      this.ownList = el("ul", "own-macros");
+      details.addEventListener("toggle", () => {
+        if (!details.open) return;
+        const current = this.view.bundle && this.view.bundle.language;  // (no bundle yet when the panel is built)
+        if (!title.value && LANGUAGES.includes(current)) language.value = current;
+        this.loadOwn();
+      });
+      details.append(summary, form, this.ownList);
       return details;
+    }
+
+    /** The macros this agent may delete (their own; every shared one for an admin), each with a Delete button. */
+    async loadOwn() {
+      const answer = await json("/api/macros?language=" + encodeURIComponent(this.view.bundle.language || "en"));
+      this.ownList.replaceChildren();
+      const admin = this.ctx.agent && this.ctx.agent.role === "admin";
+      for (const macro of (answer.body.macros || []).filter((m) => !m.shared || admin)) {
+        const item = el("li");
+        const remove = el("button", "danger", t("delete"));
+        remove.type = "button";
+        remove.setAttribute("aria-label", t("deleteMacro", { title: macro.title }));
+        remove.addEventListener("click", async () => {
+          const done = await json("/api/macros/" + macro.id, { method: "DELETE" });
+          this.status.textContent = done.ok ? t("deleted") : (done.body.message || String(done.status));
+          this.loadOwn();
+        });
+        item.append(el("span", "", (macro.shared ? t("sharedMacro") + ": " : "") + macro.title), remove);
+        this.ownList.append(item);
+      }
     }
 
     async load() {
@@ -396,6 +423,27 @@
     }
   }
 
+  /** Read-only tags and notes of a conversation opened from the history. */
+  function summary(conversationId) {
+    const root = el("section", "desk-notes desk-summary");
+    (async () => {
+      const answer = await json("/api/conversations/" + encodeURIComponent(conversationId) + "/desk");
+      if (!answer.ok) return;
+      const tags = el("p", "tags-line", answer.body.tags.length ? answer.body.tags.join(", ") : "—");
+      const notes = el("ol", "note-list");
+      for (const note of answer.body.notes) {
+        const item = el("li", "note");
+        const meta = el("div", "meta");
+        meta.append(el("strong", "", note.author), el("time", "", new Date(note.created_at * 1000).toLocaleString()));
+        item.append(meta, el("div", "text", note.text));
+        notes.append(item);
+      }
+      if (!answer.body.notes.length) notes.append(el("li", "muted", t("noNotes")));
+      root.append(el("h4", "", t("tags")), tags, el("h4", "", t("notes")), notes);
+    })();
+    return root;
+  }
+
   /* -- history: tag filter, tags column, CSV -------------------------------------------------------- */
   function wireHistory() {
     const button = document.getElementById("history-csv");
@@ -430,5 +478,6 @@
     setRequest(fn) { request = fn; },
     setLanguage(code) { lang = I18N[code] ? code : "en"; applyStrings(); },
     wireHistory,
+    summary,
   };
 })();
