@@ -236,6 +236,13 @@ async def test_macros_fill_the_conversations_destination_in_its_language(desk, t
     assert any(m["id"] == shared["macro"]["id"] and m["text"] == "You can return within 30 days."
                for m in api(desk, tokens["aiko"], "GET", "/api/macros")[1]["macros"])
     assert api(desk, tokens["aiko"], "DELETE", f"/api/macros/{shared['macro']['id']}")[0] == 403
+    # The owner edits a personal macro; nobody else sees or changes it; an admin removes a shared one.
+    status, edited = api(desk, tokens["aiko"], "PUT", f"/api/macros/{mine}",
+                         {"title": "Delivery time", "texts": {"en": "To {destination}: {days_min}-{days_max} days."}})
+    assert status == 200 and edited["macro"]["texts"] == {"en": "To {destination}: {days_min}-{days_max} days."}
+    assert api(desk, tokens["boss"], "PUT", f"/api/macros/{mine}", {"title": "x", "texts": {"en": "x"}})[0] == 404
+    assert api(desk, tokens["boss"], "DELETE", f"/api/macros/{shared['macro']['id']}")[0] == 200
+    assert all(m["id"] != shared["macro"]["id"] for m in api(desk, tokens["aiko"], "GET", "/api/macros")[1]["macros"])
     for body, code in (({"title": "x", "texts": {"en": "{password}"}}, "unknown_variable"),
                        ({"title": "x", "texts": {"xx": "hi"}}, "invalid_language"),
                        ({"title": "", "texts": {"en": "hi"}}, "invalid_title")):
