@@ -188,6 +188,8 @@ async def test_tags_filter_the_history_and_are_a_column_of_its_csv(desk, tokens)
     assert len(lines) == 2 and lines[1].startswith(tagged.session_id) and ",refund;vip," in lines[1]
     status, exported = api(desk, tokens["aiko"], "GET", f"/api/conversations/{tagged.session_id}/export")
     assert exported["tags"] == ["refund", "vip"] and "zebra" not in json.dumps(exported)
+    status, text = api(desk, tokens["aiko"], "GET", f"/api/conversations/{tagged.session_id}/export?format=text")
+    assert status == 200 and text.splitlines()[1] == "Tags: refund, vip" and "zebra" not in text
     status, error = api(desk, tokens["aiko"], "GET", "/api/conversations?tag=%3Cb%3E")
     assert status == 400 and error["error"] == "invalid_search"
     for client in (tagged, other, agent, agent2):
