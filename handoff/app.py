@@ -29,6 +29,8 @@ from handoff.business_hours import BusinessHours
 from handoff.conversations import ConversationCache, ConversationService
 from handoff.csat import Satisfaction, request_rating
 from handoff.delivery import deliver
+from handoff.desk_notes import Identities
+from handoff.desk_notes_api import setup_desk_notes
 from handoff.handoffs import HandoffService
 from handoff.kpi_api import setup_kpis
 from handoff.lifecycle import Lifecycle
@@ -48,6 +50,7 @@ from handoff.studio.api import setup_studio
 from handoff.ticket_api import TicketDesk, setup_tickets
 from handoff.store import SQLStore
 from handoff.store.agents import AgentStore
+from handoff.store.desk_notes import DeskNotesStore
 from handoff.throttle import LoginLimiter
 
 logger = logging.getLogger(__name__)
@@ -119,8 +122,10 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     handoffs = HandoffService(app.ctx.store, lifecycle, notifier, functools.partial(deliver, sio),
                               app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter,
                               ask_rating=functools.partial(request_rating, sio, satisfaction))
+    app.ctx.desk_notes = desk_notes = DeskNotesStore(app.ctx.store)  # notes, tags, macros, customer links
     service = ConversationService(app.ctx.store, bot, interpreter, lifecycle=lifecycle, conversations=conversations,
-                                  cached_conversations=scaleout.sharing(settings).conversation_cache)
+                                  cached_conversations=scaleout.sharing(settings).conversation_cache,
+                                  identities=Identities(desk_notes, settings.identity_secret))
     app.ctx.handoffs = handoffs
     tickets = TicketDesk(settings, app.ctx.store, notifier, handoffs, presence, app.ctx.agents, interpreter)
     app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs, satisfaction=satisfaction,
@@ -133,6 +138,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_routes(app)
     setup_api(app)
     setup_console(app, handoffs, texts, app.ctx.facts)
+    setup_desk_notes(app, desk_notes, handoffs, app.ctx.facts, interpreter)
     setup_privacy(app, service, handoffs)
     setup_studio(app)
     setup_attachments(app)

@@ -15,10 +15,11 @@ from bot.nlg import MultilingualNLG
 from handoff import audit, protocol
 from handoff.api import error_response
 from handoff.canned import canned_answers
+from handoff.desk_notes import normalise_tag
 from handoff.session_cookie import clear_session_cookie, cookie_token
 from handoff.store.agents import token_hash
 
-SEARCH_ARGS = ("q", "language", "from", "to", "outcome", "limit")  # what a search's audit row keeps
+SEARCH_ARGS = ("q", "language", "from", "to", "outcome", "tag", "limit")  # what a search's audit row keeps
 
 
 def bearer_token(request) -> Optional[str]:
@@ -82,12 +83,15 @@ def search_filters(args) -> dict:
     if not 1 <= limit <= 200:
         raise ValueError("'limit' must be 1-200")
     return {"text": text, "language": args.get("language") or None, "since": _date(args.get("from")),
-            "until": _date(args.get("to"), end=True), "outcome": args.get("outcome") or None, "limit": limit}
+            "until": _date(args.get("to"), end=True), "outcome": args.get("outcome") or None, "limit": limit,
+            "tag": normalise_tag(args.get("tag")) if args.get("tag") else None}
 
 
 def transcript_text(bundle: dict) -> str:
     """A conversation as plain text, one line per message."""
     lines = [f"Conversation {bundle['conversation_id']} ({bundle['language'] or '?'}, {bundle['state']})"]
+    if bundle.get("tags"):
+        lines.append("Tags: " + ", ".join(bundle["tags"]))
     for m in bundle["transcript"]:
         when = dt.datetime.fromtimestamp(m["ts"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         who = m["sender"] + (f" {m['name']}" if m.get("name") else "")
@@ -172,6 +176,7 @@ def setup_console(app: Sanic, conversations, nlg: MultilingualNLG, facts: StoreF
         bundle, refused = readable_bundle(request, conversation_id, audit.EXPORT)
         if refused:
             return refused
+        bundle = {**bundle, "tags": request.app.ctx.desk_notes.tags(conversation_id)}  # (notes stay in the console)
         name = f"crossdesk-{conversation_id}"
         if kind == "json":
             return response.text(json.dumps(bundle, ensure_ascii=False, indent=2), content_type="application/json",

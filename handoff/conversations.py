@@ -81,11 +81,13 @@ class ConversationService:
             drops a row whose state it changed (``ConversationCache.forget``).
         cached_conversations: conversation rows kept in memory (0: read each time, as with
             several processes, where another may change the row).
+        identities: links a conversation to the shop's customer from ``metadata.user``
+            (``handoff/desk_notes.py``); optional.
     """
 
     def __init__(self, store: SQLStore, bot: BotEngine, interpreter: Optional[Interpreter] = None,
                  lifecycle: Optional["Lifecycle"] = None, conversations: Optional["ConversationCache"] = None,
-                 cached_conversations: int = CACHED_CONVERSATIONS):
+                 cached_conversations: int = CACHED_CONVERSATIONS, identities=None):
         self.store = store
         self._writer = GroupCommit(store)  # shopper messages arriving together share one commit
         self.bot = bot
@@ -96,6 +98,7 @@ class ConversationService:
         self._last_intent: dict[str, Optional[str]] = {}
         self._renewed: set[str] = set()  # erased elsewhere, noticed on use, already started afresh
         self.lifecycle = lifecycle
+        self.identities = identities
 
     @asynccontextmanager
     async def _conversation_lock(self, conversation_id: str):
@@ -152,6 +155,8 @@ class ConversationService:
         for session_id in session_ids:
             self._conversations.pop(session_id, None)
             self._last_intent.pop(session_id, None)
+            if self.identities is not None:
+                self.identities.forget([session_id])
             if hasattr(self.bot, "forget_tracker"):  # (test doubles of the bot have no tracker cache)
                 self.bot.forget_tracker(session_id)
 
@@ -176,9 +181,12 @@ class ConversationService:
             from bot.language import choose_language
 
             language, _ = choose_language(utterance.text, conversation.language, conversation.locale)
+        metadata = utterance.metadata
+        if self.identities is not None and metadata.get("user"):
+            metadata = self.identities.observe(session_id, metadata)  # (the hash is not stored)
         stored, created = await self._writer.add(NewMessage(
             session_id, "shopper", utterance.text, language=language, client_id=utterance.client_id,
-            data={"metadata": utterance.metadata} if utterance.metadata else None,
+            data={"metadata": metadata} if metadata else None,
         ))
         if created and language:  # with the bot, counted once the bot has read its language (_record_turn)
             metrics.message("in", "shopper", language)
@@ -208,6 +216,8 @@ class ConversationService:
             if conversation.state == "resolved" and self.lifecycle:  # written after resolve: the bot again
                 await self.lifecycle.reopen(conversation)
                 self._last_intent.pop(session_id, None)  # a fresh start: no "twice in a row" across the handoff
+            if isinstance(metadata.get("user"), dict) and "hash" in metadata["user"]:  # not kept in Rasa's tracker either
+                metadata = {**metadata, "user": {k: v for k, v in metadata["user"].items() if k != "hash"}}
             bot_metadata = {
                 **{k: v for k, v in metadata.items() if k not in ("language", "translated")},
                 "language": conversation.language,

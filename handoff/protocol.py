@@ -58,6 +58,7 @@ AGENT_TRANSLATE = "translate"  # agent -> server {conversation_id, text}; ack {o
 AGENT_TICKET = "agent:ticket"  # server -> agents: {ticket, change, mail?}: a ticket opened or changed
 AGENT_TICKET_ESCALATION = "agent:ticket_escalation"  # server -> agents/admins: {ticket, level, escalated_to?}
 PRESENCE_STATES = ("online", "away")
+UNFILLED_VARIABLE = "unfilled_variable"  # send refused: a macro variable is still written as {name}
 SESSION_ENDED = "session_ended"  # crossdesk:error code: the socket's login stopped working; it is disconnected
 SESSION_END_MESSAGES = {  # crossdesk:error {code: session_ended, reason, message}
     "logged_out": "you logged out",
@@ -73,6 +74,9 @@ MAX_LOCALE_CHARS = 35
 MAX_PAGE_CHARS = 2048
 MAX_USER_FIELD_CHARS = 200
 USER_FIELDS = ("id", "name", "email")
+# Identity verification (``Crossdesk.setUser({id, email, name, hash})``, docs/protocol.md):
+# ``hash`` is the hex HMAC-SHA256 of ``id`` with CROSSDESK_IDENTITY_SECRET.
+USER_HASH_RE = re.compile(r"^[0-9a-fA-F]{64}\Z")
 
 
 class ProtocolError(Exception):
@@ -206,6 +210,23 @@ def _check_known_metadata(metadata: dict) -> None:
             for key in USER_FIELDS):
         raise ProtocolError("invalid_metadata", "'metadata.user' must be an object whose id, name and email are "
                                                 f"strings of at most {MAX_USER_FIELD_CHARS} characters")
+    _check_identity(user)
+
+
+def _check_identity(user: dict) -> None:
+    """The fields identity verification reads: a non-blank id, an e-mail's shape, a hex HMAC with an id."""
+    if user.get("id") is not None and not user["id"].strip():
+        raise ProtocolError("invalid_user", "'metadata.user.id' must not be blank")
+    email = user.get("email")
+    if email and not EMAIL_RE.match(email.strip()):
+        raise ProtocolError("invalid_email", "'metadata.user.email' must be an e-mail address")
+    digest = user.get("hash")
+    if digest is None:
+        return
+    if type(digest) is not str or not USER_HASH_RE.match(digest):
+        raise ProtocolError("invalid_user", "'metadata.user.hash' must be the hex HMAC-SHA256 of the id (64 characters)")
+    if user.get("id") is None:
+        raise ProtocolError("invalid_user", "'metadata.user.hash' needs the 'id' it signs")
 
 
 def parse_user_uttered(data: Any, max_chars: int) -> UserUttered:

@@ -88,6 +88,8 @@ class Settings:
         gate_margin: how far a language's score may fall against the live model before the
             quality gate rejects a newly trained model.
         models_keep: trained models kept in ``var/models`` for rollback (the live one always is).
+        identity_secret: the key the shop signs its customers' ids with (``Crossdesk.setUser``'s
+            ``hash``, HMAC-SHA256); empty: every customer identity is unverified.
     """
 
     host: str = "127.0.0.1"
@@ -145,6 +147,7 @@ class Settings:
     mail_retry_seconds: float = 30.0
     gate_margin: float = 0.02
     models_keep: int = 5
+    identity_secret: str = ""
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":

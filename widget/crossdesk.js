@@ -6,7 +6,7 @@
  *   <script src="https://YOUR-CROSSDESK/widget/crossdesk.js" defer></script>
  *
  * Global API: Crossdesk.init(config), open(), close(), setLanguage(code),
- * setUser({id, name, email}), destroy(). Arguments are checked; bad ones throw.
+ * setUser({id, name, email, hash}), destroy(). Arguments are checked; bad ones throw.
  *
  * Speaks Rasa's socket.io protocol (session_request / user_uttered /
  * bot_uttered); Crossdesk's extensions (history replay, acks, typing, contact
@@ -309,10 +309,17 @@
       throw new TypeError("Crossdesk.setUser(user): user must be an object");
     }
     for (const [key, value] of Object.entries(user)) {
-      if (!["id", "name", "email"].includes(key)) throw new TypeError(`Crossdesk.setUser: unknown field "${key}"`);
+      if (!["id", "name", "email", "hash"].includes(key)) throw new TypeError(`Crossdesk.setUser: unknown field "${key}"`);
       if (typeof value !== "string" || value.length > 200) {
         throw new TypeError(`Crossdesk.setUser: "${key}" must be a string of at most 200 characters`);
       }
+    }
+    // hash: the shop server's hex HMAC-SHA256 of the id (identity verification, docs/protocol.md).
+    if (user.hash !== undefined && (!/^[0-9a-fA-F]{64}$/.test(user.hash) || !user.id)) {
+      throw new TypeError('Crossdesk.setUser: "hash" must be the 64-character hex HMAC-SHA256 of "id"');
+    }
+    if (user.email && !/^[^@\s]+@[^@\s]+\.[^@\s]{2,}$/.test(user.email)) {
+      throw new TypeError('Crossdesk.setUser: "email" must be an e-mail address');
     }
     return { ...user };
   }

@@ -235,6 +235,8 @@
       this.context = el("aside", "context");
       this.typing = el("div", "typing");
       this.root.append(this.header, this.transcript, this.typing, this.replyBox(), this.context);
+      this.desk = window.CrossdeskNotes ? window.CrossdeskNotes.attach(this, { request: (path, options) => api.call(path, options),
+        agent: session.agent, openConversation: (id) => { history.show(); history.open(id); } }) : null;  // notes.js
       this.update(bundle);
     }
 
@@ -247,6 +249,7 @@
       bundle.transcript.forEach((message) => this.add(message));
       this.renderTranslationWarning();
       this.loadCanned();
+      if (this.desk) this.desk.load();
     }
 
     /** Says so when replies will reach a shopper who reads another language exactly as typed. */
@@ -322,7 +325,7 @@
           list.append(el("dd", "intent", `${intent.intent}${confidence} — ${intent.text}`));
         }
       }
-      this.context.replaceChildren(list);
+      this.context.replaceChildren(list, ...(this.desk ? [this.desk.root] : []));
     }
 
     add(message) {
@@ -741,7 +744,7 @@
       if (!body.conversations.length) {
         const row = el("tr");
         const cell = el("td", "muted", t("noResults"));
-        cell.colSpan = 5;
+        cell.colSpan = 6;
         row.append(cell);
         rows.append(row);
       }
@@ -750,7 +753,7 @@
         row.tabIndex = 0;
         row.dataset.id = c.conversation_id;
         for (const value of [new Date(c.created_at * 1000).toLocaleString(), c.language || "?", c.first_message || "",
-          c.outcome || c.state, c.messages]) row.append(el("td", "", value));
+          c.outcome || c.state, c.messages, (c.tags || []).join(", ")]) row.append(el("td", "", value));
         row.addEventListener("click", () => this.open(c.conversation_id));
         row.addEventListener("keydown", (e) => { if (e.key === "Enter") this.open(c.conversation_id); });
         rows.append(row);
@@ -775,6 +778,7 @@
         actions.append(button);
       }
       viewer.replaceChildren(el("h3", "", id), actions, transcript);
+      if (window.CrossdeskNotes) viewer.append(window.CrossdeskNotes.summary(id));  // its tags and private notes
     },
     async download(id, format) {
       const response = await api.call(`/api/conversations/${encodeURIComponent(id)}/export?format=${format}`);
@@ -896,7 +900,8 @@
     $("#ui-language").value = prefs.lang;
     $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue();
       if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang);
-      if (window.CrossdeskTickets) window.CrossdeskTickets.setLanguage(prefs.lang); });
+      if (window.CrossdeskTickets) window.CrossdeskTickets.setLanguage(prefs.lang);
+      if (window.CrossdeskNotes) window.CrossdeskNotes.setLanguage(prefs.lang); });
     $("#sound").checked = prefs.sound;
     $("#sound").addEventListener("change", (event) => { prefs.sound = event.target.checked; savePrefs(); });
     $("#desktop").addEventListener("click", async () => {
@@ -908,6 +913,7 @@
     $("#show-dashboard").addEventListener("click", () => dashboard.show());
     $("#show-tickets").addEventListener("click", () => tickets.show());
     $("#search").addEventListener("submit", (event) => history.search(event));
+    if (window.CrossdeskNotes) { window.CrossdeskNotes.setLanguage(prefs.lang); window.CrossdeskNotes.wireHistory(); }
     $("#show-admin").addEventListener("click", () => admin.show());
     $("#shopper-form").addEventListener("submit", (event) => admin.exportShopper(event));
     $("#shopper-form .delete-shopper").addEventListener("click", () => admin.deleteShopper());

@@ -12,6 +12,7 @@ from crossdesk.compat import room_call
 from handoff import metrics
 from handoff import protocol
 from handoff.agent_notifier import AGENTS_ROOM, agent_room, conversation_room
+from handoff.desk_notes import unfilled
 from handoff.handoffs import HandoffService
 from handoff.interpreting import Interpreter
 from handoff.lifecycle import LifecycleError
@@ -183,6 +184,9 @@ class AgentNamespace(BackgroundNamespace):
             agent = await self._agent(sid)
             conversation_id, text, client_id = protocol.parse_agent_send(data, self.settings.max_message_chars)
             original = protocol.parse_original(data, self.settings.max_message_chars)
+            if unfilled(text):  # a macro's variable the conversation could not fill: never sent as "{x}"
+                raise protocol.ProtocolError(protocol.UNFILLED_VARIABLE,
+                                             f"fill in {', '.join('{' + v + '}' for v in unfilled(text))} first")
             conversation = self.handoffs.assigned(agent, conversation_id)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_SEND, error)
