@@ -105,8 +105,10 @@ class AgentNamespace(BackgroundNamespace):
         return {"agents": listed, "max_conversations": self.settings.agent_max_conversations}
 
     async def push_agents(self) -> None:
-        """Send the online agents to every agent."""
+        """Send the online agents to every agent (and the queue: who is online and their loads route it)."""
         await self.emit(protocol.AGENT_AGENTS, self.agents_payload(), room=AGENTS_ROOM)
+        if self.handoffs.routing is not None:
+            await self.handoffs.push_queue()
 
     # -- events ----------------------------------------------------------------
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
@@ -135,7 +137,7 @@ class AgentNamespace(BackgroundNamespace):
         await self.emit(protocol.AGENT_HELLO, {
             "agent": {"id": agent.id, "username": agent.username, "display_name": agent.display_name,
                       "languages": agent.languages, "role": agent.role},
-            "queue": self.handoffs.queue(),
+            "queue": self.handoffs.queue_for(agent.id),  # what is offered to this agent (handoff/routing.py)
             "conversations": [self.handoffs.bundle(c.id) for c in mine],
             "status": self.presence.status(agent.id),
             "translator": bool(self.interpreter and self.interpreter.enabled),
