@@ -109,3 +109,15 @@ async def test_console_ticket_view(browser, server):
     await page.click("#show-tickets")
     await page.locator("#tickets .ticket-list tbody td").first.wait_for()
     await assert_accessible(page)
+
+
+async def test_console_team_screen_with_an_agent_being_edited(browser, server):
+    add_agent(server.var_dir, "tamsin", "tamsin-password-1", languages="en", role="admin")
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/console")
+    await page.fill("#login-form [name=username]", "tamsin")
+    await page.fill("#login-form [name=password]", "tamsin-password-1")
+    await page.click("#login-form button[type=submit]")
+    await page.click("#show-team")
+    await page.locator("#team-agents tr[data-username=tamsin] button").first.click()
+    await page.locator("#team-editor form").first.wait_for()
+    await assert_accessible(page)
