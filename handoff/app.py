@@ -114,7 +114,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     app.ctx.satisfaction = satisfaction = Satisfaction(app.ctx.store, texts)
     notifier = SocketAgentNotifier(sio, presence)
     routing = Routing(Router(settings.routing_widen_seconds, settings.agent_max_conversations), presence,
-                      app.ctx.agents, lifecycle.load, auto_assign=settings.auto_assign)
+                      app.ctx.agents, app.ctx.store.agent_loads, auto_assign=settings.auto_assign)
     positions = QueueAnnouncer(app.ctx.store, functools.partial(to_session, sio), presence.available_count)
     handoffs = HandoffService(app.ctx.store, lifecycle, notifier, functools.partial(deliver, sio),
                               app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter,

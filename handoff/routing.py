@@ -137,26 +137,25 @@ class Routing:
         router: the rules.
         presence: who is online and away (``handoff/presence.py``).
         agents: the agent directory (``AgentStore``: languages and skills).
-        load: how many conversations an agent holds (``Lifecycle.load``).
+        loads: how many conversations each agent holds (``SQLStore.agent_loads``).
         auto_assign: whether waiting conversations are given to agents without a claim.
     """
 
-    def __init__(self, router: Router, presence, agents, load: Callable[[int], int], auto_assign: bool = False):
+    def __init__(self, router: Router, presence, agents, loads: Callable[[], dict[int, int]],
+                 auto_assign: bool = False):
         self.router = router
         self.presence = presence
         self.agents = agents
-        self.load = load
+        self.loads = loads
         self.auto_assign = auto_assign
 
     def desk(self) -> Desk:
-        """The online agents now, with loads (one directory and one load read per online agent)."""
-        online = {}
-        for agent_id in self.presence.online_agents():
-            agent = self.agents.get(agent_id)
-            if agent is not None and agent.active:
-                online[agent_id] = agent
+        """The online agents now, with loads: two queries whatever the team's size (it runs on every queue push)."""
+        ids = self.presence.online_agents()
+        online = {a.id: a for a in self.agents.all() if a.id in ids and a.active} if ids else {}
         available = {a for a in online if self.presence.status(a) != "away"}
-        return Desk(online, available, {a: self.load(a) for a in online})
+        loads = self.loads() if online else {}
+        return Desk(online, available, {a: loads.get(a, 0) for a in online})
 
     def visible(self, queue: list[dict], agent_id: int, desk: Desk) -> list[dict]:
         """The queue entries offered to one agent now, each with the stage it reached."""

@@ -427,6 +427,13 @@ class SQLStore:
                 actor=actor, reason=reason, created_at=now))
         return True
 
+    def agent_loads(self) -> dict[int, int]:
+        """How many conversations each agent holds (agents holding none are left out), in one query."""
+        query = (select(conversations.c.agent_id, func.count()).where(conversations.c.state == "with_agent")
+                 .group_by(conversations.c.agent_id))
+        with self.engine.connect() as conn:
+            return {agent_id: count for agent_id, count in conn.execute(query) if agent_id is not None}
+
     def recent_queue_waits(self, limit: int = 20) -> list[float]:
         """How long the last ``limit`` conversations taken from the queue had waited (s), newest first."""
         waited = transitions.alias("waited")
