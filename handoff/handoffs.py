@@ -226,7 +226,7 @@ class HandoffService:
         With ``max_load`` it is an auto-assignment: the agent holds fewer than that or it fails
         (``limit_reached``), and their consoles get it in ``agent:assigned``.
         """
-        joined = await self.lifecycle.claim(agent, conversation_id, **({"max_load": max_load} if max_load else {}))
+        joined = await self.lifecycle.claim(agent, conversation_id, max_load=max_load)
         if self.audit:  # the agent receives the transcript in the claim's answer
             self.audit.record(agent.id, READ_TRANSCRIPT, conversation_id,
                               {"via": "claim" if max_load is None else "auto_assign"})

@@ -55,8 +55,7 @@ class Lifecycle:
     def _transition(self, conversation_id: str, to_state: str, actor: str, reason: str,
                     from_states: tuple[str, ...], agent_id: Optional[int] = None,
                     max_load: Optional[int] = None) -> bool:
-        changed = self.store.transition(conversation_id, to_state, actor, reason, from_states, agent_id,
-                                        **({"max_load": max_load} if max_load is not None else {}))
+        changed = self.store.transition(conversation_id, to_state, actor, reason, from_states, agent_id, max_load)
         if changed:
             self.on_change(conversation_id)
         return changed
