@@ -15,6 +15,7 @@ from typing import Awaitable, Callable, Optional
 from sanic import Sanic, response
 
 from handoff.api import error_response
+from handoff.audit import AGENT_CHANGED
 from handoff.console_api import admin_required
 from handoff.store.agents import (
     ROLES, AgentError, AgentStore, checked_display_name, checked_languages, checked_password, checked_skills,
@@ -23,7 +24,6 @@ from handoff.store.records import Agent
 
 MAX_BODY_BYTES = 8192
 EDITABLE = ("display_name", "languages", "skills", "role")
-AGENT_CHANGED = "agent_changed"  # audit action of every account change made here
 
 
 def _body(request) -> tuple[Optional[dict], Optional[object]]:

@@ -3,6 +3,7 @@ command line: create, edit, validation, 403 for agents, deactivation and passwor
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -81,6 +82,9 @@ async def test_an_admin_creates_lists_and_edits_an_agent_and_bad_input_is_a_json
     row = next(a for a in listed[1]["agents"] if a["username"] == "minji")
     assert row["skills"] == ["payments", "returns"] and row["active"] and not row["online"]
     assert desk.app.ctx.agents.authenticate("minji", "minji-password") is not None
+    changes = [(e["target"], json.loads(e["details"])["change"] if isinstance(e["details"], str) else e["details"]["change"])
+               for e in desk.app.ctx.audit.entries(action="agent_changed") if e["target"] == "minji"]
+    assert sorted(changes) == [("minji", "created"), ("minji", "edited")]  # who changed what is in the audit log
 
 
 @ASYNC
