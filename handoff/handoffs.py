@@ -132,9 +132,8 @@ class HandoffService:
             if self._on_assigned is not None:
                 await self._on_assigned()
         queue, desk = self.queue(), self.routing.desk()
-        for agent_id in desk.agents:
-            await self.notifier.to_agent(agent_id, protocol.AGENT_QUEUE,
-                                         {"queue": self.routing.visible(queue, agent_id, desk)})
+        for agent_id, offered in self.routing.views(queue, desk).items():
+            await self.notifier.to_agent(agent_id, protocol.AGENT_QUEUE, {"queue": offered})
         self._widen_later(self.routing.router.widens_in(queue, desk))
         return queue
 
