@@ -57,18 +57,79 @@ def agents_command(args: argparse.Namespace) -> int:
     if args.agents_command == "list":
         for agent in store.all():
             print(f"{agent.username}\t{agent.display_name}\t{','.join(agent.languages)}\t{agent.role}"
-                  + ("" if agent.active else "\tdeactivated"))
+                  + ("" if agent.active else "\tdeactivated") + (f"\tskills={','.join(agent.skills)}" if agent.skills else ""))
         return 0
     if args.agents_command in ("deactivate", "reactivate"):
         return set_active(store, args.name, args.agents_command == "reactivate")
+    if args.agents_command == "passwd":
+        return set_password(store, args.name)
+    if args.agents_command == "edit":
+        return edit_agent(store, args)
     password = sys.stdin.readline().rstrip("\n")
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
     try:
-        agent = store.add(args.name, password, languages, args.display_name, args.role)
+        agent = store.add(args.name, password, languages, args.display_name, args.role, _names(args.skills or ""))
     except AgentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"added agent {agent.username} ({agent.display_name}; {', '.join(languages)}; {agent.role})")
+    return 0
+
+
+def _names(value: str) -> list[str]:
+    """``"ja, ko"`` -> ``["ja", "ko"]``."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def read_password(prompt: str) -> str:
+    """A password without echo on a terminal (asked twice), else the first line of stdin."""
+    import getpass
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != password:
+            raise ValueError("the two passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\n")
+
+
+def set_password(store, username: str) -> int:
+    """``agents passwd NAME``: a new password; the agent's logins end (open consoles within seconds)."""
+    from handoff.store.agents import AgentError
+
+    agent = store.by_username(username)
+    if agent is None:
+        print(f"error: no agent called {username!r}", file=sys.stderr)
+        return 2
+    try:
+        store.set_password(agent.id, read_password(f"New password for {username}: "))
+    except (AgentError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"new password set for {username}: their open consoles log in again")
+    return 0
+
+
+def edit_agent(store, args: argparse.Namespace) -> int:
+    """``agents edit NAME [--languages ja,ko] [--skills payments] [--role agent] [--display-name X]``."""
+    from handoff.store.agents import AgentError
+
+    agent = store.by_username(args.name)
+    if agent is None:
+        print(f"error: no agent called {args.name!r}", file=sys.stderr)
+        return 2
+    changes = {"display_name": args.display_name, "role": args.role,
+               "languages": None if args.languages is None else _names(args.languages),
+               "skills": None if args.skills is None else _names(args.skills)}
+    if all(value is None for value in changes.values()):
+        print("error: give --languages, --skills, --role or --display-name", file=sys.stderr)
+        return 2
+    try:
+        agent = store.update(agent.id, **changes)
+    except AgentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{agent.username}\t{agent.display_name}\t{','.join(agent.languages)}\t{','.join(agent.skills)}\t{agent.role}")
     return 0
 
 
@@ -184,6 +245,15 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--languages", required=True, help="comma-separated, e.g. ja,en")
     add.add_argument("--display-name")
     add.add_argument("--role", default="agent", choices=["agent", "admin", "content"])
+    add.add_argument("--skills", help="comma-separated teams conversations are routed by, e.g. payments,returns")
+    edit = agent_commands.add_parser("edit", help="change an agent's languages, skills, role or display name")
+    edit.add_argument("name")
+    edit.add_argument("--languages", help="comma-separated, e.g. ja,ko (replaces the list)")
+    edit.add_argument("--skills", help="comma-separated, e.g. payments,returns (replaces the list; '' clears it)")
+    edit.add_argument("--role", choices=["agent", "admin", "content"])
+    edit.add_argument("--display-name")
+    agent_commands.add_parser("passwd", help="set a new password (asked without echo on a terminal, "
+                                             "else read from stdin); the agent's logins end").add_argument("name")
     agent_commands.add_parser("list", help="list agents")
     agent_commands.add_parser("deactivate", help="stop an agent logging in and end their sessions").add_argument("name")
     agent_commands.add_parser("reactivate", help="let a deactivated agent log in again").add_argument("name")

@@ -35,6 +35,9 @@ from handoff.handoffs import HandoffService
 from handoff.kpi_api import setup_kpis
 from handoff.lifecycle import Lifecycle
 from handoff.recovery import setup_recovery
+from handoff.queue_position import QueueAnnouncer, to_session
+from handoff.routing import Router, Routing
+from handoff.team_api import Team, setup_team
 from handoff.metrics_api import setup_metrics
 from handoff.model_updates import ModelUpdates
 from handoff.model_updates_api import setup_model_updates
@@ -119,9 +122,13 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
                           hours=BusinessHours.from_settings(settings))
     app.ctx.satisfaction = satisfaction = Satisfaction(app.ctx.store, texts)
     notifier = SocketAgentNotifier(sio, presence)
+    routing = Routing(Router(settings.routing_widen_seconds, settings.agent_max_conversations), presence,
+                      app.ctx.agents, app.ctx.store.agent_loads, auto_assign=settings.auto_assign)
+    positions = QueueAnnouncer(app.ctx.store, functools.partial(to_session, sio), presence.available_count)
     handoffs = HandoffService(app.ctx.store, lifecycle, notifier, functools.partial(deliver, sio),
                               app.ctx.agents, audit=app.ctx.audit, interpreter=interpreter,
-                              ask_rating=functools.partial(request_rating, sio, satisfaction))
+                              ask_rating=functools.partial(request_rating, sio, satisfaction),
+                              routing=routing, positions=positions)
     app.ctx.desk_notes = desk_notes = DeskNotesStore(app.ctx.store)  # notes, tags, macros, customer links
     service = ConversationService(app.ctx.store, bot, interpreter, lifecycle=lifecycle, conversations=conversations,
                                   cached_conversations=scaleout.sharing(settings).conversation_cache,
@@ -130,7 +137,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     tickets = TicketDesk(settings, app.ctx.store, notifier, handoffs, presence, app.ctx.agents, interpreter)
     app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs, satisfaction=satisfaction,
                                        tickets=tickets)
-    app.ctx.agent = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence)
+    app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence)
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
     setup_origin_check(app, settings)
@@ -145,6 +152,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
     setup_kpis(app)
     setup_model_updates(app, ModelUpdates(settings, bot, model_path))
     setup_tickets(app, tickets)
+    setup_team(app, Team(app.ctx.agents, presence, handoffs.load, agent_ns.sessions.sweep))
     setup_metrics(app, settings.metrics_token)
     setup_lifecycle(app)
     setup_sessions(app)

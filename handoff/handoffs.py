@@ -24,7 +24,9 @@ from handoff.agent_notifier import AgentNotifier
 from handoff.audit import READ_TRANSCRIPT
 from handoff.coalesce import Coalescer
 from handoff.interpreting import Interpreter
-from handoff.lifecycle import Lifecycle, shopper_payload
+from handoff.lifecycle import Lifecycle, LifecycleError, shopper_payload
+from handoff.queue_position import QueueAnnouncer
+from handoff.routing import Routing, skill_for
 from handoff.store import Conversation, SQLStore, StoredMessage
 from handoff.store.agents import AgentStore
 from handoff.store.records import Agent
@@ -50,12 +52,20 @@ class HandoffService:
         agents: the agent directory (names and languages, for notices and translations).
         audit: records that an agent received a transcript (claims, transfers); optional.
         interpreter: translates shopper messages for the agent holding them; optional.
+        routing: offers each waiting conversation to the agents it is routed to, and auto-assigns
+            (``handoff/routing.py``); None: every agent sees the whole queue.
+        positions: tells queued shoppers their place and expected wait; optional.
     """
 
     def __init__(self, store: SQLStore, lifecycle: Lifecycle, notifier: AgentNotifier, to_shopper: ShopperDelivery,
                  agents: AgentStore, audit=None, interpreter: Optional[Interpreter] = None,
-                 ask_rating: Optional[Callable[[str], Awaitable[None]]] = None):
+                 ask_rating: Optional[Callable[[str], Awaitable[None]]] = None, routing: Optional[Routing] = None,
+                 positions: Optional[QueueAnnouncer] = None):
         self.store = store
+        self.routing = routing  # who each waiting conversation is offered to (None: every agent sees all)
+        self.positions = positions  # tells waiting shoppers their place (handoff/queue_position.py)
+        self._assigned_listeners: list[Callable[[], Awaitable[None]]] = []  # told after auto-assignments
+        self._widening: Optional[asyncio.TimerHandle] = None  # the next push when a stage widens
         self._ask_rating = ask_rating  # after a resolve the shopper is asked to rate the help (handoff/csat.py)
         self.lifecycle = lifecycle
         self.notifier = notifier
@@ -106,20 +116,94 @@ class HandoffService:
         await self.queue_pushes.request()
 
     async def _send_queue(self) -> None:
-        await self.notifier.to_all(protocol.AGENT_QUEUE, {"queue": self.queue()})
+        if self.routing is None:
+            queue = self.queue()
+            await self.notifier.to_all(protocol.AGENT_QUEUE, {"queue": queue})
+        else:
+            queue = await self._send_routed_queue()
+        if self.positions is not None:
+            await self.positions.announce(queue)
+
+    def subscribe_assigned(self, listener: Callable[[], Awaitable[None]]) -> None:
+        """Call ``listener`` after auto-assignments (the agents' list shows their loads)."""
+        self._assigned_listeners.append(listener)
+
+    async def _send_routed_queue(self) -> list[dict]:
+        """Auto-assign (when on), then send each online agent the entries offered to them; returns the queue."""
+        if self.routing.auto_assign and await self._auto_assign():
+            for listener in self._assigned_listeners:
+                await listener()
+        queue, desk = self.queue(), self.routing.desk()
+        for agent_id, offered in self.routing.views(queue, desk).items():
+            await self.notifier.to_agent(agent_id, protocol.AGENT_QUEUE, {"queue": offered})
+        self._widen_later(self.routing.router.widens_in(queue, desk))
+        return queue
+
+    def queue_for(self, agent_id: int) -> list[dict]:
+        """The waiting conversations offered to one agent now (all of them without routing)."""
+        if self.routing is None:
+            return self.queue()
+        return self.routing.visible(self.queue(), agent_id, self.routing.desk())
+
+    def _widen_later(self, delay: Optional[float]) -> None:
+        """Push the queue again when the next conversation reaches a wider group of agents."""
+        if self._widening is not None:
+            self._widening.cancel()
+            self._widening = None
+        if delay is not None:
+            self._widening = asyncio.get_running_loop().call_later(delay, lambda: self._spawn(self.push_queue()))
+
+    async def _auto_assign(self) -> int:
+        """Give waiting conversations, longest wait first, to the least-loaded agent each is offered to.
+
+        Returns how many were assigned. The claim re-checks the agent's load in its UPDATE, so another
+        process assigning at the same time can make one fail: that agent's load is read again and the
+        conversation waits for the next push.
+        """
+        desk, assigned = self.routing.desk(), 0
+        for entry in self.queue():
+            agent_id = self.routing.router.pick(entry, desk)
+            if agent_id is None:
+                continue
+            try:
+                await self.claim(desk.agents[agent_id], entry["conversation_id"],
+                                 max_load=self.routing.router.max_conversations)
+            except LifecycleError as error:
+                logger.info("auto-assign of %s to agent %s: %s", entry["conversation_id"], agent_id, error.code)
+                desk.loads[agent_id] = self.load(agent_id)
+                continue
+            desk.loads[agent_id] = desk.loads.get(agent_id, 0) + 1
+            assigned += 1
+        return assigned
 
     def close(self) -> None:
         """Drop a scheduled queue push (at shutdown)."""
         self.queue_pushes.close()
+        if self._widening is not None:
+            self._widening.cancel()
 
     # -- the shopper side ----------------------------------------------------------
     async def request(self, conversation: Conversation, reason: str, actor: str = "bot") -> list[StoredMessage]:
         """Queue a conversation for an agent: tell the shopper what happens next, then the agents."""
         notices = await self.lifecycle.request(conversation, reason, actor)
+        if notices and self.routing is not None:  # queued: the team it is routed to
+            self._remember_skill(conversation.id, reason)
         for notice in notices:
             await self.to_shopper(conversation.id, notice)
         await self.push_queue()
         return notices
+
+    def _remember_skill(self, conversation_id: str, reason: str) -> None:
+        """Store the skill a queued conversation needs (its reason's, else its latest topic's) in its context."""
+        intents = [m.data.get("intent") for m in self.store.transcript(conversation_id, limit=10_000)
+                   if m.sender == "shopper"]
+        self.store.update_conversation(conversation_id, context={"skill": skill_for(reason, intents)})
+
+    async def repeat_position(self, conversation_id: str) -> None:
+        """A shopper's tab (re)connected while queued: send their place again."""
+        if self.positions is not None:
+            self.positions.forget(conversation_id)
+            await self.push_queue()
 
     async def shopper_said(self, conversation_id: str, state: str, message: StoredMessage) -> None:
         """A shopper message in a handed-off conversation reaches the agent side."""
@@ -137,16 +221,25 @@ class HandoffService:
                                             {"conversation_id": conversation_id, "typing": typing})
 
     # -- the agent side ------------------------------------------------------------
-    async def claim(self, agent: Agent, conversation_id: str) -> dict:
-        """Give a waiting (or, proactively, a bot) conversation to ``agent``; returns its bundle."""
-        joined = await self.lifecycle.claim(agent, conversation_id)
+    async def claim(self, agent: Agent, conversation_id: str, max_load: Optional[int] = None) -> dict:
+        """Give a waiting (or, proactively, a bot) conversation to ``agent``; returns its bundle.
+
+        With ``max_load`` it is an auto-assignment: the agent holds fewer than that or it fails
+        (``limit_reached``), and their consoles get it in ``agent:assigned``.
+        """
+        joined = await self.lifecycle.claim(agent, conversation_id, max_load=max_load)
         if self.audit:  # the agent receives the transcript in the claim's answer
-            self.audit.record(agent.id, READ_TRANSCRIPT, conversation_id, {"via": "claim"})
+            self.audit.record(agent.id, READ_TRANSCRIPT, conversation_id,
+                              {"via": "claim" if max_load is None else "auto_assign"})
         await self.notifier.seat(agent.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)
         await self.push_queue()
         self.translate_backlog(conversation_id)
-        return self.bundle(conversation_id)
+        bundle = self.bundle(conversation_id)
+        if max_load is not None:  # (to the agent's own room: their tabs on any process)
+            await self.notifier.to_agent(agent.id, protocol.AGENT_ASSIGNED, {"conversation": bundle, "from": None,
+                                                                            "auto": True})
+        return bundle
 
     async def agent_said(self, agent: Agent, conversation: Conversation, text: str, client_id: Optional[str],
                          original: Optional[str]) -> tuple[StoredMessage, bool]:

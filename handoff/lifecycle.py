@@ -53,8 +53,9 @@ class Lifecycle:
         self.hours = hours  # the team's business hours (None: always open)
 
     def _transition(self, conversation_id: str, to_state: str, actor: str, reason: str,
-                    from_states: tuple[str, ...], agent_id: Optional[int] = None) -> bool:
-        changed = self.store.transition(conversation_id, to_state, actor, reason, from_states, agent_id)
+                    from_states: tuple[str, ...], agent_id: Optional[int] = None,
+                    max_load: Optional[int] = None) -> bool:
+        changed = self.store.transition(conversation_id, to_state, actor, reason, from_states, agent_id, max_load)
         if changed:
             self.on_change(conversation_id)
         return changed
@@ -126,14 +127,22 @@ class Lifecycle:
         shopper = [m for m in self.store.transcript(conversation_id, limit=10_000) if m.sender == "shopper"]
         return next((m.data.get("metadata") for m in reversed(shopper) if m.data.get("metadata")), {}) or {}
 
-    async def claim(self, agent: Agent, conversation_id: str) -> StoredMessage:
-        """Give a waiting (or, proactively, a bot) conversation to ``agent``."""
+    async def claim(self, agent: Agent, conversation_id: str, max_load: Optional[int] = None) -> StoredMessage:
+        """Give a waiting (or, proactively, a bot) conversation to ``agent``.
+
+        With ``max_load`` (auto-assignment) only a waiting one, and only while the agent holds fewer
+        conversations than that: checked in the same UPDATE (``limit_reached`` otherwise).
+        """
         conversation = self.store.get_conversation(conversation_id)
         if conversation is None:
             raise LifecycleError("not_found", "no such conversation")
         was_bot = conversation.state == "bot"
-        if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}",
-                                     "takeover" if was_bot else "claim", ("waiting", "bot"), agent_id=agent.id):
+        reason = "takeover" if was_bot else "claim" if max_load is None else "auto_assign"
+        states = ("waiting", "bot") if max_load is None else ("waiting",)
+        if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}", reason, states,
+                                agent_id=agent.id, max_load=max_load):
+            if max_load is not None and self.load(agent.id) >= max_load:
+                raise LifecycleError("limit_reached", "that agent has no room for another conversation")
             raise LifecycleError("already_claimed", "another agent has this conversation")
         if was_bot:
             metrics.handoff("takeover")
@@ -216,7 +225,7 @@ class Lifecycle:
             last = last_said.get(conversation.id)
             entries.append({
                 "conversation_id": conversation.id, "language": conversation.language,
-                "reason": conversation.handoff_reason,
+                "reason": conversation.handoff_reason, "skill": conversation.context.get("skill"),
                 "waiting_seconds": round(now - (conversation.waiting_since or now), 1),
                 "last_message": last.text if last else None,
             })

@@ -30,6 +30,7 @@ ERROR = "crossdesk:error"  # a rejected event: {code, message, event}
 TYPING = "crossdesk:typing"  # the agent is typing: {sender, name, typing}
 SHOPPER_ECHO = "crossdesk:shopper_message"  # a message from another tab of the same session
 CONTACT = "crossdesk:contact"  # shopper -> server {email, name?}: reach me later
+QUEUE = "crossdesk:queue"  # server -> shopper: {position, expected_wait_seconds} while queued (null: left it)
 
 # A socket opts in to the extensions with ``session_request {..., extensions: 1}``
 # (the version it understands). Without it (rasa-webchat, Rasa's own clients, a

@@ -19,6 +19,8 @@ def _convert(name: str, kind: str, raw: str):
         return int(raw)
     if kind == "float":
         return float(raw)
+    if kind == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     return Path(raw) if name == "var_dir" else raw
 
 
@@ -41,6 +43,10 @@ class Settings:
         agent_token_ttl_seconds: how long an agent's login lasts.
         agent_session_sweep_seconds: how often live agent sockets are checked against their
             tokens (logout, expiry or deactivation from another process cuts them within this).
+        routing_widen_seconds: how long a waiting conversation is offered only to the online agents with
+            its skill, then its language, before the next wider group (then everyone) sees it
+            (``handoff/routing.py``); a group with nobody online is skipped at once.
+        auto_assign: give each waiting conversation to the least-loaded online agent it is offered to.
         login_ip_max_failures, login_ip_window_seconds: failed logins one client IP may make in
             the window before it gets 429.
         login_account_free_failures, login_account_max_delay_seconds: failed logins of one
@@ -106,6 +112,8 @@ class Settings:
     agent_max_conversations: int = 5
     agent_token_ttl_seconds: float = 12 * 3600
     agent_session_sweep_seconds: float = 2.0
+    routing_widen_seconds: float = 60.0
+    auto_assign: bool = False
     login_ip_max_failures: int = 30
     login_ip_window_seconds: float = 300.0
     login_account_free_failures: int = 5

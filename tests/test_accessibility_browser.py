@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser import WIDGET, chromium, needs_chromium, open_page, screenshot
 from tests.npm_packages import AXE, needs_npm_file, npm_file
-from tests.support import add_agent
+from tests.support import AgentClient, add_agent, login
 
 pytestmark = [needs_chromium, needs_npm_file(AXE)]
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -146,3 +146,27 @@ async def test_console_desk_notes_macro_list_and_history_tags(browser, server):
     await page.click("#search button[type=submit]")
     await page.locator("#results tr[data-id]").first.wait_for()
     await assert_accessible(page)
+async def test_console_team_screen_with_an_agent_being_edited(browser, server):
+    add_agent(server.var_dir, "tamsin", "tamsin-password-1", languages="en", role="admin")
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/console")
+    await page.fill("#login-form [name=username]", "tamsin")
+    await page.fill("#login-form [name=password]", "tamsin-password-1")
+    await page.click("#login-form button[type=submit]")
+    await page.click("#show-team")
+    await page.locator("#team-agents tr[data-username=tamsin] button").first.click()
+    await page.locator("#team-editor form").first.wait_for()
+    await assert_accessible(page)
+
+
+async def test_widget_showing_its_place_in_the_queue(browser, server):
+    add_agent(server.var_dir, "quinn", "quinn-password-1", languages="en")
+    agent = AgentClient(server.url, login(server.url, "quinn", "quinn-password-1")[1]["token"])
+    await agent.connect()  # someone online: the place comes with an expected wait
+    page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/")
+    await page.locator(f"{WIDGET} button.launcher").click()
+    box = page.locator(f"{WIDGET} textarea")
+    await box.fill("I want to talk to a real person")
+    await box.press("Enter")
+    await page.locator(f"{WIDGET} p.queue", has_text="in line").wait_for(timeout=30000)
+    await assert_accessible(page)
+    await agent.close()

@@ -35,70 +35,80 @@
       offline: "Connection lost. Reconnecting… Your messages will be sent.", sending: "Sending…",
       failed: "Not sent: {reason}", unread: "{n} unread messages", contactTitle: "Leave your contact and we'll get back to you",
       email: "E-mail", name: "Name (optional)", contactSend: "Send contact", contactThanks: "Thanks! We'll reply by e-mail.",
-      newConversation: "Messages" },
+      newConversation: "Messages",
+      queue: "You are number {n} in line", queueWait: "expected wait about {m} min", queueSoon: "expected wait under a minute" },
     ja: { attach: "写真またはPDFを添付", camera: "写真を撮る", retrying: "短時間に送信が集中しています。まもなく再送信します…", untranslated: "未翻訳", title: "チャットでお問い合わせ", subtitle: "配送・関税・お支払い・返品", launcher: "チャット",
       open: "チャットを開く", close: "チャットを閉じる", placeholder: "メッセージを入力…", send: "送信",
       language: "言語", typing: "{name}が入力中…", assistant: "アシスタント", you: "あなた",
       offline: "接続が切れました。再接続しています…メッセージは後で送信されます。", sending: "送信中…",
       failed: "送信できませんでした：{reason}", unread: "未読メッセージ {n} 件", contactTitle: "連絡先を残していただければ、折り返しご連絡します",
       email: "メールアドレス", name: "お名前（任意）", contactSend: "連絡先を送信", contactThanks: "ありがとうございます。メールでご返信します。",
-      newConversation: "メッセージ" },
+      newConversation: "メッセージ",
+      queue: "順番待ち：{n}番目", queueWait: "待ち時間の目安 約{m}分", queueSoon: "待ち時間の目安 1分以内" },
     "zh-CN": { attach: "添加照片或PDF", camera: "拍照", retrying: "发送过于频繁，稍后将自动重新发送…", untranslated: "未翻译", title: "在线咨询", subtitle: "配送、关税、支付、退货", launcher: "咨询",
       open: "打开聊天", close: "关闭聊天", placeholder: "请输入消息…", send: "发送",
       language: "语言", typing: "{name}正在输入…", assistant: "智能助手", you: "我",
       offline: "连接已断开，正在重新连接…消息会在恢复后发送。", sending: "发送中…",
       failed: "未发送：{reason}", unread: "{n} 条未读消息", contactTitle: "留下联系方式，我们会尽快回复您",
       email: "电子邮箱", name: "姓名（选填）", contactSend: "提交", contactThanks: "谢谢！我们会通过邮件回复您。",
-      newConversation: "消息" },
+      newConversation: "消息",
+      queue: "您目前排在第 {n} 位", queueWait: "预计等待约 {m} 分钟", queueSoon: "预计等待不到 1 分钟" },
     "zh-TW": { attach: "附加相片或PDF", camera: "拍照", retrying: "傳送過於頻繁，稍後將自動重新傳送…", untranslated: "未翻譯", title: "線上客服", subtitle: "運送、關稅、付款、退貨", launcher: "客服",
       open: "開啟聊天", close: "關閉聊天", placeholder: "請輸入訊息…", send: "傳送",
       language: "語言", typing: "{name}正在輸入…", assistant: "智慧助理", you: "我",
       offline: "連線中斷，正在重新連線…訊息會在恢復後送出。", sending: "傳送中…",
       failed: "未送出：{reason}", unread: "{n} 則未讀訊息", contactTitle: "留下聯絡方式，我們會盡快回覆您",
       email: "電子郵件", name: "姓名（選填）", contactSend: "送出", contactThanks: "謝謝！我們會用電子郵件回覆您。",
-      newConversation: "訊息" },
+      newConversation: "訊息",
+      queue: "您目前排在第 {n} 位", queueWait: "預計等候約 {m} 分鐘", queueSoon: "預計等候不到 1 分鐘" },
     ko: { attach: "사진 또는 PDF 첨부", camera: "사진 찍기", retrying: "메시지가 너무 많습니다. 잠시 후 다시 보냅니다…", untranslated: "번역 안 됨", title: "채팅 상담", subtitle: "배송, 관세, 결제, 반품", launcher: "상담",
       open: "채팅 열기", close: "채팅 닫기", placeholder: "메시지를 입력하세요…", send: "보내기",
       language: "언어", typing: "{name}님이 입력 중…", assistant: "어시스턴트", you: "나",
       offline: "연결이 끊겼습니다. 다시 연결하는 중… 메시지는 연결되면 전송됩니다.", sending: "보내는 중…",
       failed: "전송 실패: {reason}", unread: "읽지 않은 메시지 {n}개", contactTitle: "연락처를 남겨 주시면 답변드리겠습니다",
       email: "이메일", name: "이름 (선택)", contactSend: "연락처 보내기", contactThanks: "감사합니다! 이메일로 답변드리겠습니다.",
-      newConversation: "메시지" },
+      newConversation: "메시지",
+      queue: "대기 순서: {n}번째", queueWait: "예상 대기 시간 약 {m}분", queueSoon: "예상 대기 시간 1분 이내" },
     fr: { attach: "Joindre une photo ou un PDF", camera: "Prendre une photo", retrying: "Trop de messages à la fois ; nouvel envoi dans un instant…", untranslated: "non traduit", title: "Discutons", subtitle: "Livraison, douane, paiement, retours", launcher: "Aide",
       open: "Ouvrir le chat", close: "Fermer le chat", placeholder: "Écrivez votre message…", send: "Envoyer",
       language: "Langue", typing: "{name} écrit…", assistant: "Assistant", you: "Vous",
       offline: "Connexion perdue. Reconnexion… Vos messages seront envoyés.", sending: "Envoi…",
       failed: "Non envoyé : {reason}", unread: "{n} messages non lus", contactTitle: "Laissez vos coordonnées, nous vous recontacterons",
       email: "E-mail", name: "Nom (facultatif)", contactSend: "Envoyer", contactThanks: "Merci ! Nous vous répondrons par e-mail.",
-      newConversation: "Messages" },
+      newConversation: "Messages",
+      queue: "Vous êtes numéro {n} dans la file", queueWait: "attente estimée environ {m} min", queueSoon: "attente estimée moins d’une minute" },
     de: { attach: "Foto oder PDF anhängen", camera: "Foto aufnehmen", retrying: "Zu viele Nachrichten auf einmal; wird gleich erneut gesendet…", untranslated: "nicht übersetzt", title: "Chatte mit uns", subtitle: "Versand, Zoll, Zahlung, Rücksendung", launcher: "Chat",
       open: "Chat öffnen", close: "Chat schließen", placeholder: "Nachricht eingeben…", send: "Senden",
       language: "Sprache", typing: "{name} schreibt…", assistant: "Assistent", you: "Du",
       offline: "Verbindung unterbrochen. Neuer Versuch… Deine Nachrichten werden gesendet.", sending: "Wird gesendet…",
       failed: "Nicht gesendet: {reason}", unread: "{n} ungelesene Nachrichten", contactTitle: "Hinterlasse deine Kontaktdaten, wir melden uns",
       email: "E-Mail", name: "Name (optional)", contactSend: "Kontakt senden", contactThanks: "Danke! Wir antworten per E-Mail.",
-      newConversation: "Nachrichten" },
+      newConversation: "Nachrichten",
+      queue: "Du bist Nummer {n} in der Warteschlange", queueWait: "geschätzte Wartezeit etwa {m} Min.", queueSoon: "geschätzte Wartezeit unter einer Minute" },
     es: { attach: "Adjuntar una foto o un PDF", camera: "Hacer una foto", retrying: "Demasiados mensajes a la vez; se reenviará en un momento…", untranslated: "sin traducir", title: "Chatea con nosotros", subtitle: "Envíos, aduanas, pagos, devoluciones", launcher: "Chat",
       open: "Abrir chat", close: "Cerrar chat", placeholder: "Escribe tu mensaje…", send: "Enviar",
       language: "Idioma", typing: "{name} está escribiendo…", assistant: "Asistente", you: "Tú",
       offline: "Conexión perdida. Reconectando… Tus mensajes se enviarán.", sending: "Enviando…",
       failed: "No enviado: {reason}", unread: "{n} mensajes sin leer", contactTitle: "Déjanos tu contacto y te responderemos",
       email: "Correo electrónico", name: "Nombre (opcional)", contactSend: "Enviar contacto", contactThanks: "¡Gracias! Te responderemos por correo.",
-      newConversation: "Mensajes" },
+      newConversation: "Mensajes",
+      queue: "Eres el número {n} en la cola", queueWait: "espera estimada unos {m} min", queueSoon: "espera estimada menos de un minuto" },
     ar: { attach: "إرفاق صورة أو ملف PDF", camera: "التقاط صورة", retrying: "رسائل كثيرة في وقت واحد؛ ستُرسل مجددًا بعد لحظات…", untranslated: "غير مترجم", title: "تحدث معنا", subtitle: "الشحن والجمارك والدفع والإرجاع", launcher: "محادثة",
       open: "افتح المحادثة", close: "أغلق المحادثة", placeholder: "اكتب رسالتك…", send: "إرسال",
       language: "اللغة", typing: "{name} يكتب…", assistant: "المساعد", you: "أنت",
       offline: "انقطع الاتصال. جارٍ إعادة الاتصال… سيتم إرسال رسائلك.", sending: "جارٍ الإرسال…",
       failed: "لم يتم الإرسال: {reason}", unread: "{n} رسائل غير مقروءة", contactTitle: "اترك بيانات التواصل وسنعود إليك",
       email: "البريد الإلكتروني", name: "الاسم (اختياري)", contactSend: "إرسال", contactThanks: "شكرًا! سنرد عبر البريد الإلكتروني.",
-      newConversation: "الرسائل" },
+      newConversation: "الرسائل",
+      queue: "ترتيبك {n} في قائمة الانتظار", queueWait: "الانتظار المتوقع نحو {m} دقيقة", queueSoon: "الانتظار المتوقع أقل من دقيقة" },
     he: { attach: "צירוף תמונה או PDF", camera: "צילום תמונה", retrying: "יותר מדי הודעות בבת אחת; נשלח שוב בעוד רגע…", untranslated: "לא תורגם", title: "דברו איתנו", subtitle: "משלוח, מכס, תשלום, החזרות", launcher: "צ'אט",
       open: "פתיחת הצ'אט", close: "סגירת הצ'אט", placeholder: "הקלידו הודעה…", send: "שליחה",
       language: "שפה", typing: "{name} מקליד/ה…", assistant: "עוזר", you: "אני",
       offline: "החיבור אבד. מתחבר מחדש… ההודעות יישלחו.", sending: "שולח…",
       failed: "לא נשלח: {reason}", unread: "{n} הודעות שלא נקראו", contactTitle: "השאירו פרטי קשר ונחזור אליכם",
       email: "דוא\"ל", name: "שם (לא חובה)", contactSend: "שליחה", contactThanks: "תודה! נחזור אליכם בדוא\"ל.",
-      newConversation: "הודעות" },
+      newConversation: "הודעות",
+      queue: "את/ה במקום {n} בתור", queueWait: "זמן המתנה משוער כ-{m} דקות", queueSoon: "זמן המתנה משוער פחות מדקה" },
   };
   const LANGUAGE_NAMES = { en: "English", ja: "日本語", "zh-CN": "简体中文", "zh-TW": "繁體中文", ko: "한국어",
     fr: "Français", de: "Deutsch", es: "Español", ar: "العربية", he: "עברית" };
@@ -225,6 +235,8 @@
       cursor: pointer; padding: 4px 8px; border-radius: 6px; }
     .status { display: none; padding: 6px 12px; background: #fff3cd; color: #5c4400; font-size: 12px; }
     .status.on { display: block; }
+    .queue { margin: 0; padding: 6px 12px; background: var(--crossdesk-bot-background, #f1f3f5); font-size: 12px; }
+    .queue:empty { display: none; }
     .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px;
       overscroll-behavior: contain; }
     .msg { max-width: 85%; display: flex; flex-direction: column; gap: 2px; }
@@ -355,6 +367,9 @@
       this.panel.append(this.header(), this.status = this.el("div", "status"), this.logArea(), this.typing = this.el("div", "typing"), this.compose());
       this.typing.setAttribute("aria-live", "polite");
       this.status.setAttribute("role", "status");
+      this.queue = this.el("p", "queue");  // the place in the queue (crossdesk:queue), read out politely
+      this.queue.setAttribute("aria-live", "polite");
+      this.status.after(this.queue);
       this.launcher = this.el("button", "launcher");
       this.launcher.setAttribute("aria-controls", "crossdesk-panel");
       this.launcher.setAttribute("aria-expanded", "false");
@@ -656,7 +671,7 @@
 
     get strings() { return STRINGS[this.lang]; }
 
-    applyLanguage() { this.view.applyLanguage(this.lang, this.strings, this.config); this.updateBadge(); }
+    applyLanguage() { this.view.applyLanguage(this.lang, this.strings, this.config); this.updateBadge(); if (this.view.queue) this.renderQueue(); }
 
     isOpen() { return this.view.panel.classList.contains("open"); }
 
@@ -719,6 +734,7 @@
       socket.on("crossdesk:shopper_message", (message) => this.receive({ ...message, sender: "shopper" }));
       socket.on("bot_uttered", (message) => this.receive(message));
       socket.on("crossdesk:typing", (data) => this.showTyping(data));
+      socket.on("crossdesk:queue", (data) => this.showQueue(data));
       socket.on("crossdesk:rating_request", (request) => this.askRating(request));
     }
 
@@ -964,6 +980,25 @@
       }
       if (ack.id !== undefined) row.dataset.id = String(ack.id);
       meta.replaceChildren(this.view.meta({ sender: "shopper", ts: item.ts }, this.strings, this.lang).textContent);
+    }
+
+    /** ``crossdesk:queue {position, expected_wait_seconds}``: the place in line (null: out of the queue). */
+    showQueue(data) {
+      this.place = data && Number.isInteger(data.position) && data.position > 0 ? data : null;
+      this.renderQueue();
+    }
+
+    renderQueue() {
+      const place = this.place, strings = this.strings;
+      let text = "";
+      if (place) {
+        text = format(strings.queue, { n: place.position });
+        const wait = place.expected_wait_seconds;
+        if (Number.isFinite(wait)) {
+          text += " · " + (wait < 60 ? strings.queueSoon : format(strings.queueWait, { m: Math.round(wait / 60) }));
+        }
+      }
+      this.view.queue.textContent = text;
     }
 
     showTyping(data) {

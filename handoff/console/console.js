@@ -39,7 +39,7 @@
       show: "Show", anyAction: "Any action", commandLine: "(command line)", noEntries: "No entries.",
       noTranslator: "Replies are not translated: no translator is configured and this shopper reads {language}. Write in their language.",
       translationFailed: "Translation failed ({error}): your reply will go out as written unless you change it here.",
-      dashboard: "Dashboard", tickets: "Tickets", ticketAlerts: "Ticket alerts" },
+      dashboard: "Dashboard", tickets: "Tickets", ticketAlerts: "Ticket alerts", team: "Team" },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
@@ -65,7 +65,7 @@
       show: "表示", anyAction: "すべての操作", commandLine: "（コマンドライン）", noEntries: "記録はありません。",
       noTranslator: "翻訳機能が設定されていないため、返信は翻訳されません（お客様の言語：{language}）。お客様の言語で入力してください。",
       translationFailed: "翻訳できませんでした（{error}）。ここで書き換えない限り、入力したとおりに送信されます。",
-      dashboard: "ダッシュボード", tickets: "チケット", ticketAlerts: "チケットの通知" },
+      dashboard: "ダッシュボード", tickets: "チケット", ticketAlerts: "チケットの通知", team: "チーム" },
   };
 
   const $ = (selector, root) => (root || document).querySelector(selector);
@@ -162,6 +162,7 @@
       $("#me-name").textContent = this.agent.display_name;
       $("#show-admin").hidden = this.agent.role !== "admin";
       $("#show-dashboard").hidden = this.agent.role !== "admin";
+      $("#show-team").hidden = this.agent.role !== "admin";
       desk.connect();
     },
     async login(event) {
@@ -892,6 +893,18 @@
     hide() { if (window.CrossdeskTickets) window.CrossdeskTickets.hide(); },
   };
 
+  /* -- team: agent accounts (admins; team.js) ---------------------------------------------- */
+  const team = {
+    show() {
+      for (const id of ["#history", "#admin", "#dashboard", "#tickets"]) $(id).hidden = true;
+      for (const view of desk.open.values()) view.root.hidden = true;
+      desk.active = null;
+      window.CrossdeskTeam.open({ request: (path, options) => api.call(path, options), lang: prefs.lang, me: session.agent });
+      desk.renderMine();
+      $("#empty").hidden = true;
+    },
+  };
+
   /* -- wiring ---------------------------------------------------------------------------- */
   function wire() {
     $("#login-form").addEventListener("submit", (event) => session.login(event));
@@ -901,7 +914,8 @@
     $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue();
       if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang);
       if (window.CrossdeskTickets) window.CrossdeskTickets.setLanguage(prefs.lang);
-      if (window.CrossdeskNotes) window.CrossdeskNotes.setLanguage(prefs.lang); });
+      if (window.CrossdeskNotes) window.CrossdeskNotes.setLanguage(prefs.lang);
+      if (window.CrossdeskTeam) window.CrossdeskTeam.setLanguage(prefs.lang); });
     $("#sound").checked = prefs.sound;
     $("#sound").addEventListener("change", (event) => { prefs.sound = event.target.checked; savePrefs(); });
     $("#desktop").addEventListener("click", async () => {
@@ -912,6 +926,7 @@
     $("#show-history").addEventListener("click", () => history.show());
     $("#show-dashboard").addEventListener("click", () => dashboard.show());
     $("#show-tickets").addEventListener("click", () => tickets.show());
+    $("#show-team").addEventListener("click", () => team.show());
     $("#search").addEventListener("submit", (event) => history.search(event));
     if (window.CrossdeskNotes) { window.CrossdeskNotes.setLanguage(prefs.lang); window.CrossdeskNotes.wireHistory(); }
     $("#show-admin").addEventListener("click", () => admin.show());

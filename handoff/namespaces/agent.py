@@ -46,6 +46,7 @@ class AgentNamespace(BackgroundNamespace):
         self._grace: dict[int, asyncio.TimerHandle] = {}  # agent id -> pending requeue
         self.presence = presence or MemoryPresence()  # who is online where, and away (handoff.presence)
         self.presence.subscribe(self.push_agents)  # agents came or went in another process
+        handoffs.subscribe_assigned(self.push_agents)  # auto-assignment changed agents' loads
         self.sessions = SessionGuard(agents, self._cut, settings.agent_session_sweep_seconds)
 
     # -- helpers ---------------------------------------------------------------
@@ -107,8 +108,10 @@ class AgentNamespace(BackgroundNamespace):
         return {"agents": listed, "max_conversations": self.settings.agent_max_conversations}
 
     async def push_agents(self) -> None:
-        """Send the online agents to every agent."""
+        """Send the online agents to every agent (and the queue: who is online and their loads route it)."""
         await self.emit(protocol.AGENT_AGENTS, self.agents_payload(), room=AGENTS_ROOM)
+        if self.handoffs.routing is not None:
+            await self.handoffs.push_queue()
 
     # -- events ----------------------------------------------------------------
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
@@ -137,7 +140,7 @@ class AgentNamespace(BackgroundNamespace):
         await self.emit(protocol.AGENT_HELLO, {
             "agent": {"id": agent.id, "username": agent.username, "display_name": agent.display_name,
                       "languages": agent.languages, "role": agent.role},
-            "queue": self.handoffs.queue(),
+            "queue": self.handoffs.queue_for(agent.id),  # what is offered to this agent (handoff/routing.py)
             "conversations": [self.handoffs.bundle(c.id) for c in mine],
             "status": self.presence.status(agent.id),
             "translator": bool(self.interpreter and self.interpreter.enabled),

@@ -136,6 +136,8 @@ class ShopperNamespace(BackgroundNamespace):
             await self.emit(protocol.HISTORY, protocol.history_payload(session_id, transcript, conversation.state),
                             room=sid)
             await self.ask_rating(session_id, sid)  # resolved and not rated yet: ask again after a reload
+            if self.handoffs and conversation.state == "waiting":  # their place in the queue, again
+                await self.handoffs.repeat_position(session_id)
         return {"ok": True, "session_id": session_id, "state": conversation.state,
                 protocol.EXTENSIONS_KEY: request.extensions}
 

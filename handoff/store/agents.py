@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -74,7 +75,44 @@ def password_matches(password: str, stored: Optional[str]) -> bool:
 
 def _agent(row) -> Agent:
     return Agent(row.id, row.username, row.display_name, json.loads(row.languages or "[]"), row.role,
-                 row.deactivated_at is None)
+                 row.deactivated_at is None, json.loads(row.skills or "[]"))
+
+
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?\Z")  # en, ja, zh-TW, pt-BR
+SKILL_RE = re.compile(r"^[a-z0-9_-]{1,32}\Z")  # payments, returns, team-ko
+MAX_LANGUAGES = 12
+MAX_SKILLS = 20
+MAX_PASSWORD_CHARS = 256
+
+
+def checked_languages(languages: object) -> list[str]:
+    """A list of language codes (``en``, ``zh-TW``), without repeats; AgentError otherwise."""
+    if not isinstance(languages, list) or len(languages) > MAX_LANGUAGES or not all(
+            isinstance(code, str) and LANGUAGE_RE.match(code) for code in languages):
+        raise AgentError(f"languages: a list of at most {MAX_LANGUAGES} codes like en, ja, zh-TW")
+    return list(dict.fromkeys(languages))
+
+
+def checked_skills(skills: object) -> list[str]:
+    """A list of skill names (lowercase letters, digits, ``-``, ``_``), without repeats; AgentError otherwise."""
+    if not isinstance(skills, list) or len(skills) > MAX_SKILLS or not all(
+            isinstance(skill, str) and SKILL_RE.match(skill) for skill in skills):
+        raise AgentError(f"skills: a list of at most {MAX_SKILLS} names of lowercase letters, digits, '-' or '_'")
+    return list(dict.fromkeys(skills))
+
+
+def checked_password(password: object) -> str:
+    """A password of 8-256 characters; AgentError otherwise."""
+    if not isinstance(password, str) or not 8 <= len(password) <= MAX_PASSWORD_CHARS:
+        raise AgentError(f"password: 8 to {MAX_PASSWORD_CHARS} characters")
+    return password
+
+
+def checked_display_name(name: object) -> str:
+    """A display name of 1-128 characters (trimmed); AgentError otherwise."""
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 128:
+        raise AgentError("display_name: 1 to 128 characters")
+    return name.strip()
 
 
 class AgentStore:
@@ -85,7 +123,7 @@ class AgentStore:
         self.token_ttl = token_ttl
 
     def add(self, username: str, password: str, languages: list[str], display_name: Optional[str] = None,
-            role: str = "agent") -> Agent:
+            role: str = "agent", skills: Optional[list[str]] = None) -> Agent:
         """Create an agent; raises AgentError on bad input or a taken username."""
         username = username.strip()
         if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
@@ -99,11 +137,46 @@ class AgentStore:
                 result = conn.execute(agents.insert().values(
                     username=username, password_hash=hash_password(password),
                     display_name=(display_name or username).strip()[:128], languages=json.dumps(languages),
-                    role=role, created_at=time.time()))
+                    role=role, created_at=time.time(), skills=json.dumps(skills or [])))
         except IntegrityError:
             raise AgentError(f"username {username!r} is taken") from None
         return Agent(result.inserted_primary_key[0], username, (display_name or username).strip()[:128],
-                     languages, role)
+                     languages, role, True, list(skills or []))
+
+    def by_username(self, username: str) -> Optional[Agent]:
+        """One agent by username."""
+        return self.credentials(username)[0]
+
+    def update(self, agent_id: int, display_name: Optional[str] = None, languages: Optional[list[str]] = None,
+               skills: Optional[list[str]] = None, role: Optional[str] = None) -> Agent:
+        """Change an agent's display name, languages, skills or role (what is None stays); AgentError on bad input."""
+        values: dict = {}
+        if display_name is not None:
+            values["display_name"] = checked_display_name(display_name)
+        if languages is not None:
+            values["languages"] = json.dumps(checked_languages(languages))
+        if skills is not None:
+            values["skills"] = json.dumps(checked_skills(skills))
+        if role is not None:
+            if role not in ROLES:
+                raise AgentError(f"role: one of {', '.join(ROLES)}")
+            values["role"] = role
+        with self.engine.begin() as conn:
+            if values and conn.execute(agents.update().where(agents.c.id == agent_id).values(**values)).rowcount != 1:
+                raise AgentError("no such agent")
+        agent = self.get(agent_id)
+        if agent is None:
+            raise AgentError("no such agent")
+        return agent
+
+    def set_password(self, agent_id: int, password: str) -> None:
+        """A new password; every token of the agent stops working (their open consoles are cut off)."""
+        digest = hash_password(checked_password(password))
+        with self.engine.begin() as conn:
+            if conn.execute(agents.update().where(agents.c.id == agent_id)
+                            .values(password_hash=digest)).rowcount != 1:
+                raise AgentError("no such agent")
+            conn.execute(agent_tokens.delete().where(agent_tokens.c.agent_id == agent_id))
 
     def all(self) -> list[Agent]:
         """Every agent, by username."""

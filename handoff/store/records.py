@@ -35,6 +35,7 @@ class Agent:
     languages: list[str]
     role: str = "agent"
     active: bool = True  # False once deactivated (``python -m handoff agents deactivate``)
+    skills: list[str] = field(default_factory=list)  # teams conversations are routed by (handoff/routing.py)
 
 
 @dataclass

@@ -85,6 +85,8 @@ agents = Table(
     Column("role", String(16), nullable=False, default="agent"),
     Column("created_at", Float, nullable=False),
     Column("deactivated_at", Float),  # set by `agents deactivate`: no login, tokens stop working
+    # Skills/teams a waiting conversation is routed by (handoff/routing.py), a JSON list like languages.
+    Column("skills", Text, nullable=False, default="[]", server_default="[]"),
 )
 
 agent_tokens = Table(
@@ -445,26 +447,56 @@ class SQLStore:
             conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
 
     def transition(self, conversation_id: str, to_state: str, actor: str, reason: str,
-                   from_states: tuple[str, ...], agent_id: Optional[int] = None) -> bool:
+                   from_states: tuple[str, ...], agent_id: Optional[int] = None,
+                   max_load: Optional[int] = None) -> bool:
         """Change state only if the current state is one of ``from_states``.
 
         The check and the change are one UPDATE, so of two agents claiming the
         same conversation exactly one wins. Returns whether this call won.
+        With ``max_load`` the same UPDATE also requires that ``agent_id`` holds
+        fewer conversations than that (auto-assignment: no agent above the limit
+        under a race); on PostgreSQL the agent's row is locked first, so two such
+        claims for one agent count one after the other.
         """
         now = time.time()
         values = {"state": to_state, "updated_at": now, "agent_id": agent_id}
         if to_state == "waiting":
             values.update(handoff_reason=reason, waiting_since=now)
+        conditions = [conversations.c.id == conversation_id, conversations.c.state.in_(from_states)]
+        if max_load is not None:
+            held = conversations.alias("held")
+            conditions.append(select(func.count()).select_from(held).where(
+                held.c.state == "with_agent", held.c.agent_id == agent_id).scalar_subquery() < max_load)
         with self.engine.begin() as conn:
+            if max_load is not None:  # (FOR UPDATE is left out on SQLite, whose writes are serial anyway)
+                conn.execute(select(agents.c.id).where(agents.c.id == agent_id).with_for_update())
             current = conn.execute(select(conversations.c.state).where(conversations.c.id == conversation_id)).scalar()
-            result = conn.execute(conversations.update().where(
-                conversations.c.id == conversation_id, conversations.c.state.in_(from_states)).values(**values))
+            result = conn.execute(conversations.update().where(*conditions).values(**values))
             if result.rowcount != 1:
                 return False
             conn.execute(transitions.insert().values(
                 conversation_id=conversation_id, from_state=current, to_state=to_state,
                 actor=actor, reason=reason, created_at=now))
         return True
+
+    def agent_loads(self) -> dict[int, int]:
+        """How many conversations each agent holds (agents holding none are left out), in one query."""
+        query = (select(conversations.c.agent_id, func.count()).where(conversations.c.state == "with_agent")
+                 .group_by(conversations.c.agent_id))
+        with self.engine.connect() as conn:
+            return {agent_id: count for agent_id, count in conn.execute(query) if agent_id is not None}
+
+    def recent_queue_waits(self, limit: int = 20) -> list[float]:
+        """How long the last ``limit`` conversations taken from the queue had waited (s), newest first."""
+        waited = transitions.alias("waited")
+        queued_at = (select(func.max(waited.c.created_at))
+                     .where(waited.c.conversation_id == transitions.c.conversation_id,
+                            waited.c.to_state == "waiting", waited.c.id < transitions.c.id).scalar_subquery())
+        query = (select(transitions.c.created_at - queued_at)
+                 .where(transitions.c.to_state == "with_agent", transitions.c.from_state == "waiting")
+                 .order_by(transitions.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [float(w) for w in conn.execute(query).scalars() if w is not None]
 
     def conversations_in(self, states: tuple[str, ...], agent_id: Optional[int] = None) -> list[Conversation]:
         """Conversations in some states (optionally assigned to one agent), oldest first."""

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0010_notes_macros_customers'
-down_revision = '0007_kpi_summary'
+down_revision = '0009_agent_skills'
 branch_labels = None
 depends_on = None
 
