@@ -75,6 +75,29 @@ transitions = Table(
 )
 
 
+# The KPI dashboard's summary of each conversation (``id`` is the conversation's), kept by triggers in
+# the same transaction as every message and transition written (migration 0008_conversation_facts,
+# which documents each column). Not a child table for erasure: it goes with its conversation's row.
+conversation_facts = Table(
+    "conversation_facts", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("language", String(16)),
+    Column("first_shopper_id", Integer),
+    Column("first_shopper_at", Float),
+    Column("last_shopper_at", Float),  # to within an hour: see the migration
+    Column("first_intent", Text),
+    Column("first_bot_at", Float),
+    Column("first_handoff_id", Integer),
+    Column("first_handoff_at", Float),
+    Column("first_handoff_reason", String(64)),
+    # Covering (the report reads a range of them from the index alone): over 100,000 conversations a range
+    # read through the table cost ~10x (0.2 s against 0.02 s of CPU here).
+    Index("ix_conversation_facts_first_shopper", "first_shopper_at", "first_bot_at", "first_shopper_id", "language",
+          "first_intent", "first_handoff_at", "first_handoff_reason", "id"),
+    Index("ix_conversation_facts_last_shopper", "last_shopper_at", "first_shopper_at", "id"),
+)
+
+
 agents = Table(
     "agents", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
