@@ -1,4 +1,5 @@
-"""A per-conversation summary for the KPI dashboard (``conversation_facts``), kept by triggers.
+"""A per-conversation summary for the KPI dashboard (``conversation_facts``), kept by triggers;
+partial indexes on ``messages`` for its not-understood and per-agent figures.
 
 One row per conversation: its language, its first shopper message (id, time,
 the intent the bot read in it), the time of its last shopper message (to
@@ -36,6 +37,8 @@ branch_labels = None
 depends_on = None
 
 SLACK = 3600  # seconds; handoff/kpis.py relies on this value (LAST_SHOPPER_SLACK)
+NOT_UNDERSTOOD_ROWS = "sender = 'shopper' AND data LIKE '%nlu_fallback%'"
+AGENT_ROWS = "sender = 'agent'"
 HANDOFF = "NEW.from_state = 'bot' AND NEW.to_state IN ('waiting', 'with_agent')"
 
 
@@ -135,6 +138,12 @@ def upgrade() -> None:
             'first_handoff_reason', 'id'], unique=False)
         batch_op.create_index('ix_conversation_facts_last_shopper', ['last_shopper_at', 'first_shopper_at', 'id'],
                               unique=False)
+    # Partial indexes for the messages the bot did not understand and agents' messages (the report's
+    # queries repeat these conditions; handoff/store/sql.py).
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        for name, rows in (('ix_messages_not_understood', NOT_UNDERSTOOD_ROWS), ('ix_messages_agent', AGENT_ROWS)):
+            batch_op.create_index(name, ['created_at'], unique=False, sqlite_where=sa.text(rows),
+                                  postgresql_where=sa.text(rows))
     dialect = op.get_bind().dialect.name
     # The backfill: every stored conversation, worked out from its messages and transitions.
     op.execute("INSERT INTO conversation_facts (id, language) SELECT id, language FROM conversations")
@@ -148,6 +157,9 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if dialect == "postgresql" else ""))
         if dialect == "postgresql":
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_agent')
+        batch_op.drop_index('ix_messages_not_understood')
     with op.batch_alter_table('conversation_facts', schema=None) as batch_op:
         batch_op.drop_index('ix_conversation_facts_last_shopper')
         batch_op.drop_index('ix_conversation_facts_first_shopper')
