@@ -73,6 +73,19 @@ def facts(engine) -> dict:
         return {row.id: row._asdict() for row in conn.execute(select(conversation_facts))}
 
 
+TRIGGERS = {f"conversation_facts_{name}" for name in (
+    "new", "language", "gone", "shopper", "bot", "intent", "message_gone", "handoff", "transition_gone")}
+
+
+def triggers(engine) -> set[str]:
+    """The summary's triggers in the database: a later migration that rebuilds ``messages`` (SQLite's batch
+    mode copies the table) must create them again, or the summary silently stops following the writes."""
+    query = ("SELECT name FROM sqlite_master WHERE type = 'trigger'" if engine.dialect.name == "sqlite"
+             else "SELECT DISTINCT trigger_name FROM information_schema.triggers")
+    with engine.connect() as conn:
+        return {name for (name,) in conn.exec_driver_sql(query) if name.startswith("conversation_facts_")}
+
+
 def upgrade_to(url: str, revision: str) -> None:
     from alembic import command
 
@@ -109,6 +122,7 @@ def test_a_database_of_the_previous_revision_gives_the_same_figures_after_the_up
             last, kept_last = row.pop("last_shopper_at"), kept[cid].pop("last_shopper_at")
             assert row == kept[cid], cid
             assert (last is None) == (kept_last is None) and (last is None or 0 <= last - kept_last < 3600)
+        assert triggers(upgraded.engine) == triggers(fresh.engine) == TRIGGERS
         assert backfilled["c4"]["first_intent"] == "nlu_fallback"
         assert backfilled["c9"]["first_handoff_reason"] == "request_human"
         assert backfilled["x5"]["first_intent"] == "thank"  # its first message was erased
