@@ -1,6 +1,7 @@
 """``make bench``: Crossdesk vs plain ``rasa run`` on the same model, over real Socket.IO.
 
-Prints the KPI dashboard's time over 100,000 conversations (``bench/kpis.py``),
+Prints the KPI dashboard's time over 100,000 conversations (``bench/kpis.py``), the store's CPU per
+written message (``bench/store_writes.py``),
 one process's cold start and memory (``bench/process.py``), the reply at message 1
 and 500 of a conversation (``bench/history.py``),
 cold start (process start to first reply), reply latency p50/p95/p99 and
@@ -41,6 +42,9 @@ async def main(args: argparse.Namespace) -> None:
         from bench.kpis import measure as measure_kpis
 
         measure_kpis()
+        from bench.store_writes import measure as measure_store_writes
+
+        measure_store_writes()  # what the KPI summary's triggers and indexes add to each stored message
         from bench.translation import measure as measure_translation, table
 
         print("translation added per message (fake LibreTranslate on loopback, 200 messages):")

@@ -26,10 +26,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     JSON, Column, Float, Integer, MetaData, String, Table, and_, case, cast, func, literal, or_, select,
+    union_all,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine
 
-from handoff.store.sql import agents, conversations, messages, tickets, transitions
+from handoff.store.sql import (
+    AGENT_ROWS, NOT_UNDERSTOOD_ROWS, agents, conversation_facts, conversations, messages, tickets, transitions,
+)
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -153,14 +157,15 @@ ACTIVE = Table("kpi_active", MetaData(), Column("cid", String(64)), Column("lang
                Column("intent", String(64)), Column("trigger", String(64)), prefixes=["TEMPORARY"])
 
 
-def active_query(conn: Connection, window: Window):
-    """One row per conversation with a shopper message in the range.
+def active_query(conn: Connection, window: Window, among=None):
+    """One row per conversation with a shopper message in the range, from its messages.
 
     Columns: cid, language, first_id/first_at (its first shopper message in the
     range), first_bot_at (its first bot message in the range), intent (what the
     bot read in that first message), trigger (the reason of its first handoff
     before the range's end, None if contained). One pass over the range's
-    messages serves both the shopper and the bot columns.
+    messages serves both the shopper and the bot columns. ``among``: only the
+    conversations this subquery of ids names (the summary answers for the others).
     """
     shopper, bot = messages.c.sender == "shopper", messages.c.sender == "bot"
     in_range = (select(messages.c.conversation_id.label("cid"),
@@ -168,21 +173,55 @@ def active_query(conn: Connection, window: Window):
                        func.min(case((shopper, messages.c.created_at))).label("first_at"),
                        func.min(case((bot, messages.c.created_at))).label("first_bot_at"))
                 .where(messages.c.sender.in_(("shopper", "bot")), messages.c.created_at >= window.start,
-                       messages.c.created_at < window.end)
+                       messages.c.created_at < window.end,
+                       *([] if among is None else [messages.c.conversation_id.in_(among)]))
                 .group_by(messages.c.conversation_id)
                 .having(func.min(case((shopper, messages.c.id))).isnot(None)).subquery())
-    first_handoff = (select(transitions.c.conversation_id.label("cid"), func.min(transitions.c.id).label("tid"))
-                     .where(transitions.c.from_state == "bot", transitions.c.to_state.in_(HANDOFF_STATES),
-                            transitions.c.created_at < window.end)
-                     .group_by(transitions.c.conversation_id).subquery())
-    handoff = transitions.alias("handoff")
-    return (select(in_range.c.cid, conversations.c.language, in_range.c.first_id, in_range.c.first_at,
-                   in_range.c.first_bot_at, json_text(messages.c.data, "intent", conn.dialect.name), handoff.c.reason)
+    facts = conversation_facts
+    return (select(in_range.c.cid, facts.c.language, in_range.c.first_id, in_range.c.first_at,
+                   in_range.c.first_bot_at, json_text(messages.c.data, "intent", conn.dialect.name),
+                   handoff_before(window))
             .select_from(in_range
-                         .join(conversations, conversations.c.id == in_range.c.cid)
-                         .join(messages, messages.c.id == in_range.c.first_id)
-                         .outerjoin(first_handoff, first_handoff.c.cid == in_range.c.cid)
-                         .outerjoin(handoff, handoff.c.id == first_handoff.c.tid)))
+                         .join(facts, facts.c.id == in_range.c.cid)
+                         .join(messages, messages.c.id == in_range.c.first_id)))
+
+
+def handoff_before(window: Window):
+    """The conversation's first handoff reason if that handoff came before the range's end, else NULL."""
+    facts = conversation_facts
+    return case((facts.c.first_handoff_at < window.end, facts.c.first_handoff_reason))
+
+
+# conversation_facts.last_shopper_at is the time of the conversation's last shopper message to within
+# this (migration 0008_conversation_facts: the relay moves it only an hour at a time).
+LAST_SHOPPER_SLACK = 3600
+
+
+def summary_query(window: Window):
+    """:func:`active_query`'s rows read from ``conversation_facts`` alone (one row per conversation).
+
+    For a conversation whose first shopper message is in the range and with no
+    bot message before the range, the range's first shopper and bot messages
+    are the conversation's first ones (or no bot message if its first comes
+    after the range).
+    """
+    facts = conversation_facts
+    return (select(facts.c.id, facts.c.language, facts.c.first_shopper_id, facts.c.first_shopper_at,
+                   case((facts.c.first_bot_at < window.end, facts.c.first_bot_at)), facts.c.first_intent,
+                   handoff_before(window))
+            .where(facts.c.first_shopper_at >= window.start, facts.c.first_shopper_at < window.end,
+                   or_(facts.c.first_bot_at.is_(None), facts.c.first_bot_at >= window.start)))
+
+
+def straddling(window: Window):
+    """Ids of the conversations :func:`summary_query` cannot answer for: a shopper message before the range
+    and one maybe in it, or a bot message before the range. Few: those that cross the range's start."""
+    facts = conversation_facts
+    return union_all(
+        select(facts.c.id).where(facts.c.last_shopper_at > window.start - LAST_SHOPPER_SLACK,
+                                 facts.c.first_shopper_at < window.start),
+        select(facts.c.id).where(facts.c.first_shopper_at >= window.start, facts.c.first_shopper_at < window.end,
+                                 facts.c.first_bot_at < window.start))
 
 
 @contextlib.contextmanager
@@ -191,7 +230,9 @@ def active_conversations(conn: Connection, window: Window):
     ACTIVE.drop(conn, checkfirst=True)  # left over if a previous request on this connection failed
     ACTIVE.create(conn)
     try:
-        conn.execute(ACTIVE.insert().from_select([c.name for c in ACTIVE.c], active_query(conn, window)))
+        names = [c.name for c in ACTIVE.c]
+        conn.execute(ACTIVE.insert().from_select(names, summary_query(window)))
+        conn.execute(ACTIVE.insert().from_select(names, active_query(conn, window, straddling(window))))
         yield ACTIVE
     finally:
         ACTIVE.drop(conn, checkfirst=True)
@@ -328,7 +369,7 @@ def agent_tallies(conn: Connection, window: Window, figures: PersonFigures) -> N
         figures.per_agent[str(agent)]["conversations"] = count
     agent_id = json_text(messages.c.data, "agent_id", conn.dialect.name)
     query = (select(agent_id, func.count())
-             .where(messages.c.sender == "agent", messages.c.created_at >= window.start,
+             .where(sql_text(AGENT_ROWS), messages.c.created_at >= window.start,  # (ix_messages_agent)
                     messages.c.created_at < window.end)
              .group_by(agent_id))
     for agent, count in conn.execute(query):
@@ -442,14 +483,16 @@ def volume_charts(conn: Connection, window: Window) -> list[Chart]:
 
 def not_understood_chart(conn: Connection, window: Window) -> Chart:
     """The shopper messages the bot most often did not understand, per language (top 10 each)."""
-    language = func.coalesce(messages.c.language, conversations.c.language)
+    # The conversation's language only when the message has none (a join for every row cost ~half the
+    # figure's time); messages always have their conversation's row (a foreign key).
+    language = func.coalesce(messages.c.language, select(conversations.c.language)
+                             .where(conversations.c.id == messages.c.conversation_id).scalar_subquery())
     text = func.lower(func.trim(messages.c.text))
     query = (select(language.label("language"), text.label("text"), func.count().label("n"))
-             .select_from(messages.join(conversations, conversations.c.id == messages.c.conversation_id))
-             .where(messages.c.sender == "shopper", messages.c.created_at >= window.start,
-                    messages.c.created_at < window.end,
-                    # LIKE first: parsing every message's JSON cost ~4x the plain substring test.
-                    messages.c.data.like(f"%{NOT_UNDERSTOOD}%"),
+             .where(messages.c.created_at >= window.start, messages.c.created_at < window.end,
+                    # The partial index ix_messages_not_understood's own condition (a sender and a LIKE: parsing
+                    # every message's JSON cost ~4x the plain substring test), then the exact test.
+                    sql_text(NOT_UNDERSTOOD_ROWS),
                     json_text(messages.c.data, "intent", conn.dialect.name) == NOT_UNDERSTOOD)
              .group_by(language, text))
     per_language = defaultdict(list)
