@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0009_agent_skills'
-down_revision = '0007_kpi_summary'
+down_revision = '0008_conversation_facts'
 branch_labels = None
 depends_on = None
 
