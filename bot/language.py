@@ -68,6 +68,14 @@ _LATIN_PROFILES = (
 )
 # Most shoppers write in an authored language: a prior, not a rule.
 _LATIN_PRIOR = {lang: (3.0 if lang in ("en", "fr", "de", "es") else 1.0) for lang in _LATIN_PROFILES}
+_AUTHORED_LATIN = ("en", "fr", "de", "es")
+SHORT_WORDS = 3
+LONG_TAIL_SURE = 0.5
+"""On a short message the word-frequency vote gives a long-tail language only when it is this likely
+after the authored prior (its words >3x likelier there than in any authored language), else the likeliest
+authored language. Dev halves of lingua's word pairs: requiring 0.7-0.8 gained es 0.8 points and cost
+pt 6 points; a majority is the rule ("cules polticas" was Romanian at 0.66)."""
+"""Up to this many words a message is short: a long-tail answer needs its letters or its words."""
 _CYRILLIC_PROFILES = ("ru", "bg", "mk")  # Ukrainian is told by its own letters
 _CYRILLIC_PRIOR = {"ru": 3.0, "bg": 1.0, "mk": 1.0}
 _UKRAINIAN_LETTERS = set("іїєґІЇЄҐ")
@@ -223,6 +231,7 @@ def _detector(name: str, languages: tuple[str, ...], prior: Optional[dict] = Non
 def warm_up() -> None:
     """Load every langdetect profile now (not on a shopper's first message)."""
     _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR)
+    _detector("latin_authored", _AUTHORED_LATIN)
     _detector("cyrillic", _CYRILLIC_PROFILES, _CYRILLIC_PRIOR)
     _detector("arabic", _ARABIC_PROFILES)
     _lexicon_index()
@@ -420,6 +429,8 @@ def _by_word_frequency(words: list[str], cleaned: str) -> Optional[Detection]:
     if posterior is None:
         return None
     best = max(posterior, key=posterior.get)
+    if best not in AUTHORED and len(words) <= SHORT_WORDS and posterior[best] < LONG_TAIL_SURE:
+        best = max(_AUTHORED_LATIN, key=posterior.get)
     prob = posterior[best]
     if len(cleaned) < 12:
         prob *= 0.8  # a word or two: never enough on its own to switch a conversation (0.9)
@@ -459,7 +470,12 @@ def detect(text: str, hint: Optional[str] = None) -> Optional[Detection]:
     frequent = _by_word_frequency(words, cleaned)
     if frequent and (by_lexicon is None or by_lexicon.language == frequent.language):
         return frequent
-    found = _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR).detect(cleaned)
+    if len(words) <= SHORT_WORDS and not by_lexicon:
+        # No word of a short message is in any list: its letters alone are no evidence for a
+        # long-tail language (langdetect called such Spanish words Portuguese, Italian, Romanian).
+        found = _detector("latin_authored", _AUTHORED_LATIN).detect(cleaned)
+    else:
+        found = _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR).detect(cleaned)
     if not found:
         return by_lexicon
     lang, prob = found
