@@ -9,7 +9,10 @@ Korean and ``ok`` Slovak) and random unless seeded. :func:`detect` layers, in or
    never flips on it.
 2. *Script rules*: kana -> ja, Hangul -> ko, Han -> zh-CN/zh-TW
    (``hanzidentifier`` tells Simplified from Traditional; kanji-only text in a
-   Japanese chat stays ja), Thai, Hebrew, Greek, Devanagari; Cyrillic by
+   Japanese chat stays ja; Han text with no character of either script takes
+   its variety from Taiwan/mainland words, ``data/language/chinese_variants.yml``:
+   宅配, 超商, 好喔 / 微信, 包邮, 咋, at 0.8, under what a locale or a conversation
+   needs; else the hint), Thai, Hebrew, Greek, Devanagari; Cyrillic by
    Ukrainian/Russian/Macedonian letters, else a restricted detector; Arabic
    script by a restricted detector (ar/fa/ur).
 3. *Distinctive letters* of Latin-script languages: Turkish letters decide at
@@ -21,7 +24,11 @@ Korean and ``ok`` Slovak) and random unless seeded. :func:`detect` layers, in or
    most of a message's words decides, without running langdetect, a message
    of up to three words, and a longer one when it holds at least 80% of its
    words, or at least half of them and is the conversation's own language.
-5. *Restricted langdetect*: a private, seeded factory loaded with the
+5. *Word frequencies* (:mod:`bot.word_frequency`): how often each word occurs
+   in each served Latin-script language, with the authored prior; decides
+   whenever a list knows one of the words (and the word lists did not say
+   another language). Its probability counts for less under 12 characters.
+6. *Restricted langdetect*: a private, seeded factory loaded with the
    Latin-script profiles we care about, with a prior for the authored Latin
    languages (never the global, lazily-loaded one); its probability counts for
    less under 12 characters. The word lists overrule it when it is unsure
@@ -29,10 +36,20 @@ Korean and ``ok`` Slovak) and random unless seeded. :func:`detect` layers, in or
    or more lexicon words belongs to; shop vocabulary (two words and 40% of the
    message) outweighs a long-tail guess.
 
+*Served languages only.* Every answer is in ``crossdesk.languages.KNOWN``
+(authored + the documented long tail, handled through translation): each layer
+only knows those languages, so a message in another language gets the closest
+served one, never a language we cannot serve. On a *short* message (up to
+:data:`SHORT_WORDS` words) a long-tail language also needs evidence of its own
+over the authored ones: its letters (layer 3), its chat words (layer 4), or
+its word frequencies as a majority after the authored prior
+(:data:`LONG_TAIL_SURE`); words no list knows are judged by langdetect among
+en/fr/de/es only. So a Spanish two-word message is not taken for Romanian,
+while "obrigado pela ajuda" and "grazie mille" keep their languages.
+
 :func:`choose_language` then applies stickiness: a conversation keeps its
 language unless a message is confidently in another one.
 """
-
 from __future__ import annotations
 
 import json
@@ -70,12 +87,12 @@ _LATIN_PROFILES = (
 _LATIN_PRIOR = {lang: (3.0 if lang in ("en", "fr", "de", "es") else 1.0) for lang in _LATIN_PROFILES}
 _AUTHORED_LATIN = ("en", "fr", "de", "es")
 SHORT_WORDS = 3
-LONG_TAIL_SURE = 0.5
-"""On a short message the word-frequency vote gives a long-tail language only when it is this likely
-after the authored prior (its words >3x likelier there than in any authored language), else the likeliest
-authored language. Dev halves of lingua's word pairs: requiring 0.7-0.8 gained es 0.8 points and cost
-pt 6 points; a majority is the rule ("cules polticas" was Romanian at 0.66)."""
 """Up to this many words a message is short: a long-tail answer needs its letters or its words."""
+LONG_TAIL_SURE = 0.5
+"""On a short message the word-frequency vote gives a long-tail language only when it is at least this
+likely after the authored prior (its words >3x likelier there than in every authored language together),
+else the likeliest authored language. On the dev halves of lingua's word pairs, asking 0.7-0.8 instead
+gained Spanish 0.8 points and cost Portuguese 6: a majority is the rule."""
 _CYRILLIC_PROFILES = ("ru", "bg", "mk")  # Ukrainian is told by its own letters
 _CYRILLIC_PRIOR = {"ru": 3.0, "bg": 1.0, "mk": 1.0}
 _UKRAINIAN_LETTERS = set("іїєґІЇЄҐ")
