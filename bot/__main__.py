@@ -149,12 +149,12 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     """Cross-validation per language and language detection -> reports/."""
+    if args.detection:
+        evaluate_detection()  # (before importing the engine: no Rasa needed)
+        return
     from bot.engine import configure_rasa_logging
     from bot.evaluation import main as evaluate
 
-    if args.detection:
-        evaluate_detection()
-        return
     configure_rasa_logging()
     evaluate(folds=args.folds, models_dir=Path(args.models_dir))
 
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     evaluation = commands.add_parser("eval", help="per-language NLU evaluation -> reports/index.html")
     evaluation.add_argument("--folds", type=int, default=3)
     evaluation.add_argument("--detection", action="store_true",
-                            help="language detection only (~1 min: short messages, zh-TW/zh-CN script, lingua's word pairs)")
+                            help="language detection only (~1 min of CPU: short messages, zh-TW/zh-CN script, lingua's word pairs)")
     for command in (train, parse, evaluation):
         command.add_argument("--models-dir", default=str(MODELS_DIR),
                              help="where trained models live (default: var/models)")
