@@ -149,11 +149,23 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     """Cross-validation per language and language detection -> reports/."""
+    if args.detection:
+        evaluate_detection()  # (before importing the engine: no Rasa needed)
+        return
     from bot.engine import configure_rasa_logging
     from bot.evaluation import main as evaluate
 
     configure_rasa_logging()
     evaluate(folds=args.folds, models_dir=Path(args.models_dir))
+
+
+def evaluate_detection() -> None:
+    """Language detection only (no training, no model): the short-message files, Chinese script, lingua's data."""
+    import json
+
+    from bot.detection_eval import detection_summary
+
+    print(json.dumps(detection_summary(), indent=2))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -178,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     check.add_argument("--skip-rasa", action="store_true", help="skip Rasa's own (slower) validation")
     evaluation = commands.add_parser("eval", help="per-language NLU evaluation -> reports/index.html")
     evaluation.add_argument("--folds", type=int, default=3)
+    evaluation.add_argument("--detection", action="store_true",
+                            help="language detection only (~1 min of CPU: short messages, zh-TW/zh-CN script, lingua's word pairs)")
     for command in (train, parse, evaluation):
         command.add_argument("--models-dir", default=str(MODELS_DIR),
                              help="where trained models live (default: var/models)")

@@ -261,6 +261,10 @@ def main(folds: int = 3, languages: tuple[str, ...] = AUTHORED, models_dir: Path
     predictions = asyncio.run(pooled_cross_validation(languages, folds))
     results = {lang: language_report(predictions, lang, REPORTS / "nlu" / lang) for lang in languages}
     detection = detection_scores()
+    from bot.detection_eval import lingua_scores, zh_script_scores
+
+    benchmarks = {"zh_script": {name: {k: v for k, v in s.items() if k != "misses"} for name, s in zh_script_scores().items()},
+                  "lingua": lingua_scores()}
     in_domain = in_domain_predictions(predictions)
     near = asyncio.run(near_miss_predictions(detection_rows(NEAR_MISS_FILE), models_dir))
     sweep = threshold_sweep(near, in_domain)
@@ -269,6 +273,7 @@ def main(folds: int = 3, languages: tuple[str, ...] = AUTHORED, models_dir: Path
         "macro_f1": {lang: round(r["macro avg"]["f1-score"], 4) for lang, r in results.items() if r},
         "missing_languages": [lang for lang, r in results.items() if not r],
         "detection": {name: {k: v for k, v in scored.items() if k != "misses"} for name, scored in detection.items()},
+        "detection_benchmarks": benchmarks,
         "fallback_thresholds": sweep,
     }
     (REPORTS / "summary.json").write_text(json.dumps(summary, indent=2))
