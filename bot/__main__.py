@@ -3,7 +3,8 @@
 ``python -m bot train``  train the model if its inputs changed (``--force`` to retrain)
 ``python -m bot parse``  one message per line on stdin -> one JSON object per line on stdout
 ``python -m bot check``  content checks for staff (languages, counts, collisions, responses)
-``python -m bot eval``   per-language cross-validation + language detection -> reports/
+``python -m bot eval``   per-language cross-validation + language detection + held-out tests -> reports/
+                        (``--heldout``: only the held-out tests with the trained model, fast)
 
 Models live in ``--models-dir`` (default ``var/models``). These commands read no server
 settings: the server (``handoff``) passes its own ``models_dir`` to ``bot.training.ensure_model``.
@@ -156,6 +157,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from bot.evaluation import main as evaluate
 
     configure_rasa_logging()
+    if args.heldout:
+        from bot.evaluation import heldout_main
+
+        heldout_main(Path(args.models_dir), Path(args.model) if args.model else None)
+        return
     evaluate(folds=args.folds, models_dir=Path(args.models_dir))
 
 
@@ -192,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
     evaluation.add_argument("--folds", type=int, default=3)
     evaluation.add_argument("--detection", action="store_true",
                             help="language detection only (~1 min of CPU: short messages, zh-TW/zh-CN script, lingua's word pairs)")
+    evaluation.add_argument("--heldout", action="store_true",
+                            help="only the held-out tests with the trained model (clean, typo, long, off-topic; ~1 min)")
+    evaluation.add_argument("--model", help="with --heldout: the model archive to test (default: the trained one)")
     for command in (train, parse, evaluation):
         command.add_argument("--models-dir", default=str(MODELS_DIR),
                              help="where trained models live (default: var/models)")

@@ -20,6 +20,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import language as lang_detect
+from bot.chat_spelling import written_out
 from crossdesk.languages import AUTHORED
 from crossdesk.store_facts import Gazetteer, PaymentMethods
 from crossdesk.words import MAX_ANSWER_WORDS, TOKEN, answer_words
@@ -75,7 +76,7 @@ class CrossdeskTokenizer(Tokenizer):
         """
         text = message.get(attribute) or ""
         countries = self._gazetteer.find(text) if attribute == TEXT else []
-        tokens = [_token(m, countries) for m in TOKEN.finditer(text)]
+        tokens = _written_out([_token(m, countries) for m in TOKEN.finditer(text)])
         if not tokens:
             tokens = [Token(text or "_", 0)]
         return self._apply_token_pattern(tokens)
@@ -93,6 +94,14 @@ def _token(match: re.Match, countries: list) -> Token:
             break
         lemma = lemma[:start] + COUNTRY_MARK + lemma[end:]
     return Token(word.lower(), match.start(), lemma=lemma.lower())
+
+
+def _written_out(tokens: List[Token]) -> List[Token]:
+    """Chat spelling in each lemma written out as the training examples spell it ("pls" -> "please",
+    "cam i" -> "can i"; ``bot/chat_spelling.py``); the token's text and offsets stay as typed."""
+    for token, following in zip(tokens, tokens[1:] + [None]):
+        token.lemma = written_out(token.lemma, following.lemma if following else None)
+    return tokens
 
 
 class _Untrained(GraphComponent):
@@ -241,3 +250,108 @@ def language_of(parse_data: Dict[Text, Any]) -> Optional[str]:
         if entity.get("entity") == LANGUAGE_ENTITY:
             return entity.get("value")
     return None
+
+
+# Where a message splits into sentences: after . ! ? (and their full-width forms), at a line
+# break, after 。！？ without a space. "No. 4501" splits too, harmlessly: each part is only a candidate.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n+")
+_CLAUSE_END = re.compile(r"(?<=[,])\s+|(?<=[，、])")
+SENTENCE_OF = "sentence_of"
+"""Key of a sentence part's message: the ``id`` of the message it was cut from."""
+NOT_CHOSEN_FROM_SENTENCES = {"greet", "goodbye", "thank", "affirm", "deny", "out_of_scope"}
+SMALL_TALK = NOT_CHOSEN_FROM_SENTENCES - {"out_of_scope"}
+
+
+def sentences(text: str, clauses: bool = False) -> List[str]:
+    """The sentences of ``text`` (with ``clauses``, also split at commas) that hold a word character."""
+    parts = [p for p in _SENTENCE_END.split(text) if p]
+    if clauses:
+        parts = [c for p in parts for c in _CLAUSE_END.split(p) if c]
+    return [p.strip() for p in parts if TOKEN.search(p)]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class SentenceSplitter(_Untrained):
+    """Adds each sentence of a message of several sentences as a message of its own, after the message.
+
+    The featurizers and the intent classifier then see each sentence too, in the same batch;
+    ``SentenceIntentChooser`` (after the classifier) picks from them and removes them. Put it right
+    after the tokenizer. Training examples are left alone. Config: ``clauses`` (also split at commas).
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Sentences only by default."""
+        return {"clauses": False}
+
+    def __init__(self, config: Dict[Text, Any], tokenizer: Optional[CrossdeskTokenizer] = None):
+        super().__init__(config)
+        self._tokenizer = tokenizer or CrossdeskTokenizer(CrossdeskTokenizer.get_default_config())
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """The messages, each followed by its sentences (tokenized) when it has two or more."""
+        result = []
+        for message in messages:
+            result.append(message)
+            text = message.get(TEXT)
+            if not isinstance(text, str) or text.startswith("/") or message.get(SENTENCE_OF) is not None:
+                continue
+            parts = sentences(text, self._config.get("clauses", False))
+            if len(parts) < 2:
+                continue
+            for part in parts:
+                sentence = Message(data={TEXT: part, SENTENCE_OF: id(message)})
+                self._tokenizer.process([sentence])
+                result.append(sentence)
+        return result
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class SentenceIntentChooser(_Untrained):
+    """Answers the most confident answerable sentence of a long message when the whole is unsure.
+
+    Context around a question ("I ordered a jacket last week. It's too small. Can I swap it?",
+    "お世話になっております。…？よろしくお願いします。") dilutes the question's n-grams; alone, the
+    question is classified as a short message is. Put it right after the intent classifier (before
+    ``FallbackClassifier``). Config: ``unsure`` (below this confidence of the whole message, a surer
+    sentence wins), ``sentence_floor`` (a whole message taken for a greeting, thanks or out-of-scope
+    gives way to a sentence with a shop intent at least this confident), ``decline_floor`` (an
+    off-topic sentence competes only from this confidence on: a story sentence the classifier finds
+    vaguely off-topic, "I'm usually between an S and an M.", must not decline the question after it).
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Measured on ``data/eval/robust_dev.tsv`` (docs/pipeline.md)."""
+        return {"unsure": 0.6, "sentence_floor": 0.6, "decline_floor": 0.5}
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Each message's intent, from a sentence when that is surer; the sentence messages removed."""
+        parts: Dict[int, List[Message]] = {}
+        for message in messages:
+            if message.get(SENTENCE_OF) is not None:
+                parts.setdefault(message.get(SENTENCE_OF), []).append(message)
+        whole = [m for m in messages if m.get(SENTENCE_OF) is None]
+        for message in whole:
+            self._choose(message, parts.get(id(message), []))
+        if parts:
+            messages[:] = whole  # (Rasa reads the first message of the list it passed in)
+        return messages
+
+    def _choose(self, message: Message, parts: List[Message]) -> None:
+        intent = message.get(INTENT) or {}
+        confidence = float(intent.get("confidence") or 0.0)
+        # A sentence that is off-topic ("…. Anyway, what's the weather tomorrow?") competes too: when
+        # it is the surest, the message is declined rather than answered from its story.
+        answerable = [p for p in parts if (p.get(INTENT) or {}).get("name") not in SMALL_TALK and (
+            p.get(INTENT)["name"] != "out_of_scope" or float(p.get(INTENT)["confidence"] or 0.0)
+            >= self._config["decline_floor"])]
+        if not answerable:
+            return
+        best = max(answerable, key=lambda p: float((p.get(INTENT) or {}).get("confidence") or 0.0))
+        surest = float(best.get(INTENT)["confidence"] or 0.0)
+        unsure = confidence < self._config["unsure"] and surest > confidence
+        not_a_question = intent.get("name") in NOT_CHOSEN_FROM_SENTENCES and surest >= self._config["sentence_floor"]
+        if unsure or not_a_question:
+            message.set(INTENT, best.get(INTENT), add_to_output=True)
+            message.set(INTENT_RANKING_KEY, best.get(INTENT_RANKING_KEY), add_to_output=True)

@@ -211,7 +211,8 @@ def detection_scores() -> dict[str, dict]:
     return scores
 
 
-def write_html(results: dict[str, dict], detection: dict[str, dict], path: Path, sweep: list[dict] = (), folds: int = 3) -> None:
+def write_html(results: dict[str, dict], detection: dict[str, dict], path: Path, sweep: list[dict] = (), folds: int = 3,
+               extra: str = "") -> None:
     """The report page."""
     languages = [lang for lang in results if results[lang]]
     intents = sorted({i for lang in languages for i in per_intent_f1(results[lang])})
@@ -251,6 +252,7 @@ def write_html(results: dict[str, dict], detection: dict[str, dict], path: Path,
 <table><tr><th>threshold</th><th>near-misses answered with an FAQ</th><th>in-domain answered correctly</th></tr>
 {''.join(f"<tr><td>{r['threshold']}</td><td>{r['near_misses_answered']:.1%}</td><td>{r['in_domain_correct_answers']:.1%}</td></tr>" for r in sweep)}
 </table>
+{extra}
 <h2>Confusion matrices</h2>{plots}
 """, encoding="utf-8")
 
@@ -268,15 +270,53 @@ def main(folds: int = 3, languages: tuple[str, ...] = AUTHORED, models_dir: Path
     in_domain = in_domain_predictions(predictions)
     near = asyncio.run(near_miss_predictions(detection_rows(NEAR_MISS_FILE), models_dir))
     sweep = threshold_sweep(near, in_domain)
-    write_html(results, detection, REPORTS / "index.html", sweep, folds)
+    heldout = heldout_report(models_dir)
+    write_html(results, detection, REPORTS / "index.html", sweep, folds, extra=heldout_html(heldout))
     summary = {
         "macro_f1": {lang: round(r["macro avg"]["f1-score"], 4) for lang, r in results.items() if r},
         "missing_languages": [lang for lang, r in results.items() if not r],
         "detection": {name: {k: v for k, v in scored.items() if k != "misses"} for name, scored in detection.items()},
         "detection_benchmarks": benchmarks,
         "fallback_thresholds": sweep,
+        "heldout": heldout["languages"],
     }
     (REPORTS / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print(f"report: {REPORTS / 'index.html'}")
     return summary
+
+
+def heldout_report(models_dir: Path = MODELS_DIR, model: Optional[Path] = None) -> dict:
+    """The held-out tests (``bot/heldout.py``) with ``model`` or the trained model of ``models_dir``; prints the table."""
+    from bot import heldout
+    from bot.training import ensure_model
+
+    scored = heldout.run(Path(model) if model else ensure_model(models_dir))
+    for key, title in (("all_rows", "all rows"), ("without_new", "without " + ", ".join(heldout.NEW_INTENTS))):
+        print(f"held-out ({title}): clean / typo / long accuracy, off-topic declined, in-domain declined")
+        print(heldout.table(scored, key))
+    return scored
+
+
+def heldout_html(scored: dict) -> str:
+    """The held-out section of the report page."""
+    from bot import heldout
+
+    return heldout.html_section(scored)
+
+
+def heldout_main(models_dir: Path = MODELS_DIR, model: Optional[Path] = None) -> dict:
+    """Only the held-out tests (fast: no cross-validation): the table, ``reports/heldout.html`` and the
+    ``heldout`` key of ``reports/summary.json`` (its other keys kept)."""
+    REPORTS.mkdir(exist_ok=True)
+    scored = heldout_report(models_dir, model)
+    (REPORTS / "heldout.html").write_text(
+        '<!doctype html><meta charset="utf-8"><title>Crossdesk held-out evaluation</title>'
+        "<style>body{font:14px system-ui;margin:2em} td,th{padding:2px 8px;text-align:right}</style>"
+        + heldout_html(scored), encoding="utf-8")
+    summary_file = REPORTS / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    summary["heldout"] = scored["languages"]
+    summary_file.write_text(json.dumps(summary, indent=2))
+    print(f"report: {REPORTS / 'heldout.html'}")
+    return scored
