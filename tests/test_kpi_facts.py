@@ -14,7 +14,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import create_engine, delete, select
+from sqlalchemy import create_engine, delete, select, text
 
 from handoff import kpis
 from handoff.store import SQLStore
@@ -59,9 +59,19 @@ def crossing(engine) -> None:
         conn.execute(delete(messages).where(messages.c.conversation_id == "x5", messages.c.text == "???"))
 
 
-def history(engine) -> None:
-    seed(SimpleNamespace(engine=engine))
+def history(engine, add_agent=None) -> None:
+    seed(SimpleNamespace(engine=engine), add_agent)
     crossing(engine)
+
+
+def agent_writer_of_0007(engine):
+    """Agents as the 0007 schema stores them (later revisions add columns, e.g. ``skills``)."""
+    def add_agent(username, password, languages, display_name, role="agent"):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO agents (username, password_hash, display_name, languages, role, created_at)"
+                              " VALUES (:u, 'x', :d, :l, :r, 0)"),
+                         {"u": username, "d": display_name, "l": json.dumps(languages), "r": role})
+    return add_agent
 
 
 def figures(engine) -> dict:
@@ -108,7 +118,7 @@ def test_a_database_of_the_previous_revision_gives_the_same_figures_after_the_up
     upgrade_to(old_url, "0007_kpi_summary")
     engine = create_engine(old_url, future=True)
     try:
-        history(engine)  # written by the previous release: no summary, no triggers
+        history(engine, agent_writer_of_0007(engine))  # written by the previous release: no summary, no triggers
     finally:
         engine.dispose()
     upgraded, fresh = SQLStore(old_url), SQLStore(new_url)  # the first upgrades and fills the summary
