@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from crossdesk.languages import AUTHORED
 from crossdesk.paths import LANGUAGE_DATA_DIR
 from crossdesk.store_facts import CountryGrammar, Gazetteer, PaymentMethods as MethodNames, StoreFacts
 from crossdesk.words import MAX_ANSWER_WORDS, answer_words
@@ -363,7 +364,7 @@ class Clarify(Action):
         """Utter the question with the topics as buttons, or ``utter_default``."""
         language = tracker.get_slot("language") or "en"
         topics = likely_topics((tracker.latest_message or {}).get("intent_ranking") or [], self.titles)
-        if not topics:
+        if not topics or language not in AUTHORED:  # a language we don't author: utter_default's apology
             dispatcher.utter_message(response="utter_default")
             return []
         buttons = [{"title": self.titles[t].get(language) or self.titles[t]["en"], "payload": f"/{t}"}

@@ -132,6 +132,12 @@ def test_the_clarifying_question_has_quick_replies_in_the_shoppers_language_else
     assert fallback["response"] == "utter_default" and not fallback["buttons"]
 
 
+def test_a_language_we_do_not_author_gets_the_fallback_answer_not_a_question_in_english():
+    unsure = {"intent_ranking": ranking(("nlu_fallback", 0.7), ("order_tracking", 0.3), ("shipping_time", 0.2))}
+    [answer] = run(Clarify(), {"language": "it"}, unsure)
+    assert answer["response"] == "utter_default"  # the NLG turns it into the apology in the widget's language
+
+
 def test_every_answerable_intent_has_a_title_in_every_authored_language():
     domain = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))
     titles = load_topic_titles()
