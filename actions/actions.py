@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
+import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -339,8 +340,6 @@ def likely_topics(ranking: List[dict], titles: Dict[str, Any], limit: int = 2,
 
 def load_topic_titles(path=TOPIC_TITLES) -> Dict[str, Dict[str, str]]:
     """``{intent: {language: quick-reply title}}`` (``data/language/topic_titles.yml``)."""
-    import yaml
-
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle) or {}
 
