@@ -146,3 +146,71 @@ def test_every_answerable_intent_has_a_title_in_every_authored_language():
     for intent in domain["intents"]:
         if intent not in NOT_TOPICS:
             assert set(titles[intent]) >= set(AUTHORED), intent
+
+
+# -- over a real server and real Socket.IO -------------------------------------------------------------
+
+JACKET_PAGE = "/products/jacket-42"
+
+
+async def bot_messages(shopper: Shopper, quiet: float = 1.5) -> list[dict]:
+    """The bot's messages of one turn (it ends after ``quiet`` seconds without one)."""
+    _, first = await shopper.expect("bot_uttered")
+    found = [first]
+    while True:
+        try:
+            _, more = await shopper.expect("bot_uttered", timeout=quiet)
+        except (TimeoutError, asyncio.TimeoutError):
+            return found
+        found.append(more)
+
+
+async def test_a_size_question_on_a_product_page_reaches_the_agent_queue_with_the_page(server):
+    add_agent(server.var_dir, "kenji", "kenji-password-1", languages="en,ja")
+    agent = AgentClient(server.url, login(server.url, "kenji", "kenji-password-1")[1]["token"])
+    await agent.connect()
+    shopper = Shopper(server.url)
+    await shopper.connect(locale="en-US")
+
+    ack = await shopper.say("does this jacket run small? I'm usually a medium", metadata={"page": JACKET_PAGE})
+    said = await bot_messages(shopper)
+    _, queue = await agent.expect("agent:queue", where=lambda q: any(
+        e["conversation_id"] == shopper.session_id for e in q["queue"]))
+    claimed = await agent.call("claim", {"conversation_id": shopper.session_id})
+
+    assert ack["ok"], ack
+    assert "look at the product" in said[0]["text"], said  # utter_product_question: a person will look at it
+    assert said[-1].get("event") == "utter_handoff_waiting", said
+    entry = next(e for e in queue["queue"] if e["conversation_id"] == shopper.session_id)
+    assert entry["reason"] == "product_question", entry
+    assert claimed["ok"] and claimed["conversation"]["context"]["page"] == JACKET_PAGE, claimed
+    await shopper.close()
+    await agent.close()
+
+
+async def test_a_tax_refund_question_for_germany_is_answered_with_germanys_vat(shopper):
+    ack = await shopper.say("I live in Germany, do I get the VAT back if I return the bag?")
+    said = await bot_messages(shopper)
+
+    assert ack["ok"], ack
+    assert "19% VAT" in said[0]["text"] and "refunded" in said[0]["text"], said
+    assert any("tax-free" in m["text"] for m in said), said
+
+
+UNSURE = "money parcel"  # the model's best guesses: refund_status 0.23, order_tracking 0.19 (below the 0.25 fallback)
+
+
+async def test_when_the_bot_is_unsure_it_asks_with_two_quick_replies_and_a_pick_gets_that_answer(shopper):
+    ack = await shopper.say(UNSURE)
+    [asked] = await bot_messages(shopper)
+    picked = asked["quick_replies"][0] if asked.get("quick_replies") else {}
+    answer = await shopper.ask(picked.get("payload", "/none"))
+
+    assert ack["ok"], ack
+    assert asked["text"] == "Just to be sure I answer the right question: is it about one of these?", asked
+    assert len(asked["quick_replies"]) == 2, asked
+    assert all(r["payload"].startswith("/") and r["title"] for r in asked["quick_replies"]), asked
+    intent = picked["payload"][1:]
+    expected = {"refund_status": "Refunds are issued", "order_tracking": "Your tracking number",
+                "delivery_problem": "I'm really sorry"}
+    assert intent in expected and answer["text"].startswith(expected[intent]), (picked, answer)
