@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
+import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from crossdesk.languages import AUTHORED
 from crossdesk.paths import LANGUAGE_DATA_DIR
 from crossdesk.store_facts import CountryGrammar, Gazetteer, PaymentMethods as MethodNames, StoreFacts
 from crossdesk.words import MAX_ANSWER_WORDS, answer_words
@@ -34,6 +36,7 @@ PENDING_QUESTIONS = {
     "utter_shipping_destinations": "shipping_destinations",
     "utter_payment_method_some": "payment_methods",
     "utter_ask_country": "shipping_destinations",
+    "utter_tax_refund_generic": "tax_refund",
 }
 SECOND_TOPICS = ("shipping_time", "shipping_cost", "customs_duties", "payment_methods")
 MAX_LISTED_COUNTRIES = 6  # "Alipay is available for some destinations, for example China, Hong Kong"
@@ -268,10 +271,111 @@ class RefundStatus(FactAction):
         return "utter_refund_status", {"refund_days": self.facts.policies["refund_days"]}
 
 
+class TaxRefund(FactAction):
+    """Getting import taxes or duties back on a return, for the destination; and the tax-free export rule."""
+
+    action_name = "action_tax_refund"
+    topic = "tax_refund"
+
+    def answer(self, country, language, tracker):
+        if country and not self.facts.ships_to(country):
+            return "utter_shipping_destinations_no", {}
+        dest = self.facts.destination_or_default(country)
+        if dest is None:
+            return "utter_tax_refund_generic", {}
+        duties = dest.get("duties") or {}
+        vat = (duties.get("vat_i18n") or {}).get(language) or duties.get("vat", "")
+        refund = duties.get("refund") or ("with_return" if duties.get("model") == "ddp" else "claim")
+        if refund == "with_return":
+            return "utter_tax_refund_with_return", {"vat": vat, "refund_days": self.facts.policies["refund_days"]}
+        if refund == "claim":
+            days = duties.get("refund_days") or self.facts.default.get("duties", {}).get("refund_days") or 30
+            return "utter_tax_refund_claim", {"vat": vat, "refund_days": days}
+        return "utter_tax_refund_none", {"vat": vat}
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        """The destination's answer; the export rule before a question (it must stay the last message)."""
+        language = tracker.get_slot("language") or "en"
+        country = tracker.get_slot("country")
+        message = tracker.latest_message or {}
+        pending = pending_topic(tracker)
+        if pending and pending != self.topic and is_destination_reply(message):
+            return self.peer(pending).run(dispatcher, tracker, domain)
+        tax_free = bool(self.facts.policies.get("export_tax_free"))
+        response, values = self.answer(country, language, tracker)
+        if tax_free and response == "utter_tax_refund_generic":
+            dispatcher.utter_message(response="utter_tax_free_export")
+        self.utter(dispatcher, country, language, tracker)
+        if tax_free and response not in ("utter_tax_refund_generic", "utter_shipping_destinations_no"):
+            dispatcher.utter_message(response="utter_tax_free_export")
+        return []
+
+
+TOPIC_TITLES = LANGUAGE_DATA_DIR / "topic_titles.yml"
+MIN_LIKELY = 0.1  # a topic below this confidence is not offered as a quick reply (see docs/intents.md)
+NOT_TOPICS = ("nlu_fallback", "out_of_scope", "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge",
+              "request_human")
+"""Intents that are no topic to offer: the conversation's own moves and the declines."""
+
+
+def likely_topics(ranking: List[dict], titles: Dict[str, Any], limit: int = 2,
+                  floor: float = MIN_LIKELY) -> List[str]:
+    """The (at most ``limit``) likeliest answerable intents of an NLU ranking, best first.
+
+    None when the likeliest intent is ``out_of_scope``: offering shop topics for "set an alarm"
+    would be a guess; the fallback answer (rephrase or talk to a person) fits better.
+    """
+    found = []
+    for entry in ranking or []:
+        name, confidence = entry.get("name"), entry.get("confidence") or 0.0
+        if name == "out_of_scope" and not found:
+            return []
+        if name in NOT_TOPICS or name not in titles or confidence < floor:
+            continue
+        found.append(name)
+        if len(found) == limit:
+            break
+    return found
+
+
+def load_topic_titles(path=TOPIC_TITLES) -> Dict[str, Dict[str, str]]:
+    """``{intent: {language: quick-reply title}}`` (``data/language/topic_titles.yml``)."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+class Clarify(Action):
+    """The bot is unsure (``nlu_fallback``): ask which of the two likeliest topics the shopper means.
+
+    The quick replies' payloads are ``/<intent>``, so a pick is answered as that intent; with no
+    likely topic the usual fallback answer (rephrase, or talk to a person).
+    """
+
+    def __init__(self, facts: Optional[StoreFacts] = None, gazetteer: Optional[Gazetteer] = None,
+                 titles: Optional[Dict[str, Dict[str, str]]] = None):
+        self.titles = titles if titles is not None else load_topic_titles()
+
+    def name(self) -> Text:
+        """The action name used in rules."""
+        return "action_clarify"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        """Utter the question with the topics as buttons, or ``utter_default``."""
+        language = tracker.get_slot("language") or "en"
+        topics = likely_topics((tracker.latest_message or {}).get("intent_ranking") or [], self.titles)
+        if not topics or language not in AUTHORED:  # a language we don't author: utter_default's apology
+            dispatcher.utter_message(response="utter_default")
+            return []
+        buttons = [{"title": self.titles[t].get(language) or self.titles[t]["en"], "payload": f"/{t}"}
+                   for t in topics]
+        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        return []
+
+
 TOPICS = {action.topic: action for action in (ShippingTime, ShippingCost, ShippingDestinations,
-                                              CustomsDuties, PaymentMethods)}
+                                              CustomsDuties, PaymentMethods, TaxRefund)}
 
 ALL_ACTIONS = (
     ShippingTime, ShippingCost, ShippingDestinations, OrderTracking,
-    CustomsDuties, PaymentMethods, ReturnPolicy, RefundStatus,
+    CustomsDuties, PaymentMethods, ReturnPolicy, RefundStatus, TaxRefund, Clarify,
 )

@@ -23,7 +23,7 @@ from handoff.store.records import Agent
 
 logger = logging.getLogger(__name__)
 
-NEEDS_PERSON = ("request_human", "delivery_problem")
+NEEDS_PERSON = ("request_human", "delivery_problem", "product_question")
 REPEAT_TRIGGERS = {"nlu_fallback": "fallback", "out_of_scope": "out_of_scope"}
 RECENT_INTENTS = 5
 

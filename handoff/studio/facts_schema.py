@@ -19,7 +19,8 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _THRESHOLD = re.compile(r"^[A-Z]{3} \d+(\.\d+)?$")
 _URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
 DESTINATION_FIELDS = ("days_min", "days_max", "fee_jpy", "free_over_jpy", "duties", "payment_methods", "currency")
-POLICY_FIELDS = ("dispatch_days", "return_days", "refund_days", "tracking_url")
+POLICY_FIELDS = ("dispatch_days", "return_days", "refund_days", "tracking_url", "export_tax_free")
+DUTY_REFUNDS = ("with_return", "claim", "none")
 
 
 def _error(message: str):
@@ -73,11 +74,18 @@ def _duty(name: str, value: Any) -> Any:
         return value
     if name == "vat":
         return _text(value, "duties.vat")
+    if name == "refund":
+        if value not in DUTY_REFUNDS:
+            raise _error("duties.refund must be with_return (refunded with the item), claim (the shopper "
+                         "claims it back from customs) or none")
+        return value
+    if name == "refund_days":
+        return _whole(value, 0, MAX_DAYS, "duties.refund_days")
     if name == "vat_i18n":
         if not isinstance(value, dict) or any(lang not in AUTHORED for lang in value):
             raise _error(f"duties.vat_i18n must map languages ({', '.join(AUTHORED)}) to text")
         return {lang: _text(text, f"duties.vat_i18n.{lang}") for lang, text in value.items()}
-    raise _error(f"duties.{name} is not a duty fact (model, threshold, vat, vat_i18n)")
+    raise _error(f"duties.{name} is not a duty fact (model, threshold, vat, vat_i18n, refund, refund_days)")
 
 
 def _code(value: Any) -> str:
@@ -95,6 +103,10 @@ def validate(file: Any, path: Any, value: Any) -> Any:
     if file == "policies":
         if len(path) != 1 or path[0] not in POLICY_FIELDS:
             raise _error(f"a policy is one of {', '.join(POLICY_FIELDS)}")
+        if path[0] == "export_tax_free":
+            if not isinstance(value, bool):
+                raise _error("export_tax_free must be true or false")
+            return value
         if path[0] == "tracking_url":
             if not isinstance(value, str) or not _URL.match(value):
                 raise _error("tracking_url must be an http(s) address")
