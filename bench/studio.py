@@ -84,7 +84,7 @@ async def measure(model: Path, work: Path, shoppers: int, think: float, idle_sec
         os.environ.pop("CROSSDESK_CONTENT_DIR")
     url = f"http://127.0.0.1:{port}"
     try:
-        await first_reply(url, started)
+        await first_reply(url, started, timeout=600)  # (a machine shared with other work starts slowly)
         token = login(url, "bench", PASSWORD)[1]["token"]
         state = {"phase": "idle"}
         samples: list = []
@@ -97,8 +97,10 @@ async def measure(model: Path, work: Path, shoppers: int, think: float, idle_sec
         probe = Client(url)
         await probe.connect()
         answered_at = None
-        while time.perf_counter() - clicked < 900:
+        seen: dict = {}  # job state -> seconds after the click when the poll first saw it
+        while time.perf_counter() - clicked < 1800:
             job = (await asyncio.to_thread(api, url, "/api/studio/training", token))["job"]
+            seen.setdefault(job["state"], time.perf_counter() - clicked)
             state["phase"] = {"training": "training", "checking": "training", "swapping": "swapping"}.get(
                 job["state"], "after")
             if job["state"] in ("rejected", "failed"):
@@ -122,7 +124,7 @@ async def measure(model: Path, work: Path, shoppers: int, think: float, idle_sec
     by_phase: dict = {}
     for phase, seconds in samples:
         by_phase.setdefault(phase, []).append(seconds)
-    result = {"add_to_live_seconds": (answered_at - clicked) if answered_at else None, "job": job,
+    result = {"add_to_live_seconds": (answered_at - clicked) if answered_at else None, "job": job, "stages": seen,
               "phases": {p: {"replies": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99)}
                          for p, v in by_phase.items()}}
     report(result, shoppers, think)
@@ -133,6 +135,11 @@ def report(result: dict, shoppers: int, think: float) -> None:
     job = result["job"]
     print(f"studio: example added -> live answer in {result['add_to_live_seconds']:.1f} s (target <= 120 s); "
           f"job {job['finished_at'] - job['started_at']:.1f} s", flush=True)
+    print("  job states first seen (s after the click): "
+          + ", ".join(f"{state} {seconds:.1f}" for state, seconds in result["stages"].items()), flush=True)
+    for line in job["log"]:
+        if line.startswith("trained in") or ": live " in line:  # (the gate's line per language)
+            print(f"  job log: {line}", flush=True)
     idle = result["phases"].get("idle")
     for phase in ("idle", "training", "swapping", "after"):
         figures = result["phases"].get(phase)

@@ -77,6 +77,14 @@ def sentence_rows(messages: List[Message], width: Optional[int] = None) -> csr_m
                        if columns else np.zeros(0, dtype=np.int64), indptr), shape=(len(messages), width or 0))
 
 
+def _with_32bit_indices(X: csr_matrix) -> csr_matrix:
+    """``X`` with int32 column indices and row pointers: liblinear refuses int64 ones (``sentence_rows``
+    builds them), and a 23,642 x 272,934 matrix with 3 M non-zeros needs no more."""
+    if X.nnz < np.iinfo(np.int32).max and X.shape[1] < np.iinfo(np.int32).max:
+        X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
+    return X
+
+
 def _store_coefficients_by_column(clf) -> None:
     """scikit-learn predicts with ``X @ coef_.T``; scipy copies a non-contiguous right-hand side on
     every call (22 x features here: 20 ms per message). Column order makes ``coef_.T`` contiguous."""
@@ -117,7 +125,7 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
         example = next(e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT))
         self.blocks = example.get_sparse_feature_sizes(TEXT)[FEATURE_TYPE_SENTENCE] or [X.shape[1]]
         self.idf = inverse_document_frequency(X)
-        self.clf.fit(weigh(X, self.idf, self.blocks, self.config["block_weights"]), y)
+        self.clf.fit(_with_32bit_indices(weigh(X, self.idf, self.blocks, self.config["block_weights"])), y)
         _store_coefficients_by_column(self.clf)
         self.persist()
         return self._resource

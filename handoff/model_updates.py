@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 NICENESS = 10  # the training child yields the CPU to the server (2 cores shared)
 LOG_LINES = 400  # a job keeps its last lines
 POINTER_POLL_SECONDS = 2.0
+# One thread each for the training child's numerical libraries: OpenBLAS, OpenMP and TensorFlow
+# otherwise start a thread per core, and the fit would take the core the server's loop needs.
+SINGLE_THREADED = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                          "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
 
 QUEUED, TRAINING, CHECKING, SWAPPING, LIVE, REJECTED, FAILED = (
     "queued", "training", "checking", "swapping", "live", "rejected", "failed")
@@ -195,7 +199,7 @@ class ModelUpdates:
     async def _follow(self, job: TrainingJob, command: list[str]) -> int:
         """Run the child; stream its lines into the job; its exit code."""
         env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", **SINGLE_THREADED}
         child = await asyncio.create_subprocess_exec(
             *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             preexec_fn=lambda: os.nice(NICENESS))
