@@ -28,7 +28,7 @@ DETECTION_FILES = {
 NEAR_MISS_FILE = EVAL_DIR / "near_misses.tsv"
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 NOT_ANSWERS = {"out_of_scope", "nlu_fallback", "request_human", "bot_challenge", "greet", "goodbye", "thank",
-               "affirm", "deny"}
+               "affirm", "deny", "product_question"}  # product_question: handed to a person, not an FAQ
 REPORTS = ROOT / "reports"
 
 
