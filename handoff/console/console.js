@@ -15,6 +15,8 @@
 
   const I18N = {
     en: { appName: "Crossdesk console", username: "Username", password: "Password", login: "Log in",
+      uiLanguage: "Console language", presence: "Availability", user: "User account", timeout: "The server did not answer. Try again.",
+      back: "Back to the list", from: "From", to: "To",
       loginFailed: "Wrong username or password.", logout: "Log out", online: "Online", away: "Away",
       sound: "Sound", desktopNotifications: "Desktop alerts", queue: "Waiting", mine: "My conversations",
       history: "History", empty: "Claim a conversation from the queue (Alt+C).", claim: "Claim",
@@ -41,6 +43,8 @@
       translationFailed: "Translation failed ({error}): your reply will go out as written unless you change it here.",
       dashboard: "Dashboard", tickets: "Tickets", ticketAlerts: "Ticket alerts" },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
+      uiLanguage: "表示言語", presence: "対応状況", user: "会員アカウント", timeout: "サーバーから応答がありません。もう一度お試しください。",
+      back: "一覧に戻る", from: "開始日", to: "終了日",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
       history: "履歴", empty: "待機中の会話を引き受けてください（Alt+C）。", claim: "引き受ける",
@@ -67,6 +71,7 @@
       translationFailed: "翻訳できませんでした（{error}）。ここで書き換えない限り、入力したとおりに送信されます。",
       dashboard: "ダッシュボード", tickets: "チケット", ticketAlerts: "チケットの通知" },
   };
+  if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "console");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
 
   const $ = (selector, root) => (root || document).querySelector(selector);
   function el(tag, className, text) {
@@ -109,10 +114,17 @@
       return "";
     }
   }
+  /** The console language the agent's browser asks for (English when none of ours fits). */
+  function browserLanguage() {
+    const wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    if (window.CrossdeskI18n) return window.CrossdeskI18n.pick(wanted);
+    return (navigator.language || "en").startsWith("ja") ? "ja" : "en";
+  }
   function newId() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 10); }
 
-  const prefs = Object.assign({ lang: (navigator.language || "en").startsWith("ja") ? "ja" : "en", sound: false, desktop: false },
+  const prefs = Object.assign({ lang: browserLanguage(), sound: false, desktop: false },
     JSON.parse(localStorage.getItem(PREFS_KEY) || "{}"));
+  if (!I18N[prefs.lang]) prefs.lang = "en";  // a choice saved by a build that knew other languages
   function savePrefs() { localStorage.setItem(PREFS_KEY, JSON.stringify(prefs)); }
   function t(key, values) { return format((I18N[prefs.lang] || I18N.en)[key] || I18N.en[key] || key, values || {}); }
 
@@ -120,6 +132,7 @@
     document.documentElement.lang = prefs.lang;
     document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
     document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.i18nPlaceholder); });
+    document.querySelectorAll("[data-i18n-label]").forEach((node) => { node.setAttribute("aria-label", t(node.dataset.i18nLabel)); });
   }
 
   function toast(message) {
@@ -317,7 +330,7 @@
       const contact = b.context && b.context.contact;
       if (contact) item(t("contact"), contact.name ? `${contact.name} <${contact.email}>` : contact.email);
       const user = b.context && b.context.user;
-      if (user) item("User", [user.name, user.email, user.id].filter(Boolean).join(" · "));
+      if (user) item(t("user"), [user.name, user.email, user.id].filter(Boolean).join(" · "));
       if (b.recent_intents && b.recent_intents.length) {
         list.append(el("dt", "", t("intents")));
         for (const intent of b.recent_intents.slice().reverse()) {
@@ -553,7 +566,7 @@
       return new Promise((resolve) => {
         if (!this.socket) return resolve(null);
         this.socket.timeout(10000).emit(event, payload, (error, ack) => {
-          if (error) { toast("timeout"); return resolve(null); }
+          if (error) { toast(t("timeout")); return resolve(null); }
           if (ack && ack.ok === false && ack.error === "session_ended") return resolve(ack);  // crossdesk:error says why
           if (ack && ack.ok === false) toast(ack.error === "already_claimed" ? t("claimed") : ack.error === "limit_reached" ? t("limit") : ack.message);
           resolve(ack);
