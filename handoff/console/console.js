@@ -135,6 +135,18 @@
     document.querySelectorAll("[data-i18n-label]").forEach((node) => { node.setAttribute("aria-label", t(node.dataset.i18nLabel)); });
   }
 
+  /**
+   * On a phone (console.css, max-width 700px) one pane fills the screen: "list" (queue and my
+   * conversations) or "workspace" (a conversation, history, tickets...); wider screens show both.
+   */
+  function showPane(pane) {
+    $("#app").dataset.pane = pane;
+    if (pane === "list") {
+      const back = $("#mine li.active") || $("#queue button.claim") || $("#presence");
+      if (back && back.offsetParent !== null) back.focus();
+    }
+  }
+
   function toast(message) {
     const box = $("#toast");
     box.textContent = message;
@@ -411,10 +423,12 @@
       this.translationWarning = el("div", "translation-warning");
       this.translationWarning.setAttribute("role", "status");
       const send = el("button", "send primary", t("send"));
+      this.sendButton = send;
       send.type = "button";
       send.addEventListener("click", () => this.submit());
       const row = el("div", "row");
       const attach = el("button", "attach", t("attach"));
+      this.attachButton = attach;
       attach.type = "button";
       const picker = el("input");
       picker.type = "file";
@@ -425,6 +439,20 @@
       row.append(send, attach, picker, this.previewNote);
       box.append(this.translationWarning, this.cannedSearch, this.cannedList, this.input, this.preview, row);
       return box;
+    }
+
+    /** Redraws this view's own labels in the console language the agent just picked (the transcript stays). */
+    relabel() {
+      this.renderHeader();
+      this.renderContext();
+      this.renderTranslationWarning();
+      this.sendButton.textContent = t("send");
+      this.attachButton.textContent = t("attach");
+      this.cannedSearch.placeholder = t("canned");
+      this.cannedSearch.setAttribute("aria-label", t("canned"));
+      this.input.placeholder = t("reply");
+      this.input.setAttribute("aria-label", t("reply"));
+      this.preview.setAttribute("aria-label", t("preview"));
     }
 
     /** Send a photo or PDF to the shopper (``POST /api/attachments``, the session cookie authorises it). */
@@ -654,6 +682,7 @@
       $("#admin").hidden = true;
       $("#dashboard").hidden = true;
       tickets.hide();
+      showPane("workspace");
       this.active = id;
       sessionStorage.setItem(ACTIVE_KEY, id);
       for (const [key, view] of this.open) view.root.hidden = key !== id;
@@ -672,7 +701,7 @@
       const view = this.open.get(id);
       if (view) view.root.remove();
       this.open.delete(id);
-      if (this.active === id) { this.active = null; const first = this.open.keys().next().value; if (first) this.show(first); }
+      if (this.active === id) { this.active = null; const first = this.open.keys().next().value; if (first) this.show(first); else showPane("list"); }
       this.renderMine();
     },
 
@@ -741,6 +770,7 @@
       $("#admin").hidden = true;
       $("#history").hidden = false;
       $("#dashboard").hidden = true;
+      showPane("workspace");
       tickets.hide();
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
@@ -813,6 +843,7 @@
       $("#dashboard").hidden = true;
       tickets.hide();
       $("#admin").hidden = false;
+      showPane("workspace");
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
       desk.renderMine();
@@ -885,6 +916,7 @@
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
       tickets.hide();
+      showPane("workspace");
       window.CrossdeskDashboard.open({ request: (path) => api.call(path), lang: prefs.lang });  // shows #dashboard at once
       desk.renderMine();
     },
@@ -898,6 +930,7 @@
       $("#dashboard").hidden = true;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
+      showPane("workspace");
       window.CrossdeskTickets.open({ request: (path, options) => api.call(path, options), lang: prefs.lang,
         agent: session.agent });
       desk.renderMine();
@@ -912,6 +945,7 @@
     $("#presence").addEventListener("change", (event) => desk.setPresence(event.target.value));
     $("#ui-language").value = prefs.lang;
     $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue();
+      for (const view of desk.open.values()) view.relabel();
       if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang);
       if (window.CrossdeskTickets) window.CrossdeskTickets.setLanguage(prefs.lang);
       if (window.CrossdeskNotes) window.CrossdeskNotes.setLanguage(prefs.lang); });
@@ -922,6 +956,7 @@
       prefs.desktop = (await Notification.requestPermission()) === "granted";
       savePrefs();
     });
+    $("#back").addEventListener("click", () => showPane("list"));  // phones: back to the queue
     $("#show-history").addEventListener("click", () => history.show());
     $("#show-dashboard").addEventListener("click", () => dashboard.show());
     $("#show-tickets").addEventListener("click", () => tickets.show());
