@@ -84,6 +84,7 @@ async def test_browser_language_then_the_picker_relabels_queue_and_conversation_
     assert await view.locator("textarea.reply-text").get_attribute("placeholder") == "고객에게 답장"
     assert await view.locator("button.open-macros").inner_text() == "자주 쓰는 답변 (/)"
     assert "상담 연결 사유" in await view.locator(".context").inner_text()
+    assert await view.locator("select.outcome option[value=resolved]").inner_text() == "해결"
     assert await visible_key_names(page) == []
     await screenshot(page, "console-korean")
 
@@ -97,6 +98,8 @@ async def test_browser_language_then_the_picker_relabels_queue_and_conversation_
     assert await view.locator("button.send").inner_text() == "Senden"
     assert await view.locator("button.open-macros").inner_text() == "Textbausteine (/)"
     assert "Grund der Übergabe" in await view.locator(".context").inner_text()
+    assert await view.locator("select.outcome option[value=no_reply]").inner_text() == "Keine Antwort"
+    assert await page.locator("#search [name=outcome] option[value=refund]").inner_text() == "Erstattung"
     assert await page.locator("#sidebar h2", has_text="Meine Gespräche").count() == 1
     assert await visible_key_names(page) == []
     await view.locator("textarea.reply-text").fill("Hallo, wie kann ich helfen?")

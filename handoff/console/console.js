@@ -17,6 +17,8 @@
     en: { appName: "Crossdesk console", username: "Username", password: "Password", login: "Log in",
       uiLanguage: "Console language", presence: "Availability", user: "User account", timeout: "The server did not answer. Try again.",
       back: "Back to the list", from: "From", to: "To",
+      outcome_resolved: "Resolved", outcome_answered: "Answered", outcome_refund: "Refund", outcome_replacement: "Replacement",
+      outcome_escalated: "Escalated", outcome_no_reply: "No reply", outcome_spam: "Spam",
       loginFailed: "Wrong username or password.", logout: "Log out", online: "Online", away: "Away",
       sound: "Sound", desktopNotifications: "Desktop alerts", queue: "Waiting", mine: "My conversations",
       history: "History", empty: "Claim a conversation from the queue (Alt+C).", claim: "Claim",
@@ -45,6 +47,8 @@
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       uiLanguage: "表示言語", presence: "対応状況", user: "会員アカウント", timeout: "サーバーから応答がありません。もう一度お試しください。",
       back: "一覧に戻る", from: "開始日", to: "終了日",
+      outcome_resolved: "解決", outcome_answered: "回答済み", outcome_refund: "返金", outcome_replacement: "交換",
+      outcome_escalated: "エスカレーション", outcome_no_reply: "返信なし", outcome_spam: "スパム",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
       history: "履歴", empty: "待機中の会話を引き受けてください（Alt+C）。", claim: "引き受ける",
@@ -127,6 +131,9 @@
   if (!I18N[prefs.lang]) prefs.lang = "en";  // a choice saved by a build that knew other languages
   function savePrefs() { localStorage.setItem(PREFS_KEY, JSON.stringify(prefs)); }
   function t(key, values) { return format((I18N[prefs.lang] || I18N.en)[key] || I18N.en[key] || key, values || {}); }
+
+  /** An outcome's name in the console language (an outcome this build does not know: as stored). */
+  function outcomeName(name) { return I18N.en["outcome_" + name] ? t("outcome_" + name) : name; }
 
   function applyStrings() {
     document.documentElement.lang = prefs.lang;
@@ -294,7 +301,7 @@
       handback.addEventListener("click", () => desk.finish("handback", this.id));
       const outcome = el("select", "outcome");
       outcome.setAttribute("aria-label", t("outcome"));
-      OUTCOMES.forEach((name) => { const o = el("option", "", name); o.value = name; outcome.append(o); });
+      OUTCOMES.forEach((name) => { const o = el("option", "", t("outcome_" + name)); o.value = name; outcome.append(o); });
       const resolve = el("button", "resolve primary", t("resolve"));
       resolve.type = "button";
       resolve.addEventListener("click", () => desk.finish("resolve", this.id, { outcome: outcome.value }));
@@ -796,7 +803,7 @@
         row.tabIndex = 0;
         row.dataset.id = c.conversation_id;
         for (const value of [new Date(c.created_at * 1000).toLocaleString(), c.language || "?", c.first_message || "",
-          c.outcome || c.state, c.messages, (c.tags || []).join(", ")]) row.append(el("td", "", value));
+          c.outcome ? outcomeName(c.outcome) : c.state, c.messages, (c.tags || []).join(", ")]) row.append(el("td", "", value));
         row.addEventListener("click", () => this.open(c.conversation_id));
         row.addEventListener("keydown", (e) => { if (e.key === "Enter") this.open(c.conversation_id); });
         rows.append(row);
@@ -967,7 +974,7 @@
     $("#shopper-form .delete-shopper").addEventListener("click", () => admin.deleteShopper());
     $("#audit-form").addEventListener("submit", (event) => admin.audit(event));
     const outcomes = $("#search [name=outcome]");
-    OUTCOMES.forEach((name) => { const o = el("option", "", name); o.value = name; outcomes.append(o); });
+    OUTCOMES.forEach((name) => { const o = el("option", "", t("outcome_" + name)); o.value = name; o.dataset.i18n = "outcome_" + name; outcomes.append(o); });
     document.addEventListener("keydown", (event) => {
       if (!event.altKey || !session.agent) return;
       const key = event.key.toLowerCase();
