@@ -170,3 +170,43 @@ async def test_widget_showing_its_place_in_the_queue(browser, server):
     await page.locator(f"{WIDGET} p.queue", has_text="in line").wait_for(timeout=30000)
     await assert_accessible(page)
     await agent.close()
+
+
+async def claimed_in_console(browser, server, username: str, **context_options):
+    """A shopper handed off and the console (``context_options``: locale, viewport...) with it claimed."""
+    add_agent(server.var_dir, username, f"{username}-password-1", languages="en")
+    shop = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/")
+    await shop.locator(f"{WIDGET} button.launcher").click()
+    box = shop.locator(f"{WIDGET} textarea")
+    await box.fill("I want to talk to a real person")
+    await box.press("Enter")
+    await shop.locator(f"{WIDGET} .msg.system").first.wait_for(timeout=30000)
+    session_id = await shop.evaluate("JSON.parse(localStorage.getItem('crossdesk.session'))")
+    page = await open_page(await browser.new_context(bypass_csp=True, **context_options), server.url + "/console")
+    await page.fill("#login-form [name=username]", username)
+    await page.fill("#login-form [name=password]", f"{username}-password-1")
+    await page.click("#login-form button[type=submit]")
+    claim = page.locator(f"#queue li[data-id='{session_id}'] button.claim")
+    await claim.wait_for(timeout=30000)
+    return page, claim, page.locator(f".conversation[data-id='{session_id}']")
+
+
+async def test_console_in_korean_with_a_claimed_conversation_open(browser, server):
+    """The queue and a conversation in Korean (the browser's language); <html lang> follows."""
+    page, claim, view = await claimed_in_console(browser, server, "kora", locale="ko-KR")
+    assert await page.evaluate("document.documentElement.lang") == "ko"
+    await assert_accessible(page)
+    await claim.click()
+    await view.locator(".transcript .msg").first.wait_for()
+    await assert_accessible(page)
+
+
+async def test_console_on_a_phone_queue_and_conversation(browser, server):
+    """390 x 844: the queue list, then the claimed conversation full width."""
+    page, claim, view = await claimed_in_console(browser, server, "phoebe", locale="en-US",
+                                                 viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    await assert_accessible(page)
+    await claim.tap()
+    await view.locator(".transcript .msg").first.wait_for()
+    await screenshot(page, "console-accessibility-phone")
+    await assert_accessible(page)

@@ -15,6 +15,10 @@
 
   const I18N = {
     en: { appName: "Crossdesk console", username: "Username", password: "Password", login: "Log in",
+      uiLanguage: "Console language", presence: "Availability", user: "User account", timeout: "The server did not answer. Try again.",
+      back: "Back to the list", from: "From", to: "To",
+      outcome_resolved: "Resolved", outcome_answered: "Answered", outcome_refund: "Refund", outcome_replacement: "Replacement",
+      outcome_escalated: "Escalated", outcome_no_reply: "No reply", outcome_spam: "Spam",
       loginFailed: "Wrong username or password.", logout: "Log out", online: "Online", away: "Away",
       sound: "Sound", desktopNotifications: "Desktop alerts", queue: "Waiting", mine: "My conversations",
       history: "History", empty: "Claim a conversation from the queue (Alt+C).", claim: "Claim",
@@ -41,6 +45,10 @@
       translationFailed: "Translation failed ({error}): your reply will go out as written unless you change it here.",
       dashboard: "Dashboard", tickets: "Tickets", ticketAlerts: "Ticket alerts", team: "Team" },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
+      uiLanguage: "表示言語", presence: "対応状況", user: "会員アカウント", timeout: "サーバーから応答がありません。もう一度お試しください。",
+      back: "一覧に戻る", from: "開始日", to: "終了日",
+      outcome_resolved: "解決", outcome_answered: "回答済み", outcome_refund: "返金", outcome_replacement: "交換",
+      outcome_escalated: "エスカレーション", outcome_no_reply: "返信なし", outcome_spam: "スパム",
       loginFailed: "ユーザー名またはパスワードが違います。", logout: "ログアウト", online: "対応可能", away: "離席中",
       sound: "通知音", desktopNotifications: "デスクトップ通知", queue: "待機中", mine: "担当中の会話",
       history: "履歴", empty: "待機中の会話を引き受けてください（Alt+C）。", claim: "引き受ける",
@@ -67,6 +75,7 @@
       translationFailed: "翻訳できませんでした（{error}）。ここで書き換えない限り、入力したとおりに送信されます。",
       dashboard: "ダッシュボード", tickets: "チケット", ticketAlerts: "チケットの通知", team: "チーム" },
   };
+  if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "console");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
 
   const $ = (selector, root) => (root || document).querySelector(selector);
   function el(tag, className, text) {
@@ -109,17 +118,40 @@
       return "";
     }
   }
+  /** The console language the agent's browser asks for (English when none of ours fits). */
+  function browserLanguage() {
+    const wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    if (window.CrossdeskI18n) return window.CrossdeskI18n.pick(wanted);
+    return (navigator.language || "en").startsWith("ja") ? "ja" : "en";
+  }
   function newId() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 10); }
 
-  const prefs = Object.assign({ lang: (navigator.language || "en").startsWith("ja") ? "ja" : "en", sound: false, desktop: false },
+  const prefs = Object.assign({ lang: browserLanguage(), sound: false, desktop: false },
     JSON.parse(localStorage.getItem(PREFS_KEY) || "{}"));
+  if (!I18N[prefs.lang]) prefs.lang = "en";  // a choice saved by a build that knew other languages
   function savePrefs() { localStorage.setItem(PREFS_KEY, JSON.stringify(prefs)); }
   function t(key, values) { return format((I18N[prefs.lang] || I18N.en)[key] || I18N.en[key] || key, values || {}); }
+
+  /** An outcome's name in the console language (an outcome this build does not know: as stored). */
+  function outcomeName(name) { return I18N.en["outcome_" + name] ? t("outcome_" + name) : name; }
 
   function applyStrings() {
     document.documentElement.lang = prefs.lang;
     document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
     document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.i18nPlaceholder); });
+    document.querySelectorAll("[data-i18n-label]").forEach((node) => { node.setAttribute("aria-label", t(node.dataset.i18nLabel)); });
+  }
+
+  /**
+   * On a phone (console.css, max-width 700px) one pane fills the screen: "list" (queue and my
+   * conversations) or "workspace" (a conversation, history, tickets...); wider screens show both.
+   */
+  function showPane(pane) {
+    $("#app").dataset.pane = pane;
+    if (pane === "list") {
+      const back = $("#mine li.active") || $("#queue button.claim") || $("#presence");
+      if (back && back.offsetParent !== null) back.focus();
+    }
   }
 
   function toast(message) {
@@ -270,7 +302,7 @@
       handback.addEventListener("click", () => desk.finish("handback", this.id));
       const outcome = el("select", "outcome");
       outcome.setAttribute("aria-label", t("outcome"));
-      OUTCOMES.forEach((name) => { const o = el("option", "", name); o.value = name; outcome.append(o); });
+      OUTCOMES.forEach((name) => { const o = el("option", "", t("outcome_" + name)); o.value = name; outcome.append(o); });
       const resolve = el("button", "resolve primary", t("resolve"));
       resolve.type = "button";
       resolve.addEventListener("click", () => desk.finish("resolve", this.id, { outcome: outcome.value }));
@@ -318,7 +350,7 @@
       const contact = b.context && b.context.contact;
       if (contact) item(t("contact"), contact.name ? `${contact.name} <${contact.email}>` : contact.email);
       const user = b.context && b.context.user;
-      if (user) item("User", [user.name, user.email, user.id].filter(Boolean).join(" · "));
+      if (user) item(t("user"), [user.name, user.email, user.id].filter(Boolean).join(" · "));
       if (b.recent_intents && b.recent_intents.length) {
         list.append(el("dt", "", t("intents")));
         for (const intent of b.recent_intents.slice().reverse()) {
@@ -399,10 +431,12 @@
       this.translationWarning = el("div", "translation-warning");
       this.translationWarning.setAttribute("role", "status");
       const send = el("button", "send primary", t("send"));
+      this.sendButton = send;
       send.type = "button";
       send.addEventListener("click", () => this.submit());
       const row = el("div", "row");
       const attach = el("button", "attach", t("attach"));
+      this.attachButton = attach;
       attach.type = "button";
       const picker = el("input");
       picker.type = "file";
@@ -413,6 +447,20 @@
       row.append(send, attach, picker, this.previewNote);
       box.append(this.translationWarning, this.cannedSearch, this.cannedList, this.input, this.preview, row);
       return box;
+    }
+
+    /** Redraws this view's own labels in the console language the agent just picked (the transcript stays). */
+    relabel() {
+      this.renderHeader();
+      this.renderContext();
+      this.renderTranslationWarning();
+      this.sendButton.textContent = t("send");
+      this.attachButton.textContent = t("attach");
+      this.cannedSearch.placeholder = t("canned");
+      this.cannedSearch.setAttribute("aria-label", t("canned"));
+      this.input.placeholder = t("reply");
+      this.input.setAttribute("aria-label", t("reply"));
+      this.preview.setAttribute("aria-label", t("preview"));
     }
 
     /** Send a photo or PDF to the shopper (``POST /api/attachments``, the session cookie authorises it). */
@@ -554,7 +602,7 @@
       return new Promise((resolve) => {
         if (!this.socket) return resolve(null);
         this.socket.timeout(10000).emit(event, payload, (error, ack) => {
-          if (error) { toast("timeout"); return resolve(null); }
+          if (error) { toast(t("timeout")); return resolve(null); }
           if (ack && ack.ok === false && ack.error === "session_ended") return resolve(ack);  // crossdesk:error says why
           if (ack && ack.ok === false) toast(ack.error === "already_claimed" ? t("claimed") : ack.error === "limit_reached" ? t("limit") : ack.message);
           resolve(ack);
@@ -642,6 +690,7 @@
       $("#admin").hidden = true;
       $("#dashboard").hidden = true;
       tickets.hide();
+      showPane("workspace");
       this.active = id;
       sessionStorage.setItem(ACTIVE_KEY, id);
       for (const [key, view] of this.open) view.root.hidden = key !== id;
@@ -660,7 +709,7 @@
       const view = this.open.get(id);
       if (view) view.root.remove();
       this.open.delete(id);
-      if (this.active === id) { this.active = null; const first = this.open.keys().next().value; if (first) this.show(first); }
+      if (this.active === id) { this.active = null; const first = this.open.keys().next().value; if (first) this.show(first); else showPane("list"); }
       this.renderMine();
     },
 
@@ -729,6 +778,7 @@
       $("#admin").hidden = true;
       $("#history").hidden = false;
       $("#dashboard").hidden = true;
+      showPane("workspace");
       tickets.hide();
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
@@ -754,7 +804,7 @@
         row.tabIndex = 0;
         row.dataset.id = c.conversation_id;
         for (const value of [new Date(c.created_at * 1000).toLocaleString(), c.language || "?", c.first_message || "",
-          c.outcome || c.state, c.messages, (c.tags || []).join(", ")]) row.append(el("td", "", value));
+          c.outcome ? outcomeName(c.outcome) : c.state, c.messages, (c.tags || []).join(", ")]) row.append(el("td", "", value));
         row.addEventListener("click", () => this.open(c.conversation_id));
         row.addEventListener("keydown", (e) => { if (e.key === "Enter") this.open(c.conversation_id); });
         rows.append(row);
@@ -801,6 +851,7 @@
       $("#dashboard").hidden = true;
       tickets.hide();
       $("#admin").hidden = false;
+      showPane("workspace");
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
       desk.renderMine();
@@ -873,6 +924,7 @@
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
       tickets.hide();
+      showPane("workspace");
       window.CrossdeskDashboard.open({ request: (path) => api.call(path), lang: prefs.lang });  // shows #dashboard at once
       desk.renderMine();
     },
@@ -886,6 +938,7 @@
       $("#dashboard").hidden = true;
       for (const view of desk.open.values()) view.root.hidden = true;
       desk.active = null;
+      showPane("workspace");
       window.CrossdeskTickets.open({ request: (path, options) => api.call(path, options), lang: prefs.lang,
         agent: session.agent });
       desk.renderMine();
@@ -912,6 +965,7 @@
     $("#presence").addEventListener("change", (event) => desk.setPresence(event.target.value));
     $("#ui-language").value = prefs.lang;
     $("#ui-language").addEventListener("change", (event) => { prefs.lang = event.target.value; savePrefs(); applyStrings(); desk.renderQueue();
+      for (const view of desk.open.values()) view.relabel();
       if (window.CrossdeskDashboard) window.CrossdeskDashboard.setLanguage(prefs.lang);
       if (window.CrossdeskTickets) window.CrossdeskTickets.setLanguage(prefs.lang);
       if (window.CrossdeskNotes) window.CrossdeskNotes.setLanguage(prefs.lang);
@@ -923,6 +977,7 @@
       prefs.desktop = (await Notification.requestPermission()) === "granted";
       savePrefs();
     });
+    $("#back").addEventListener("click", () => showPane("list"));  // phones: back to the queue
     $("#show-history").addEventListener("click", () => history.show());
     $("#show-dashboard").addEventListener("click", () => dashboard.show());
     $("#show-tickets").addEventListener("click", () => tickets.show());
@@ -934,7 +989,7 @@
     $("#shopper-form .delete-shopper").addEventListener("click", () => admin.deleteShopper());
     $("#audit-form").addEventListener("submit", (event) => admin.audit(event));
     const outcomes = $("#search [name=outcome]");
-    OUTCOMES.forEach((name) => { const o = el("option", "", name); o.value = name; outcomes.append(o); });
+    OUTCOMES.forEach((name) => { const o = el("option", "", t("outcome_" + name)); o.value = name; o.dataset.i18n = "outcome_" + name; outcomes.append(o); });
     document.addEventListener("keydown", (event) => {
       if (!event.altKey || !session.agent) return;
       const key = event.key.toLowerCase();

@@ -58,6 +58,7 @@
       r1: "1", r2: "2", r3: "3", r4: "4", r5: "5",
     },
   };
+  if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "dashboard");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
 
   let lang = "en";
   // How the dashboard calls the API: the console's own request function (session cookie, logs out on 401).

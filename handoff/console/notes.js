@@ -34,6 +34,7 @@
       outcome: "結果", open: "開く", delete: "削除", deleteMacro: "定型文 {title} を削除", deleted: "定型文を削除しました。",
     },
   };
+  if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "notes");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
   const LANGUAGES = ["en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es"];
   const VARIABLES = ["shopper_name", "destination", "order_id", "days_min", "days_max", "dispatch_days", "fee",
     "free_over", "methods", "vat", "threshold", "return_days", "refund_days", "tracking_url"];

@@ -47,6 +47,7 @@
       followUpDone: "{ref} を作成しました（期限 {when}）。", followUpExists: "すでに {ref} があります（期限 {when}）。",
     },
   };
+  if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "tickets");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
   const STATUSES = ["open", "pending", "solved"];
   const PRIORITIES = ["low", "normal", "high", "urgent"];
   const VIEWS = ["mine", "unassigned", "due_soon", "overdue", "all"];
@@ -71,7 +72,7 @@
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
   }
-  function when(ts) { return new Date(ts * 1000).toLocaleString(lang === "ja" ? "ja-JP" : "en-GB", { dateStyle: "short", timeStyle: "short" }); }
+  function when(ts) { return new Date(ts * 1000).toLocaleString(lang === "en" ? "en-GB" : lang, { dateStyle: "short", timeStyle: "short" }); }
   function option(value, label) { const o = el("option", "", label); o.value = value; return o; }
   async function call(path, method, body) {
     const response = await request(path, body === undefined ? { method: method || "GET" }
