@@ -1,7 +1,7 @@
 """The console's strings in all eight languages: every language has every English key with the same
 {placeholders} (in-process, Node evaluates the real tables), and the browser language picks the right one.
 
-When a module gains English keys (console.js, notes.js, tickets.js, dashboard.js), the failure names each
+When a module gains English keys (console.js, notes.js, tickets.js, dashboard.js, team.js), the failure names each
 language and key still to translate in handoff/console/i18n.js (Japanese: in the module's own table).
 """
 
@@ -17,7 +17,7 @@ import pytest
 from tests.support import ROOT
 
 CONSOLE = ROOT / "handoff" / "console"
-MODULES = {"console": "console.js", "notes": "notes.js", "tickets": "tickets.js", "dashboard": "dashboard.js"}
+MODULES = {"console": "console.js", "notes": "notes.js", "tickets": "tickets.js", "dashboard": "dashboard.js", "team": "team.js"}
 LANGUAGES = ["en", "ja", "zh-CN", "zh-TW", "ko", "fr", "de", "es"]
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="no node")

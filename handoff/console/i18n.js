@@ -16,7 +16,8 @@
 
   const STRINGS = {
     "zh-CN": {
-      console: { appName: "Crossdesk 客服台", username: "用户名", password: "密码", login: "登录",
+      team: { team: "团队", newAgent: "添加客服", username: "用户名", displayName: "显示名称", password: "密码", languages: "语言", skills: "技能", role: "角色", create: "添加", status: "状态", actions: "操作", listHint: "用逗号分隔：语言如 en, ja, zh-TW；技能如 payments, returns, product。", online: "在线，{n} 个会话", offline: "离线", deactivated: "已停用", edit: "编辑", save: "保存", cancel: "取消", deactivate: "停用", reactivate: "重新启用", resetPassword: "重置密码", newPassword: "新密码", editing: "编辑 {name}", created: "{name} 现在可以登录了。", saved: "已保存 {name}。", deactivatedDone: "已停用 {name}；已断开 {n} 个打开的控制台。", reactivatedDone: "{name} 可以重新登录了。", passwordDone: "已为 {name} 设置新密码；其打开的控制台需要重新登录。", confirmDeactivate: "停用 {name}？对方会立即退出登录，其会话将回到等待队列。", failed: "未完成：{message}", agent: "客服", content: "内容", admin: "管理员", loading: "加载中…" },
+      console: { team: "团队", appName: "Crossdesk 客服台", username: "用户名", password: "密码", login: "登录",
         loginFailed: "用户名或密码错误。", logout: "退出登录", online: "在线", away: "离开",
         sound: "提示音", desktopNotifications: "桌面通知", queue: "等待中", mine: "我的会话",
         history: "历史记录", empty: "从等待队列中接入一个会话（Alt+C）。", claim: "接入",
@@ -96,7 +97,8 @@
         r1: "1", r2: "2", r3: "3", r4: "4", r5: "5" },
     },
     "zh-TW": {
-      console: { appName: "Crossdesk 客服主控台", username: "使用者名稱", password: "密碼", login: "登入",
+      team: { team: "團隊", newAgent: "新增客服", username: "使用者名稱", displayName: "顯示名稱", password: "密碼", languages: "語言", skills: "技能", role: "角色", create: "新增", status: "狀態", actions: "操作", listHint: "以逗號分隔：語言如 en, ja, zh-TW；技能如 payments, returns, product。", online: "在線，{n} 個對話", offline: "離線", deactivated: "已停用", edit: "編輯", save: "儲存", cancel: "取消", deactivate: "停用", reactivate: "重新啟用", resetPassword: "重設密碼", newPassword: "新密碼", editing: "編輯 {name}", created: "{name} 現在可以登入了。", saved: "已儲存 {name}。", deactivatedDone: "已停用 {name}；已中斷 {n} 個開啟中的主控台。", reactivatedDone: "{name} 可以再次登入了。", passwordDone: "已為 {name} 設定新密碼；其開啟中的主控台需要重新登入。", confirmDeactivate: "要停用 {name} 嗎？對方會立即被登出，負責中的對話會回到等候佇列。", failed: "未完成：{message}", agent: "客服", content: "內容", admin: "管理員", loading: "載入中…" },
+      console: { team: "團隊", appName: "Crossdesk 客服主控台", username: "使用者名稱", password: "密碼", login: "登入",
         loginFailed: "使用者名稱或密碼錯誤。", logout: "登出", online: "上線", away: "暫離",
         sound: "提示音", desktopNotifications: "桌面通知", queue: "等候中", mine: "我的對話",
         history: "歷史紀錄", empty: "從等候佇列中接手一個對話（Alt+C）。", claim: "接手",
@@ -176,7 +178,8 @@
         r1: "1", r2: "2", r3: "3", r4: "4", r5: "5" },
     },
     ko: {
-      console: { appName: "Crossdesk 상담 콘솔", username: "사용자 이름", password: "비밀번호", login: "로그인",
+      team: { team: "팀", newAgent: "상담원 추가", username: "사용자 이름", displayName: "표시 이름", password: "비밀번호", languages: "언어", skills: "기술", role: "역할", create: "추가", status: "상태", actions: "작업", listHint: "쉼표로 구분: 언어는 en, ja, zh-TW 등, 기술은 payments, returns, product 등.", online: "온라인, 대화 {n}건", offline: "오프라인", deactivated: "비활성화됨", edit: "편집", save: "저장", cancel: "취소", deactivate: "비활성화", reactivate: "다시 활성화", resetPassword: "비밀번호 재설정", newPassword: "새 비밀번호", editing: "{name} 편집", created: "이제 {name} 님이 로그인할 수 있습니다.", saved: "{name} 님을 저장했습니다.", deactivatedDone: "{name} 님을 비활성화했습니다. 열려 있던 콘솔 {n}개의 연결을 끊었습니다.", reactivatedDone: "{name} 님이 다시 로그인할 수 있습니다.", passwordDone: "{name} 님의 새 비밀번호를 설정했습니다. 열려 있던 콘솔은 다시 로그인해야 합니다.", confirmDeactivate: "{name} 님을 비활성화할까요? 즉시 로그아웃되고 담당 중인 대화는 대기열로 돌아갑니다.", failed: "완료하지 못했습니다: {message}", agent: "상담원", content: "콘텐츠", admin: "관리자", loading: "불러오는 중…" },
+      console: { team: "팀", appName: "Crossdesk 상담 콘솔", username: "사용자 이름", password: "비밀번호", login: "로그인",
         loginFailed: "사용자 이름 또는 비밀번호가 올바르지 않습니다.", logout: "로그아웃", online: "상담 가능", away: "자리 비움",
         sound: "알림음", desktopNotifications: "데스크톱 알림", queue: "대기 중", mine: "내 상담",
         history: "기록", empty: "대기열에서 상담을 가져오세요 (Alt+C).", claim: "상담 시작",
@@ -256,7 +259,8 @@
         r1: "1", r2: "2", r3: "3", r4: "4", r5: "5" },
     },
     fr: {
-      console: { appName: "Console Crossdesk", username: "Identifiant", password: "Mot de passe", login: "Se connecter",
+      team: { team: "Équipe", newAgent: "Nouvel agent", username: "Nom d’utilisateur", displayName: "Nom affiché", password: "Mot de passe", languages: "Langues", skills: "Compétences", role: "Rôle", create: "Créer", status: "Statut", actions: "Actions", listHint: "Séparées par des virgules : langues comme en, ja, zh-TW ; compétences comme payments, returns, product.", online: "en ligne, {n} conversation(s)", offline: "hors ligne", deactivated: "désactivé", edit: "Modifier", save: "Enregistrer", cancel: "Annuler", deactivate: "Désactiver", reactivate: "Réactiver", resetPassword: "Réinitialiser le mot de passe", newPassword: "Nouveau mot de passe", editing: "Modifier {name}", created: "{name} peut maintenant se connecter.", saved: "{name} enregistré.", deactivatedDone: "{name} est désactivé ; {n} console(s) ouverte(s) déconnectée(s).", reactivatedDone: "{name} peut de nouveau se connecter.", passwordDone: "Nouveau mot de passe défini pour {name} ; ses consoles ouvertes doivent se reconnecter.", confirmDeactivate: "Désactiver {name} ? La personne est déconnectée immédiatement et ses conversations retournent dans la file d’attente.", failed: "Échec : {message}", agent: "Agent", content: "Contenu", admin: "Administrateur", loading: "Chargement…" },
+      console: { team: "Équipe", appName: "Console Crossdesk", username: "Identifiant", password: "Mot de passe", login: "Se connecter",
         loginFailed: "Identifiant ou mot de passe incorrect.", logout: "Se déconnecter", online: "Disponible", away: "Absent",
         sound: "Son", desktopNotifications: "Alertes sur le bureau", queue: "En attente", mine: "Mes conversations",
         history: "Historique", empty: "Prenez une conversation dans la file d'attente (Alt+C).", claim: "Prendre",
@@ -336,7 +340,8 @@
         r1: "1", r2: "2", r3: "3", r4: "4", r5: "5" },
     },
     de: {
-      console: { appName: "Crossdesk-Konsole", username: "Benutzername", password: "Passwort", login: "Anmelden",
+      team: { team: "Team", newAgent: "Neuer Agent", username: "Benutzername", displayName: "Anzeigename", password: "Passwort", languages: "Sprachen", skills: "Fähigkeiten", role: "Rolle", create: "Anlegen", status: "Status", actions: "Aktionen", listHint: "Durch Kommas getrennt: Sprachen wie en, ja, zh-TW; Fähigkeiten wie payments, returns, product.", online: "online, {n} Gespräch(e)", offline: "offline", deactivated: "deaktiviert", edit: "Bearbeiten", save: "Speichern", cancel: "Abbrechen", deactivate: "Deaktivieren", reactivate: "Wieder aktivieren", resetPassword: "Passwort zurücksetzen", newPassword: "Neues Passwort", editing: "{name} bearbeiten", created: "{name} kann sich jetzt anmelden.", saved: "{name} gespeichert.", deactivatedDone: "{name} ist deaktiviert; {n} offene Konsole(n) getrennt.", reactivatedDone: "{name} kann sich wieder anmelden.", passwordDone: "Neues Passwort für {name} gesetzt; offene Konsolen müssen sich neu anmelden.", confirmDeactivate: "{name} deaktivieren? Die Person wird sofort abgemeldet, ihre Gespräche kommen zurück in die Warteschlange.", failed: "Nicht erledigt: {message}", agent: "Agent", content: "Inhalte", admin: "Admin", loading: "Wird geladen…" },
+      console: { team: "Team", appName: "Crossdesk-Konsole", username: "Benutzername", password: "Passwort", login: "Anmelden",
         loginFailed: "Benutzername oder Passwort ist falsch.", logout: "Abmelden", online: "Verfügbar", away: "Abwesend",
         sound: "Ton", desktopNotifications: "Desktop-Benachrichtigungen", queue: "Wartend", mine: "Meine Gespräche",
         history: "Verlauf", empty: "Übernehmen Sie ein Gespräch aus der Warteschlange (Alt+C).", claim: "Übernehmen",
@@ -416,7 +421,8 @@
         r1: "1", r2: "2", r3: "3", r4: "4", r5: "5" },
     },
     es: {
-      console: { appName: "Consola de Crossdesk", username: "Usuario", password: "Contraseña", login: "Iniciar sesión",
+      team: { team: "Equipo", newAgent: "Nuevo agente", username: "Usuario", displayName: "Nombre visible", password: "Contraseña", languages: "Idiomas", skills: "Habilidades", role: "Rol", create: "Crear", status: "Estado", actions: "Acciones", listHint: "Separados por comas: idiomas como en, ja, zh-TW; habilidades como payments, returns, product.", online: "en línea, {n} conversación(es)", offline: "desconectado", deactivated: "desactivado", edit: "Editar", save: "Guardar", cancel: "Cancelar", deactivate: "Desactivar", reactivate: "Reactivar", resetPassword: "Restablecer contraseña", newPassword: "Nueva contraseña", editing: "Editar a {name}", created: "{name} ya puede iniciar sesión.", saved: "{name} guardado.", deactivatedDone: "{name} está desactivado; {n} consola(s) abierta(s) desconectada(s).", reactivatedDone: "{name} puede volver a iniciar sesión.", passwordDone: "Nueva contraseña para {name}; sus consolas abiertas deben volver a iniciar sesión.", confirmDeactivate: "¿Desactivar a {name}? Se cierra su sesión de inmediato y sus conversaciones vuelven a la cola.", failed: "No se pudo: {message}", agent: "Agente", content: "Contenido", admin: "Administrador", loading: "Cargando…" },
+      console: { team: "Equipo", appName: "Consola de Crossdesk", username: "Usuario", password: "Contraseña", login: "Iniciar sesión",
         loginFailed: "Usuario o contraseña incorrectos.", logout: "Cerrar sesión", online: "Disponible", away: "Ausente",
         sound: "Sonido", desktopNotifications: "Avisos de escritorio", queue: "En espera", mine: "Mis conversaciones",
         history: "Historial", empty: "Atiende una conversación de la cola (Alt+C).", claim: "Atender",

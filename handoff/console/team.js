@@ -33,6 +33,7 @@
       failed: "できませんでした：{message}", agent: "担当者", content: "コンテンツ", admin: "管理者", loading: "読み込み中…",
     },
   };
+  if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "team");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
 
   let lang = "en";
   let request = null;  // (path, options) -> fetch Response, from console.js
