@@ -13,7 +13,7 @@ import socketio
 from tests.studio_content import copy_content, git
 from tests.support import AgentClient, ServerProcess, Shopper, add_agent, login
 
-FALLBACK = "the thing with the stuff"  # nlu_fallback (0.25) with the repository's model
+FALLBACK = "something something"  # nlu_fallback with the repository's model (vague "the thing with the stuff" became product_question)
 OUT_OF_SCOPE = "can you recommend a good sushi restaurant"
 LOW_CONFIDENCE = "when is the parcel coming to Peru"  # shipping_time at ~0.53
 HUMAN = "I want to talk to a human"
