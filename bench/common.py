@@ -60,9 +60,9 @@ class Client:
         self.session_id = data
         self._confirmed.set()
 
-    async def connect(self) -> None:
+    async def connect(self, locale: Optional[str] = None) -> None:
         await self.sio.connect(self.url, transports=["websocket"])
-        await self.sio.emit("session_request", {"session_id": None})
+        await self.sio.emit("session_request", {"session_id": None, **({"locale": locale} if locale else {})})
         await asyncio.wait_for(self._confirmed.wait(), 30)
 
     async def exchange(self, text: str, timeout: float = 60) -> float:

@@ -95,7 +95,7 @@ async def measure(model: Path, work: Path, shoppers: int, think: float, idle_sec
         clicked = time.perf_counter()
         api(url, "/api/studio/training", token, "POST")
         probe = Client(url)
-        await probe.connect()
+        await probe.connect(locale="en")  # (without a locale "zorblat frimble" is detected as Romanian: fallback)
         answered_at = None
         seen: dict = {}  # job state -> seconds after the click when the poll first saw it
         while time.perf_counter() - clicked < 1800:
