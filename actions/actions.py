@@ -285,13 +285,8 @@ class TaxRefund(FactAction):
             return "utter_tax_refund_generic", {}
         duties = dest.get("duties") or {}
         vat = (duties.get("vat_i18n") or {}).get(language) or duties.get("vat", "")
-        refund = duties.get("refund") or ("with_return" if duties.get("model") == "ddp" else "claim")
-        if refund == "with_return":
-            return "utter_tax_refund_with_return", {"vat": vat, "refund_days": self.facts.policies["refund_days"]}
-        if refund == "claim":
-            days = duties.get("refund_days") or self.facts.default.get("duties", {}).get("refund_days") or 30
-            return "utter_tax_refund_claim", {"vat": vat, "refund_days": days}
-        return "utter_tax_refund_none", {"vat": vat}
+        refund, days = self.facts.tax_refund(dest)
+        return f"utter_tax_refund_{refund}", {"vat": vat, **({"refund_days": days} if days is not None else {})}
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         """The destination's answer; the export rule before a question (it must stay the last message)."""

@@ -274,6 +274,20 @@ class StoreFacts:
         known = self.destinations.get(code.upper())
         return {**self.default, **known} if known else None
 
+    def tax_refund(self, destination: dict) -> tuple[str, Optional[int]]:
+        """How import taxes and duties come back on a return to ``destination``, and in how many days.
+
+        ``with_return`` (paid at checkout, refunded with the item: the shop's refund days), ``claim``
+        (paid on delivery: claimed from customs with our documents) or ``none``.
+        """
+        duties = destination.get("duties") or {}
+        refund = duties.get("refund") or ("with_return" if duties.get("model") == "ddp" else "claim")
+        if refund == "with_return":
+            return refund, self.policies.get("refund_days")
+        if refund == "claim":
+            return refund, duties.get("refund_days") or self.default.get("duties", {}).get("refund_days") or 30
+        return refund, None
+
     def destination_or_default(self, code: Optional[str]) -> Optional[dict]:
         """Facts for a destination: its own, the default for one we ship to without a list entry
         (answers then name the country instead of asking for it again), None without a destination."""

@@ -18,6 +18,7 @@ _APOLOGIES = {"utter_out_of_scope"}
 # Answers that exist per destination and as a "tell me your country" fallback (``<name>_generic``).
 _PER_DESTINATION = ("utter_shipping_time", "utter_shipping_cost", "utter_payment_methods")
 _DUTIES = ("utter_customs_duties_ddp", "utter_customs_duties_ddu")
+_TAX_REFUNDS = ("with_return", "claim", "none")  # utter_tax_refund_<one of these>, per destination
 
 
 def generic_values(facts: StoreFacts) -> dict:
@@ -51,9 +52,17 @@ def destination_values(facts: StoreFacts, country: str, country_name: str, langu
                   vat=(duties.get("vat_i18n") or {}).get(language) or duties.get("vat", ""),
                   threshold=duties.get("threshold", ""))
     other_duties = "utter_customs_duties_ddu" if duties.get("model") == "ddp" else "utter_customs_duties_ddp"
+    refund, _ = facts.tax_refund(dest)
     unfit = {f"{name}_generic" for name in _PER_DESTINATION} | {
-        "utter_customs_duties_generic", other_duties, "utter_shipping_destinations", "utter_shipping_destinations_no"}
+        "utter_customs_duties_generic", other_duties, "utter_shipping_destinations", "utter_shipping_destinations_no",
+        *(f"utter_tax_refund_{other}" for other in (*_TAX_REFUNDS, "generic") if other != refund)}
     return values, unfit
+
+
+def own_values(facts: StoreFacts, key: str, destination: Optional[tuple[str, str]]) -> dict:
+    """Values one answer fills differently from the rest: the days of a tax claim at customs."""
+    dest = facts.destination(destination[0]) if destination and key == "utter_tax_refund_claim" else None
+    return {"refund_days": facts.tax_refund(dest)[1]} if dest is not None else {}
 
 
 def canned_answers(nlg: MultilingualNLG, facts: StoreFacts, language: str, query: Optional[str] = None,
@@ -76,7 +85,7 @@ def canned_answers(nlg: MultilingualNLG, facts: StoreFacts, language: str, query
         variations = nlg.variations(key, language)
         if not variations or not placeholders(variations[0].get("text") or "") <= set(values):
             continue
-        text = render(variations[0], values).get("text") or ""
+        text = render(variations[0], {**values, **own_values(facts, key, destination)}).get("text") or ""
         if query and query.lower() not in (text + " " + key).lower():
             continue
         answers.append({"key": key, "text": text})
