@@ -113,7 +113,7 @@ async def test_console_ticket_view(browser, server):
 
 async def test_console_desk_notes_macro_list_and_history_tags(browser, server):
     """notes.js: the notes and tags panel with a customer, the macro list open, the history's tag column."""
-    add_agent(server.var_dir, "nora", "nora-password-1", languages="en")
+    add_agent(server.var_dir, "noemi", "noemi-password-1", languages="en")
     shop = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/")
     await shop.locator(f"{WIDGET} button.launcher").click()
     await shop.evaluate("() => window.Crossdesk.setUser({id: 'c-1', name: 'Nia', email: 'nia@example.com'})")
@@ -124,8 +124,8 @@ async def test_console_desk_notes_macro_list_and_history_tags(browser, server):
     session_id = await shop.evaluate("JSON.parse(localStorage.getItem('crossdesk.session'))")
 
     page = await open_page(await browser.new_context(locale="en-US", bypass_csp=True), server.url + "/console")
-    await page.fill("#login-form [name=username]", "nora")
-    await page.fill("#login-form [name=password]", "nora-password-1")
+    await page.fill("#login-form [name=username]", "noemi")
+    await page.fill("#login-form [name=password]", "noemi-password-1")
     await page.click("#login-form button[type=submit]")
     await page.locator(f"#queue li[data-id='{session_id}'] button.claim").click(timeout=30000)
     view = page.locator(f".conversation[data-id='{session_id}']")
