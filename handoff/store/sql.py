@@ -24,6 +24,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import SingletonThreadPool
 
+from handoff.store.closing import InUse
 from handoff.store.masking import mask_card_numbers
 from handoff.store.records import Conversation, NewMessage, StoredMessage
 from handoff.store import migrate
@@ -399,6 +400,9 @@ class SQLStore:
         options = ({"poolclass": SingletonThreadPool, "pool_size": 64, "connect_args": {"check_same_thread": False}}
                    if url.startswith("sqlite") else {"pool_pre_ping": True})  # (a server restart: reconnect, not fail)
         self.engine = create_engine(url, future=True, **options)
+        self._in_use = InUse()  # (close() waits for threads still inside a statement)
+        event.listen(self.engine, "checkout", self._in_use.enter)
+        event.listen(self.engine, "checkin", self._in_use.leave)
         self._sqlite_path = None
         self._local = threading.local()
         self._driver_connections: list[sqlite3.Connection] = []
@@ -427,7 +431,10 @@ class SQLStore:
         return raw
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections, once no thread is inside one (see handoff/store/closing.py)."""
+        self._in_use.close_when_idle(self._close_now)
+
+    def _close_now(self) -> None:
         for raw in self._driver_connections:
             raw.close()
         self._driver_connections.clear()
@@ -443,8 +450,10 @@ class SQLStore:
     def conversation_exists(self, conversation_id: str) -> bool:
         """Whether the conversation row is there (on SQLite without a pool checkout: it runs per message)."""
         if self._sqlite_path is not None:
-            row = self._driver_connection().execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
-            return row.fetchone() is not None
+            with self._in_use.using():
+                row = self._driver_connection().execute("SELECT 1 FROM conversations WHERE id = ?",
+                                                        (conversation_id,))
+                return row.fetchone() is not None
         query = select(conversations.c.id).where(conversations.c.id == conversation_id)
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
@@ -590,7 +599,11 @@ class SQLStore:
 
         A duplicate client id fails only its own statement; the others commit.
         """
-        raw = self._driver_connection()
+        with self._in_use.using():
+            return self._insert_rows(self._driver_connection(), rows)
+
+    @staticmethod
+    def _insert_rows(raw: sqlite3.Connection, rows: list[tuple]) -> list[Optional[int]]:
         ids: list[Optional[int]] = []
         try:
             for row in rows:

@@ -1,0 +1,66 @@
+"""Closing a store's connections only when no other thread is inside one.
+
+Python's sqlite3 module crashes the whole process (a segmentation fault, not an
+exception) when a connection is closed on one thread while another thread is in
+the middle of a statement on it. A stopping server closes its store on the event
+loop's thread while executor threads (mail, escalation, retention, logins) may
+still be finishing a query that the cancelled task had started, so ``close``
+must wait for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import Callable, Iterator
+
+logger = logging.getLogger(__name__)
+
+
+class InUse:
+    """Counts the connections threads are using, and runs a close once the count is zero.
+
+    Args:
+        wait_seconds: how long ``close_when_idle`` waits for threads to finish before giving up.
+    """
+
+    def __init__(self, wait_seconds: float = 10.0):
+        self.wait_seconds = wait_seconds
+        self._idle = threading.Condition()
+        self._count = 0
+
+    def enter(self, *_) -> None:
+        """A thread starts using a connection (also usable as an SQLAlchemy ``checkout`` listener)."""
+        with self._idle:
+            self._count += 1
+
+    def leave(self, *_) -> None:
+        """The thread is done with it (also usable as a ``checkin`` listener)."""
+        with self._idle:
+            self._count -= 1
+            if self._count <= 0:
+                self._idle.notify_all()
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[None]:
+        """``enter`` ... ``leave`` around a block."""
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
+
+    def close_when_idle(self, close: Callable[[], None]) -> bool:
+        """Run ``close`` once no connection is in use; False (and nothing closed) after ``wait_seconds``.
+
+        New uses wait while ``close`` runs. Leaving connections open is the lesser harm: they are
+        released with their threads, whereas closing one under a running statement kills the process.
+        """
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._count <= 0, timeout=self.wait_seconds):
+                logger.warning("store: %d connections still in use after %g s; left open", self._count,
+                               self.wait_seconds)
+                return False
+            close()
+            return True
