@@ -196,10 +196,8 @@ class CustomsDuties(FactAction):
         dest = self.facts.destination_or_default(country)
         if dest is None:
             return "utter_customs_duties_generic", {}
-        duties = dest.get("duties") or {}
-        vat = (duties.get("vat_i18n") or {}).get(language) or duties.get("vat", "")
-        values = {"vat": vat, "threshold": duties.get("threshold", "")}
-        if duties.get("model") == "ddp":
+        values = self.facts.duty_values(dest, language)
+        if (dest.get("duties") or {}).get("model") == "ddp":
             return "utter_customs_duties_ddp", values
         return "utter_customs_duties_ddu", values
 
@@ -283,9 +281,8 @@ class TaxRefund(FactAction):
         dest = self.facts.destination_or_default(country)
         if dest is None:
             return "utter_tax_refund_generic", {}
-        duties = dest.get("duties") or {}
-        vat = (duties.get("vat_i18n") or {}).get(language) or duties.get("vat", "")
         refund, days = self.facts.tax_refund(dest)
+        vat = self.facts.duty_values(dest, language)["vat"]
         return f"utter_tax_refund_{refund}", {"vat": vat, **({"refund_days": days} if days is not None else {})}
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:

@@ -307,6 +307,18 @@ class StoreFacts:
             "fee": yen(dest["fee_jpy"]), "free_over": yen(dest["free_over_jpy"]),
         }
 
+    @staticmethod
+    def duty_values(dest: dict, language: str) -> dict:
+        """The destination's import taxes in ``language`` (``vat_i18n``, else ``vat``) and duty threshold."""
+        duties = dest.get("duties") or {}
+        return {"vat": (duties.get("vat_i18n") or {}).get(language) or duties.get("vat", ""),
+                "threshold": duties.get("threshold", "")}
+
+    def destination_values(self, dest: dict, language: str) -> dict:
+        """Everything an answer or a macro may say about a destination: delivery, payment methods, taxes."""
+        return {**self.shipping_values(dest), "methods": ", ".join(dest.get("payment_methods") or []),
+                **self.duty_values(dest, language)}
+
     def destination_count(self) -> int:
         """How many destinations have explicit facts."""
         return len(self.destinations)

@@ -47,11 +47,9 @@ def destination_values(facts: StoreFacts, country: str, country_name: str, langu
         unfit = {*_PER_DESTINATION, *_DUTIES, "utter_shipping_destinations"}
         unfit.add("utter_shipping_destinations_no" if facts.ships_to(country) else "utter_shipping_destinations_yes")
         return values, unfit
-    duties = dest.get("duties") or {}
-    values.update(facts.shipping_values(dest), methods=", ".join(dest.get("payment_methods") or []),
-                  vat=(duties.get("vat_i18n") or {}).get(language) or duties.get("vat", ""),
-                  threshold=duties.get("threshold", ""))
-    other_duties = "utter_customs_duties_ddu" if duties.get("model") == "ddp" else "utter_customs_duties_ddp"
+    values.update(facts.destination_values(dest, language))
+    ddp = (dest.get("duties") or {}).get("model") == "ddp"
+    other_duties = "utter_customs_duties_ddu" if ddp else "utter_customs_duties_ddp"
     refund, _ = facts.tax_refund(dest)
     unfit = {f"{name}_generic" for name in _PER_DESTINATION} | {
         "utter_customs_duties_generic", other_duties, "utter_shipping_destinations", "utter_shipping_destinations_no",

@@ -113,10 +113,7 @@ def macro_values(bundle: dict, facts: StoreFacts, language: str) -> dict:
                          for form, text in CountryGrammar.from_file().forms(code, country, language).items()})
         dest = facts.destination_or_default(code)
         if dest:
-            duties = dest.get("duties") or {}
-            values.update(facts.shipping_values(dest), methods=", ".join(dest.get("payment_methods") or []),
-                          vat=(duties.get("vat_i18n") or {}).get(language) or duties.get("vat", ""),
-                          threshold=duties.get("threshold", ""))
+            values.update(facts.destination_values(dest, language))
     return {key: value for key, value in values.items() if value not in (None, "")}
 
 
