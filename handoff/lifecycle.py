@@ -127,18 +127,21 @@ class Lifecycle:
         shopper = [m for m in self.store.transcript(conversation_id, limit=10_000) if m.sender == "shopper"]
         return next((m.data.get("metadata") for m in reversed(shopper) if m.data.get("metadata")), {}) or {}
 
-    async def claim(self, agent: Agent, conversation_id: str, max_load: Optional[int] = None) -> StoredMessage:
+    async def claim(self, agent: Agent, conversation_id: str, max_load: Optional[int] = None,
+                    auto: Optional[bool] = None) -> StoredMessage:
         """Give a waiting (or, proactively, a bot) conversation to ``agent``.
 
-        With ``max_load`` (auto-assignment) only a waiting one, and only while the agent holds fewer
-        conversations than that: checked in the same UPDATE (``limit_reached`` otherwise).
+        With ``max_load`` only while the agent holds fewer conversations than that: checked in the
+        same UPDATE (``limit_reached`` otherwise), so a race of claims never goes over the limit.
+        An auto-assignment (``auto``; by default: whenever ``max_load`` is given) takes only a waiting one.
         """
+        auto = max_load is not None if auto is None else auto
         conversation = self.store.get_conversation(conversation_id)
         if conversation is None:
             raise LifecycleError("not_found", "no such conversation")
         was_bot = conversation.state == "bot"
-        reason = "takeover" if was_bot else "claim" if max_load is None else "auto_assign"
-        states = ("waiting", "bot") if max_load is None else ("waiting",)
+        reason = "takeover" if was_bot else "auto_assign" if auto else "claim"
+        states = ("waiting",) if auto else ("waiting", "bot")
         if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}", reason, states,
                                 agent_id=agent.id, max_load=max_load):
             if max_load is not None and self.load(agent.id) >= max_load:

@@ -172,11 +172,16 @@ class AgentNamespace(BackgroundNamespace):
         try:
             agent = await self._agent(sid)
             conversation_id = protocol.parse_conversation_ref(data)
-            if self._is_full(agent.id):
-                raise LifecycleError("limit_reached",
-                                     f"you already hold {self.settings.agent_max_conversations} conversations")
-            bundle = await self.handoffs.claim(agent, conversation_id)
-        except (LifecycleError, protocol.ProtocolError) as error:
+            # The limit is checked in the claim's own UPDATE: a check before it let a race of claims
+            # (two tabs, two processes) go over the limit.
+            bundle = await self.handoffs.claim(agent, conversation_id,
+                                               max_load=self.settings.agent_max_conversations, auto=False)
+        except LifecycleError as error:
+            if error.code == "limit_reached":
+                error = LifecycleError("limit_reached",
+                                       f"you already hold {self.settings.agent_max_conversations} conversations")
+            return await self._fail(sid, protocol.AGENT_CLAIM, error)
+        except protocol.ProtocolError as error:
             return await self._fail(sid, protocol.AGENT_CLAIM, error)
         await self.push_agents()
         return {"ok": True, "conversation": bundle}
