@@ -503,6 +503,62 @@
     },
   };
 
+  /* Issue #19, the desk finished: why a conversation is offered to me, who wrote a message, an earlier
+     conversation read-only, editing notes and macros. (Kept apart so the blocks above merge cleanly.) */
+  const DESK = {
+    "zh-CN": {
+      console: { offered_skill: "你的团队：{skill}", offered_language: "你的语言（{language}）", offered_everyone: "对所有客服开放",
+        offered_translated: "对所有客服开放 · 机器翻译", sender_shopper: "顾客", sender_bot: "机器人", sender_system: "系统",
+        sender_agent: "客服", earlierReadOnly: "该顾客的以往会话（只读）" },
+      notes: { edit: "编辑", cancel: "取消", editNote: "编辑 {author} 的备注", deleteNote: "删除 {author} 的备注", saveNote: "保存备注",
+        noteSaved: "备注已保存。", noteDeleted: "备注已删除。", editMacro: "编辑快捷回复 {title}", editingMacro: "正在编辑：{title}" },
+    },
+    "zh-TW": {
+      console: { offered_skill: "你的團隊：{skill}", offered_language: "你的語言（{language}）", offered_everyone: "開放給所有客服",
+        offered_translated: "開放給所有客服 · 機器翻譯", sender_shopper: "顧客", sender_bot: "機器人", sender_system: "系統",
+        sender_agent: "客服", earlierReadOnly: "這位顧客先前的對話（唯讀）" },
+      notes: { edit: "編輯", cancel: "取消", editNote: "編輯 {author} 的備註", deleteNote: "刪除 {author} 的備註", saveNote: "儲存備註",
+        noteSaved: "備註已儲存。", noteDeleted: "備註已刪除。", editMacro: "編輯快速回覆 {title}", editingMacro: "編輯中：{title}" },
+    },
+    ko: {
+      console: { offered_skill: "내 팀: {skill}", offered_language: "내 언어 ({language})", offered_everyone: "모든 상담원에게 공개",
+        offered_translated: "모든 상담원에게 공개 · 기계 번역", sender_shopper: "고객", sender_bot: "챗봇", sender_system: "시스템",
+        sender_agent: "상담원", earlierReadOnly: "이 고객의 이전 대화 (읽기 전용)" },
+      notes: { edit: "편집", cancel: "취소", editNote: "{author} 님의 메모 편집", deleteNote: "{author} 님의 메모 삭제", saveNote: "메모 저장",
+        noteSaved: "메모를 저장했습니다.", noteDeleted: "메모를 삭제했습니다.", editMacro: "자주 쓰는 답변 {title} 편집", editingMacro: "편집 중: {title}" },
+    },
+    fr: {
+      console: { offered_skill: "Pour votre équipe : {skill}", offered_language: "Dans votre langue ({language})",
+        offered_everyone: "Ouverte à tous les agents", offered_translated: "Ouverte à tous les agents · traduction automatique",
+        sender_shopper: "Client", sender_bot: "Bot", sender_system: "Système", sender_agent: "Agent",
+        earlierReadOnly: "Conversation précédente de ce client (lecture seule)" },
+      notes: { edit: "Modifier", cancel: "Annuler", editNote: "Modifier la note de {author}", deleteNote: "Supprimer la note de {author}",
+        saveNote: "Enregistrer la note", noteSaved: "Note enregistrée.", noteDeleted: "Note supprimée.",
+        editMacro: "Modifier la réponse enregistrée {title}", editingMacro: "Modification : {title}" },
+    },
+    de: {
+      console: { offered_skill: "Für Ihr Team: {skill}", offered_language: "In Ihrer Sprache ({language})",
+        offered_everyone: "Für alle Agenten offen", offered_translated: "Für alle Agenten offen · maschinelle Übersetzung",
+        sender_shopper: "Kunde", sender_bot: "Bot", sender_system: "System", sender_agent: "Agent",
+        earlierReadOnly: "Früheres Gespräch dieses Kunden (nur lesen)" },
+      notes: { edit: "Bearbeiten", cancel: "Abbrechen", editNote: "Notiz von {author} bearbeiten", deleteNote: "Notiz von {author} löschen",
+        saveNote: "Notiz speichern", noteSaved: "Notiz gespeichert.", noteDeleted: "Notiz gelöscht.",
+        editMacro: "Textbaustein {title} bearbeiten", editingMacro: "Wird bearbeitet: {title}" },
+    },
+    es: {
+      console: { offered_skill: "Para tu equipo: {skill}", offered_language: "En tu idioma ({language})",
+        offered_everyone: "Abierta a todos los agentes", offered_translated: "Abierta a todos los agentes · traducción automática",
+        sender_shopper: "Cliente", sender_bot: "Bot", sender_system: "Sistema", sender_agent: "Agente",
+        earlierReadOnly: "Conversación anterior de este cliente (solo lectura)" },
+      notes: { edit: "Editar", cancel: "Cancelar", editNote: "Editar la nota de {author}", deleteNote: "Eliminar la nota de {author}",
+        saveNote: "Guardar nota", noteSaved: "Nota guardada.", noteDeleted: "Nota eliminada.",
+        editMacro: "Editar la respuesta guardada {title}", editingMacro: "Editando: {title}" },
+    },
+  };
+  for (const [code, parts] of Object.entries(DESK)) {
+    for (const [part, table] of Object.entries(parts)) STRINGS[code][part] = { ...(STRINGS[code][part] || {}), ...table };
+  }
+
   /**
    * The supported language for the browser's preferences: zh-TW for Taiwan, Hong Kong, Macau and
    * Traditional script, zh-CN for any other Chinese, otherwise the primary subtag; English if none fits.
