@@ -5,6 +5,7 @@
   language"), and in the English-only agent's queue only after the widen delay ("machine translation"); a
   failed payment says "for your team: payments"; waits read in the agent's language;
 - auto-assignment under a race of arrivals: every conversation lands in exactly one agent's console;
+- a macro with no Korean text offered in a Korean conversation: machine-translated and marked so;
 - a verified customer's earlier conversation, handled by another agent, opens read-only from the customer
   panel; notes and macros are edited and deleted in the panel.
 
@@ -21,6 +22,7 @@ import time
 import pytest
 import pytest_asyncio
 
+from harness.translation_server import FakeLibreTranslate
 from tests.browser import chromium, needs_chromium, open_page, screenshot
 from tests.inprocess import PASSWORD, closed, served, until
 from tests.npm_packages import AXE, needs_npm_file
@@ -36,9 +38,13 @@ KOREAN_HANDOFF = "사람과 이야기하고 싶어요"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def desk(tmp_path_factory):
-    async with served(tmp_path_factory.mktemp("desk-browser"), bot=KoreanFakeBot(), routing_widen_seconds=WIDEN,
-                      identity_secret=SECRET) as running:
-        yield running
+    translator = FakeLibreTranslate().start()  # answers "[ko] <text>"
+    try:
+        async with served(tmp_path_factory.mktemp("desk-browser"), bot=KoreanFakeBot(), routing_widen_seconds=WIDEN,
+                          identity_secret=SECRET, translator="libre", translator_url=translator.url) as running:
+            yield running
+    finally:
+        translator.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -107,6 +113,21 @@ async def test_a_korean_conversation_reaches_the_korean_agents_console_first_and
     await view.locator(".msg.shopper .who").first.wait_for()
     assert await view.locator(".msg.shopper .who").first.inner_text() == "고객"  # not the raw "shopper"
     assert await view.locator(".msg.system .who").first.inner_text() == "시스템"
+    # A macro written in English only: offered in Korean by machine translation, and marked so.
+    jiwoo_id = desk.app.ctx.agents.by_username("desk19-jiwoo").id
+    desk.app.ctx.desk_notes.add_macro(jiwoo_id, "Refund timing", "en",
+                                      {"en": "Refunds take {refund_days} days."}, jiwoo_id)
+    await view.locator("textarea.reply-text").press("Control+k")
+    await view.locator(".macro-search").type("refund")
+    option = view.locator(".macro-option[aria-selected=true]", has_text="Refund timing")
+    await option.wait_for(timeout=5000)
+    assert (await option.locator(".macro-text").inner_text()).startswith("[ko] Refunds take ")
+    assert await option.locator(".translated-note").inner_text() == "en에서 기계 번역했습니다."
+    await view.locator(".macro-search").press("Enter")
+    assert (await view.locator("textarea.reply-text").input_value()).startswith("[ko] Refunds take ")
+    await view.locator(".macro-warning", has_text="기계 번역").wait_for()
+    await assert_accessible(jiwoo)
+
     await entry.locator("button.claim").click()
     for page in (jiwoo, ella, pay):
         assert page.errors == []

@@ -449,6 +449,7 @@
         const preview = el("div", "macro-text", item.text);
         preview.dir = "auto";
         option.append(head, preview);
+        if (item.translated) option.append(el("div", "muted translated-note", t("translatedFrom", { language: item.source_language })));
         if (item.missing && item.missing.length) option.append(el("div", "missing", t("missing", { names: item.missing.map((v) => "{" + v + "}").join(", ") })));
         option.addEventListener("mousedown", (event) => event.preventDefault());  // keep focus in the search box
         option.addEventListener("click", () => this.choose(index));
