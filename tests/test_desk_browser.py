@@ -3,7 +3,8 @@
 
 - routing: a Korean conversation shows up in the Korean-speaking agent's queue first, saying why ("in your
   language"), and in the English-only agent's queue only after the widen delay ("machine translation"); a
-  failed payment says "for your team: payments"; waits read in the agent's language;
+  failed payment says "for your team: payments"; handoff reasons, senders and waits read in the agent's
+  language;
 - auto-assignment under a race of arrivals: every conversation lands in exactly one agent's console;
 - a macro with no Korean text offered in a Korean conversation: machine-translated and marked so;
 - a verified customer's earlier conversation, handled by another agent, opens read-only from the customer
@@ -88,6 +89,7 @@ async def test_a_korean_conversation_reaches_the_korean_agents_console_first_and
     await mine.wait_for(timeout=WIDEN * 1000)
     reached_jiwoo = time.monotonic() - queued_at
     assert await mine.locator(".route").inner_text() == "내 언어 (ko)"  # why it is offered to me
+    assert await mine.locator(".reason").inner_text() == "상담원 연결 요청"  # not the raw "request_human"
     assert await ella.locator(f"#queue li[data-id='{shopper.session_id}']").count() == 0
     await asyncio.sleep(1.2)  # the wait ticks on, in Korean units ("1초 대기"; it was "1s 대기")
     wait = await mine.locator(".wait").inner_text()
@@ -99,6 +101,7 @@ async def test_a_korean_conversation_reaches_the_korean_agents_console_first_and
     await theirs.wait_for(timeout=(WIDEN + 5) * 1000)
     reached_ella = time.monotonic() - queued_at
     assert await theirs.locator(".route").inner_text() == "Open to every agent · machine translation"
+    assert await theirs.locator(".reason").inner_text() == "Asked for a person"
     assert reached_jiwoo < WIDEN - 1 and reached_ella >= WIDEN - 0.3, (reached_jiwoo, reached_ella)
 
     payment = await asked(desk, "my card payment failed", "I want a human")

@@ -47,7 +47,10 @@
       offered_skill: "For your team: {skill}", offered_language: "In your language ({language})",
       offered_everyone: "Open to every agent", offered_translated: "Open to every agent · machine translation",
       sender_shopper: "Shopper", sender_bot: "Bot", sender_system: "System", sender_agent: "Agent",
-      earlierReadOnly: "Earlier conversation of this customer (read-only)" },
+      earlierReadOnly: "Earlier conversation of this customer (read-only)",
+      reason_request_human: "Asked for a person", reason_delivery_problem: "Delivery problem",
+      reason_product_question: "Product question", reason_fallback: "The bot did not understand twice",
+      reason_out_of_scope: "Outside what the bot covers", reason_agent_disconnected: "Their agent went offline" },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       uiLanguage: "表示言語", presence: "対応状況", user: "会員アカウント", timeout: "サーバーから応答がありません。もう一度お試しください。",
       back: "一覧に戻る", from: "開始日", to: "終了日",
@@ -81,7 +84,10 @@
       offered_skill: "担当チーム: {skill}", offered_language: "対応言語（{language}）",
       offered_everyone: "全担当者に表示", offered_translated: "全担当者に表示 · 機械翻訳",
       sender_shopper: "お客様", sender_bot: "ボット", sender_system: "システム", sender_agent: "担当者",
-      earlierReadOnly: "このお客様の過去の会話（閲覧のみ）" },
+      earlierReadOnly: "このお客様の過去の会話（閲覧のみ）",
+      reason_request_human: "担当者との会話を希望", reason_delivery_problem: "配送のトラブル",
+      reason_product_question: "商品についての質問", reason_fallback: "ボットが2回続けて理解できなかった",
+      reason_out_of_scope: "ボットの対応範囲外", reason_agent_disconnected: "担当者がオフラインになった" },
   };
   if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "console");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
 
@@ -165,6 +171,8 @@
 
   /** An outcome's name in the console language (an outcome this build does not know: as stored). */
   function outcomeName(name) { return I18N.en["outcome_" + name] ? t("outcome_" + name) : name; }
+  /** A handoff reason in the agent's language ("request_human" → "Asked for a person"); unknown ones as they are. */
+  function reasonName(name) { return name && I18N.en["reason_" + name] ? t("reason_" + name) : name || ""; }
 
   function applyStrings() {
     document.documentElement.lang = prefs.lang;
@@ -300,7 +308,7 @@
       this.typing = el("div", "typing");
       this.root.append(this.header, this.transcript, this.typing, this.replyBox(), this.context);
       this.desk = window.CrossdeskNotes ? window.CrossdeskNotes.attach(this, { request: (path, options) => api.call(path, options),
-        agent: session.agent, openConversation: (id, path) => { history.show(); history.open(id, path); } }) : null;  // notes.js
+        agent: session.agent, outcomeName, openConversation: (id, path) => { history.show(); history.open(id, path); } }) : null;  // notes.js
       this.update(bundle);
     }
 
@@ -371,7 +379,7 @@
         if (value === undefined || value === null || value === "") return;
         list.append(el("dt", "", label), el("dd", "", value));
       };
-      item(t("reason"), b.reason);
+      item(t("reason"), reasonName(b.reason));
       item(t("language"), b.language);
       item(t("country"), b.slots && b.slots.country);
       item(t("order"), b.slots && b.slots.order_id);
@@ -658,7 +666,7 @@
         if (!item) item = this.queueItem(entry);
         const waited = entry.waiting_seconds + (Date.now() - entry.seenAt) / 1000;
         item.querySelector(".tag").textContent = entry.language || "?";
-        item.querySelector(".reason").textContent = entry.reason || "";
+        item.querySelector(".reason").textContent = reasonName(entry.reason);
         item.querySelector(".wait").textContent = t("waiting", { s: duration(waited) });
         item.querySelector(".route").textContent = routeText(entry);
         item.dataset.offered = entry.offered || "";

@@ -321,7 +321,8 @@
       const list = el("ul", "earlier");
       for (const c of customer.earlier) {
         const item = el("li");
-        const link = el("a", "", `${new Date(c.created_at * 1000).toLocaleDateString()} · ${c.outcome || c.state}`);
+        const outcome = c.outcome && this.ctx.outcomeName ? this.ctx.outcomeName(c.outcome) : c.outcome || c.state;
+        const link = el("a", "", `${new Date(c.created_at * 1000).toLocaleDateString(lang)} · ${outcome}`);
         link.href = "#history-" + c.conversation_id;
         link.dataset.id = c.conversation_id;
         const path = `/api/conversations/${encodeURIComponent(this.id)}/earlier/${encodeURIComponent(c.conversation_id)}`;
