@@ -100,7 +100,7 @@
   }
   function format(template, values) { return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? String(values[k]) : "")); }
   function clock(ts) { return new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
-  /** "3 min 5 sec", "3分5秒", "3 Min., 5 Sek.": a wait in the agent's console language (Intl units). */
+  /** "3 min 5 sec", "3 分 5 秒", "3 Min. 5 Sek.": a wait in the agent's console language (Intl units). */
   function duration(seconds) {
     const s = Math.max(0, Math.round(seconds));
     const unit = (value, name) => {
