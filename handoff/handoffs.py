@@ -271,9 +271,10 @@ class HandoffService:
         await self.notifier.seat(agent.id, conversation_id, join=False)
         await self.to_shopper(conversation_id, notice)
 
-    async def transfer(self, agent: Agent, conversation_id: str, target: Agent) -> None:
-        """Hand a conversation ``agent`` holds to ``target`` (checked online and not full by the caller)."""
-        joined = await self.lifecycle.transfer(agent, conversation_id, target)
+    async def transfer(self, agent: Agent, conversation_id: str, target: Agent, max_load: Optional[int] = None) -> None:
+        """Hand a conversation ``agent`` holds to ``target`` (checked online by the caller; with ``max_load``
+        only while the target holds fewer, checked in the transfer's UPDATE)."""
+        joined = await self.lifecycle.transfer(agent, conversation_id, target, max_load=max_load)
         if self.audit:  # the target receives the transcript in agent:assigned
             self.audit.record(target.id, READ_TRANSCRIPT, conversation_id, {"via": "transfer", "from": agent.id})
         await self.notifier.seat(agent.id, conversation_id, join=False)

@@ -178,13 +178,17 @@ class Lifecycle:
             raise LifecycleError("not_assigned", "this conversation is not yours")
         return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
 
-    async def transfer(self, agent: Agent, conversation_id: str, target: Agent) -> StoredMessage:
-        """Hand a conversation this agent holds to another agent."""
+    async def transfer(self, agent: Agent, conversation_id: str, target: Agent,
+                       max_load: Optional[int] = None) -> StoredMessage:
+        """Hand a conversation this agent holds to another agent (with ``max_load``: only while the
+        target holds fewer than that, checked in the same UPDATE; ``limit_reached`` otherwise)."""
         self.assigned(agent, conversation_id)
         if target.id == agent.id:
             raise LifecycleError("invalid_target", "that is you")
         if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}", f"transfer:{target.id}",
-                                ("with_agent",), agent_id=target.id):
+                                ("with_agent",), agent_id=target.id, max_load=max_load):
+            if max_load is not None and self.load(target.id) >= max_load:
+                raise LifecycleError("limit_reached", "that agent has no room for another conversation")
             raise LifecycleError("not_assigned", "this conversation is not yours")
         return self._system_message(self.store.get_conversation(conversation_id), "utter_agent_joined",
                                     agent=target.display_name)

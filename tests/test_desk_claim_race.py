@@ -1,10 +1,12 @@
-"""Manual claims racing against the agent's conversation limit (issue #19), over real sockets.
+"""Manual claims and transfers racing against an agent's conversation limit (issue #19), over real sockets.
 
 Two apps (``create_app``) share one SQLite database, each served in its own thread and event loop, as two
 server processes would: one agent has a console tab on each and both tabs claim waiting conversations at
-the same moment. The limit is checked in the claim's UPDATE (``SQLStore.transition(max_load=...)``), so
-however the claims interleave the agent never holds more than ``CROSSDESK_AGENT_MAX_CONVERSATIONS``.
-(With the check made before the claim it held 4 of a limit of 3 here, in each of two runs.)
+the same moment; two agents on the two processes transfer conversations to one agent at the same moment.
+The limit is checked in the claim's or transfer's own UPDATE (``SQLStore.transition(max_load=...)``), so
+however they interleave nobody holds more than ``CROSSDESK_AGENT_MAX_CONVERSATIONS``. (With the check
+made before the UPDATE the agent held 4 of a limit of 3 here, in each of two runs, for claims and for
+transfers alike.)
 """
 
 from __future__ import annotations
@@ -91,3 +93,42 @@ async def test_two_tabs_on_two_processes_claiming_at_once_never_exceed_the_limit
             await closed(*shoppers)
         assert held_most == LIMIT
         await closed(tab_one, tab_two)
+
+
+async def test_transfers_to_one_agent_from_two_processes_at_once_never_exceed_their_limit(tmp_path, interleaved):
+    with Background(tmp_path, agent_max_conversations=LIMIT) as one, \
+            Background(tmp_path, agent_max_conversations=LIMIT) as two:
+        for name in ("desk19-giver-a", "desk19-giver-b", "desk19-taker"):
+            one.agent_token(name)
+        giver_a, _ = await one.agent("desk19-giver-a")
+        giver_b, _ = await two.agent("desk19-giver-b")
+        taker_one, _ = await one.agent("desk19-taker")  # online on both processes (no shared presence here)
+        taker_two, _ = await two.agent("desk19-taker")
+        store = one.app.ctx.store
+        taker = one.app.ctx.agents.by_username("desk19-taker").id
+        held_most = 0
+        for _ in range(ROUNDS):
+            shoppers = [await one.shopper() for _ in range(2 * LIMIT)]
+            await asyncio.gather(*(s.say("I want a human") for s in shoppers))
+            await until(lambda: all(store.get_conversation(s.session_id).state == "waiting" for s in shoppers),
+                        timeout=10)
+            ids = [s.session_id for s in shoppers]
+            for giver, mine in ((giver_a, ids[:LIMIT]), (giver_b, ids[LIMIT:])):
+                for conversation_id in mine:
+                    assert (await giver.call("claim", {"conversation_id": conversation_id}))["ok"]
+            acks = await asyncio.gather(
+                *(giver_a.call("transfer", {"conversation_id": c, "agent_id": taker}) for c in ids[:LIMIT]),
+                *(giver_b.call("transfer", {"conversation_id": c, "agent_id": taker}) for c in ids[LIMIT:]))
+
+            held = [c for c in store.conversations_in(("with_agent",)) if c.agent_id == taker]
+            held_most = max(held_most, len(held))
+            assert len(held) <= LIMIT, f"the agent holds {len(held)} of a limit of {LIMIT}"
+            assert sum(ack["ok"] for ack in acks) == len(held) == LIMIT
+            assert {ack.get("error") for ack in acks if not ack["ok"]} == {"limit_reached"}
+            for conversation in store.conversations_in(("with_agent",)):  # room again for the next round
+                client = {taker: taker_one}.get(conversation.agent_id) or (
+                    giver_a if ids.index(conversation.id) < LIMIT else giver_b)
+                assert (await client.call("resolve", {"conversation_id": conversation.id}))["ok"]
+            await closed(*shoppers)
+        assert held_most == LIMIT
+        await closed(giver_a, giver_b, taker_one, taker_two)
