@@ -8,7 +8,7 @@
 - auto-assignment under a race of arrivals: every conversation lands in exactly one agent's console;
 - a macro with no Korean text offered in a Korean conversation: machine-translated and marked so;
 - a verified customer's earlier conversation, handled by another agent, opens read-only from the customer
-  panel; notes and macros are edited and deleted in the panel.
+  panel; notes and macros are edited and deleted in the panel; a ticket's history names who changed what.
 
 Each screen state is checked with axe-core (WCAG 2.1 AA) as well.
 """
@@ -203,6 +203,18 @@ async def test_an_earlier_conversation_another_agent_handled_opens_read_only_and
     macro = next(m for m in desk.app.ctx.desk_notes.macros_for(rosa) if m["title"] == "Refund timing")
     assert macro["texts"] == {"en": "Refunds reach your card within {refund_days} days.",
                               "de": "Erstattungen dauern {refund_days} Tage."}
+    # Followed up by ticket: its history names people and changes in words, not "agent:7 assignee_id null → 7".
+    await view.locator("button.follow-up").click()
+    await page.click("#show-tickets")
+    row = page.locator("#tickets .ticket-list tbody tr").first
+    await row.locator("button.link").click(timeout=10000)
+    history = page.locator("#ticket-detail .ticket-history")
+    await history.locator("li", has_text="opened the ticket").wait_for(timeout=5000)
+    lines = await history.locator("li").all_inner_texts()
+    assert any("Desk19-Rosa · opened the ticket" in line for line in lines), lines
+    assert any("Desk19-Rosa · assignee Nobody → Desk19-Rosa" in line for line in lines), lines
+    assert not any("agent:" in line or "assignee_id" in line or "null" in line for line in lines), lines
+    await assert_accessible(page)
     assert page.errors == []
     await page.context.close()
     await closed(earlier, later, other)
