@@ -265,3 +265,49 @@ async def test_a_race_of_arrivals_is_auto_assigned_and_each_conversation_shows_i
         assert page.errors == []
         await page.context.close()
     await closed(*shoppers)
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+async def fits(page, locator) -> dict:
+    """The element's box, asserted to lie within the phone's width (nothing clipped or scrolled sideways)."""
+    box = await locator.bounding_box()
+    assert box is not None, locator
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 0.5, (locator, box)
+    return box
+
+
+async def test_on_a_phone_the_routing_line_and_note_editing_fit_the_screen(browser, desk):
+    desk.agent_token("desk19-phone", languages=("en",))
+    context = await browser.new_context(locale="en-US", viewport=PHONE, is_mobile=True, has_touch=True, bypass_csp=True)
+    page = await open_page(context, desk.url + "/console")
+    await page.fill("#login-form [name=username]", "desk19-phone")
+    await page.fill("#login-form [name=password]", PASSWORD)
+    await page.click("#login-form button[type=submit]")
+    await page.locator("#app").wait_for()
+    shopper = await asked(desk, "I want a human")
+    entry = page.locator(f"#queue li[data-id='{shopper.session_id}']")
+    await entry.locator(".route", has_text="In your language (en)").wait_for(timeout=10000)
+    for part in (entry, entry.locator(".route"), entry.locator("button.claim")):
+        await fits(page, part)
+    await entry.locator("button.claim").tap()
+
+    view = page.locator(f".conversation[data-id='{shopper.session_id}']")
+    await view.locator(".note-input").fill("Wants a call back " + "x" * 80)  # a long word must wrap
+    await view.locator(".add-note button").tap()
+    note = view.locator(".note-list li.note").first
+    await note.locator("button.edit").wait_for()
+    await note.scroll_into_view_if_needed()
+    for part in (note, note.locator("button.edit"), note.locator("button.delete")):
+        await fits(page, part)
+    assert (await note.locator("button.edit").bounding_box())["height"] >= 44  # a finger's size
+    await note.locator("button.edit").tap()
+    for part in (note.locator("textarea.note-edit"), note.locator(".edit-note button[type=submit]")):
+        await fits(page, part)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await screenshot(page, "desk-phone-note-editing")
+    await assert_accessible(page)
+    assert page.errors == []
+    await context.close()
+    await closed(shopper)
