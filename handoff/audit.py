@@ -26,7 +26,9 @@ SHOPPER_EXPORT = "shopper_export"
 SHOPPER_DELETE = "shopper_delete"
 RETENTION_PURGE = "retention_purge"
 AGENT_CHANGED = "agent_changed"  # an admin changed an account on the console's team screen (handoff/team_api.py)
-ACTIONS = (READ_TRANSCRIPT, EXPORT, SEARCH, SHOPPER_EXPORT, SHOPPER_DELETE, RETENTION_PURGE, AGENT_CHANGED)
+NOTE_CHANGED = "note_changed"  # a private note edited or deleted (handoff/desk_notes_api.py)
+ACTIONS = (READ_TRANSCRIPT, EXPORT, SEARCH, SHOPPER_EXPORT, SHOPPER_DELETE, RETENTION_PURGE, AGENT_CHANGED,
+           NOTE_CHANGED)
 MAX_LIMIT = 1000
 
 

@@ -123,6 +123,25 @@ def setup_desk_notes(app: Sanic, notes: DeskNotesStore, conversations, facts: St
         return response.json({"conversation_id": conversation_id, "notes": notes.notes(conversation_id),
                               "tags": notes.tags(conversation_id), "customer": customer_panel(conversation_id)})
 
+    @app.get("/api/conversations/<conversation_id>/earlier/<earlier_id>")
+    @agent_required
+    async def earlier(request, conversation_id: str, earlier_id: str):
+        """An earlier conversation of this conversation's verified customer, to read (the customer panel).
+
+        The agent may read it because they may read the current one, whoever handled it before; the
+        read is audited like any transcript read (``via: customer_history``).
+        """
+        try:
+            readable(request, conversation_id)
+            if not (protocol.SESSION_ID_RE.match(earlier_id) and notes.same_verified_customer(conversation_id, earlier_id)
+                    and conversations.conversation(earlier_id) is not None):
+                raise _Refused(404, "not_found", "no such earlier conversation of this verified customer")
+        except DeskError as error:
+            return refused(error)
+        request.app.ctx.audit.record(request.ctx.agent.id, audit.READ_TRANSCRIPT, earlier_id,
+                                     {"via": "customer_history", "from": conversation_id})
+        return response.json({**conversations.bundle(earlier_id), "tags": notes.tags(earlier_id), "read_only": True})
+
     @app.post("/api/conversations/<conversation_id>/notes")
     @agent_required
     async def add_note(request, conversation_id: str):
@@ -134,6 +153,48 @@ def setup_desk_notes(app: Sanic, notes: DeskNotesStore, conversations, facts: St
             return refused(error)
         note = notes.add_note(conversation_id, agent.id, agent.display_name, text)
         return response.json({"ok": True, "note": note}, status=201)
+
+    def own_note(request, conversation_id: str, note_id: int) -> dict:
+        """The note if this agent may change it: their own; an admin any."""
+        readable(request, conversation_id)
+        note = notes.note(conversation_id, note_id) if 0 < note_id <= MAX_MACRO_ID else None
+        if note is None:
+            raise _Refused(404, "not_found", "the conversation has no such note")
+        agent = request.ctx.agent
+        if note["agent_id"] != agent.id and agent.role != "admin":
+            raise _Refused(403, "forbidden", "only its author or an admin may change a note")
+        return note
+
+    def note_changed(request, conversation_id: str, note: dict, change: str) -> None:
+        """Who changed which note when (the text is not copied: an erased shopper's details must go with it)."""
+        request.app.ctx.audit.record(request.ctx.agent.id, audit.NOTE_CHANGED, conversation_id,
+                                     {"note_id": note["id"], "change": change, "author_id": note["agent_id"]})
+
+    @app.put("/api/conversations/<conversation_id>/notes/<note_id:int>")
+    @agent_required
+    async def edit_note(request, conversation_id: str, note_id: int):
+        try:
+            note = own_note(request, conversation_id, note_id)
+            text = note_text(body(request).get("text"))
+        except DeskError as error:
+            return refused(error)
+        changed = notes.update_note(conversation_id, note_id, text)
+        if changed is None:  # deleted meanwhile
+            return error_response(404, "not_found", "the conversation has no such note")
+        note_changed(request, conversation_id, note, "edited")
+        return response.json({"ok": True, "note": changed})
+
+    @app.delete("/api/conversations/<conversation_id>/notes/<note_id:int>")
+    @agent_required
+    async def delete_note(request, conversation_id: str, note_id: int):
+        try:
+            note = own_note(request, conversation_id, note_id)
+        except DeskError as error:
+            return refused(error)
+        if not notes.delete_note(conversation_id, note_id):
+            return error_response(404, "not_found", "the conversation has no such note")
+        note_changed(request, conversation_id, note, "deleted")
+        return response.json({"ok": True, "notes": notes.notes(conversation_id)})
 
     @app.post("/api/conversations/<conversation_id>/tags")
     @agent_required

@@ -221,22 +221,25 @@ class HandoffService:
                                             {"conversation_id": conversation_id, "typing": typing})
 
     # -- the agent side ------------------------------------------------------------
-    async def claim(self, agent: Agent, conversation_id: str, max_load: Optional[int] = None) -> dict:
+    async def claim(self, agent: Agent, conversation_id: str, max_load: Optional[int] = None,
+                    auto: Optional[bool] = None) -> dict:
         """Give a waiting (or, proactively, a bot) conversation to ``agent``; returns its bundle.
 
-        With ``max_load`` it is an auto-assignment: the agent holds fewer than that or it fails
-        (``limit_reached``), and their consoles get it in ``agent:assigned``.
+        With ``max_load`` the agent holds fewer than that or it fails (``limit_reached``), checked in
+        the claim's UPDATE. An auto-assignment (``auto``; by default whenever ``max_load`` is given)
+        reaches their consoles in ``agent:assigned``.
         """
-        joined = await self.lifecycle.claim(agent, conversation_id, max_load=max_load)
+        auto = max_load is not None if auto is None else auto
+        joined = await self.lifecycle.claim(agent, conversation_id, max_load=max_load, auto=auto)
         if self.audit:  # the agent receives the transcript in the claim's answer
             self.audit.record(agent.id, READ_TRANSCRIPT, conversation_id,
-                              {"via": "claim" if max_load is None else "auto_assign"})
+                              {"via": "auto_assign" if auto else "claim"})
         await self.notifier.seat(agent.id, conversation_id, join=True)
         await self.to_shopper(conversation_id, joined)
         await self.push_queue()
         self.translate_backlog(conversation_id)
         bundle = self.bundle(conversation_id)
-        if max_load is not None:  # (to the agent's own room: their tabs on any process)
+        if auto:  # (to the agent's own room: their tabs on any process)
             await self.notifier.to_agent(agent.id, protocol.AGENT_ASSIGNED, {"conversation": bundle, "from": None,
                                                                             "auto": True})
         return bundle
@@ -268,9 +271,10 @@ class HandoffService:
         await self.notifier.seat(agent.id, conversation_id, join=False)
         await self.to_shopper(conversation_id, notice)
 
-    async def transfer(self, agent: Agent, conversation_id: str, target: Agent) -> None:
-        """Hand a conversation ``agent`` holds to ``target`` (checked online and not full by the caller)."""
-        joined = await self.lifecycle.transfer(agent, conversation_id, target)
+    async def transfer(self, agent: Agent, conversation_id: str, target: Agent, max_load: Optional[int] = None) -> None:
+        """Hand a conversation ``agent`` holds to ``target`` (checked online by the caller; with ``max_load``
+        only while the target holds fewer, checked in the transfer's UPDATE)."""
+        joined = await self.lifecycle.transfer(agent, conversation_id, target, max_load=max_load)
         if self.audit:  # the target receives the transcript in agent:assigned
             self.audit.record(target.id, READ_TRANSCRIPT, conversation_id, {"via": "transfer", "from": agent.id})
         await self.notifier.seat(agent.id, conversation_id, join=False)

@@ -127,18 +127,21 @@ class Lifecycle:
         shopper = [m for m in self.store.transcript(conversation_id, limit=10_000) if m.sender == "shopper"]
         return next((m.data.get("metadata") for m in reversed(shopper) if m.data.get("metadata")), {}) or {}
 
-    async def claim(self, agent: Agent, conversation_id: str, max_load: Optional[int] = None) -> StoredMessage:
+    async def claim(self, agent: Agent, conversation_id: str, max_load: Optional[int] = None,
+                    auto: Optional[bool] = None) -> StoredMessage:
         """Give a waiting (or, proactively, a bot) conversation to ``agent``.
 
-        With ``max_load`` (auto-assignment) only a waiting one, and only while the agent holds fewer
-        conversations than that: checked in the same UPDATE (``limit_reached`` otherwise).
+        With ``max_load`` only while the agent holds fewer conversations than that: checked in the
+        same UPDATE (``limit_reached`` otherwise), so a race of claims never goes over the limit.
+        An auto-assignment (``auto``; by default: whenever ``max_load`` is given) takes only a waiting one.
         """
+        auto = max_load is not None if auto is None else auto
         conversation = self.store.get_conversation(conversation_id)
         if conversation is None:
             raise LifecycleError("not_found", "no such conversation")
         was_bot = conversation.state == "bot"
-        reason = "takeover" if was_bot else "claim" if max_load is None else "auto_assign"
-        states = ("waiting", "bot") if max_load is None else ("waiting",)
+        reason = "takeover" if was_bot else "auto_assign" if auto else "claim"
+        states = ("waiting",) if auto else ("waiting", "bot")
         if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}", reason, states,
                                 agent_id=agent.id, max_load=max_load):
             if max_load is not None and self.load(agent.id) >= max_load:
@@ -175,13 +178,17 @@ class Lifecycle:
             raise LifecycleError("not_assigned", "this conversation is not yours")
         return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
 
-    async def transfer(self, agent: Agent, conversation_id: str, target: Agent) -> StoredMessage:
-        """Hand a conversation this agent holds to another agent."""
+    async def transfer(self, agent: Agent, conversation_id: str, target: Agent,
+                       max_load: Optional[int] = None) -> StoredMessage:
+        """Hand a conversation this agent holds to another agent (with ``max_load``: only while the
+        target holds fewer than that, checked in the same UPDATE; ``limit_reached`` otherwise)."""
         self.assigned(agent, conversation_id)
         if target.id == agent.id:
             raise LifecycleError("invalid_target", "that is you")
         if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}", f"transfer:{target.id}",
-                                ("with_agent",), agent_id=target.id):
+                                ("with_agent",), agent_id=target.id, max_load=max_load):
+            if max_load is not None and self.load(target.id) >= max_load:
+                raise LifecycleError("limit_reached", "that agent has no room for another conversation")
             raise LifecycleError("not_assigned", "this conversation is not yours")
         return self._system_message(self.store.get_conversation(conversation_id), "utter_agent_joined",
                                     agent=target.display_name)

@@ -133,7 +133,7 @@ async def test_macros_fill_each_conversations_destination_in_its_language(browse
     await view.locator(".macro-search").type("returns win")
     await view.locator(".macro-option[aria-selected=true]").filter(has_text="within 30 days").wait_for()
     await view.locator(".macro-search").press("Escape")
-    await view.locator(".own-macros li").filter(has_text="Returns window").locator("button").click()
+    await view.locator(".own-macros li").filter(has_text="Returns window").locator("button.danger").click()
     await view.locator(".own-macros li").filter(has_text="Returns window").wait_for(state="detached")
     for shop in (ja_shop, en_shop):
         await shop.context.close()
@@ -198,7 +198,8 @@ async def test_a_verified_customer_shows_the_earlier_conversation_and_a_forged_o
     assert await view.locator(f".customer .earlier a[data-id='{forged_id}']").count() == 0
     await screenshot(page, "desk-notes-customer")
     await link.click()  # opens the earlier conversation in the history viewer
-    await page.locator("#viewer h3").filter(has_text=first_id).wait_for()
+    await page.locator("#viewer h3", has_text="(read-only)").wait_for()
+    await page.locator("#viewer", has_text=first_id).wait_for()
     for shop in (first, forged, later):
         await shop.context.close()
     await page.context.close()

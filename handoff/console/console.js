@@ -43,7 +43,14 @@
       show: "Show", anyAction: "Any action", commandLine: "(command line)", noEntries: "No entries.",
       noTranslator: "Replies are not translated: no translator is configured and this shopper reads {language}. Write in their language.",
       translationFailed: "Translation failed ({error}): your reply will go out as written unless you change it here.",
-      dashboard: "Dashboard", tickets: "Tickets", ticketAlerts: "Ticket alerts", team: "Team" },
+      dashboard: "Dashboard", tickets: "Tickets", ticketAlerts: "Ticket alerts", team: "Team",
+      offered_skill: "For your team: {skill}", offered_language: "In your language ({language})",
+      offered_everyone: "Open to every agent", offered_translated: "Open to every agent · machine translation",
+      sender_shopper: "Shopper", sender_bot: "Bot", sender_system: "System", sender_agent: "Agent",
+      earlierReadOnly: "Earlier conversation of this customer (read-only)",
+      reason_request_human: "Asked for a person", reason_delivery_problem: "Delivery problem",
+      reason_product_question: "Product question", reason_fallback: "The bot did not understand twice",
+      reason_out_of_scope: "Outside what the bot covers", reason_agent_disconnected: "Their agent went offline" },
     ja: { appName: "Crossdesk コンソール", username: "ユーザー名", password: "パスワード", login: "ログイン",
       uiLanguage: "表示言語", presence: "対応状況", user: "会員アカウント", timeout: "サーバーから応答がありません。もう一度お試しください。",
       back: "一覧に戻る", from: "開始日", to: "終了日",
@@ -73,7 +80,14 @@
       show: "表示", anyAction: "すべての操作", commandLine: "（コマンドライン）", noEntries: "記録はありません。",
       noTranslator: "翻訳機能が設定されていないため、返信は翻訳されません（お客様の言語：{language}）。お客様の言語で入力してください。",
       translationFailed: "翻訳できませんでした（{error}）。ここで書き換えない限り、入力したとおりに送信されます。",
-      dashboard: "ダッシュボード", tickets: "チケット", ticketAlerts: "チケットの通知", team: "チーム" },
+      dashboard: "ダッシュボード", tickets: "チケット", ticketAlerts: "チケットの通知", team: "チーム",
+      offered_skill: "担当チーム: {skill}", offered_language: "対応言語（{language}）",
+      offered_everyone: "全担当者に表示", offered_translated: "全担当者に表示 · 機械翻訳",
+      sender_shopper: "お客様", sender_bot: "ボット", sender_system: "システム", sender_agent: "担当者",
+      earlierReadOnly: "このお客様の過去の会話（閲覧のみ）",
+      reason_request_human: "担当者との会話を希望", reason_delivery_problem: "配送のトラブル",
+      reason_product_question: "商品についての質問", reason_fallback: "ボットが2回続けて理解できなかった",
+      reason_out_of_scope: "ボットの対応範囲外", reason_agent_disconnected: "担当者がオフラインになった" },
   };
   if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "console");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
 
@@ -86,9 +100,32 @@
   }
   function format(template, values) { return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? String(values[k]) : "")); }
   function clock(ts) { return new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+  /** "3 min 5 sec", "3 分 5 秒", "3 Min. 5 Sek.": a wait in the agent's console language (Intl units). */
   function duration(seconds) {
     const s = Math.max(0, Math.round(seconds));
-    return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor(s / 60) % 60}m`;
+    const unit = (value, name) => {
+      try { return new Intl.NumberFormat(prefs.lang, { style: "unit", unit: name, unitDisplay: "short" }).format(value); }
+      catch (_) { return `${value} ${name}`; }
+    };
+    return s < 60 ? unit(s, "second") : s < 3600 ? `${unit(Math.floor(s / 60), "minute")} ${unit(s % 60, "second")}`
+      : `${unit(Math.floor(s / 3600), "hour")} ${unit(Math.floor(s / 60) % 60, "minute")}`;
+  }
+  /** Who wrote a message, in the agent's language: the agent's name, else "Shopper", "Bot", "System". */
+  function senderName(message) {
+    if (message.sender === "agent") return message.name || t("sender_agent");
+    return ["shopper", "bot", "system"].includes(message.sender) ? t("sender_" + message.sender) : String(message.sender || "");
+  }
+  /** Whether the logged-in agent reads a language (fr-CA as fr; zh-TW is not zh-CN, as in handoff/routing.py). */
+  function speaks(language) {
+    const base = (code) => (String(code).toLowerCase().startsWith("zh") ? String(code) : String(code).split("-")[0].toLowerCase());
+    return Boolean(language) && ((session.agent && session.agent.languages) || []).some((code) => base(code) === base(language));
+  }
+  /** Why a waiting conversation is offered to me: my team's skill, my language, or everyone (routing stage). */
+  function routeText(entry) {
+    if (entry.offered === "skill" && entry.skill) return t("offered_skill", { skill: entry.skill });
+    if (entry.offered === "language") return t("offered_language", { language: entry.language || "?" });
+    if (entry.offered === "everyone") return speaks(entry.language) ? t("offered_everyone") : t("offered_translated");
+    return "";
   }
   /** A thumbnail linking to the file (an image) or a link with its name (a PDF); agents need no key. */
   function fileLink(file) {
@@ -134,6 +171,8 @@
 
   /** An outcome's name in the console language (an outcome this build does not know: as stored). */
   function outcomeName(name) { return I18N.en["outcome_" + name] ? t("outcome_" + name) : name; }
+  /** A handoff reason in the agent's language ("request_human" → "Asked for a person"); unknown ones as they are. */
+  function reasonName(name) { return name && I18N.en["reason_" + name] ? t("reason_" + name) : name || ""; }
 
   function applyStrings() {
     document.documentElement.lang = prefs.lang;
@@ -269,7 +308,7 @@
       this.typing = el("div", "typing");
       this.root.append(this.header, this.transcript, this.typing, this.replyBox(), this.context);
       this.desk = window.CrossdeskNotes ? window.CrossdeskNotes.attach(this, { request: (path, options) => api.call(path, options),
-        agent: session.agent, openConversation: (id) => { history.show(); history.open(id); } }) : null;  // notes.js
+        agent: session.agent, outcomeName, openConversation: (id, path) => { history.show(); history.open(id, path); } }) : null;  // notes.js
       this.update(bundle);
     }
 
@@ -325,7 +364,7 @@
       this.transferSelect.replaceChildren(first);
       for (const agent of agents || []) {
         if (session.agent && agent.id === session.agent.id) continue;
-        const option = el("option", "", `${agent.display_name} (${agent.languages.join(", ")}) · ${agent.status} · ${agent.load}`);
+        const option = el("option", "", `${agent.display_name} (${agent.languages.join(", ")}) · ${t(agent.status === "away" ? "away" : "online")} · ${agent.load}`);
         option.value = String(agent.id);
         this.transferSelect.append(option);
       }
@@ -340,7 +379,7 @@
         if (value === undefined || value === null || value === "") return;
         list.append(el("dt", "", label), el("dd", "", value));
       };
-      item(t("reason"), b.reason);
+      item(t("reason"), reasonName(b.reason));
       item(t("language"), b.language);
       item(t("country"), b.slots && b.slots.country);
       item(t("order"), b.slots && b.slots.order_id);
@@ -367,7 +406,7 @@
       const node = el("div", "msg " + (["shopper", "bot", "agent", "system"].includes(message.sender) ? message.sender : "bot"));
       node.dataset.id = String(message.id);
       const meta = el("div", "meta");
-      meta.append(el("span", "who", message.sender === "agent" ? (message.name || "agent") : message.sender),
+      meta.append(el("span", "who", senderName(message)),
         el("span", "tag", message.language || ""), el("time", "", clock(message.ts || Date.now() / 1000)));
       node.append(meta, this.body(message));
       const nearBottom = this.transcript.scrollHeight - this.transcript.scrollTop - this.transcript.clientHeight < 80;
@@ -627,8 +666,10 @@
         if (!item) item = this.queueItem(entry);
         const waited = entry.waiting_seconds + (Date.now() - entry.seenAt) / 1000;
         item.querySelector(".tag").textContent = entry.language || "?";
-        item.querySelector(".reason").textContent = entry.reason || "";
+        item.querySelector(".reason").textContent = reasonName(entry.reason);
         item.querySelector(".wait").textContent = t("waiting", { s: duration(waited) });
+        item.querySelector(".route").textContent = routeText(entry);
+        item.dataset.offered = entry.offered || "";
         item.querySelector(".last").textContent = entry.last_message || "";
         item.querySelector(".claim").textContent = t("claim");
         if (list.children[index] !== item) list.insertBefore(item, list.children[index] || null);
@@ -643,7 +684,7 @@
       const claim = el("button", "claim");
       claim.type = "button";
       claim.addEventListener("click", () => this.claim(entry.conversation_id));
-      item.append(row, el("div", "last"), claim);
+      item.append(row, el("div", "route"), el("div", "last"), claim);
       return item;
     },
 
@@ -810,14 +851,17 @@
         rows.append(row);
       }
     },
-    async open(id) {
-      const bundle = await api.json("/api/conversations/" + encodeURIComponent(id));
+    /** Shows a transcript; ``path``: where to read it (a verified customer's earlier conversation: read-only). */
+    async open(id, path) {
+      const response = await api.call(path || "/api/conversations/" + encodeURIComponent(id));
+      const bundle = await response.json().catch(() => ({}));
+      if (!response.ok) { toast(bundle.message || String(response.status)); return; }
       const viewer = $("#viewer");
       const transcript = el("div", "transcript");
       for (const m of bundle.transcript) {
         const node = el("div", "msg " + m.sender);
         const meta = el("div", "meta");
-        meta.append(el("span", "", m.sender === "agent" ? m.name || "agent" : m.sender), el("time", "", new Date(m.ts * 1000).toLocaleString()));
+        meta.append(el("span", "who", senderName(m)), el("time", "", new Date(m.ts * 1000).toLocaleString(prefs.lang)));
         node.append(meta, el("div", "text", m.text));
         transcript.append(node);
       }
@@ -827,6 +871,10 @@
         button.type = "button";
         button.addEventListener("click", () => this.download(id, format));
         actions.append(button);
+      }
+      if (bundle.read_only) {  // (no export: the agent reads it for context; tags only, notes stay with whoever held it)
+        viewer.replaceChildren(el("h3", "", t("earlierReadOnly")), el("p", "muted", `${id} · ${(bundle.tags || []).join(", ")}`), transcript);
+        return;
       }
       viewer.replaceChildren(el("h3", "", id), actions, transcript);
       if (window.CrossdeskNotes) viewer.append(window.CrossdeskNotes.summary(id));  // its tags and private notes

@@ -503,6 +503,74 @@
     },
   };
 
+  /* Issue #19, the desk finished: why a conversation is offered to me, who wrote a message, an earlier
+     conversation read-only, editing notes and macros. (Kept apart so the blocks above merge cleanly.) */
+  const DESK = {
+    "zh-CN": {
+      console: { offered_skill: "你的团队：{skill}", offered_language: "你的语言（{language}）", offered_everyone: "对所有客服开放",
+        offered_translated: "对所有客服开放 · 机器翻译", sender_shopper: "顾客", sender_bot: "机器人", sender_system: "系统",
+        sender_agent: "客服", earlierReadOnly: "该顾客的以往会话（只读）",
+        reason_request_human: "要求人工客服", reason_delivery_problem: "配送问题", reason_product_question: "商品咨询", reason_fallback: "机器人连续两次没有理解", reason_out_of_scope: "超出机器人的服务范围", reason_agent_disconnected: "原客服已离线" },
+      tickets: { actor_shopper: "顾客", actor_system: "系统", actor_bot: "机器人", kind_created: "创建了工单", kind_note: "添加了备注", kind_reply: "通过邮件回复", kind_mail_sent: "邮件已发送", kind_mail_failed: "邮件发送失败", kind_status: "状态", kind_assignee_id: "负责人", kind_priority: "优先级", kind_tags: "标签", kind_email: "电子邮箱", kind_name: "姓名", kind_escalated_due_soon: "即将到期：已通知管理员", kind_escalated_overdue: "已逾期：已上报管理员" },
+      notes: { edit: "编辑", cancel: "取消", editNote: "编辑 {author} 的备注", deleteNote: "删除 {author} 的备注", saveNote: "保存备注",
+        noteSaved: "备注已保存。", noteDeleted: "备注已删除。", editMacro: "编辑快捷回复 {title}", editingMacro: "正在编辑：{title}" },
+    },
+    "zh-TW": {
+      console: { offered_skill: "你的團隊：{skill}", offered_language: "你的語言（{language}）", offered_everyone: "開放給所有客服",
+        offered_translated: "開放給所有客服 · 機器翻譯", sender_shopper: "顧客", sender_bot: "機器人", sender_system: "系統",
+        sender_agent: "客服", earlierReadOnly: "這位顧客先前的對話（唯讀）",
+        reason_request_human: "要求真人客服", reason_delivery_problem: "配送問題", reason_product_question: "商品詢問", reason_fallback: "機器人連續兩次沒有理解", reason_out_of_scope: "超出機器人的服務範圍", reason_agent_disconnected: "原客服已離線" },
+      tickets: { actor_shopper: "顧客", actor_system: "系統", actor_bot: "機器人", kind_created: "建立了工單", kind_note: "新增了備註", kind_reply: "以電子郵件回覆", kind_mail_sent: "郵件已寄出", kind_mail_failed: "郵件寄送失敗", kind_status: "狀態", kind_assignee_id: "負責人", kind_priority: "優先順序", kind_tags: "標籤", kind_email: "電子郵件地址", kind_name: "姓名", kind_escalated_due_soon: "即將到期：已通知管理員", kind_escalated_overdue: "已逾期：已呈報管理員" },
+      notes: { edit: "編輯", cancel: "取消", editNote: "編輯 {author} 的備註", deleteNote: "刪除 {author} 的備註", saveNote: "儲存備註",
+        noteSaved: "備註已儲存。", noteDeleted: "備註已刪除。", editMacro: "編輯快速回覆 {title}", editingMacro: "編輯中：{title}" },
+    },
+    ko: {
+      console: { offered_skill: "내 팀: {skill}", offered_language: "내 언어 ({language})", offered_everyone: "모든 상담원에게 공개",
+        offered_translated: "모든 상담원에게 공개 · 기계 번역", sender_shopper: "고객", sender_bot: "챗봇", sender_system: "시스템",
+        sender_agent: "상담원", earlierReadOnly: "이 고객의 이전 대화 (읽기 전용)",
+        reason_request_human: "상담원 연결 요청", reason_delivery_problem: "배송 문제", reason_product_question: "상품 문의", reason_fallback: "챗봇이 두 번 연속 이해하지 못함", reason_out_of_scope: "챗봇이 다루지 않는 문의", reason_agent_disconnected: "담당 상담원이 오프라인이 됨" },
+      tickets: { actor_shopper: "고객", actor_system: "시스템", actor_bot: "챗봇", kind_created: "티켓 생성", kind_note: "메모 추가", kind_reply: "이메일로 답변", kind_mail_sent: "이메일 보냄", kind_mail_failed: "이메일 전송 실패", kind_status: "상태", kind_assignee_id: "담당자", kind_priority: "우선순위", kind_tags: "태그", kind_email: "이메일 주소", kind_name: "이름", kind_escalated_due_soon: "기한 임박: 관리자에게 알림", kind_escalated_overdue: "기한 초과: 관리자에게 에스컬레이션" },
+      notes: { edit: "편집", cancel: "취소", editNote: "{author} 님의 메모 편집", deleteNote: "{author} 님의 메모 삭제", saveNote: "메모 저장",
+        noteSaved: "메모를 저장했습니다.", noteDeleted: "메모를 삭제했습니다.", editMacro: "자주 쓰는 답변 {title} 편집", editingMacro: "편집 중: {title}" },
+    },
+    fr: {
+      console: { offered_skill: "Pour votre équipe : {skill}", offered_language: "Dans votre langue ({language})",
+        offered_everyone: "Ouverte à tous les agents", offered_translated: "Ouverte à tous les agents · traduction automatique",
+        sender_shopper: "Client", sender_bot: "Bot", sender_system: "Système", sender_agent: "Agent",
+        earlierReadOnly: "Conversation précédente de ce client (lecture seule)",
+        reason_request_human: "A demandé une personne", reason_delivery_problem: "Problème de livraison", reason_product_question: "Question sur un produit", reason_fallback: "Le bot n’a pas compris deux fois", reason_out_of_scope: "Hors du champ du bot", reason_agent_disconnected: "Son agent s’est déconnecté" },
+      tickets: { actor_shopper: "Client", actor_system: "Système", actor_bot: "Bot", kind_created: "a ouvert le ticket", kind_note: "a ajouté une note", kind_reply: "a répondu par e-mail", kind_mail_sent: "e-mail envoyé", kind_mail_failed: "échec de l’e-mail", kind_status: "statut", kind_assignee_id: "responsable", kind_priority: "priorité", kind_tags: "étiquettes", kind_email: "adresse e-mail", kind_name: "nom", kind_escalated_due_soon: "échéance proche : administrateurs prévenus", kind_escalated_overdue: "en retard : transmis aux administrateurs" },
+      notes: { edit: "Modifier", cancel: "Annuler", editNote: "Modifier la note de {author}", deleteNote: "Supprimer la note de {author}",
+        saveNote: "Enregistrer la note", noteSaved: "Note enregistrée.", noteDeleted: "Note supprimée.",
+        editMacro: "Modifier la réponse enregistrée {title}", editingMacro: "Modification : {title}" },
+    },
+    de: {
+      console: { offered_skill: "Für Ihr Team: {skill}", offered_language: "In Ihrer Sprache ({language})",
+        offered_everyone: "Für alle Agenten offen", offered_translated: "Für alle Agenten offen · maschinelle Übersetzung",
+        sender_shopper: "Kunde", sender_bot: "Bot", sender_system: "System", sender_agent: "Agent",
+        earlierReadOnly: "Früheres Gespräch dieses Kunden (nur lesen)",
+        reason_request_human: "Möchte mit einer Person sprechen", reason_delivery_problem: "Lieferproblem", reason_product_question: "Frage zum Produkt", reason_fallback: "Der Bot hat zweimal nicht verstanden", reason_out_of_scope: "Außerhalb dessen, was der Bot abdeckt", reason_agent_disconnected: "Der zuständige Agent ist offline gegangen" },
+      tickets: { actor_shopper: "Kunde", actor_system: "System", actor_bot: "Bot", kind_created: "hat das Ticket eröffnet", kind_note: "hat eine Notiz hinzugefügt", kind_reply: "hat per E-Mail geantwortet", kind_mail_sent: "E-Mail gesendet", kind_mail_failed: "E-Mail fehlgeschlagen", kind_status: "Status", kind_assignee_id: "Zuständig", kind_priority: "Priorität", kind_tags: "Tags", kind_email: "E-Mail-Adresse", kind_name: "Name", kind_escalated_due_soon: "bald fällig: Admins benachrichtigt", kind_escalated_overdue: "überfällig: an Admins eskaliert" },
+      notes: { edit: "Bearbeiten", cancel: "Abbrechen", editNote: "Notiz von {author} bearbeiten", deleteNote: "Notiz von {author} löschen",
+        saveNote: "Notiz speichern", noteSaved: "Notiz gespeichert.", noteDeleted: "Notiz gelöscht.",
+        editMacro: "Textbaustein {title} bearbeiten", editingMacro: "Wird bearbeitet: {title}" },
+    },
+    es: {
+      console: { offered_skill: "Para tu equipo: {skill}", offered_language: "En tu idioma ({language})",
+        offered_everyone: "Abierta a todos los agentes", offered_translated: "Abierta a todos los agentes · traducción automática",
+        sender_shopper: "Cliente", sender_bot: "Bot", sender_system: "Sistema", sender_agent: "Agente",
+        earlierReadOnly: "Conversación anterior de este cliente (solo lectura)",
+        reason_request_human: "Pidió hablar con una persona", reason_delivery_problem: "Problema de entrega", reason_product_question: "Pregunta sobre un producto", reason_fallback: "El bot no entendió dos veces", reason_out_of_scope: "Fuera de lo que cubre el bot", reason_agent_disconnected: "Su agente se desconectó" },
+      tickets: { actor_shopper: "Cliente", actor_system: "Sistema", actor_bot: "Bot", kind_created: "abrió el ticket", kind_note: "añadió una nota", kind_reply: "respondió por correo", kind_mail_sent: "correo enviado", kind_mail_failed: "falló el correo", kind_status: "estado", kind_assignee_id: "responsable", kind_priority: "prioridad", kind_tags: "etiquetas", kind_email: "correo electrónico", kind_name: "nombre", kind_escalated_due_soon: "vence pronto: administradores avisados", kind_escalated_overdue: "vencido: escalado a administradores" },
+      notes: { edit: "Editar", cancel: "Cancelar", editNote: "Editar la nota de {author}", deleteNote: "Eliminar la nota de {author}",
+        saveNote: "Guardar nota", noteSaved: "Nota guardada.", noteDeleted: "Nota eliminada.",
+        editMacro: "Editar la respuesta guardada {title}", editingMacro: "Editando: {title}" },
+    },
+  };
+  for (const [code, parts] of Object.entries(DESK)) {
+    for (const [part, table] of Object.entries(parts)) STRINGS[code][part] = { ...(STRINGS[code][part] || {}), ...table };
+  }
+
   /**
    * The supported language for the browser's preferences: zh-TW for Taiwan, Hong Kong, Macau and
    * Traditional script, zh-CN for any other Chinese, otherwise the primary subtag; English if none fits.

@@ -20,6 +20,9 @@
       language: "Language", text: "Text", shared: "Shared with every agent", save: "Save macro", saved: "Macro saved.",
       variables: "Variables: {names}", tagFilter: "Tag", downloadCsv: "Download CSV", remove: "Remove tag {tag}",
       outcome: "Outcome", open: "Open", delete: "Delete", deleteMacro: "Delete macro {title}", deleted: "Macro deleted.",
+      edit: "Edit", cancel: "Cancel", editNote: "Edit note by {author}", deleteNote: "Delete note by {author}",
+      saveNote: "Save note", noteSaved: "Note saved.", noteDeleted: "Note deleted.", editMacro: "Edit macro {title}",
+      editingMacro: "Editing: {title}",
     },
     ja: {
       deskNotes: "メモとタグ", customer: "お客様", verified: "確認済みのお客様", unverified: "未確認（ストアの署名なし）",
@@ -32,6 +35,9 @@
       language: "言語", text: "本文", shared: "全担当者と共有", save: "定型文を保存", saved: "定型文を保存しました。",
       variables: "変数: {names}", tagFilter: "タグ", downloadCsv: "CSV をダウンロード", remove: "タグ {tag} を外す",
       outcome: "結果", open: "開く", delete: "削除", deleteMacro: "定型文 {title} を削除", deleted: "定型文を削除しました。",
+      edit: "編集", cancel: "キャンセル", editNote: "{author} のメモを編集", deleteNote: "{author} のメモを削除",
+      saveNote: "メモを保存", noteSaved: "メモを保存しました。", noteDeleted: "メモを削除しました。", editMacro: "定型文 {title} を編集",
+      editingMacro: "編集中: {title}",
     },
   };
   if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "notes");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
@@ -154,13 +160,38 @@
       }
       const save = el("button", "primary", t("save"));
       save.type = "submit";
-      form.append(save);
+      this.editingLine = el("p", "muted editing");
+      this.editingLine.hidden = true;
+      const cancel = el("button", "cancel-edit", t("cancel"));
+      cancel.type = "button";
+      cancel.hidden = true;
+      const stopEditing = () => { this.editing = null; this.editingLine.hidden = true; cancel.hidden = true; form.reset(); };
+      cancel.addEventListener("click", stopEditing);
+      form.prepend(this.editingLine);
+      form.append(save, cancel);
+      // Editing keeps the macro's other languages; choosing another language shows (or starts) its text.
+      language.addEventListener("change", () => { if (this.editing) text.value = this.editing.texts[language.value] || ""; });
+      this.editMacro = (macro) => {
+        this.editing = macro;
+        title.value = macro.title;
+        language.value = LANGUAGES.includes(this.view.bundle.language) && macro.texts[this.view.bundle.language]
+          ? this.view.bundle.language : macro.source_language;
+        text.value = macro.texts[language.value] || "";
+        this.editingLine.textContent = t("editingMacro", { title: macro.title });
+        this.editingLine.hidden = false;
+        cancel.hidden = false;
+        title.focus();
+      };
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
-        const answer = await post("/api/macros", { title: title.value, source_language: language.value,
-          texts: { [language.value]: text.value }, shared: Boolean(form.shared && form.shared.checked) });
+        const editing = this.editing;
+        const answer = editing
+          ? await post("/api/macros/" + editing.id, { title: title.value, source_language: editing.source_language,
+            texts: { ...editing.texts, [language.value]: text.value } }, "PUT")
+          : await post("/api/macros", { title: title.value, source_language: language.value,
+            texts: { [language.value]: text.value }, shared: Boolean(form.shared && form.shared.checked) });
         this.status.textContent = answer.ok ? t("saved") : (answer.body.message || String(answer.status));
-        if (answer.ok) { form.reset(); this.loadOwn(); }
+        if (answer.ok) { stopEditing(); this.loadOwn(); }
       });
       this.ownList = el("ul", "own-macros");
       details.addEventListener("toggle", () => {
@@ -173,7 +204,7 @@
       return details;
     }
 
-    /** The macros this agent may delete (their own; every shared one for an admin), each with a Delete button. */
+    /** The macros this agent may change (their own; every shared one for an admin), each with Edit and Delete. */
     async loadOwn() {
       const answer = await json("/api/macros?language=" + encodeURIComponent(this.view.bundle.language || "en"));
       this.ownList.replaceChildren();
@@ -188,7 +219,11 @@
           this.status.textContent = done.ok ? t("deleted") : (done.body.message || String(done.status));
           this.loadOwn();
         });
-        item.append(el("span", "", (macro.shared ? t("sharedMacro") + ": " : "") + macro.title), remove);
+        const edit = el("button", "edit", t("edit"));
+        edit.type = "button";
+        edit.setAttribute("aria-label", t("editMacro", { title: macro.title }));
+        edit.addEventListener("click", () => this.editMacro(macro));
+        item.append(el("span", "", (macro.shared ? t("sharedMacro") + ": " : "") + macro.title), edit, remove);
         this.ownList.append(item);
       }
     }
@@ -216,12 +251,62 @@
       for (const note of data.notes) {
         const item = el("li", "note");
         const meta = el("div", "meta");
-        meta.append(el("strong", "", note.author), el("time", "", new Date(note.created_at * 1000).toLocaleString()));
+        meta.append(el("strong", "", note.author), el("time", "", new Date(note.created_at * 1000).toLocaleString(lang)));
         const text = el("div", "text", note.text);
         text.dir = "auto";
+        item.dataset.id = String(note.id);
         item.append(meta, text);
+        if (this.mayChange(note)) item.append(this.noteActions(note, item));
         this.noteList.append(item);
       }
+    }
+
+    /** Its author changes a note; an admin any (the server checks the same). */
+    mayChange(note) {
+      const agent = this.ctx.agent;
+      return Boolean(agent && (agent.role === "admin" || note.agent_id === agent.id));
+    }
+
+    noteActions(note, item) {
+      const actions = el("div", "note-actions");
+      const edit = el("button", "edit", t("edit"));
+      edit.type = "button";
+      edit.setAttribute("aria-label", t("editNote", { author: note.author }));
+      edit.addEventListener("click", () => this.editNote(note, item));
+      const remove = el("button", "danger delete", t("delete"));
+      remove.type = "button";
+      remove.setAttribute("aria-label", t("deleteNote", { author: note.author }));
+      remove.addEventListener("click", async () => {
+        const answer = await json(`/api/conversations/${encodeURIComponent(this.id)}/notes/${note.id}`, { method: "DELETE" });
+        this.status.textContent = answer.ok ? t("noteDeleted") : (answer.body.message || String(answer.status));
+        if (answer.ok) { this.render({ ...this.data, notes: answer.body.notes }); this.noteInput.focus(); }
+      });
+      actions.append(edit, remove);
+      return actions;
+    }
+
+    /** The note's text in a box in place, with Save and Cancel. */
+    editNote(note, item) {
+      const form = el("form", "edit-note");
+      const box = el("textarea", "note-edit", note.text);
+      box.value = note.text;
+      box.maxLength = 4000;
+      box.rows = 2;
+      box.setAttribute("aria-label", t("editNote", { author: note.author }));
+      const save = el("button", "primary", t("saveNote"));
+      save.type = "submit";
+      const cancel = el("button", "", t("cancel"));
+      cancel.type = "button";
+      cancel.addEventListener("click", () => this.render(this.data));
+      form.append(box, save, cancel);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const answer = await post(`/api/conversations/${encodeURIComponent(this.id)}/notes/${note.id}`, { text: box.value }, "PUT");
+        this.status.textContent = answer.ok ? t("noteSaved") : (answer.body.message || String(answer.status));
+        if (answer.ok) this.render({ ...this.data, notes: this.data.notes.map((n) => (n.id === note.id ? answer.body.note : n)) });
+      });
+      item.replaceChildren(item.firstChild, form);
+      box.focus();
     }
 
     renderCustomer(customer) {
@@ -236,10 +321,12 @@
       const list = el("ul", "earlier");
       for (const c of customer.earlier) {
         const item = el("li");
-        const link = el("a", "", `${new Date(c.created_at * 1000).toLocaleDateString()} · ${c.outcome || c.state}`);
+        const outcome = c.outcome && this.ctx.outcomeName ? this.ctx.outcomeName(c.outcome) : c.outcome || c.state;
+        const link = el("a", "", `${new Date(c.created_at * 1000).toLocaleDateString(lang)} · ${outcome}`);
         link.href = "#history-" + c.conversation_id;
         link.dataset.id = c.conversation_id;
-        link.addEventListener("click", (event) => { event.preventDefault(); if (this.ctx.openConversation) this.ctx.openConversation(c.conversation_id); });
+        const path = `/api/conversations/${encodeURIComponent(this.id)}/earlier/${encodeURIComponent(c.conversation_id)}`;
+        link.addEventListener("click", (event) => { event.preventDefault(); if (this.ctx.openConversation) this.ctx.openConversation(c.conversation_id, path); });
         item.append(link, el("div", "muted", c.first_message || ""));
         list.append(item);
       }
@@ -363,6 +450,7 @@
         const preview = el("div", "macro-text", item.text);
         preview.dir = "auto";
         option.append(head, preview);
+        if (item.translated) option.append(el("div", "muted translated-note", t("translatedFrom", { language: item.source_language })));
         if (item.missing && item.missing.length) option.append(el("div", "missing", t("missing", { names: item.missing.map((v) => "{" + v + "}").join(", ") })));
         option.addEventListener("mousedown", (event) => event.preventDefault());  // keep focus in the search box
         option.addEventListener("click", () => this.choose(index));

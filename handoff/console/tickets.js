@@ -26,6 +26,11 @@
       loadFailed: "Could not load tickets: {message}", close: "Close", alerts: "Ticket alerts",
       previewNone: "No translation (shown as written).", followUp: "Follow up by ticket",
       followUpDone: "{ref} opened: due {when}.", followUpExists: "Already {ref}, due {when}.",
+      actor_shopper: "Shopper", actor_system: "System", actor_bot: "Bot",
+      kind_created: "opened the ticket", kind_note: "added a note", kind_reply: "answered by e-mail",
+      kind_mail_sent: "e-mail sent", kind_mail_failed: "e-mail failed", kind_status: "status",
+      kind_assignee_id: "assignee", kind_priority: "priority", kind_tags: "tags", kind_email: "e-mail address",
+      kind_name: "name", kind_escalated_due_soon: "due soon: admins alerted", kind_escalated_overdue: "overdue: escalated to admins",
     },
     ja: {
       tickets: "チケット", mine: "自分の担当", unassigned: "未割り当て", due_soon: "期限間近", overdue: "期限超過", all: "すべて",
@@ -45,6 +50,11 @@
       loadFailed: "チケットを読み込めませんでした: {message}", close: "閉じる", alerts: "チケットの通知",
       previewNone: "翻訳なし（そのまま表示）。", followUp: "チケットでフォローアップ",
       followUpDone: "{ref} を作成しました（期限 {when}）。", followUpExists: "すでに {ref} があります（期限 {when}）。",
+      actor_shopper: "お客様", actor_system: "システム", actor_bot: "ボット",
+      kind_created: "チケットを作成", kind_note: "メモを追加", kind_reply: "メールで回答",
+      kind_mail_sent: "メール送信済み", kind_mail_failed: "メール送信失敗", kind_status: "状態",
+      kind_assignee_id: "担当者", kind_priority: "優先度", kind_tags: "タグ", kind_email: "メールアドレス",
+      kind_name: "名前", kind_escalated_due_soon: "期限間近: 管理者に通知", kind_escalated_overdue: "期限超過: 管理者にエスカレーション",
     },
   };
   if (window.CrossdeskI18n) window.CrossdeskI18n.extend(I18N, "tickets");  // zh-CN, zh-TW, ko, fr, de, es (i18n.js)
@@ -166,6 +176,21 @@
   }
 
   /* -- the list ---------------------------------------------------------------------------- */
+  /** Who changed a ticket: the agent's name (not "agent:3"), the shopper, or the system. */
+  function actorName(actor) {
+    const match = /^agent:(\d+)$/.exec(String(actor || ""));
+    if (match) return assigneeName(Number(match[1]));
+    return I18N.en["actor_" + actor] ? t("actor_" + actor) : String(actor || "");
+  }
+  /** A changed field's value as the agent reads it: names for assignees, words for status and priority. */
+  function changeValue(kind, value) {
+    if (kind === "assignee_id") return assigneeName(value);
+    if ((kind === "status" || kind === "priority") && I18N.en[value]) return t(value);
+    if (Array.isArray(value)) return value.join(", ") || "—";
+    return value === null || value === undefined || value === "" ? "—" : String(value);
+  }
+  function kindName(kind) { return I18N.en["kind_" + kind] ? t("kind_" + kind) : kind; }
+
   function assigneeName(id) {
     if (id === null || id === undefined) return t("nobody");
     const found = agents.find((a) => a.id === id);
@@ -299,7 +324,7 @@
     const list = el("ol", "transcript ticket-transcript");
     for (const m of messages) {
       const item = el("li", "msg " + m.sender);
-      item.append(el("div", "meta", `${m.name || m.sender} · ${when(m.ts)}`), el("div", "text", m.text));
+      item.append(el("div", "meta", `${m.name || actorName(m.sender)} · ${when(m.ts)}`), el("div", "text", m.text));
       list.append(item);
     }
     return list;
@@ -308,7 +333,7 @@
   function notes(history) {
     const list = el("ul", "ticket-notes");
     for (const entry of history.filter((e) => e.kind === "note")) {
-      list.append(el("li", "", `${when(entry.created_at)} — ${entry.details.text}`));
+      list.append(el("li", "", `${when(entry.created_at)} · ${entry.details.agent || actorName(entry.actor)} — ${entry.details.text}`));
     }
     return list;
   }
@@ -336,8 +361,8 @@
     const list = el("ul", "ticket-history");
     for (const entry of history.filter((e) => e.kind !== "note")) {
       const d = entry.details || {};
-      const change = "from" in d ? `${JSON.stringify(d.from)} → ${JSON.stringify(d.to)}` : "";
-      list.append(el("li", "", `${when(entry.created_at)} ${entry.actor} ${entry.kind} ${change}`.trim()));
+      const change = "from" in d ? `${changeValue(entry.kind, d.from)} → ${changeValue(entry.kind, d.to)}` : "";
+      list.append(el("li", "", `${when(entry.created_at)} · ${actorName(entry.actor)} · ${kindName(entry.kind)} ${change}`.trim()));
     }
     return list;
   }

@@ -93,10 +93,6 @@ class AgentNamespace(BackgroundNamespace):
         """The sockets (console tabs) of one agent."""
         return self.presence.local_sids(agent_id)
 
-    def _is_full(self, agent_id: int) -> bool:
-        """Whether the agent already holds as many conversations as allowed."""
-        return self.handoffs.load(agent_id) >= self.settings.agent_max_conversations
-
     def agents_payload(self) -> dict:
         """Online agents with presence and load, for transfers and supervisors."""
         listed = []
@@ -172,11 +168,16 @@ class AgentNamespace(BackgroundNamespace):
         try:
             agent = await self._agent(sid)
             conversation_id = protocol.parse_conversation_ref(data)
-            if self._is_full(agent.id):
-                raise LifecycleError("limit_reached",
-                                     f"you already hold {self.settings.agent_max_conversations} conversations")
-            bundle = await self.handoffs.claim(agent, conversation_id)
-        except (LifecycleError, protocol.ProtocolError) as error:
+            # The limit is checked in the claim's own UPDATE: a check before it let a race of claims
+            # (two tabs, two processes) go over the limit.
+            bundle = await self.handoffs.claim(agent, conversation_id,
+                                               max_load=self.settings.agent_max_conversations, auto=False)
+        except LifecycleError as error:
+            if error.code == "limit_reached":
+                error = LifecycleError("limit_reached",
+                                       f"you already hold {self.settings.agent_max_conversations} conversations")
+            return await self._fail(sid, protocol.AGENT_CLAIM, error)
+        except protocol.ProtocolError as error:
             return await self._fail(sid, protocol.AGENT_CLAIM, error)
         await self.push_agents()
         return {"ok": True, "conversation": bundle}
@@ -256,9 +257,8 @@ class AgentNamespace(BackgroundNamespace):
             target = self.agents.get(protocol.parse_agent_id(data))
             if target is None or not await self.presence.confirm_online(target.id):
                 raise LifecycleError("agent_offline", "that agent is not online")
-            if self._is_full(target.id):
-                raise LifecycleError("limit_reached", "that agent has no room for another conversation")
-            await self.handoffs.transfer(agent, conversation_id, target)
+            # (the target's limit is checked in the transfer's UPDATE: a check before it could be raced)
+            await self.handoffs.transfer(agent, conversation_id, target, max_load=self.settings.agent_max_conversations)
         except (LifecycleError, protocol.ProtocolError) as error:
             return await self._fail(sid, protocol.AGENT_TRANSFER, error)
         await self.push_agents()

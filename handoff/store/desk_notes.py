@@ -53,6 +53,30 @@ class DeskNotesStore:
             return [{"id": r.id, "agent_id": r.agent_id, "author": r.author, "text": r.text,
                      "created_at": r.created_at} for r in conn.execute(query)]
 
+    def note(self, conversation_id: str, note_id: int) -> Optional[dict]:
+        """One note of a conversation, or None."""
+        query = select(conversation_notes).where(conversation_notes.c.id == note_id,
+                                                 conversation_notes.c.conversation_id == conversation_id)
+        with self.engine.connect() as conn:
+            r = conn.execute(query).first()
+        return None if r is None else {"id": r.id, "agent_id": r.agent_id, "author": r.author, "text": r.text,
+                                       "created_at": r.created_at}
+
+    def update_note(self, conversation_id: str, note_id: int, text: str) -> Optional[dict]:
+        """Replace a note's text (who and when: the audit log); returns it, None if it is gone."""
+        with self.engine.begin() as conn:
+            conn.execute(conversation_notes.update().where(
+                conversation_notes.c.id == note_id, conversation_notes.c.conversation_id == conversation_id)
+                .values(text=text))
+        return self.note(conversation_id, note_id)
+
+    def delete_note(self, conversation_id: str, note_id: int) -> bool:
+        """Delete a note; False if it was not there."""
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(conversation_notes).where(
+                conversation_notes.c.id == note_id, conversation_notes.c.conversation_id == conversation_id))
+        return result.rowcount > 0
+
     # -- tags ------------------------------------------------------------------
     def add_tag(self, conversation_id: str, tag: str, agent_id: Optional[int]) -> bool:
         """Tag a conversation; False if it already had the tag."""
@@ -143,6 +167,15 @@ class DeskNotesStore:
         if row is None:
             return None
         return {"id": row.customer_id, "email": row.email, "name": row.name, "verified": bool(row.verified)}
+
+    def same_verified_customer(self, conversation_id: str, other_id: str) -> bool:
+        """Whether both conversations are linked to one customer by a verified identity."""
+        links = conversation_customers
+        query = select(links.c.customer_id).where(links.c.conversation_id.in_((conversation_id, other_id)),
+                                                  links.c.verified == 1)
+        with self.engine.connect() as conn:
+            customers = [row.customer_id for row in conn.execute(query)]
+        return conversation_id != other_id and len(customers) == 2 and customers[0] == customers[1]
 
     def earlier_conversations(self, conversation_id: str, customer_id: str, limit: int = 20) -> list[dict]:
         """The verified customer's other conversations, newest first, with date, state and outcome.
