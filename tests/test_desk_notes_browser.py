@@ -5,7 +5,6 @@ Agents use the console; shoppers use the storefront's widget (``Crossdesk.setUse
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
