@@ -54,8 +54,9 @@ class Lifecycle:
 
     def _transition(self, conversation_id: str, to_state: str, actor: str, reason: str,
                     from_states: tuple[str, ...], agent_id: Optional[int] = None,
-                    max_load: Optional[int] = None) -> bool:
-        changed = self.store.transition(conversation_id, to_state, actor, reason, from_states, agent_id, max_load)
+                    max_load: Optional[int] = None, held_by: Optional[int] = None) -> bool:
+        changed = self.store.transition(conversation_id, to_state, actor, reason, from_states, agent_id, max_load,
+                                        held_by)
         if changed:
             self.on_change(conversation_id)
         return changed
@@ -165,7 +166,8 @@ class Lifecycle:
     async def hand_back(self, agent: Agent, conversation_id: str) -> StoredMessage:
         """Give the conversation back to the bot."""
         conversation = self.assigned(agent, conversation_id)
-        if not self._transition(conversation_id, "bot", f"agent:{agent.id}", "handback", ("with_agent",)):
+        if not self._transition(conversation_id, "bot", f"agent:{agent.id}", "handback", ("with_agent",),
+                                held_by=agent.id):
             raise LifecycleError("not_assigned", "this conversation is not yours")
         await self._pause(conversation_id, False)
         return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
@@ -174,7 +176,7 @@ class Lifecycle:
         """Close the conversation with an outcome tag."""
         conversation = self.assigned(agent, conversation_id)
         if not self._transition(conversation_id, "resolved", f"agent:{agent.id}", outcome or "resolved",
-                                     ("with_agent",)):
+                                ("with_agent",), held_by=agent.id):
             raise LifecycleError("not_assigned", "this conversation is not yours")
         return self._system_message(conversation, "utter_agent_left", agent=agent.display_name)
 
@@ -186,7 +188,7 @@ class Lifecycle:
         if target.id == agent.id:
             raise LifecycleError("invalid_target", "that is you")
         if not self._transition(conversation_id, "with_agent", f"agent:{agent.id}", f"transfer:{target.id}",
-                                ("with_agent",), agent_id=target.id, max_load=max_load):
+                                ("with_agent",), agent_id=target.id, max_load=max_load, held_by=agent.id):
             if max_load is not None and self.load(target.id) >= max_load:
                 raise LifecycleError("limit_reached", "that agent has no room for another conversation")
             raise LifecycleError("not_assigned", "this conversation is not yours")
@@ -218,7 +220,8 @@ class Lifecycle:
         """Put an absent agent's conversations back in the queue (``waiting``)."""
         requeued = []
         for conversation in self.store.conversations_in(("with_agent",), agent_id=agent_id):
-            if self._transition(conversation.id, "waiting", "system", "agent_disconnected", ("with_agent",)):
+            if self._transition(conversation.id, "waiting", "system", "agent_disconnected", ("with_agent",),
+                                held_by=agent_id):
                 requeued.append(conversation.id)
         return requeued
 

@@ -491,8 +491,9 @@ class SQLStore:
 
     def transition(self, conversation_id: str, to_state: str, actor: str, reason: str,
                    from_states: tuple[str, ...], agent_id: Optional[int] = None,
-                   max_load: Optional[int] = None) -> bool:
-        """Change state only if the current state is one of ``from_states``.
+                   max_load: Optional[int] = None, held_by: Optional[int] = None) -> bool:
+        """Change state only if the current state is one of ``from_states`` (and, with ``held_by``,
+        only while that agent holds the conversation: a transfer or a requeue that raced it has won).
 
         The check and the change are one UPDATE, so of two agents claiming the
         same conversation exactly one wins. Returns whether this call won.
@@ -506,6 +507,8 @@ class SQLStore:
         if to_state == "waiting":
             values.update(handoff_reason=reason, waiting_since=now)
         conditions = [conversations.c.id == conversation_id, conversations.c.state.in_(from_states)]
+        if held_by is not None:
+            conditions.append(conversations.c.agent_id == held_by)
         if max_load is not None:
             held = conversations.alias("held")
             conditions.append(select(func.count()).select_from(held).where(
