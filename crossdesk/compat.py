@@ -38,6 +38,10 @@ WRITTEN_FOR: Mapping[str, str] = {
     "requests": "2.34.2",  # install_request_timeout
     "deep-translator": "1.11.4",  # FixedLanguageList
     "rasa": "3.6.21",  # tune_rasa, run_prediction_loop, KnownNewEvents; the model components
+    "skops": "0.9.0",  # skops_trusted_types_precomputed (and the three below: what its lists are made of)
+    "scikit-learn": "1.1.3",
+    "numpy": "1.23.5",
+    "scipy": "1.10.1",
 }
 """The exact versions (as pinned in requirements.txt) each override was written and measured on."""
 
@@ -446,7 +450,76 @@ def tune_rasa() -> None:
     if not _rasa_tuned:
         cache_action_result_validator()
         cache_event_types()
+        skops_trusted_types_precomputed()
         _rasa_tuned = True
+
+
+# -- skops 0.9.0 (Rasa loads the intent classifier with it) ---------------------------------
+
+SKOPS_TRUSTED_TYPES_MODULE = "skops.io._trusted_types"
+SKOPS_TRUSTED_TYPES_FILE = "skops_trusted_types.json"
+"""The lists of ``skops.io._trusted_types`` for the pinned skops, scikit-learn, numpy and scipy, beside this
+module (``python -m crossdesk.compat skops-types`` writes them; ``tests/test_lean_process.py`` compares them
+with what skops computes in a fresh interpreter)."""
+
+
+def skops_trusted_type_names() -> dict:
+    """The name lists skops' private ``_trusted_types`` module computes when imported (imports it)."""
+    import importlib
+
+    module = importlib.import_module(SKOPS_TRUSTED_TYPES_MODULE)
+    return {name: list(getattr(module, name)) for name in sorted(dir(module)) if name.endswith("_TYPE_NAMES")}
+
+
+class _PrecomputedModuleFinder:
+    """Import hook answering one module name with a module holding precomputed values."""
+
+    def __init__(self, name: str, values: Callable[[], Mapping[str, Any]]):
+        self.name = name
+        self.values = values
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != self.name:
+            return None
+        import importlib.machinery
+
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec: Any) -> Any:
+        return None  # the default module
+
+    def exec_module(self, module: Any) -> None:
+        module.__dict__.update(self.values())
+        module.crossdesk_precomputed = True
+
+
+def _read_skops_trusted_types() -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).with_name(SKOPS_TRUSTED_TYPES_FILE)).read_text(encoding="utf-8"))
+
+
+def skops_trusted_types_precomputed() -> bool:
+    """Make skops' private ``skops.io._trusted_types`` import as the lists it would compute (installed once).
+
+    Importing it (skops 0.9.0, which Rasa's ``LogisticRegressionClassifier.load`` imports) imports
+    every scikit-learn estimator (``all_estimators``: 526 modules, 26 MB) and names ~320 numpy and
+    scipy ufuncs with pickle's ``whichmodule``, which searches every module in ``sys.modules`` for
+    each ufunc: 1.4 s of CPU in a bare interpreter, 5.9 s in the server, where Rasa has imported
+    3,000 modules before (a third of the process's start). The lists are constants for the pinned
+    versions (identical in a fresh interpreter and in the server, checked): here they are read from
+    :data:`SKOPS_TRUSTED_TYPES_FILE` instead. They are what skops trusts by default when loading; a
+    wrong list would make Rasa fall back to an untrained classifier, so a test compares the file with
+    skops' own result. Returns False (and changes nothing) when the module is already imported.
+    """
+    import sys
+
+    if SKOPS_TRUSTED_TYPES_MODULE in sys.modules:
+        return False
+    if not any(isinstance(finder, _PrecomputedModuleFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PrecomputedModuleFinder(SKOPS_TRUSTED_TYPES_MODULE, _read_skops_trusted_types))
+    return True
 
 
 # -- rasa 3.6.21: no TensorFlow in a process that does not use it ---------------------------
@@ -627,3 +700,15 @@ def tune_rasa_training() -> None:
         fast_training_data_merge()
         load_nlu_files_once()
         _training_tuned = True
+
+
+if __name__ == "__main__":  # python -m crossdesk.compat skops-types: write SKOPS_TRUSTED_TYPES_FILE
+    import json
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:] != ["skops-types"]:
+        sys.exit("usage: python -m crossdesk.compat skops-types")
+    target = Path(__file__).with_name(SKOPS_TRUSTED_TYPES_FILE)
+    target.write_text(json.dumps(skops_trusted_type_names(), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {target}")
