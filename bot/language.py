@@ -69,6 +69,7 @@ from langdetect import detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 from bot.word_frequency import word_frequencies
+from crossdesk import yaml_files
 from crossdesk.languages import AUTHORED
 from crossdesk.paths import LANGUAGE_DATA_DIR, NLU_DIR
 
@@ -187,9 +188,7 @@ def lexicon_sets(nlu_dir: Path = NLU_DIR, long_tail_file: Path = LONG_TAIL_FILE)
 def _long_tail_words(path: Path) -> dict[str, list[str]]:
     if not path.exists():
         return {}
-    import yaml
-
-    return {str(lang): [str(w).lower() for w in words] for lang, words in yaml.safe_load(path.read_text("utf-8")).items()}
+    return {str(lang): [str(w).lower() for w in words] for lang, words in yaml_files.safe_load(path.read_text("utf-8")).items()}
 
 
 @dataclass(frozen=True)
@@ -378,9 +377,7 @@ def _chinese_variant(text: str, hint: Optional[str]) -> Detection:
 @lru_cache(maxsize=1)
 def chinese_variant_words(path: Path = CHINESE_VARIANTS_FILE) -> dict[str, tuple[str, ...]]:
     """zh-TW / zh-CN -> the words that mark that variety (``data/language/chinese_variants.yml``)."""
-    import yaml
-
-    return {str(k): tuple(dict.fromkeys(str(w) for w in v)) for k, v in yaml.safe_load(path.read_text("utf-8")).items()}
+    return {str(k): tuple(dict.fromkeys(str(w) for w in v)) for k, v in yaml_files.safe_load(path.read_text("utf-8")).items()}
 
 
 def _chinese_variant_by_words(text: str) -> Optional[str]:
