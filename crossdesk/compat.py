@@ -454,6 +454,81 @@ def tune_rasa() -> None:
         _rasa_tuned = True
 
 
+# -- rasa 3.6.21: its channels package without every channel --------------------------------
+
+RASA_CHANNEL_BASICS: Mapping[str, str] = {
+    name: "rasa.core.channels.channel" for name in ("InputChannel", "OutputChannel", "UserMessage",
+                                                    "CollectingOutputChannel")}
+"""The names Rasa's own modules import from the ``rasa.core.channels`` package (its ``__init__`` takes
+them from ``channel``), served without running that ``__init__``."""
+
+
+class _LazyChannelsFinder:
+    """Import hook: ``rasa.core.channels`` as a package whose ``__init__`` runs on first use of another name."""
+
+    name = "rasa.core.channels"
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != self.name:
+            return None
+        import importlib.machinery
+
+        real = importlib.machinery.PathFinder.find_spec(name, path)
+        if real is None or real.origin is None:
+            return None
+        spec = importlib.machinery.ModuleSpec(name, self, origin=real.origin, is_package=True)
+        spec.submodule_search_locations = real.submodule_search_locations
+        spec.has_location = True
+        return spec
+
+    def create_module(self, spec: Any) -> Any:
+        return None  # the default module; __path__ and __file__ come from the spec
+
+    def exec_module(self, module: Any) -> None:
+        lock = threading.Lock()
+
+        def attribute(name: str) -> Any:
+            import importlib
+
+            if name in RASA_CHANNEL_BASICS:
+                return getattr(importlib.import_module(RASA_CHANNEL_BASICS[name]), name)
+            if name.startswith("__"):
+                raise AttributeError(name)
+            with lock:
+                if not module.__dict__.get("crossdesk_every_channel"):
+                    with open(module.__spec__.origin, "rb") as source:
+                        code = compile(source.read(), module.__spec__.origin, "exec")
+                    exec(code, module.__dict__)  # the real __init__: every channel, BUILTIN_CHANNELS
+                    module.crossdesk_every_channel = True
+            try:
+                return module.__dict__[name]
+            except KeyError:
+                raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}") from None
+
+        module.__getattr__ = attribute
+        module.crossdesk_every_channel = False
+
+
+def lazy_rasa_channels() -> bool:
+    """Import Rasa's ``rasa.core.channels`` package without importing every channel it ships (installed once).
+
+    Its ``__init__`` (rasa 3.6.21) imports all fifteen input channels (Slack, Telegram, Twilio,
+    console with prompt_toolkit, ...: 480 modules) to build ``BUILTIN_CHANNELS``, and
+    ``rasa.core.agent`` imports the package for ``UserMessage``: 1.0 s of CPU and 19 MB in a server
+    that uses none of them (it has its own Socket.IO server). Here the package imports as an
+    empty package: submodules import as usual, :data:`RASA_CHANNEL_BASICS` come from ``channel``,
+    and any other name runs the real ``__init__`` first, so every name still resolves. Returns
+    False (and changes nothing) when the package is already imported.
+    """
+    import sys
+
+    if _LazyChannelsFinder.name in sys.modules:
+        return False
+    if not any(isinstance(finder, _LazyChannelsFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LazyChannelsFinder())
+    return True
+
+
 # -- skops 0.9.0 (Rasa loads the intent classifier with it) ---------------------------------
 
 SKOPS_TRUSTED_TYPES_MODULE = "skops.io._trusted_types"

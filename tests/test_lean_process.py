@@ -22,7 +22,8 @@ async def main():
     reply = await engine.handle("how long does shipping to Germany take?", "lean-1")
     print(json.dumps({"tensorflow": sorted(m for m in sys.modules if m == "tensorflow" or m.startswith("tensorflow.")),
                       "intent": reply.intent, "messages": len(reply.messages),
-                      "every_estimator": "sklearn.ensemble" in sys.modules}))
+                      "every_estimator": "sklearn.ensemble" in sys.modules,
+                      "every_channel": "rasa.core.channels.telegram" in sys.modules}))
 asyncio.run(main())
 """
 
@@ -34,8 +35,10 @@ def test_a_bot_process_answers_without_ever_importing_tensorflow(model_path, tmp
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # (the classifier really loaded: Rasa falls back to an untrained one, without intents, when skops
-    # refuses the file) and skops' import did not import every scikit-learn estimator (26 MB, 0.4 s)
-    assert result == {"tensorflow": [], "intent": "shipping_time", "messages": 1, "every_estimator": False}
+    # refuses the file), skops' import did not import every scikit-learn estimator (26 MB, 0.4 s) nor
+    # Rasa's every input channel (1.0 s, 19 MB)
+    assert result == {"tensorflow": [], "intent": "shipping_time", "messages": 1, "every_estimator": False,
+                      "every_channel": False}
 
 
 def test_a_tensorflow_only_class_fails_clearly_when_a_model_needs_it():
@@ -109,3 +112,33 @@ def test_the_language_warm_up_asked_for_during_the_model_load_runs_afterwards_in
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout) == {"during": False, "after": True, "again": True}
+
+
+def test_the_files_a_server_reads_at_start_parse_with_libyaml_to_the_same_data():
+    import yaml
+
+    from crossdesk import yaml_files
+
+    files = sorted((ROOT / "bot" / "responses").rglob("*.yml")) + sorted((ROOT / "data" / "store").glob("*.yml"))
+    assert len(files) > 10 and yaml_files._LOADER is yaml.CSafeLoader
+    for path in files:
+        text = path.read_text("utf-8")
+        assert yaml_files.safe_load(text) == yaml.safe_load(text), path
+
+
+LAZY_CHANNELS = """
+import sys
+from crossdesk import compat
+compat.lazy_rasa_channels()
+from rasa.core.channels import UserMessage
+light = "rasa.core.channels.slack" not in sys.modules
+from rasa.core.channels import BUILTIN_CHANNELS
+print(light, UserMessage.__module__, sorted(BUILTIN_CHANNELS)[-2:], "rasa.core.channels.slack" in sys.modules)
+"""
+
+
+def test_rasas_channels_package_imports_its_channels_only_when_a_name_needs_them():
+    done = subprocess.run([sys.executable, "-c", LAZY_CHANNELS], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**__import__("os").environ, "RASA_TELEMETRY_ENABLED": "false"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["True", "rasa.core.channels.channel", "['twilio_voice',", "'webexteams']", "True"]
