@@ -142,3 +142,24 @@ def test_rasas_channels_package_imports_its_channels_only_when_a_name_needs_them
                           timeout=300, env={**__import__("os").environ, "RASA_TELEMETRY_ENABLED": "false"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["True", "rasa.core.channels.channel", "['twilio_voice',", "'webexteams']", "True"]
+
+
+def test_rasas_graph_runs_in_order_with_the_results_dask_gives_calling_each_node_once():
+    import dask
+
+    calls = []
+
+    def node(name):
+        def call(*needs):
+            calls.append(name)
+            return name, [need for need in needs]
+        return call
+
+    graph = {"__message__": ("__message__", ["hello"]), "convert": (node("convert"), "__message__"),
+             "domain": (node("domain"),), "parse": (node("parse"), "convert", "domain"),
+             "predict": (node("predict"), "parse", "domain", "__tracker__")}
+    expected = dict(dask.get(dict(graph), ["predict", "parse"]))
+    calls.clear()
+    assert dict(compat._in_order(graph, ["predict", "parse"])) == expected
+    assert sorted(calls) == ["convert", "domain", "parse", "predict"]
+    assert expected["predict"][2] == "__tracker__"  # a need that is no key passes as its name, as in dask
