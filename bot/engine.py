@@ -193,7 +193,7 @@ class BotEngine:
         asyncio.set_event_loop(self._loop)
         started = time.perf_counter()
         try:
-            with language.warm_up_postponed() as warm_up:  # after the model (see there)
+            with language.warm_up_postponed() as warm_up:  # runs once the model answers (0.5-1 s of CPU)
                 self._agent = self._agent_factory()
             self._collector = _collector_class()
             # Rasa + TensorFlow leave millions of long-lived objects; freezing them
