@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
-import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from crossdesk import yaml_files
 from crossdesk.languages import AUTHORED
 from crossdesk.paths import LANGUAGE_DATA_DIR
 from crossdesk.store_facts import CountryGrammar, Gazetteer, PaymentMethods as MethodNames, StoreFacts
@@ -333,7 +333,7 @@ def likely_topics(ranking: List[dict], titles: Dict[str, Any], limit: int = 2,
 def load_topic_titles(path=TOPIC_TITLES) -> Dict[str, Dict[str, str]]:
     """``{intent: {language: quick-reply title}}`` (``data/language/topic_titles.yml``)."""
     with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+        return yaml_files.safe_load(handle) or {}
 
 
 class Clarify(Action):

@@ -8,6 +8,7 @@ first reply, reads the process's resident memory (``/proc/<pid>/status``) at res
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -21,8 +22,6 @@ from bench.common import first_reply, free_port, load, start_crossdesk, stop  # 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used (Linux ``/proc/<pid>/stat``)."""
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -43,6 +42,8 @@ async def measure(model: Path, work: Path, shoppers: int = 50, messages: int = 1
     process = start_crossdesk(model, work, port)
     try:
         cold = await first_reply(url, started)
+        cold_cpu = cpu_seconds(process.pid)
+        load_average = os.getloadavg()[0]
         await asyncio.sleep(2)
         at_rest = rss_mb(process.pid)
         cpu = cpu_seconds(process.pid)
@@ -51,10 +52,11 @@ async def measure(model: Path, work: Path, shoppers: int = 50, messages: int = 1
         after = rss_mb(process.pid)
     finally:
         stop([process])
-    print(f"one process: cold start {cold:.1f} s (target <= 4 s) | RSS at rest {at_rest:.0f} MB "
+    print(f"one process: cold start {cold:.1f} s (target <= 4 s; server CPU {cold_cpu:.1f} s, load average "
+          f"{load_average:.1f}) | RSS at rest {at_rest:.0f} MB "
           f"(target <= 400 MB), after {shoppers}x{messages} messages {after:.0f} MB; server CPU "
           f"{cpu / result['replies'] * 1e6:.0f} us per reply", flush=True)
-    return {"cold_start": cold, "rss_rest_mb": at_rest, "rss_loaded_mb": after,
+    return {"cold_start": cold, "cold_start_cpu": cold_cpu, "load_average": load_average, "rss_rest_mb": at_rest, "rss_loaded_mb": after,
             "cpu_per_reply": cpu / result["replies"]}
 
 

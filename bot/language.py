@@ -52,6 +52,7 @@ language unless a message is confidently in another one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -61,13 +62,14 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import hanzidentifier
 from langdetect import detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 from bot.word_frequency import word_frequencies
+from crossdesk import yaml_files
 from crossdesk.languages import AUTHORED
 from crossdesk.paths import LANGUAGE_DATA_DIR, NLU_DIR
 
@@ -186,9 +188,7 @@ def lexicon_sets(nlu_dir: Path = NLU_DIR, long_tail_file: Path = LONG_TAIL_FILE)
 def _long_tail_words(path: Path) -> dict[str, list[str]]:
     if not path.exists():
         return {}
-    import yaml
-
-    return {str(lang): [str(w).lower() for w in words] for lang, words in yaml.safe_load(path.read_text("utf-8")).items()}
+    return {str(lang): [str(w).lower() for w in words] for lang, words in yaml_files.safe_load(path.read_text("utf-8")).items()}
 
 
 @dataclass(frozen=True)
@@ -245,8 +245,40 @@ def _detector(name: str, languages: tuple[str, ...], prior: Optional[dict] = Non
         return _detectors[name]
 
 
+class PostponedWarmUp:
+    """What :func:`warm_up_postponed` yields: whether ``warm_up`` was asked for, and a way to run it."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def start(self, then: Optional[Callable[[], None]] = None) -> Optional[threading.Thread]:
+        """Run the warm-up asked for, then ``then``, in a background thread (returned; None if none was asked)."""
+        if not self.asked:
+            return None
+        self.asked = False
+
+        def run() -> None:
+            warm_up()
+            if then is not None:
+                then()
+
+        thread = threading.Thread(target=run, name="crossdesk-language-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+
+_postponing = threading.local()  # .current: the PostponedWarmUp of a warm_up_postponed() on this thread
+
+
 def warm_up() -> None:
-    """Load every langdetect profile now (not on a shopper's first message)."""
+    """Load every langdetect profile and word list now (not on a shopper's first message).
+
+    Inside :func:`warm_up_postponed` (on the same thread) it only notes that it was asked.
+    """
+    postponed = getattr(_postponing, "current", None)
+    if postponed is not None:
+        postponed.asked = True
+        return
     _detector("latin", _LATIN_PROFILES, _LATIN_PRIOR)
     _detector("latin_authored", _AUTHORED_LATIN)
     _detector("cyrillic", _CYRILLIC_PROFILES, _CYRILLIC_PRIOR)
@@ -254,6 +286,23 @@ def warm_up() -> None:
     _lexicon_index()
     chinese_variant_words()
     word_frequencies()
+
+
+@contextlib.contextmanager
+def warm_up_postponed() -> Iterator[PostponedWarmUp]:
+    """Postpone the :func:`warm_up` calls made inside (on this thread) until ``.start()`` of what it yields.
+
+    The bot engine loads its model inside and starts the warm-up once the model answers: the
+    warm-up (0.5-1 s of CPU, most of it the word lists) is needed neither to load the model nor
+    for most first replies, so a server answers that much sooner after it starts. Every table
+    stays lazy and locked, so a message that needs one before the background thread has built
+    it builds it or waits for it.
+    """
+    postponed = _postponing.current = PostponedWarmUp()
+    try:
+        yield postponed
+    finally:
+        _postponing.current = None
 
 
 _ASCII_NOT_KEPT = re.compile(r"[^A-Za-z '-]")
@@ -328,9 +377,7 @@ def _chinese_variant(text: str, hint: Optional[str]) -> Detection:
 @lru_cache(maxsize=1)
 def chinese_variant_words(path: Path = CHINESE_VARIANTS_FILE) -> dict[str, tuple[str, ...]]:
     """zh-TW / zh-CN -> the words that mark that variety (``data/language/chinese_variants.yml``)."""
-    import yaml
-
-    return {str(k): tuple(dict.fromkeys(str(w) for w in v)) for k, v in yaml.safe_load(path.read_text("utf-8")).items()}
+    return {str(k): tuple(dict.fromkeys(str(w) for w in v)) for k, v in yaml_files.safe_load(path.read_text("utf-8")).items()}
 
 
 def _chinese_variant_by_words(text: str) -> Optional[str]:

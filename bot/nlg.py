@@ -12,11 +12,11 @@ import string
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
-import yaml
 from rasa.core.nlg.generator import NaturalLanguageGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.language import normalise_locale
+from crossdesk import yaml_files
 from crossdesk.languages import AUTHORED
 from crossdesk.paths import RESPONSES_DIR
 
@@ -36,7 +36,7 @@ def load_responses(directory: Path = RESPONSES_DIR) -> Dict[str, Dict[str, List[
     catalogue: Dict[str, Dict[str, List[dict]]] = {}
     for path in sorted(Path(directory).glob("*.yml")):
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+            data = yaml_files.safe_load(handle) or {}
         catalogue[path.stem] = data.get("responses") or {}
     return catalogue
 

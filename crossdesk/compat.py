@@ -37,7 +37,11 @@ WRITTEN_FOR: Mapping[str, str] = {
     "sanic": "21.12.2",  # sanic_protocol (SafeUrlHttp)
     "requests": "2.34.2",  # install_request_timeout
     "deep-translator": "1.11.4",  # FixedLanguageList
-    "rasa": "3.6.21",  # tune_rasa, run_prediction_loop, KnownNewEvents; the model components
+    "rasa": "3.6.21",  # tune_rasa, run_graphs_in_order, run_prediction_loop, KnownNewEvents; the model components
+    "skops": "0.9.0",  # skops_trusted_types_precomputed (and the three below: what its lists are made of)
+    "scikit-learn": "1.1.3",
+    "numpy": "1.23.5",
+    "scipy": "1.10.1",
 }
 """The exact versions (as pinned in requirements.txt) each override was written and measured on."""
 
@@ -437,6 +441,52 @@ def cache_event_types() -> None:
     Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
+def run_graphs_in_order() -> None:
+    """Run Rasa's model graph by calling its nodes in dependency order, without dask's scheduler.
+
+    Replaces ``DaskGraphRunner.run`` (rasa 3.6.21) and calls its private ``_build_dask_graph``
+    and ``_add_inputs_to_graph``. Rasa runs the graph three times per shopper message (NLU, then
+    two action predictions) with ``dask.get``, dask's synchronous scheduler: one node after
+    another in one thread, as here, but its bookkeeping (ordering, caching, callbacks) took ~17 %
+    of a reply's CPU time in a profile of 300 replies, as much as the intent classifier and the
+    featurizer together. Same graph, same nodes, same inputs and outputs: each node is called once
+    with its needs' results (an input passes as the ``(name, value)`` pair dask passes), and a
+    ``RuntimeError`` becomes Rasa's ``GraphRunError`` as before. Our graphs are chains of NLU
+    components and providers feeding the policy and its ensemble, so no two nodes could see each
+    other's side effects in another order.
+    """
+    from rasa.engine.exceptions import GraphRunError
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    def run(self, inputs=None, targets=None):
+        run_targets = targets if targets else self._graph_schema.target_names
+        run_graph = self._build_dask_graph(self._graph_schema.minimal_graph_schema(run_targets))
+        if inputs:
+            self._add_inputs_to_graph(inputs, run_graph)
+        try:
+            return dict(_in_order(run_graph, run_targets))
+        except RuntimeError as error:
+            raise GraphRunError("Error running runner.") from error
+
+    DaskGraphRunner.run = run
+
+
+def _in_order(graph: Mapping[str, tuple], targets: list) -> list:
+    """The targets' values of a dask-style graph: ``key -> (callable, *keys it needs)`` or an input tuple."""
+    done: dict = {}
+
+    def value(key: Any) -> Any:
+        if key in done:
+            return done[key]
+        if key not in graph:
+            return key  # (dask passes a name that is no key as it is)
+        task = graph[key]
+        done[key] = task[0](*(value(need) for need in task[1:])) if callable(task[0]) else task
+        return done[key]
+
+    return [value(target) for target in targets]
+
+
 _rasa_tuned = False
 
 
@@ -446,7 +496,152 @@ def tune_rasa() -> None:
     if not _rasa_tuned:
         cache_action_result_validator()
         cache_event_types()
+        run_graphs_in_order()
+        skops_trusted_types_precomputed()
         _rasa_tuned = True
+
+
+# -- rasa 3.6.21: its channels package without every channel --------------------------------
+
+RASA_CHANNEL_BASICS: Mapping[str, str] = {
+    name: "rasa.core.channels.channel" for name in ("InputChannel", "OutputChannel", "UserMessage",
+                                                    "CollectingOutputChannel")}
+"""The names Rasa's own modules import from the ``rasa.core.channels`` package (its ``__init__`` takes
+them from ``channel``), served without running that ``__init__``."""
+
+
+class _LazyChannelsFinder:
+    """Import hook: ``rasa.core.channels`` as a package whose ``__init__`` runs on first use of another name."""
+
+    name = "rasa.core.channels"
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != self.name:
+            return None
+        import importlib.machinery
+
+        real = importlib.machinery.PathFinder.find_spec(name, path)
+        if real is None or real.origin is None:
+            return None
+        spec = importlib.machinery.ModuleSpec(name, self, origin=real.origin, is_package=True)
+        spec.submodule_search_locations = real.submodule_search_locations
+        spec.has_location = True
+        return spec
+
+    def create_module(self, spec: Any) -> Any:
+        return None  # the default module; __path__ and __file__ come from the spec
+
+    def exec_module(self, module: Any) -> None:
+        lock = threading.Lock()
+
+        def attribute(name: str) -> Any:
+            import importlib
+
+            if name in RASA_CHANNEL_BASICS:
+                return getattr(importlib.import_module(RASA_CHANNEL_BASICS[name]), name)
+            if name.startswith("__"):
+                raise AttributeError(name)
+            with lock:
+                if not module.__dict__.get("crossdesk_every_channel"):
+                    with open(module.__spec__.origin, "rb") as source:
+                        code = compile(source.read(), module.__spec__.origin, "exec")
+                    exec(code, module.__dict__)  # the real __init__: every channel, BUILTIN_CHANNELS
+                    module.crossdesk_every_channel = True
+            try:
+                return module.__dict__[name]
+            except KeyError:
+                raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}") from None
+
+        module.__getattr__ = attribute
+        module.crossdesk_every_channel = False
+
+
+def lazy_rasa_channels() -> bool:
+    """Import Rasa's ``rasa.core.channels`` package without importing every channel it ships (installed once).
+
+    Its ``__init__`` (rasa 3.6.21) imports all fifteen input channels (Slack, Telegram, Twilio,
+    console with prompt_toolkit, ...: 480 modules) to build ``BUILTIN_CHANNELS``, and
+    ``rasa.core.agent`` imports the package for ``UserMessage``: 1.0 s of CPU and 19 MB in a server
+    that uses none of them (it has its own Socket.IO server). Here the package imports as an
+    empty package: submodules import as usual, :data:`RASA_CHANNEL_BASICS` come from ``channel``,
+    and any other name runs the real ``__init__`` first, so every name still resolves. Returns
+    False (and changes nothing) when the package is already imported.
+    """
+    import sys
+
+    if _LazyChannelsFinder.name in sys.modules:
+        return False
+    if not any(isinstance(finder, _LazyChannelsFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LazyChannelsFinder())
+    return True
+
+
+# -- skops 0.9.0 (Rasa loads the intent classifier with it) ---------------------------------
+
+SKOPS_TRUSTED_TYPES_MODULE = "skops.io._trusted_types"
+SKOPS_TRUSTED_TYPES_FILE = "skops_trusted_types.json"
+"""The lists of ``skops.io._trusted_types`` for the pinned skops, scikit-learn, numpy and scipy, beside this
+module (``python -m crossdesk.compat skops-types`` writes them; ``tests/test_lean_process.py`` compares them
+with what skops computes in a fresh interpreter)."""
+
+
+def skops_trusted_type_names() -> dict:
+    """The name lists skops' private ``_trusted_types`` module computes when imported (imports it)."""
+    import importlib
+
+    module = importlib.import_module(SKOPS_TRUSTED_TYPES_MODULE)
+    return {name: list(getattr(module, name)) for name in sorted(dir(module)) if name.endswith("_TYPE_NAMES")}
+
+
+class _PrecomputedModuleFinder:
+    """Import hook answering one module name with a module holding precomputed values."""
+
+    def __init__(self, name: str, values: Callable[[], Mapping[str, Any]]):
+        self.name = name
+        self.values = values
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != self.name:
+            return None
+        import importlib.machinery
+
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec: Any) -> Any:
+        return None  # the default module
+
+    def exec_module(self, module: Any) -> None:
+        module.__dict__.update(self.values())
+        module.crossdesk_precomputed = True
+
+
+def _read_skops_trusted_types() -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).with_name(SKOPS_TRUSTED_TYPES_FILE)).read_text(encoding="utf-8"))
+
+
+def skops_trusted_types_precomputed() -> bool:
+    """Make skops' private ``skops.io._trusted_types`` import as the lists it would compute (installed once).
+
+    Importing it (skops 0.9.0, which Rasa's ``LogisticRegressionClassifier.load`` imports) imports
+    every scikit-learn estimator (``all_estimators``: 526 modules, 26 MB) and names ~320 numpy and
+    scipy ufuncs with pickle's ``whichmodule``, which searches every module in ``sys.modules`` for
+    each ufunc: 1.4 s of CPU in a bare interpreter, 5.9 s in the server, where Rasa has imported
+    3,000 modules before (a third of the process's start). The lists are constants for the pinned
+    versions (identical in a fresh interpreter and in the server, checked): here they are read from
+    :data:`SKOPS_TRUSTED_TYPES_FILE` instead. They are what skops trusts by default when loading; a
+    wrong list would make Rasa fall back to an untrained classifier, so a test compares the file with
+    skops' own result. Returns False (and changes nothing) when the module is already imported.
+    """
+    import sys
+
+    if SKOPS_TRUSTED_TYPES_MODULE in sys.modules:
+        return False
+    if not any(isinstance(finder, _PrecomputedModuleFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PrecomputedModuleFinder(SKOPS_TRUSTED_TYPES_MODULE, _read_skops_trusted_types))
+    return True
 
 
 # -- rasa 3.6.21: no TensorFlow in a process that does not use it ---------------------------
@@ -627,3 +822,15 @@ def tune_rasa_training() -> None:
         fast_training_data_merge()
         load_nlu_files_once()
         _training_tuned = True
+
+
+if __name__ == "__main__":  # python -m crossdesk.compat skops-types: write SKOPS_TRUSTED_TYPES_FILE
+    import json
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:] != ["skops-types"]:
+        sys.exit("usage: python -m crossdesk.compat skops-types")
+    target = Path(__file__).with_name(SKOPS_TRUSTED_TYPES_FILE)
+    target.write_text(json.dumps(skops_trusted_type_names(), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {target}")

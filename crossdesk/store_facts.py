@@ -21,8 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-import yaml
-
+from crossdesk import yaml_files
 from crossdesk.paths import STORE_DATA_DIR
 
 COUNTRIES_PATH = STORE_DATA_DIR / "countries.yml"
@@ -136,7 +135,7 @@ class Gazetteer:
 @lru_cache(maxsize=4)
 def _load(cls: type, path: str, _version: int) -> Gazetteer:
     with open(path, encoding="utf-8") as handle:
-        return cls(yaml.safe_load(handle) or {})
+        return cls(yaml_files.safe_load(handle) or {})
 
 
 GRAMMAR_PATH = STORE_DATA_DIR / "country_grammar.yml"
@@ -214,7 +213,7 @@ class PaymentMethods:
 @lru_cache(maxsize=4)
 def _load_methods(path: str, _version: int) -> PaymentMethods:
     with open(path, encoding="utf-8") as handle:
-        return PaymentMethods(yaml.safe_load(handle) or {})
+        return PaymentMethods(yaml_files.safe_load(handle) or {})
 
 
 # -- destinations and policies ------------------------------------------------------------
@@ -235,7 +234,7 @@ def _load_yaml(path: Path) -> dict:
     if not path.exists():
         return {}
     with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+        return yaml_files.safe_load(handle) or {}
 
 
 def yen(amount: Any) -> str:
