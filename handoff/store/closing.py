@@ -19,7 +19,10 @@ logger = logging.getLogger(__name__)
 
 
 class InUse:
-    """Counts the connections threads are using, and runs a close once the count is zero.
+    """The connections threads are using, and a close that runs once none is.
+
+    Pool connections are tracked by their pool record (a checkout that another listener refuses and
+    SQLAlchemy retries is still one); other uses (a thread's own sqlite3 connection) are counted.
 
     Args:
         wait_seconds: how long ``close_when_idle`` waits for threads to finish before giving up.
@@ -28,28 +31,34 @@ class InUse:
     def __init__(self, wait_seconds: float = 10.0):
         self.wait_seconds = wait_seconds
         self._idle = threading.Condition()
+        self._records: set[int] = set()
         self._count = 0
 
-    def enter(self, *_) -> None:
-        """A thread starts using a connection (also usable as an SQLAlchemy ``checkout`` listener)."""
+    def checkout(self, _dbapi_connection, record, _proxy) -> None:
+        """SQLAlchemy ``checkout`` listener: a thread takes a pooled connection."""
         with self._idle:
-            self._count += 1
+            self._records.add(id(record))
 
-    def leave(self, *_) -> None:
-        """The thread is done with it (also usable as a ``checkin`` listener)."""
+    def checkin(self, _dbapi_connection, record) -> None:
+        """SQLAlchemy ``checkin`` listener: it is back in the pool."""
         with self._idle:
-            self._count -= 1
-            if self._count <= 0:
-                self._idle.notify_all()
+            self._records.discard(id(record))
+            self._idle.notify_all()
 
     @contextlib.contextmanager
     def using(self) -> Iterator[None]:
-        """``enter`` ... ``leave`` around a block."""
-        self.enter()
+        """Mark a block that uses a connection outside the pool."""
+        with self._idle:
+            self._count += 1
         try:
             yield
         finally:
-            self.leave()
+            with self._idle:
+                self._count -= 1
+                self._idle.notify_all()
+
+    def _in_use(self) -> int:
+        return len(self._records) + self._count
 
     def close_when_idle(self, close: Callable[[], None]) -> bool:
         """Run ``close`` once no connection is in use; False (and nothing closed) after ``wait_seconds``.
@@ -58,8 +67,8 @@ class InUse:
         released with their threads, whereas closing one under a running statement kills the process.
         """
         with self._idle:
-            if not self._idle.wait_for(lambda: self._count <= 0, timeout=self.wait_seconds):
-                logger.warning("store: %d connections still in use after %g s; left open", self._count,
+            if not self._idle.wait_for(lambda: self._in_use() == 0, timeout=self.wait_seconds):
+                logger.warning("store: %d connections still in use after %g s; left open", self._in_use(),
                                self.wait_seconds)
                 return False
             close()

@@ -400,14 +400,15 @@ class SQLStore:
         options = ({"poolclass": SingletonThreadPool, "pool_size": 64, "connect_args": {"check_same_thread": False}}
                    if url.startswith("sqlite") else {"pool_pre_ping": True})  # (a server restart: reconnect, not fail)
         self.engine = create_engine(url, future=True, **options)
-        self._in_use = InUse()  # (close() waits for threads still inside a statement)
-        event.listen(self.engine, "checkout", self._in_use.enter)
-        event.listen(self.engine, "checkin", self._in_use.leave)
+        self._in_use = InUse()  # (on SQLite, close() waits for threads still inside a statement)
         self._sqlite_path = None
         self._local = threading.local()
         self._driver_connections: list[sqlite3.Connection] = []
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            # (Only SQLite's pool closes connections other threads hold; PostgreSQL's closes idle ones.)
+            event.listen(self.engine, "checkout", self._in_use.checkout)
+            event.listen(self.engine, "checkin", self._in_use.checkin)
             if self.engine.url.database and self.engine.url.database != ":memory:":
                 self._sqlite_path = self.engine.url.database
         migrate.ensure_schema(self.engine)  # (handoff/store/migrate.py: raises SchemaError if it cannot)
