@@ -53,6 +53,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (PostgreSQL's backends are the postmaster's children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def services_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by the shared services (``pids``) and their children, as far as still running."""
+    total = 0.0
+    for pid in pids + [child for pid in pids for child in children(pid)]:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:
+            continue
+    return total
+
+
 def load_average() -> str:
     """The 1-minute load average (how busy the shared machine was)."""
     return f"{os.getloadavg()[0]:.1f}"
@@ -136,7 +160,8 @@ async def idle_socket_bytes(urls: list[str], pids: list[int], sockets: int) -> f
     return (after - before) / sockets
 
 
-async def measure(count: int, model: Path, work: Path, shared: dict, args: argparse.Namespace) -> dict:
+async def measure(count: int, model: Path, work: Path, shared: dict, args: argparse.Namespace,
+                  service_pids: list[int] = ()) -> dict:
     started = time.perf_counter()
     processes, urls = start_processes(count, model, work, shared)
     try:
@@ -146,12 +171,16 @@ async def measure(count: int, model: Path, work: Path, shared: dict, args: argpa
               f"RSS at rest {[round(rss_bytes(p.pid) / 2**20) for p in processes]} MB", flush=True)
         await closed_loop(urls, 5, 2)  # warm-up
         cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+        services_before = services_cpu(service_pids) if shared else 0.0
         closed = await closed_loop(urls, args.shoppers, args.messages)
         closed["cpu_per_reply"] = (sum(cpu_seconds(p.pid) for p in processes) - cpu_before) / closed["replies"]
+        services = closed["services_cpu_per_reply"] = \
+            (services_cpu(service_pids) - services_before) / closed["replies"] if shared else 0.0
         print(f"  closed loop, {args.shoppers} shoppers x {args.messages}: {closed['per_second']:.1f} replies/s, "
               f"p50 {closed['p50'] * 1000:.0f} ms, p99 {closed['p99'] * 1000:.0f} ms, "
-              f"server CPU {closed['cpu_per_reply'] * 1000:.1f} ms/reply (load average {load_average()})",
-              flush=True)
+              f"server CPU {closed['cpu_per_reply'] * 1000:.1f} ms/reply"
+              + (f" + PostgreSQL and Redis {services * 1000:.1f} ms/reply" if shared else "")
+              + f" (load average {load_average()})", flush=True)
         capacity = 0.0
         for rate in args.rates:
             step = await open_loop(urls, rate, args.interval, args.seconds)
@@ -188,7 +217,8 @@ def start_services(work: Path):
         redis.stop()
         postgres.stop()
 
-    return stop_services, shared
+    postmaster = int((postgres.data / "postmaster.pid").read_text().split()[0])
+    return stop_services, shared, [postmaster, redis.process.pid]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -197,20 +227,22 @@ async def main(args: argparse.Namespace) -> None:
     model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
     with tempfile.TemporaryDirectory(prefix="crossdesk-scaleout-") as tmp:
         work = Path(tmp)
-        stop_services, shared = start_services(work)
+        stop_services, shared, service_pids = start_services(work)
         try:
             print(f"scale-out: 1 vs 2 processes on Redis + PostgreSQL, model {model.name}, {os.cpu_count()} cores, "
                   f"load average {load_average()}", flush=True)
             if args.embedded:
                 print("embedded default (SQLite, no Redis), for reference:", flush=True)
                 await measure(1, model, work / "embedded", {}, args)
-            one = await measure(1, model, work, shared(), args)
-            two = await measure(2, model, work, shared(), args)
+            one = await measure(1, model, work, shared(), args, list(service_pids))
+            two = await measure(2, model, work, shared(), args, list(service_pids))
         finally:
             stop_services()
     print(f"2 processes / 1: closed-loop replies/s x{two['per_second'] / one['per_second']:.2f} (target >= 1.4), "
           f"open-loop capacity {one['capacity']:g} -> {two['capacity']:g} msg/s; server CPU per reply "
-          f"{one['cpu_per_reply'] * 1000:.1f} -> {two['cpu_per_reply'] * 1000:.1f} ms; load average {load_average()}",
+          f"{one['cpu_per_reply'] * 1000:.1f} -> {two['cpu_per_reply'] * 1000:.1f} ms (+ PostgreSQL and Redis "
+          f"{one['services_cpu_per_reply'] * 1000:.1f} -> {two['services_cpu_per_reply'] * 1000:.1f} ms); "
+          f"load average {load_average()}",
           flush=True)
 
 
