@@ -61,7 +61,9 @@ class Client:
         self._confirmed.set()
 
     async def connect(self, locale: Optional[str] = None) -> None:
-        await self.sio.connect(self.url, transports=["websocket"])
+        # (python-socketio waits 1 s for the namespace by default: on a busy machine 50 handshakes at once
+        # took longer, and the whole run died with "One or more namespaces failed to connect")
+        await self.sio.connect(self.url, transports=["websocket"], wait_timeout=30)
         await self.sio.emit("session_request", {"session_id": None, **({"locale": locale} if locale else {})})
         await asyncio.wait_for(self._confirmed.wait(), 30)
 

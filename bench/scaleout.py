@@ -10,7 +10,13 @@ sticky balancer would spread client addresses. Measured for each:
 - open-loop capacity: shoppers x one message every ``--interval`` s, offered
   rates stepped up; the largest offered rate whose reply p99 stays <= 300 ms;
 - memory per idle socket: RSS growth of the server processes over K idle
-  shopper sockets, divided by K.
+  shopper sockets, divided by K;
+- server CPU per reply in the closed loop (user + system time of the server
+  processes from ``/proc``, over the replies): on a shared machine the robust
+  figure, where replies/s and latencies follow the neighbours' load.
+
+``--embedded`` also measures one process of the embedded default (SQLite, no
+Redis) on the same load first, as the reference the scaled-out mode is compared to.
 """
 
 from __future__ import annotations
@@ -41,9 +47,45 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (PostgreSQL's backends are the postmaster's children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def services_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by the shared services (``pids``) and their children, as far as still running."""
+    total = 0.0
+    for pid in pids + [child for pid in pids for child in children(pid)]:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:
+            continue
+    return total
+
+
+def load_average() -> str:
+    """The 1-minute load average (how busy the shared machine was)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def start_processes(count: int, model: Path, work: Path, shared: dict) -> tuple[list[subprocess.Popen], list[str]]:
     """``count`` server processes on their own ports, sharing Redis and PostgreSQL (``shared`` env)."""
     processes, urls = [], []
+    work.mkdir(parents=True, exist_ok=True)
     for index in range(count):
         port = free_port()
         environment = {**env(), **shared, "CROSSDESK_PORT": str(port), "CROSSDESK_MODEL_PATH": str(model),
@@ -77,7 +119,7 @@ async def closed_loop(urls: list[str], shoppers: int, messages: int) -> dict:
     await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
     elapsed = time.perf_counter() - started
     await asyncio.gather(*(c.close() for c in clients))
-    return {"per_second": len(latencies) / elapsed, "p50": percentile(latencies, 50),
+    return {"replies": len(latencies), "per_second": len(latencies) / elapsed, "p50": percentile(latencies, 50),
             "p99": percentile(latencies, 99)}
 
 
@@ -118,7 +160,8 @@ async def idle_socket_bytes(urls: list[str], pids: list[int], sockets: int) -> f
     return (after - before) / sockets
 
 
-async def measure(count: int, model: Path, work: Path, shared: dict, args: argparse.Namespace) -> dict:
+async def measure(count: int, model: Path, work: Path, shared: dict, args: argparse.Namespace,
+                  service_pids: list[int] = ()) -> dict:
     started = time.perf_counter()
     processes, urls = start_processes(count, model, work, shared)
     try:
@@ -127,9 +170,17 @@ async def measure(count: int, model: Path, work: Path, shared: dict, args: argpa
         print(f"{count} process(es): all answering {time.perf_counter() - started:.1f} s after start; "
               f"RSS at rest {[round(rss_bytes(p.pid) / 2**20) for p in processes]} MB", flush=True)
         await closed_loop(urls, 5, 2)  # warm-up
+        cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+        services_before = services_cpu(service_pids) if shared else 0.0
         closed = await closed_loop(urls, args.shoppers, args.messages)
+        closed["cpu_per_reply"] = (sum(cpu_seconds(p.pid) for p in processes) - cpu_before) / closed["replies"]
+        services = closed["services_cpu_per_reply"] = \
+            (services_cpu(service_pids) - services_before) / closed["replies"] if shared else 0.0
         print(f"  closed loop, {args.shoppers} shoppers x {args.messages}: {closed['per_second']:.1f} replies/s, "
-              f"p50 {closed['p50'] * 1000:.0f} ms, p99 {closed['p99'] * 1000:.0f} ms", flush=True)
+              f"p50 {closed['p50'] * 1000:.0f} ms, p99 {closed['p99'] * 1000:.0f} ms, "
+              f"server CPU {closed['cpu_per_reply'] * 1000:.1f} ms/reply"
+              + (f" + PostgreSQL and Redis {services * 1000:.1f} ms/reply" if shared else "")
+              + f" (load average {load_average()})", flush=True)
         capacity = 0.0
         for rate in args.rates:
             step = await open_loop(urls, rate, args.interval, args.seconds)
@@ -141,7 +192,8 @@ async def measure(count: int, model: Path, work: Path, shared: dict, args: argpa
             if not ok:
                 break
             capacity = rate
-        per_socket = await idle_socket_bytes(urls, [p.pid for p in processes], args.idle_sockets)
+        per_socket = await idle_socket_bytes(urls, [p.pid for p in processes], args.idle_sockets) \
+            if args.idle_sockets else 0.0
         print(f"  open-loop capacity (p99 <= 300 ms): {capacity:g} msg/s; "
               f"memory per idle socket {per_socket / 1024:.1f} KB", flush=True)
     finally:
@@ -165,7 +217,8 @@ def start_services(work: Path):
         redis.stop()
         postgres.stop()
 
-    return stop_services, shared
+    postmaster = int((postgres.data / "postmaster.pid").read_text().split()[0])
+    return stop_services, shared, [postmaster, redis.process.pid]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -174,27 +227,36 @@ async def main(args: argparse.Namespace) -> None:
     model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
     with tempfile.TemporaryDirectory(prefix="crossdesk-scaleout-") as tmp:
         work = Path(tmp)
-        stop_services, shared = start_services(work)
+        stop_services, shared, service_pids = start_services(work)
         try:
-            print(f"scale-out: 1 vs 2 processes on Redis + PostgreSQL, model {model.name}, {os.cpu_count()} cores",
-                  flush=True)
-            one = await measure(1, model, work, shared(), args)
-            two = await measure(2, model, work, shared(), args)
+            print(f"scale-out: 1 vs 2 processes on Redis + PostgreSQL, model {model.name}, {os.cpu_count()} cores, "
+                  f"load average {load_average()}", flush=True)
+            if args.embedded:
+                print("embedded default (SQLite, no Redis), for reference:", flush=True)
+                await measure(1, model, work / "embedded", {}, args)
+            one = await measure(1, model, work, shared(), args, list(service_pids))
+            two = await measure(2, model, work, shared(), args, list(service_pids))
         finally:
             stop_services()
     print(f"2 processes / 1: closed-loop replies/s x{two['per_second'] / one['per_second']:.2f} (target >= 1.4), "
-          f"open-loop capacity {one['capacity']:g} -> {two['capacity']:g} msg/s", flush=True)
+          f"open-loop capacity {one['capacity']:g} -> {two['capacity']:g} msg/s; server CPU per reply "
+          f"{one['cpu_per_reply'] * 1000:.1f} -> {two['cpu_per_reply'] * 1000:.1f} ms (+ PostgreSQL and Redis "
+          f"{one['services_cpu_per_reply'] * 1000:.1f} -> {two['services_cpu_per_reply'] * 1000:.1f} ms); "
+          f"load average {load_average()}",
+          flush=True)
 
 
 def parser() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(prog="python -m bench.scaleout")
     options.add_argument("--shoppers", type=int, default=50)
     options.add_argument("--messages", type=int, default=10)
-    options.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",")], default=[25, 50, 100, 150, 200],
-                         help="offered open-loop rates (messages/s), stepped up until p99 > 300 ms")
+    options.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",") if r], default=[25, 50, 100, 150, 200],
+                         help="offered open-loop rates (messages/s), stepped up until p99 > 300 ms ('' skips)")
     options.add_argument("--interval", type=float, default=10.0, help="seconds between one shopper's messages")
     options.add_argument("--seconds", type=float, default=20.0, help="length of one open-loop step")
-    options.add_argument("--idle-sockets", type=int, default=500)
+    options.add_argument("--idle-sockets", type=int, default=500, help="0 skips the memory per idle socket")
+    options.add_argument("--embedded", action="store_true",
+                         help="first measure one process of the embedded default (SQLite, no Redis) for reference")
     options.add_argument("--model", help="model archive (default: train/reuse var/models)")
     return options
 

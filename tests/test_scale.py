@@ -459,3 +459,28 @@ async def test_a_transfer_to_an_agent_on_the_other_process_reaches_him_at_once(s
     await mei.expect("agent:shopper_message", where=lambda m: m["message"]["text"] == "hello Mei")
     assert (await mei.call("resolve", {"conversation_id": shopper.session_id}))["ok"]
     await close(shopper, ken, mei)
+
+
+async def test_a_process_taking_over_after_the_other_died_answers_from_the_whole_history(stack):
+    # Each process keeps the trackers of the conversations it answered (bot.turn_locks says when a copy
+    # went stale): B answers first and keeps its copy, A answers next, A dies, B takes over.
+    a, b = stack.workers.ports
+    first = await shopper_at(stack, b)
+    assert (await first.ask("hi"))["sender"] == "bot"
+    on_a = await shopper_at(stack, a, first.session_id)  # the same shopper, now through process A
+    question = await on_a.ask("how long does shipping take?")
+    assert "country" in question["text"], question  # the bot waits for the destination
+
+    old_pid = stack.workers.pid_of(a)
+    os.kill(old_pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)
+    again = Shopper(stack.nginx.url)
+    from_address(again.client, on_a.address)  # nginx finds A gone and sends the shopper to B
+    await again.connect(first.session_id)
+    if on_a.client.eio.http is not None:
+        await on_a.client.eio.http.close()
+    answer = await again.ask("Japan")
+    # B's copy from "hi" did not hold A's question: read with it, "Japan" alone got "Yes, we ship to Japan!".
+    assert "delivery to Japan" in answer["text"], answer
+    await asyncio.get_running_loop().run_in_executor(None, stack.workers.wait_healthy, a)
+    await close(again, first)
