@@ -103,7 +103,8 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
             ``actions.inprocess.InProcessActionEndpoint()`` (the bot never imports the actions).
             None: no custom actions (parsing only).
         lock_store: e.g. Rasa's ``RedisLockStore``, replacing Rasa's in-memory locks when several
-            processes share conversations; they also need ``tracker_cache_size=0``.
+            processes share conversations (with ``bot.turn_locks.RedisTurnLocks`` the tracker cache
+            stays valid: the lock tells the engine when another process changed a tracker).
         avoid_tensorflow: keep TensorFlow out of the process (``compat.tensorflow_avoided``: our
             pipeline never uses it; a model that does fails to load, saying so).
         nlg: the ``MultilingualNLG`` to answer with instead of one read from ``responses_dir``
@@ -164,11 +165,13 @@ class BotEngine:
 
     Args:
         agent_factory: builds the Rasa agent (called on the bot thread).
+        turn_locks: the lock store shared with other processes (``bot.turn_locks.RedisTurnLocks``), if any:
+            the engine drops a cached tracker it says another process may have changed.
     """
 
     def __init__(self, agent_factory: Callable[[], Any], session_events: int = SESSION_EVENTS,
                  awaiting_answer: Optional[Callable[[Any], Optional[str]]] = None,
-                 reload_factory: Callable[[str, Any], Any] = None):
+                 reload_factory: Callable[[str, Any], Any] = None, turn_locks: Any = None):
         self._agent_factory = agent_factory
         self._reload_factory = reload_factory or build_agent_like
         self.session_events = session_events
@@ -181,6 +184,8 @@ class BotEngine:
         self._ready = threading.Event()
         self._error: Optional[BaseException] = None
         self.load_seconds: Optional[float] = None
+        if turn_locks is not None:
+            turn_locks.subscribe_stale(self.forget_tracker)
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:

@@ -68,18 +68,14 @@ class RedisTurnLocks(LockStore):
     Args:
         client: a synchronous ``redis.Redis`` (the bot thread runs Rasa synchronously anyway;
             a round trip on loopback is ~0.1 ms).
-        on_stale: called with a conversation id, on the bot loop, when another process (or a
-            lost key) may have changed its tracker since this process last held the lock: drop
-            the cached tracker (``BotEngine.forget_tracker``).
         key_prefix: Redis key prefix (``<prefix>:turn:<id>``, ``<prefix>:tracker-version:<id>``).
         lock_lifetime: seconds after which a lock left by a dead process frees itself.
     """
 
-    def __init__(self, client, on_stale: Callable[[str], None], key_prefix: str = "crossdesk",
-                 lock_lifetime: float = LOCK_LIFETIME):
+    def __init__(self, client, key_prefix: str = "crossdesk", lock_lifetime: float = LOCK_LIFETIME):
         super().__init__()
         self.client = client
-        self.on_stale = on_stale
+        self._stale_listeners: list[Callable[[str], None]] = []
         self.key_prefix = key_prefix
         self.lock_lifetime = lock_lifetime
         self._take = client.register_script(_TAKE)
@@ -87,6 +83,12 @@ class RedisTurnLocks(LockStore):
         self._host = uuid.uuid4().hex[:12]
         self._count = 0
         self._mine: "OrderedDict[str, str]" = OrderedDict()  # conversation -> the token this process left
+
+    def subscribe_stale(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(conversation_id)``, on the bot loop, when another process (or a lost key) may
+        have changed that conversation's tracker since this process last held its lock: drop the cached
+        tracker (``BotEngine`` subscribes its ``forget_tracker``)."""
+        self._stale_listeners.append(listener)
 
     def _keys(self, conversation_id: str) -> list[str]:
         return [f"{self.key_prefix}:turn:{conversation_id}", f"{self.key_prefix}:tracker-version:{conversation_id}"]
@@ -115,8 +117,9 @@ class RedisTurnLocks(LockStore):
             pause = min(pause * 2, 0.05)
         previous = previous.decode() if isinstance(previous, bytes) else previous
         if not previous or self._mine.get(conversation_id) != previous:
-            self.on_stale(conversation_id)
-            # ``on_stale`` may queue its work on this loop (``BotEngine.forget_tracker`` does):
+            for listener in self._stale_listeners:
+                listener(conversation_id)
+            # A listener may queue its work on this loop (``BotEngine.forget_tracker`` does):
             # yielding once runs it before the turn reads the tracker (callbacks run in order).
             await asyncio.sleep(0)
         self._remember(conversation_id, token)
@@ -147,7 +150,7 @@ class RedisTurnLocks(LockStore):
         """Not used: there are no tickets."""
 
 
-def turn_locks_from_url(redis_url: str, on_stale: Callable[[str], None], key_prefix: str = "crossdesk") -> RedisTurnLocks:
+def turn_locks_from_url(redis_url: str, key_prefix: str = "crossdesk") -> RedisTurnLocks:
     """:class:`RedisTurnLocks` on ``redis_url`` (a connection that failed is retried once, e.g. after a restart)."""
     import redis
     from redis.backoff import NoBackoff
@@ -155,4 +158,4 @@ def turn_locks_from_url(redis_url: str, on_stale: Callable[[str], None], key_pre
 
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10,
                                   retry=Retry(NoBackoff(), 1), retry_on_error=[redis.ConnectionError])
-    return RedisTurnLocks(client, on_stale, key_prefix=key_prefix)
+    return RedisTurnLocks(client, key_prefix=key_prefix)

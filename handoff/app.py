@@ -67,15 +67,11 @@ def default_bot(settings: Settings, model_path: Path, facts: Optional[StoreFacts
     ``facts`` (the store facts the actions answer from) and ``texts`` (the answers) are the
     server's own objects, which the studio reloads in place.
     """
-    # With several processes the lock store tells the engine when its cached tracker went stale.
-    engine = BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, str(settings.responses_path),
-                                           nlg=texts,
-                                           action_endpoint=InProcessActionEndpoint(build_executor(facts)),
-                                           lock_store=scaleout.lock_store(settings.redis_url,
-                                                                          on_stale=lambda s: engine.forget_tracker(s)),
-                                           tracker_cache_size=scaleout.sharing(settings).tracker_cache),
-                       awaiting_answer=pending_topic)
-    return engine
+    locks = scaleout.lock_store(settings.redis_url)  # (None alone: Rasa's in-memory locks)
+    return BotEngine(lambda: build_agent(str(model_path), settings.tracker_db_url, str(settings.responses_path),
+                                         nlg=texts, action_endpoint=InProcessActionEndpoint(build_executor(facts)),
+                                         lock_store=locks, tracker_cache_size=scaleout.sharing(settings).tracker_cache),
+                     awaiting_answer=pending_topic, turn_locks=locks)
 
 
 def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Optional[BotEngine] = None,

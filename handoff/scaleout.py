@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from handoff.presence import MemoryPresence, presence_from_url
 from handoff.settings import Settings
@@ -68,19 +68,17 @@ def presence(settings: Settings) -> MemoryPresence:
     return presence_from_url(settings.redis_url)
 
 
-def lock_store(redis_url: str, on_stale: Callable[[str], None]) -> Optional[Any]:
+def lock_store(redis_url: str) -> Optional[Any]:
     """One turn of a conversation at a time, in any process (``bot.turn_locks``), or None (Rasa's in-memory locks).
 
     Args:
         redis_url: the shared Redis ('' when alone).
-        on_stale: drops a conversation's cached tracker that another process may have changed
-            (``BotEngine.forget_tracker``).
     """
     if not redis_url:
         return None
     from bot.turn_locks import turn_locks_from_url
 
-    return turn_locks_from_url(redis_url, on_stale, key_prefix=LOCK_PREFIX)
+    return turn_locks_from_url(redis_url, key_prefix=LOCK_PREFIX)
 
 
 def setup_presence(app) -> None:

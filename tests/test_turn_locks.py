@@ -1,6 +1,6 @@
 """``bot.turn_locks``: two processes' turn locks on one real redis-server (in-process, no model, ~1 s).
 
-Each ``RedisTurnLocks`` stands for one server process; ``on_stale`` records when
+Each ``RedisTurnLocks`` stands for one server process; ``subscribe_stale`` records when
 that process must drop its cached tracker of a conversation.
 """
 
@@ -27,7 +27,9 @@ def redis(tmp_path):
 def process(redis: RedisServer) -> tuple:
     """A lock store as one server process has it, and the conversations it was told to reload."""
     stale: list[str] = []
-    return turn_locks_from_url(redis.url, stale.append), stale
+    locks = turn_locks_from_url(redis.url)
+    locks.subscribe_stale(stale.append)
+    return locks, stale
 
 
 async def turn(locks, conversation: str) -> None:
