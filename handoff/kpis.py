@@ -287,10 +287,14 @@ def bot_first_responses(conn: Connection) -> list:
     Only where that bot message is in the range and not earlier (an earlier one
     answered a message from before the range). The percentiles are picked by
     the database (ORDER BY ... OFFSET): fetching 100,000 values into Python
-    cost ~0.25 s of CPU here.
+    cost ~0.25 s of CPU here. Through an index on the seconds (one sort, 130 ms
+    at load 10, instead of one per percentile: 350 ms).
     """
     seconds = (ACTIVE.c.first_bot_at - ACTIVE.c.first_at).label("seconds")
     answered = ACTIVE.c.first_bot_at >= ACTIVE.c.first_at
+    # (Built after the rows are in, and dropped with the table; SQL text: an Index object would join ACTIVE's.)
+    conn.exec_driver_sql("CREATE INDEX ix_kpi_active_seconds ON kpi_active (first_bot_at - first_at) "
+                         "WHERE first_bot_at >= first_at")
     count = conn.execute(select(func.count()).select_from(ACTIVE).where(answered)).scalar()
     picked = []
     for p in (50, 90):
