@@ -293,7 +293,7 @@ def bot_first_responses(conn: Connection) -> list:
     seconds = (ACTIVE.c.first_bot_at - ACTIVE.c.first_at).label("seconds")
     answered = ACTIVE.c.first_bot_at >= ACTIVE.c.first_at
     # (Built after the rows are in, and dropped with the table; SQL text: an Index object would join ACTIVE's.)
-    conn.exec_driver_sql("CREATE INDEX ix_kpi_active_seconds ON kpi_active (first_bot_at - first_at) "
+    conn.exec_driver_sql("CREATE INDEX ix_kpi_active_seconds ON kpi_active ((first_bot_at - first_at)) "
                          "WHERE first_bot_at >= first_at")
     count = conn.execute(select(func.count()).select_from(ACTIVE).where(answered)).scalar()
     picked = []
