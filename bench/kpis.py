@@ -22,7 +22,7 @@ from pathlib import Path
 from crossdesk.languages import AUTHORED
 from handoff import kpis
 from handoff.store import SQLStore
-from handoff.store.kpi_facts import recount_agent_messages
+from handoff.store.kpi_facts import note_messages
 
 LANGUAGES = AUTHORED
 INTENTS = ("shipping_time", "shipping_cost", "order_tracking", "customs_duties", "payment_methods",
@@ -65,12 +65,9 @@ def generate(path: Path, conversations: int, seed: int = 7) -> dict:
                        " VALUES (?, ?, ?, ?, ?, ?)", msgs)
         db.executemany("INSERT INTO transitions (conversation_id, from_state, to_state, actor, reason, created_at)"
                        " VALUES (?, ?, ?, ?, ?, ?)", moves)
-    store = SQLStore(f"sqlite:///{path}")
-    try:
-        with store.engine.begin() as conn:  # (rows inserted straight: count the agents' messages as the migration does)
-            recount_agent_messages(conn)
-    finally:
-        store.close()
+        # Rows inserted straight: noted in the KPI summaries as SQLStore.add_messages notes them.
+        stored = db.execute("SELECT id, conversation_id, sender, created_at, data FROM messages ORDER BY id")
+        note_messages(db.executemany, "sqlite", stored.fetchall())
     return {"conversations": len(convs), "messages": len(msgs), "transitions": len(moves)}
 
 

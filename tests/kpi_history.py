@@ -12,7 +12,7 @@ import json
 from sqlalchemy import text as text_sql
 
 from handoff.store import SQLStore
-from handoff.store.kpi_facts import note_agent_messages
+from handoff.store.kpi_facts import note_messages
 from handoff.store.agents import AgentStore
 from handoff.store.sql import conversations, messages, tickets, transitions
 
@@ -24,7 +24,7 @@ class History:
 
     def __init__(self, store: SQLStore, keep_facts: bool = True):
         self.store = store
-        # Agent messages are noted in the KPI summaries as SQLStore.add_messages does (handoff/store/kpi_facts.py);
+        # Messages are noted in the KPI summaries as SQLStore.add_messages does (handoff/store/kpi_facts.py);
         # False for a database of a revision before 0011_kpi_facts_more.
         self.keep_facts = keep_facts
 
@@ -40,10 +40,9 @@ class History:
             result = conn.execute(messages.insert().values(conversation_id=cid, sender=sender, text=text,
                                                            language=language, data=json.dumps(data, ensure_ascii=False),
                                                            created_at=at))
-            if sender == "agent" and self.keep_facts:
-                agent = data.get("agent_id")
-                note_agent_messages(lambda sql, rows: conn.execute(text_sql(sql), rows),
-                                    [(result.inserted_primary_key[0], cid, at, None if agent is None else str(agent))])
+            if self.keep_facts:
+                note_messages(lambda sql, rows: conn.execute(text_sql(sql), rows), conn.dialect.name,
+                              [(result.inserted_primary_key[0], cid, sender, at, json.dumps(data, ensure_ascii=False))])
 
     def turn(self, cid: str, at: float, intent: str, reply_after: float, text: str = "…", language: str = None) -> None:
         """A shopper message the bot read, and the bot's reply ``reply_after`` seconds later."""

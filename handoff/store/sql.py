@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import SingletonThreadPool
 
 from handoff.store.closing import InUse
-from handoff.store.kpi_facts import agent_of, note_agent_messages
+from handoff.store.kpi_facts import note_messages
 from handoff.store.masking import mask_card_numbers
 from handoff.store.records import Conversation, NewMessage, StoredMessage
 from handoff.store import migrate
@@ -382,10 +382,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _agent_messages(rows: list[tuple], ids: list[Optional[int]]) -> list[tuple]:
-    """(id, conversation id, created_at, agent id) of the agent messages among rows just inserted."""
-    return [(message_id, row[0], row[6], agent_of(row[5])) for row, message_id in zip(rows, ids)
-            if message_id is not None and row[1] == "agent"]
+def _noted(rows: list[tuple], ids: list[Optional[int]]) -> list[tuple]:
+    """(id, conversation id, sender, created_at, data) of the rows just inserted, for the KPI summaries."""
+    return [(message_id, row[0], row[1], row[6], row[5]) for row, message_id in zip(rows, ids)
+            if message_id is not None]
+
+
+def _executemany(conn):
+    """``executemany(sql, rows)`` on a SQLAlchemy connection (for ``note_messages``)."""
+    return lambda sql, rows: conn.execute(sql_text(sql), rows)
 
 
 def _is_repeated_client_id(error: Exception) -> bool:
@@ -652,7 +657,7 @@ class SQLStore:
                     if row[_CLIENT_ID] is None or not _is_repeated_client_id(error):
                         raise
                     ids.append(None)
-            note_agent_messages(raw.executemany, _agent_messages(rows, ids))
+            note_messages(raw.executemany, "sqlite", _noted(rows, ids))
             raw.commit()
         except BaseException:
             raw.rollback()
@@ -676,7 +681,7 @@ class SQLStore:
                     if row[_CLIENT_ID] is None or not _is_repeated_client_id(error):
                         raise
                     ids.append(None)
-            note_agent_messages(lambda sql, params: conn.execute(sql_text(sql), params), _agent_messages(rows, ids))
+            note_messages(_executemany(conn), conn.dialect.name, _noted(rows, ids))
         return ids
 
     def record_turn(self, conversation_id: str, shopper_message_id: int, understanding: dict,
@@ -700,6 +705,8 @@ class SQLStore:
                 })
                 stored.append(StoredMessage(result.inserted_primary_key[0], conversation_id, "bot", text,
                                             message_language, None, data, now))
+            note_messages(_executemany(conn), conn.dialect.name,
+                          [(m.id, conversation_id, "bot", now, "{}") for m in stored[:1]])  # (the first is enough)
         return stored
 
     def message_by_client_id(self, conversation_id: str, client_id: str) -> Optional[StoredMessage]:

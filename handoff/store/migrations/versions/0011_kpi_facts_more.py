@@ -23,10 +23,15 @@ Kept on write: a trigger on ``transitions`` (rare writes: a few per
 conversation) inserts the row, closes the previous wait and finds replies
 and the resolution's start among the messages already stored; an agent
 message's reply and count are noted by ``SQLStore.add_messages`` in the same
-transaction (``handoff/store/kpi_facts.py``: no insert trigger on ``messages``,
-which cost every message 25-40 µs). Deleted messages and transitions (erasure)
-are followed by delete triggers. The upgrade fills both tables from the rows
-already stored, so an older database gives exactly the same figures after it.
+transaction (``handoff/store/kpi_facts.py``). Deleted messages and transitions
+(erasure) are followed by delete triggers. The upgrade fills both tables from
+the rows already stored, so an older database gives exactly the same figures.
+
+No insert trigger on ``messages`` any more: SQLite runs every insert trigger's
+program for every inserted row (25-40 µs per message, measured in session 8,
+even for rows no trigger's condition selects), so 0008's triggers for shopper
+and bot messages are dropped here and ``SQLStore`` keeps ``conversation_facts``
+with the same conditional statements (``handoff/store/kpi_facts.py``).
 
 Revision ID: 0011_kpi_facts_more
 Revises: 0010_notes_macros_customers
@@ -127,8 +132,35 @@ def _triggers(dialect: str) -> dict[str, tuple]:
     }
 
 
-def _create_triggers(dialect: str) -> None:
-    for name, (table, when, condition, statements) in _triggers(dialect).items():
+def _message_triggers_of_0008(dialect: str) -> dict[str, tuple]:
+    """0008's insert triggers on ``messages`` (dropped by the upgrade, made again by the downgrade)."""
+    if dialect == "postgresql":
+        intent, earliest, latest = ("CAST(NEW.data AS JSON) ->> 'intent'", "LEAST(first_shopper_at, NEW.created_at)",
+                                    "GREATEST(last_shopper_at, NEW.created_at)")
+    else:
+        intent, earliest, latest = ("CAST(json_extract(NEW.data, '$.intent') AS VARCHAR)",
+                                    "min(coalesce(first_shopper_at, NEW.created_at), NEW.created_at)",
+                                    "max(coalesce(last_shopper_at, NEW.created_at), NEW.created_at)")
+    shopper = ("UPDATE conversation_facts SET first_shopper_id = coalesce(first_shopper_id, NEW.id), "
+               f"first_intent = CASE WHEN first_shopper_id IS NULL THEN {intent} ELSE first_intent END, "
+               f"first_shopper_at = {earliest}, last_shopper_at = {latest} "
+               "WHERE id = NEW.conversation_id AND (first_shopper_id IS NULL OR first_shopper_at > NEW.created_at "
+               "OR last_shopper_at <= NEW.created_at - 3600)")
+    bot = ("UPDATE conversation_facts SET first_bot_at = NEW.created_at WHERE id = NEW.conversation_id "
+           "AND (first_bot_at IS NULL OR first_bot_at > NEW.created_at)")
+    return {"conversation_facts_shopper": ("messages", "INSERT", "NEW.sender = 'shopper'", [shopper]),
+            "conversation_facts_bot": ("messages", "INSERT", "NEW.sender = 'bot'", [bot])}
+
+
+def _drop_triggers(triggers: dict[str, tuple], dialect: str) -> None:
+    for name, (table, *_) in triggers.items():
+        op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if dialect == "postgresql" else ""))
+        if dialect == "postgresql":
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+
+
+def _create_triggers(triggers: dict[str, tuple], dialect: str) -> None:
+    for name, (table, when, condition, statements) in triggers.items():
         body = "; ".join(statements)
         if dialect == "postgresql":
             op.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
@@ -180,15 +212,14 @@ def upgrade() -> None:
     op.execute(f"INSERT INTO agent_message_counts (agent, quarter, messages) SELECT {agent}, "
                f"{_quarter('created_at', dialect)}, count(*) FROM messages WHERE sender = 'agent' AND {agent} IS NOT NULL "
                f"GROUP BY {agent}, {_quarter('created_at', dialect)}")
-    _create_triggers(dialect)
+    _create_triggers(_triggers(dialect), dialect)
+    _drop_triggers(_message_triggers_of_0008(dialect), dialect)
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for name, (table, *_) in _triggers(dialect).items():
-        op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if dialect == "postgresql" else ""))
-        if dialect == "postgresql":
-            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    _drop_triggers(_triggers(dialect), dialect)
+    _create_triggers(_message_triggers_of_0008(dialect), dialect)
     op.drop_table('agent_message_counts')
     with op.batch_alter_table('transition_facts', schema=None) as batch_op:
         batch_op.drop_index('ix_transition_facts_conversation')
