@@ -9,10 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import text as text_sql
-
 from handoff.store import SQLStore
-from handoff.store.kpi_facts import note_messages
+from handoff.store.kpi_facts import note_messages, on_connection
 from handoff.store.agents import AgentStore
 from handoff.store.sql import conversations, messages, tickets, transitions
 
@@ -41,7 +39,7 @@ class History:
                                                            language=language, data=json.dumps(data, ensure_ascii=False),
                                                            created_at=at))
             if self.keep_facts:
-                note_messages(lambda sql, rows: conn.execute(text_sql(sql), rows), conn.dialect.name,
+                note_messages(on_connection(conn), conn.dialect.name,
                               [(result.inserted_primary_key[0], cid, sender, at, json.dumps(data, ensure_ascii=False))])
 
     def turn(self, cid: str, at: float, intent: str, reply_after: float, text: str = "…", language: str = None) -> None:

@@ -19,7 +19,9 @@ triggers (rare writes). Writers that insert rows straight into ``messages``
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections import Counter
 from typing import Callable, Iterable, Optional
 
@@ -50,6 +52,18 @@ def _shopper_statement(dialect: str) -> str:
 
 
 SHOPPER = {dialect: _shopper_statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def on_connection(conn) -> Callable[[str, list[dict]], object]:
+    """``executemany(sql, rows)`` for :func:`note_messages` on a SQLAlchemy connection, straight to the driver:
+    measured here, a ``text()`` statement cost 130-180 µs of CPU per call, ``exec_driver_sql`` 25 µs."""
+    pyformat = conn.dialect.paramstyle == "pyformat"  # (psycopg2: %(name)s; sqlite3 takes :name as it is)
+    return lambda sql, rows: conn.exec_driver_sql(_pyformat(sql) if pyformat else sql, rows)
+
+
+@functools.lru_cache(maxsize=16)
+def _pyformat(sql: str) -> str:
+    return re.sub(r":(\w+)", r"%(\1)s", sql)
 
 
 def agent_of(data_json: str) -> Optional[str]:

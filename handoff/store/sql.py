@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import SingletonThreadPool
 
 from handoff.store.closing import InUse
-from handoff.store.kpi_facts import note_messages
+from handoff.store.kpi_facts import note_messages, on_connection
 from handoff.store.masking import mask_card_numbers
 from handoff.store.records import Conversation, NewMessage, StoredMessage
 from handoff.store import migrate
@@ -388,10 +388,6 @@ def _noted(rows: list[tuple], ids: list[Optional[int]]) -> list[tuple]:
             if message_id is not None]
 
 
-def _executemany(conn):
-    """``executemany(sql, rows)`` on a SQLAlchemy connection (for ``note_messages``)."""
-    return lambda sql, rows: conn.execute(sql_text(sql), rows)
-
 
 def _is_repeated_client_id(error: Exception) -> bool:
     """The insert broke the unique (conversation, client id) constraint, not another one."""
@@ -681,7 +677,7 @@ class SQLStore:
                     if row[_CLIENT_ID] is None or not _is_repeated_client_id(error):
                         raise
                     ids.append(None)
-            note_messages(_executemany(conn), conn.dialect.name, _noted(rows, ids))
+            note_messages(on_connection(conn), conn.dialect.name, _noted(rows, ids))
         return ids
 
     def record_turn(self, conversation_id: str, shopper_message_id: int, understanding: dict,
@@ -705,7 +701,7 @@ class SQLStore:
                 })
                 stored.append(StoredMessage(result.inserted_primary_key[0], conversation_id, "bot", text,
                                             message_language, None, data, now))
-            note_messages(_executemany(conn), conn.dialect.name,
+            note_messages(on_connection(conn), conn.dialect.name,
                           [(m.id, conversation_id, "bot", now, "{}") for m in stored[:1]])  # (the first is enough)
         return stored
 
