@@ -6,9 +6,11 @@ figures are defined precisely in ``docs/kpis.md``. A figure is a function
 ``(conn, window) -> list[Chart]`` in :data:`FIGURES`; ticket and CSAT figures
 plug in the same way once their tables exist (see :data:`PENDING`).
 
-Heavy lifting stays in the database (grouping, window functions, index
-lookups on ``messages(conversation_id, id)``); Python only pairs events and
-buckets timestamps by the shop's time zone.
+Heavy lifting stays in the database: the figures read summaries kept on every
+write (``conversation_facts`` per conversation, ``transition_facts`` per
+handoff, wait and resolution, ``agent_message_counts``: ``docs/kpis.md``) and
+group them there; Python only buckets timestamps by the shop's time zone and
+picks percentiles.
 """
 
 from __future__ import annotations

@@ -388,7 +388,6 @@ def _noted(rows: list[tuple], ids: list[Optional[int]]) -> list[tuple]:
             if message_id is not None]
 
 
-
 def _is_repeated_client_id(error: Exception) -> bool:
     """The insert broke the unique (conversation, client id) constraint, not another one."""
     text = str(error)
