@@ -22,6 +22,7 @@ from pathlib import Path
 from crossdesk.languages import AUTHORED
 from handoff import kpis
 from handoff.store import SQLStore
+from handoff.store.kpi_facts import note_messages
 
 LANGUAGES = AUTHORED
 INTENTS = ("shipping_time", "shipping_cost", "order_tracking", "customs_duties", "payment_methods",
@@ -64,6 +65,9 @@ def generate(path: Path, conversations: int, seed: int = 7) -> dict:
                        " VALUES (?, ?, ?, ?, ?, ?)", msgs)
         db.executemany("INSERT INTO transitions (conversation_id, from_state, to_state, actor, reason, created_at)"
                        " VALUES (?, ?, ?, ?, ?, ?)", moves)
+        # Rows inserted straight: noted in the KPI summaries as SQLStore.add_messages notes them.
+        stored = db.execute("SELECT id, conversation_id, sender, created_at, data FROM messages ORDER BY id")
+        note_messages(db.executemany, "sqlite", stored.fetchall())
     return {"conversations": len(convs), "messages": len(msgs), "transitions": len(moves)}
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 
 from handoff.store import SQLStore
+from handoff.store.kpi_facts import note_messages, on_connection
 from handoff.store.agents import AgentStore
 from handoff.store.sql import conversations, messages, tickets, transitions
 
@@ -19,8 +20,11 @@ T0 = dt.datetime(2026, 3, 2, 15, tzinfo=dt.timezone.utc).timestamp()
 class History:
     """Writes conversations, messages and transitions with the timestamps given."""
 
-    def __init__(self, store: SQLStore):
+    def __init__(self, store: SQLStore, keep_facts: bool = True):
         self.store = store
+        # Messages are noted in the KPI summaries as SQLStore.add_messages does (handoff/store/kpi_facts.py);
+        # False for a database of a revision before 0011_kpi_facts_more.
+        self.keep_facts = keep_facts
 
     def conversation(self, cid: str, language: str, at: float) -> None:
         with self.store.engine.begin() as conn:
@@ -31,8 +35,12 @@ class History:
 
     def message(self, cid: str, sender: str, at: float, text: str = "…", language: str = None, **data) -> None:
         with self.store.engine.begin() as conn:
-            conn.execute(messages.insert().values(conversation_id=cid, sender=sender, text=text, language=language,
-                                                  data=json.dumps(data, ensure_ascii=False), created_at=at))
+            result = conn.execute(messages.insert().values(conversation_id=cid, sender=sender, text=text,
+                                                           language=language, data=json.dumps(data, ensure_ascii=False),
+                                                           created_at=at))
+            if self.keep_facts:
+                note_messages(on_connection(conn), conn.dialect.name,
+                              [(result.inserted_primary_key[0], cid, sender, at, json.dumps(data, ensure_ascii=False))])
 
     def turn(self, cid: str, at: float, intent: str, reply_after: float, text: str = "…", language: str = None) -> None:
         """A shopper message the bot read, and the bot's reply ``reply_after`` seconds later."""
@@ -55,15 +63,16 @@ class History:
         self.message(cid, "agent", at, "hello", agent_id=agent_id, agent_name="x")
 
 
-def seed(store: SQLStore, add_agent=None) -> None:
+def seed(store: SQLStore, add_agent=None, keep_facts: bool = True) -> None:
     """The history the KPI tests assert on (see the module docstring and ``tests/test_kpis.py``).
 
-    ``add_agent`` writes an agent like ``AgentStore.add`` (a test of an older schema passes its own).
+    ``add_agent`` writes an agent like ``AgentStore.add`` (a test of an older schema passes its own, and
+    ``keep_facts=False`` before revision 0011).
     """
     add_agent = add_agent or AgentStore(store).add
     add_agent("aiko", "password-aiko", ["ja", "en"], "Aiko", role="admin")
     add_agent("ben", "password-ben", ["fr", "en"], "Ben")
-    h = History(store)
+    h = History(store, keep_facts)
     # c1 (en) and c2 (ja): the bot alone; c2 also has a message the bot did not understand.
     t = T0 + 3600
     h.conversation("c1", "en", t)

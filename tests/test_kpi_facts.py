@@ -14,12 +14,13 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import create_engine, delete, select, text
+from sqlalchemy import MetaData, Table, create_engine, delete, select, text
 
 from handoff import kpis
 from handoff.store import SQLStore
 from handoff.store import migrate
-from handoff.store.sql import conversation_facts, messages
+from handoff.store.records import NewMessage
+from handoff.store.sql import agent_message_counts, conversation_facts, messages, transition_facts
 from tests.kpi_history import History, seed
 
 WINDOWS = [{"from": "2026-03-03", "to": "2026-03-03", "tz": "Asia/Tokyo"},
@@ -32,9 +33,9 @@ DAY = {"from": "2026-04-07", "to": "2026-04-07", "tz": "UTC"}
 S = dt.datetime(2026, 4, 7, tzinfo=dt.timezone.utc).timestamp()  # the start of DAY
 
 
-def crossing(engine) -> None:
+def crossing(engine, keep_facts: bool = True) -> None:
     """Conversations around the start of 2026-04-07 UTC (``S``); their figures on DAY are in the test below."""
-    h = History(SimpleNamespace(engine=engine))
+    h = History(SimpleNamespace(engine=engine), keep_facts)
     # x1 (en): wrote the day before, and again on DAY: on DAY its first message is the second one.
     h.conversation("x1", "en", S - 600)
     h.turn("x1", S - 600, "greet", 1, language="en")
@@ -59,9 +60,9 @@ def crossing(engine) -> None:
         conn.execute(delete(messages).where(messages.c.conversation_id == "x5", messages.c.text == "???"))
 
 
-def history(engine, add_agent=None) -> None:
-    seed(SimpleNamespace(engine=engine), add_agent)
-    crossing(engine)
+def history(engine, add_agent=None, keep_facts: bool = True) -> None:
+    seed(SimpleNamespace(engine=engine), add_agent, keep_facts)
+    crossing(engine, keep_facts)
 
 
 def agent_writer_of_0007(engine):
@@ -83,8 +84,9 @@ def facts(engine) -> dict:
         return {row.id: row._asdict() for row in conn.execute(select(conversation_facts))}
 
 
+# (0011_kpi_facts_more dropped the insert triggers on messages: SQLStore notes shopper and bot messages itself.)
 TRIGGERS = {f"conversation_facts_{name}" for name in (
-    "new", "language", "gone", "shopper", "bot", "intent", "message_gone", "handoff", "transition_gone")}
+    "new", "language", "gone", "intent", "message_gone", "handoff", "transition_gone")}
 
 
 def triggers(engine) -> set[str]:
@@ -118,7 +120,7 @@ def test_a_database_of_the_previous_revision_gives_the_same_figures_after_the_up
     upgrade_to(old_url, "0007_kpi_summary")
     engine = create_engine(old_url, future=True)
     try:
-        history(engine, agent_writer_of_0007(engine))  # written by the previous release: no summary, no triggers
+        history(engine, agent_writer_of_0007(engine), keep_facts=False)  # an older release: no summary, no triggers
     finally:
         engine.dispose()
     upgraded, fresh = SQLStore(old_url), SQLStore(new_url)  # the first upgrades and fills the summary
@@ -185,3 +187,106 @@ def test_an_erased_conversation_leaves_no_summary(store):
     assert "x3" in facts(store.engine)
     PrivacyStore(store).delete(["x3"])
     assert "x3" not in facts(store.engine)
+
+
+# -- the per-event summaries (migration 0011_kpi_facts_more) ----------------------------------------
+
+PREVIOUS = "0010_notes_macros_customers"
+ROWS = ("conversations", "messages", "transitions")
+
+
+def event_facts(engine) -> dict:
+    """Every row of ``transition_facts`` and ``agent_message_counts`` (counts of zero left out)."""
+    with engine.connect() as conn:
+        rows = {f"t{row.id}": row._asdict() for row in conn.execute(select(transition_facts))}
+        rows.update({f"a{row.quarter}:{row.agent}": row.messages for row in conn.execute(select(agent_message_counts))
+                     if row.messages})
+    return rows
+
+
+def copy_rows(source, target) -> None:
+    """The conversations, messages and transitions of one database into another (ids kept)."""
+    tables = {name: Table(name, MetaData(), autoload_with=target) for name in ROWS}
+    with source.connect() as read, target.begin() as write:
+        for name in ROWS:
+            rows = [dict(row._mapping) for row in read.execute(select(tables[name]).order_by(tables[name].c.id))]
+            if rows:
+                write.execute(tables[name].insert(), rows)
+
+
+def test_the_store_keeps_the_summaries_as_the_upgrade_works_them_out(two_urls):
+    """Written through SQLStore's own paths (the relay's group commit, the bot's turn, claims, resolutions, an
+    erased agent message), the summaries are what the migrations' backfills give for the same rows."""
+    live_url, old_url = two_urls
+    live = SQLStore(live_url)
+    try:
+        for cid in ("w1", "w2"):
+            live.ensure_conversation(cid)
+            live.update_conversation(cid, language="en")
+        said = live.add_messages([NewMessage("w1", "shopper", "where is my parcel", "en", "s1"),
+                                  NewMessage("w2", "shopper", "hello?", "en", "s2")])
+        live.record_turn("w1", said[0][0].id, {"intent": "request_human"}, "en", [("A person comes.", "en", {})])
+        live.transition("w1", "waiting", "bot", "request_human", ("bot",))
+        live.transition("w1", "with_agent", "agent:7", "claim", ("waiting",), agent_id=7)
+        live.transition("w2", "with_agent", "agent:8", "takeover", ("bot",), agent_id=8)
+        replies = live.add_messages([NewMessage("w1", "agent", "Hi, Aiko here", "en", None, {"agent_id": 7}),
+                                     NewMessage("w2", "agent", "Hello", "en", None, {"agent_id": 8}),
+                                     NewMessage("w1", "agent", "Found it", "en", None, {"agent_id": 7})])
+        live.add_messages([NewMessage("w1", "shopper", "thanks", "en", "s3")])
+        live.transition("w1", "resolved", "agent:7", "answered", ("with_agent",), agent_id=7)
+        live.transition("w2", "with_agent", "agent:8", "transfer:9", ("with_agent",), agent_id=9)
+        live.add_messages([NewMessage("w2", "agent", "Ben takes over", "en", None, {"agent_id": 9})])
+        with live.engine.begin() as conn:  # erasing w2's first reply: the next one answers its takeover
+            conn.execute(delete(messages).where(messages.c.id == replies[1][0].id))
+        kept, kept_conversations = event_facts(live.engine), facts(live.engine)
+        upgrade_to(old_url, "0007_kpi_summary")  # before any summary
+        old = create_engine(old_url, future=True)
+        try:
+            copy_rows(live.engine, old)
+        finally:
+            old.dispose()
+        upgraded = SQLStore(old_url)  # upgrades: the backfills
+        try:
+            assert event_facts(upgraded.engine) == kept
+            backfilled = facts(upgraded.engine)
+            for row in (*backfilled.values(), *kept_conversations.values()):
+                row["last_shopper_at"] = row["last_shopper_at"] is not None  # (kept to within the hour)
+            assert backfilled == kept_conversations
+        finally:
+            upgraded.close()
+    finally:
+        live.close()
+    by_state = {(row["conv_id"], row["to_state"], row["agent"]): row for row in
+                (v for k, v in kept.items() if k.startswith("t"))}
+    claim = by_state[("w1", "with_agent", "7")]
+    handoff = by_state[("w1", "waiting", None)]
+    assert handoff["next_state"] == "with_agent" and handoff["next_at"] == claim["at"]
+    assert handoff["reply_id"] == replies[0][0].id and handoff["reply_agent"] == "7"
+    assert by_state[("w1", "resolved", "7")]["started_at"] == said[0][0].created_at
+    assert by_state[("w2", "with_agent", "8")]["reply_agent"] == "9"  # (the erased reply's successor)
+    assert by_state[("w2", "with_agent", "8")]["language"] == "en"
+    assert sum(v for k, v in kept.items() if k.startswith("a") and k.endswith(":7")) == 2
+    assert kept_conversations["w1"]["first_intent"] == "request_human"
+    assert kept_conversations["w1"]["first_bot_at"] is not None and kept_conversations["w2"]["first_bot_at"] is None
+
+
+def test_a_database_of_the_previous_release_gives_the_same_figures_and_summaries_after_the_upgrade(two_urls):
+    old_url, new_url = two_urls
+    upgrade_to(old_url, PREVIOUS)
+    engine = create_engine(old_url, future=True)
+    try:
+        history(engine, keep_facts=False)  # written by the previous release: no per-event summaries
+    finally:
+        engine.dispose()
+    upgraded, fresh = SQLStore(old_url), SQLStore(new_url)
+    try:
+        history(fresh.engine)  # written with the summaries kept on every write
+        assert figures(upgraded.engine) == figures(fresh.engine)
+        assert event_facts(upgraded.engine) == event_facts(fresh.engine)
+        tokyo = {c["id"]: c["rows"] for c in figures(upgraded.engine)[json.dumps(WINDOWS[0])]["charts"]}
+        assert tokyo["response_times"] == [  # tests/test_kpis.py's figures
+            ["queue_wait", 5, 60.0, 120.0, 1], ["bot_first_response", 7, 2.0, 3.0, None],
+            ["agent_first_response", 5, 40.0, 180.0, 1], ["resolution", 4, 300.0, 1000.0, None]]
+    finally:
+        upgraded.close()
+        fresh.close()
