@@ -91,8 +91,11 @@ def own_confidences(decision: np.ndarray, mode: str = "sigmoid") -> np.ndarray:
     if decision.ndim == 1:
         decision = np.column_stack([-decision, decision])
     own = expit(decision)
+    share = own / np.maximum(own.sum(axis=1, keepdims=True), 1e-12)
     if mode == "share":
-        return own / np.maximum(own.sum(axis=1, keepdims=True), 1e-12)
+        return share
+    if mode == "product":
+        return own * share
     return own
 
 
