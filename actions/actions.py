@@ -304,7 +304,7 @@ class TaxRefund(FactAction):
 
 
 TOPIC_TITLES = LANGUAGE_DATA_DIR / "topic_titles.yml"
-MIN_LIKELY = 0.1  # a topic below this confidence is not offered as a quick reply (see docs/intents.md)
+MIN_LIKELY = 0.03  # a topic below this confidence (its own sigmoid) is not offered as a quick reply (docs/intents.md)
 NOT_TOPICS = ("nlu_fallback", "out_of_scope", "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge",
               "request_human")
 """Intents that are no topic to offer: the conversation's own moves and the declines."""

@@ -18,10 +18,11 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
+from scipy.special import expit
 from sklearn.preprocessing import normalize
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,27 @@ def sentence_rows(messages: List[Message], width: Optional[int] = None) -> csr_m
                        if columns else np.zeros(0, dtype=np.int64), indptr), shape=(len(messages), width or 0))
 
 
+def own_confidences(decision: np.ndarray, mode: str = "sigmoid") -> np.ndarray:
+    """Each intent's confidence from its one-against-the-rest decision values (rows x intents).
+
+    scikit-learn's ``predict_proba`` for one-against-the-rest divides each intent's sigmoid by their
+    sum, so a message no intent recognises (every sigmoid near 0) still gives one intent a large
+    share: "lorem ipsum dolor" was product_question 0.85. ``sigmoid`` keeps each intent's own
+    sigmoid (how sure its own classifier is that the message is of it); ``share`` is scikit-learn's
+    normalised value. A two-intent model's single column is the second intent's.
+    """
+    decision = np.asarray(decision, dtype=np.float64)
+    if decision.ndim == 1:
+        decision = np.column_stack([-decision, decision])
+    own = expit(decision)
+    share = own / np.maximum(own.sum(axis=1, keepdims=True), 1e-12)
+    if mode == "share":
+        return share
+    if mode == "product":
+        return own * share
+    return own
+
+
 def _with_32bit_indices(X: csr_matrix) -> csr_matrix:
     """``X`` with int32 column indices and row pointers: liblinear refuses int64 ones (``sentence_rows``
     builds them), and a 23,642 x 272,934 matrix with 3 M non-zeros needs no more."""
@@ -103,7 +125,8 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         """Rasa's options plus ``C`` and ``block_weights`` (one per featurizer, in pipeline order)."""
-        return {**LogisticRegressionClassifier.get_default_config(), "C": 10.0, "block_weights": None}
+        return {**LogisticRegressionClassifier.get_default_config(), "C": 10.0, "block_weights": None,
+                "confidence": "sigmoid"}
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage,
                  resource: Resource) -> None:
@@ -115,6 +138,21 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
     def _create_X(self, messages: List[Message]) -> csr_matrix:
         X = sentence_rows(messages, sum(self.blocks) if self.idf is not None else None)
         return weigh(X, self.idf, self.blocks, self.config["block_weights"]) if self.idf is not None else X
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Each message's intent and ranking, confidences from ``own_confidences`` (config ``confidence``)."""
+        if not messages:
+            return messages
+        confidences = own_confidences(self.clf.decision_function(self._create_X(messages)),
+                                      self.config.get("confidence", "sigmoid"))
+        intents = self.clf.classes_
+        length = self.config.get("ranking_length") or len(intents)
+        for message, row in zip(messages, confidences):
+            order = np.argsort(-row, kind="stable")
+            ranking = [{"name": str(intents[i]), "confidence": float(row[i])} for i in order]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking[:length], add_to_output=True)
+        return messages
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fit the idf on the training counts, then the classifier on the weighted rows."""
