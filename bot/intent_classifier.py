@@ -23,7 +23,6 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
 from scipy.special import expit
-from sklearn.preprocessing import normalize
 
 logger = logging.getLogger(__name__)
 WEIGHTS_FILE = "weights.npz"
