@@ -193,7 +193,7 @@ async def test_a_verified_customer_shows_the_earlier_conversation_and_a_forged_o
     await view.locator(".customer .verified").wait_for()
     link = view.locator(f".customer .earlier a[data-id='{first_id}']")
     await link.wait_for()
-    assert "resolved" in await link.inner_text()
+    assert "Resolved" in await link.inner_text()  # (its outcome in the agent's language)
     assert await view.locator(f".customer .earlier a[data-id='{forged_id}']").count() == 0
     await screenshot(page, "desk-notes-customer")
     await link.click()  # opens the earlier conversation in the history viewer
