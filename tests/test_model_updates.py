@@ -177,7 +177,10 @@ def test_the_gate_rejects_a_mislabelled_language_and_the_live_model_stays(studio
         job = wait_job(url, token)
         assert job["state"] == "rejected", job["log"]
         assert not job["gate"]["ok"]
-        assert not job["gate"]["languages"]["fr"]["ok"] and job["gate"]["languages"]["en"]["ok"]
+        fall = {lang: score["live"] - score["candidate"] for lang, score in job["gate"]["languages"].items()}
+        # fr is named, by far: its score collapses (0.86 -> 0.10 when measured). English shares words with
+        # the moved French examples and can fall a little too (0.03 with 25 examples per intent).
+        assert not job["gate"]["languages"]["fr"]["ok"] and fall["fr"] > 0.5 and fall["en"] < 0.1, job["gate"]
         _, after = api(url, "/api/studio/models", token)
         assert after == before  # the candidate is gone, the same model is live
     finally:
