@@ -252,9 +252,11 @@ def language_of(parse_data: Dict[Text, Any]) -> Optional[str]:
     return None
 
 
-# Where a message splits into sentences: after . ! ? (and their full-width forms), at a line
-# break, after 。！？ without a space. "No. 4501" splits too, harmlessly: each part is only a candidate.
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])|\n+")
+# Where a message splits into sentences: after . ! ? ; : (and their full-width forms), at a line
+# break, after 。！？；： without a space. "No. 4501" splits too, harmlessly: each part is only a
+# candidate. A colon introduces the question ("one more thing: do you ship to Brazil?"); "10:30" and
+# "https://" have no space after theirs.
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|(?<=[。！？；：])|\n+")
 _CLAUSE_END = re.compile(r"(?<=[,])\s+|(?<=[，、])")
 SENTENCE_OF = "sentence_of"
 """Key of a sentence part's message: the ``id`` of the message it was cut from."""

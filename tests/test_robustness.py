@@ -91,6 +91,12 @@ def test_a_message_splits_into_its_sentences():
     assert sentences("お世話になっております。送料はいくらですか？よろしくお願いします。") == [
         "お世話になっております。", "送料はいくらですか？", "よろしくお願いします。"]
     assert sentences("it costs 3.50 euros") == ["it costs 3.50 euros"]
+    # a colon introduces the question; a time or a link keeps its colon
+    assert sentences("bye, actually one more thing: do you ship to brazil?") == [
+        "bye, actually one more thing:", "do you ship to brazil?"]
+    assert sentences("質問：日本に送れますか？") == ["質問：", "日本に送れますか？"]
+    assert sentences("open 10:30 to 18:00? see https://shop.example/faq") == [
+        "open 10:30 to 18:00? see https://shop.example/faq".split("? ")[0] + "?", "see https://shop.example/faq"]
 
 
 @pytest.fixture(scope="module")
