@@ -25,7 +25,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import SingletonThreadPool
 
 from handoff.store.closing import InUse
-from handoff.store.liveness import ping_when_idle
 from handoff.store.kpi_facts import note_messages, on_connection
 from handoff.store.masking import mask_card_numbers
 from handoff.store.records import Conversation, NewMessage, StoredMessage
@@ -438,10 +437,8 @@ class SQLStore:
         # recovery, erasure) stay well under 64.
         # check_same_thread=False: only so that close() (on the event loop's thread) can close them.
         options = ({"poolclass": SingletonThreadPool, "pool_size": 64, "connect_args": {"check_same_thread": False}}
-                   if url.startswith("sqlite") else {})
+                   if url.startswith("sqlite") else {"pool_pre_ping": True})  # (a server restart: reconnect, not fail)
         self.engine = create_engine(url, future=True, **options)
-        if self.engine.dialect.name != "sqlite":
-            ping_when_idle(self.engine)  # (a server restart: reconnect, not fail; handoff/store/liveness.py)
         self._in_use = InUse()  # (on SQLite, close() waits for threads still inside a statement)
         self._sqlite_path = None
         self._local = threading.local()
