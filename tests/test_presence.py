@@ -94,3 +94,25 @@ async def test_a_room_change_published_by_one_process_reaches_the_others_even_af
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_stop_ends_even_when_a_background_task_ignores_its_cancellation(redis_url):
+    presence = RedisPresence(redis_url, heartbeat=0.1)
+    await presence.start()
+    released = asyncio.Event()
+
+    async def stubborn():  # (what a Redis subscription stuck in its close looks like to stop())
+        while not released.is_set():
+            try:
+                await released.wait()
+            except asyncio.CancelledError:
+                continue
+
+    presence._rooms_task.cancel()
+    presence._rooms_task = stuck = asyncio.ensure_future(stubborn())
+    stopping = asyncio.ensure_future(presence.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    released.set()
+    await stuck
+
+    assert stopping in done  # the server's shutdown goes on (before: stop() waited for ever)
