@@ -38,3 +38,14 @@ async def shopper(server):
     await client.connect()
     yield client
     await client.close()
+
+
+@pytest.fixture(scope="module")
+def engine(model_path):
+    """The bot in-process (its own thread), for tests that parse messages without a server."""
+    from bot.engine import BotEngine, build_agent
+
+    bot = BotEngine(lambda: build_agent(str(model_path)))
+    bot.start()
+    yield bot
+    bot.stop()

@@ -27,16 +27,6 @@ def test_a_two_intent_model_has_a_confidence_per_intent():
     assert own.shape == (2, 2) and own[0, 1] > 0.8 and own[1, 0] > 0.8
 
 
-@pytest.fixture(scope="module")
-def engine(model_path):
-    from bot.engine import BotEngine, build_agent
-
-    bot = BotEngine(lambda: build_agent(str(model_path)))
-    bot.start()
-    yield bot
-    bot.stop()
-
-
 def parse(engine, text: str, locale: str) -> dict:
     return asyncio.run(engine.parse(text, {"locale": locale}))["intent"]
 

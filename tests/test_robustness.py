@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import random
 
-import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import chat_spelling, heldout
@@ -97,16 +96,6 @@ def test_a_message_splits_into_its_sentences():
     assert sentences("質問：日本に送れますか？") == ["質問：", "日本に送れますか？"]
     assert sentences("open 10:30 to 18:00? see https://shop.example/faq") == [
         "open 10:30 to 18:00? see https://shop.example/faq".split("? ")[0] + "?", "see https://shop.example/faq"]
-
-
-@pytest.fixture(scope="module")
-def engine(model_path):
-    from bot.engine import BotEngine, build_agent
-
-    bot = BotEngine(lambda: build_agent(str(model_path)))
-    bot.start()
-    yield bot
-    bot.stop()
 
 
 def intent_of(engine, text: str, locale: str) -> str:
