@@ -162,6 +162,14 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
         heldout_main(Path(args.models_dir), Path(args.model) if args.model else None)
         return
+    if args.split:
+        from bot.split_eval import evaluate as evaluate_split
+
+        from crossdesk.languages import AUTHORED
+
+        languages = tuple(args.languages.split(",")) if args.languages else AUTHORED
+        evaluate_split(languages, tuple(args.without), args.intents, Path(args.out) if args.out else None)
+        return
     evaluate(folds=args.folds, models_dir=Path(args.models_dir))
 
 
@@ -201,6 +209,14 @@ def main(argv: list[str] | None = None) -> None:
     evaluation.add_argument("--heldout", action="store_true",
                             help="only the held-out tests with the trained model (clean, typo, long, off-topic; ~1 min)")
     evaluation.add_argument("--model", help="with --heldout: the model archive to test (default: the trained one)")
+    evaluation.add_argument("--split", action="store_true",
+                            help="per-language macro-F1 on one fixed split by text hash, in-process (~1-2 min)")
+    evaluation.add_argument("--without", action="append", default=[],
+                            help="with --split: leave this NLU file name out (e.g. offtopic.yml); repeatable")
+    evaluation.add_argument("--languages", help="with --split: comma-separated languages (default: all authored)")
+    evaluation.add_argument("--intents", action="store_true",
+                            help="with --split: list the in-domain test rows taken by out_of_scope")
+    evaluation.add_argument("--out", help="with --split: write every row's prediction to this JSON file")
     for command in (train, parse, evaluation):
         command.add_argument("--models-dir", default=str(MODELS_DIR),
                              help="where trained models live (default: var/models)")

@@ -1,0 +1,148 @@
+"""Per-language macro-F1 on one fixed split, in-process (``python -m bot eval --split``): ~1 minute, not 3 trainings.
+
+``make eval``'s cross-validation trains three Rasa models (5+ minutes on a quiet machine). This fits
+the served tokenizer, featurizer and classifier (options from ``config.yml``) once, on the examples
+whose hash of language and text is not 0 mod 3, and scores the third whose hash is: the same row is
+on the same side whatever other examples are added, moved or removed, so two data versions can be
+compared row by row (``--without offtopic.yml`` leaves a file out of training and testing). Scored
+per language: macro-F1 of the classifier alone (as ``tests/test_training_speed.py`` did), with the
+fallback threshold applied (a message below it counts as wrong), and over the shop intents only
+(``out_of_scope`` left out of the average, so a split with and without off-topic data compare);
+``--intents`` prints per-intent F1 and the test rows taken by ``out_of_scope``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from bot.language import GENERATED_FILE
+from crossdesk.languages import AUTHORED
+from crossdesk.paths import CONFIG_FILE, NLU_DIR
+
+FOLDS = 3
+
+
+def in_test(language: str, text: str) -> bool:
+    """The fixed split: a row is tested when its hash is 0 mod 3."""
+    digest = hashlib.sha1(f"{language}|{text.strip().lower()}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % FOLDS == 0
+
+
+def pipeline_options(name: str) -> dict:
+    """A component's options in ``config.yml``."""
+    config = yaml.safe_load(CONFIG_FILE.read_text(encoding="utf-8"))
+    return next(({k: v for k, v in c.items() if k != "name"} for c in config["pipeline"] if c["name"] == name), {})
+
+
+def examples(languages, without: tuple[str, ...] = (), nlu_dir: Path = NLU_DIR) -> list:
+    """(language, Rasa Message) of every training example, but the generated file and ``without``."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return [(language, message) for language in languages
+            for path in sorted((nlu_dir / language).glob("*.yml"))
+            if path.name != GENERATED_FILE and path.name not in without
+            for message in load_data(str(path)).intent_examples]
+
+
+def predict(train: list, test: list) -> list[dict]:
+    """Fit the served pipeline on ``train`` and parse ``test`` through it (sentences and chooser too)."""
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.constants import INTENT
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.components import CrossdeskTokenizer, SentenceIntentChooser, SentenceSplitter
+    from bot.featurizers import BatchNgramFeaturizer
+    from bot.intent_classifier import TfidfLogisticRegressionClassifier
+
+    tokenizer = CrossdeskTokenizer(CrossdeskTokenizer.get_default_config())
+    storage = LocalModelStorage(Path(tempfile.mkdtemp(prefix="split-eval-")))
+    name = "bot.featurizers.BatchNgramFeaturizer"
+    featurizer = BatchNgramFeaturizer.create({**BatchNgramFeaturizer.get_default_config(), **pipeline_options(name)},
+                                             storage, Resource("featurizer"), ExecutionContext(None, node_name="f"))
+    name = "bot.intent_classifier.TfidfLogisticRegressionClassifier"
+    classifier = TfidfLogisticRegressionClassifier(
+        {**TfidfLogisticRegressionClassifier.get_default_config(), **pipeline_options(name)}, "classifier",
+        storage, Resource("classifier"))
+    chooser = SentenceIntentChooser({**SentenceIntentChooser.get_default_config(),
+                                     **pipeline_options("bot.components.SentenceIntentChooser")})
+    splitter = SentenceSplitter({**SentenceSplitter.get_default_config(),
+                                 **pipeline_options("bot.components.SentenceSplitter")}, tokenizer)
+    data = tokenizer.process_training_data(TrainingData([m for _, m in train]))
+    featurizer.train(data)
+    featurizer.process_training_data(data)
+    classifier.train(data)
+    messages = [Message(data={"text": m.get("text")}) for _, m in test]
+    tokenizer.process(messages)
+    batch = splitter.process(list(messages))
+    featurizer.process(batch)
+    classifier.process(batch)
+    chooser.process(batch)
+    threshold = float(pipeline_options("FallbackClassifier").get("threshold", 0.0))
+    found = []
+    for (language, example), message in zip(test, messages):
+        intent = message.get(INTENT)
+        confidence = float(intent["confidence"] or 0.0)
+        found.append({"language": language, "text": example.get("text"), "gold": example.get(INTENT),
+                      "best": intent["name"], "confidence": confidence,
+                      "predicted": intent["name"] if confidence >= threshold else "nlu_fallback"})
+    return found
+
+
+def macro_f1(rows: list[dict], key: str, leave_out: tuple[str, ...] = ()) -> float:
+    """Macro-F1 over the gold intents of ``rows`` (a fallback counts as wrong), but ``leave_out``."""
+    from sklearn.metrics import f1_score
+
+    labels = sorted({r["gold"] for r in rows} - set(leave_out))
+    return float(f1_score([r["gold"] for r in rows], [r[key] for r in rows], labels=labels, average="macro",
+                          zero_division=0))
+
+
+def per_intent(rows: list[dict], key: str = "predicted") -> dict[str, float]:
+    """F1 per gold intent."""
+    from sklearn.metrics import f1_score
+
+    labels = sorted({r["gold"] for r in rows})
+    scores = f1_score([r["gold"] for r in rows], [r[key] for r in rows], labels=labels, average=None,
+                      zero_division=0)
+    return dict(zip(labels, (float(s) for s in scores)))
+
+
+def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bool = False,
+             out: Optional[Path] = None) -> dict:
+    """Print and return per-language macro-F1 on the fixed split."""
+    rows = examples(languages, without)
+    train = [(lang, m) for lang, m in rows if not in_test(lang, m.get("text"))]
+    test = [(lang, m) for lang, m in rows if in_test(lang, m.get("text"))]
+    found = predict(train, test)
+    summary = {}
+    print(f"fixed split: {len(train)} training, {len(test)} test rows; without {list(without) or 'nothing'}")
+    print("language  classifier  with-fallback  shop-intents  declined-in-domain  rows")
+    for language in languages:
+        mine = [r for r in found if r["language"] == language]
+        shop = [r for r in mine if r["gold"] != "out_of_scope"]
+        declined = sum(r["predicted"] in ("out_of_scope", "nlu_fallback") for r in shop) / max(len(shop), 1)
+        summary[language] = {"classifier": macro_f1(mine, "best"), "with_fallback": macro_f1(mine, "predicted"),
+                             "shop_intents": macro_f1(mine, "predicted", ("out_of_scope",)),
+                             "declined_in_domain": declined, "rows": len(mine),
+                             "intents": per_intent(mine)}
+        s = summary[language]
+        print(f"{language:8}  {s['classifier']:.3f}       {s['with_fallback']:.3f}          {s['shop_intents']:.3f}"
+              f"         {100 * declined:5.1f} %            {len(mine)}")
+        if show_intents:
+            for row in shop:
+                if row["predicted"] == "out_of_scope":
+                    print(f"    {row['gold']:>24} -> out_of_scope {row['confidence']:.2f}  {row['text']}")
+    if out:
+        import json
+
+        out.write_text(json.dumps({"summary": summary, "rows": found}, ensure_ascii=False, indent=1),
+                       encoding="utf-8")
+    return summary
