@@ -22,9 +22,12 @@ import yaml
 
 from bot.language import GENERATED_FILE
 from crossdesk.languages import AUTHORED
-from crossdesk.paths import CONFIG_FILE, NLU_DIR
+from crossdesk.paths import CONFIG_FILE, EVAL_DIR, NLU_DIR
 
 FOLDS = 3
+DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
+             "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv"}
+DECLINED = ("out_of_scope", "nlu_fallback")
 
 
 def in_test(language: str, text: str) -> bool:
@@ -90,8 +93,9 @@ def predict(train: list, test: list) -> list[dict]:
     for (language, example), message in zip(test, messages):
         intent = message.get(INTENT)
         confidence = float(intent["confidence"] or 0.0)
+        ranking = {r["name"]: float(r["confidence"] or 0.0) for r in message.get("intent_ranking") or []}
         found.append({"language": language, "text": example.get("text"), "gold": example.get(INTENT),
-                      "best": intent["name"], "confidence": confidence,
+                      "best": intent["name"], "confidence": confidence, "ranking": ranking,
                       "predicted": intent["name"] if confidence >= threshold else "nlu_fallback"})
     return found
 
@@ -115,13 +119,53 @@ def per_intent(rows: list[dict], key: str = "predicted") -> dict[str, float]:
     return dict(zip(labels, (float(s) for s in scores)))
 
 
+def dev_rows(languages) -> list:
+    """(language, Message with the expected intent) of the dev files; nonsense, off-topic: out_of_scope,
+    near-misses: ``near_miss`` (right unless answered with an FAQ), robust: its own column."""
+    from rasa.shared.nlu.training_data.message import Message
+
+    rows = []
+    for name, path in DEV_FILES.items():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            language, text = fields[0], fields[-1]
+            gold = fields[1] if name == "robust_dev" else ("near_miss" if name == "near_misses" else "out_of_scope")
+            if language in languages:
+                rows.append((language, Message(data={"text": text, "intent": gold, "dev": name})))
+    return rows
+
+
+def dev_scores(found: list[dict]) -> dict[str, float]:
+    """Per dev file: how often it went right (declined; near-misses: not answered with an FAQ)."""
+    from bot.evaluation import NOT_ANSWERS
+
+    scores = {}
+    for name in DEV_FILES:
+        mine = [r for r in found if r.get("dev") == name]
+        if name == "near_misses":
+            right = [r["predicted"] in NOT_ANSWERS or r["predicted"] == "nlu_fallback" for r in mine]
+        elif name == "robust_dev":
+            right = [r["predicted"] == r["gold"] or (r["gold"] == "out_of_scope" and r["predicted"] in DECLINED)
+                     for r in mine]
+        else:
+            right = [r["predicted"] in DECLINED for r in mine]
+        scores[name] = sum(right) / max(len(right), 1)
+    return scores
+
+
 def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bool = False,
              out: Optional[Path] = None) -> dict:
     """Print and return per-language macro-F1 on the fixed split."""
     rows = examples(languages, without)
     train = [(lang, m) for lang, m in rows if not in_test(lang, m.get("text"))]
     test = [(lang, m) for lang, m in rows if in_test(lang, m.get("text"))]
-    found = predict(train, test)
+    dev = dev_rows(languages)
+    found = predict(train, test + dev)
+    for row, (_, message) in zip(found[len(test):], dev):
+        row["dev"] = message.get("dev")
+    dev_found, found = found[len(test):], found[:len(test)]
     summary = {}
     print(f"fixed split: {len(train)} training, {len(test)} test rows; without {list(without) or 'nothing'}")
     print("language  classifier  with-fallback  shop-intents  declined-in-domain  rows")
@@ -140,8 +184,16 @@ def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bo
             for row in shop:
                 if row["predicted"] == "out_of_scope":
                     print(f"    {row['gold']:>24} -> out_of_scope {row['confidence']:.2f}  {row['text']}")
+    summary["dev"] = dev_scores(dev_found)
+    print("dev (right: declined; near-misses not answered with an FAQ; robust: its intent):",
+          {k: round(100 * v, 1) for k, v in summary["dev"].items()})
+    for row in dev_found:
+        if show_intents and row["dev"] == "offtopic_dev" and row["predicted"] not in DECLINED:
+            print(f"    offtopic_dev {row['language']} -> {row['predicted']} {row['confidence']:.2f}  {row['text']}")
     if out:
         import json
+
+        found = found + dev_found
 
         out.write_text(json.dumps({"summary": summary, "rows": found}, ensure_ascii=False, indent=1),
                        encoding="utf-8")
