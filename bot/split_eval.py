@@ -26,7 +26,9 @@ from crossdesk.paths import CONFIG_FILE, EVAL_DIR, NLU_DIR
 
 FOLDS = 3
 DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
-             "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv"}
+             "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv",
+             "long_dev": EVAL_DIR / "long_dev.tsv"}
+LABELLED = ("robust_dev", "long_dev")  # lang<TAB>intent<TAB>text
 DECLINED = ("out_of_scope", "nlu_fallback")
 
 
@@ -131,7 +133,7 @@ def dev_rows(languages) -> list:
                 continue
             fields = line.split("\t")
             language, text = fields[0], fields[-1]
-            gold = fields[1] if name == "robust_dev" else ("near_miss" if name == "near_misses" else "out_of_scope")
+            gold = fields[1] if name in LABELLED else ("near_miss" if name == "near_misses" else "out_of_scope")
             if language in languages:
                 rows.append((language, Message(data={"text": text, "intent": gold, "dev": name})))
     return rows
@@ -146,7 +148,7 @@ def dev_scores(found: list[dict]) -> dict[str, float]:
         mine = [r for r in found if r.get("dev") == name]
         if name == "near_misses":
             right = [r["predicted"] in NOT_ANSWERS or r["predicted"] == "nlu_fallback" for r in mine]
-        elif name == "robust_dev":
+        elif name in LABELLED:
             right = [r["predicted"] == r["gold"] or (r["gold"] == "out_of_scope" and r["predicted"] in DECLINED)
                      for r in mine]
         else:
