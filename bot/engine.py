@@ -112,6 +112,7 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
     """
     args = (model_path, tracker_db_url, responses_dir, action_endpoint, lock_store, tracker_cache_size, nlg)
     compat.lazy_rasa_channels()  # (Rasa imports the package for UserMessage; we use none of its channels)
+    compat.lazy_rasa_modules()  # (matplotlib and apscheduler: for plots and reminders we never use)
     if not avoid_tensorflow:
         return _build_agent(*args)
     with compat.tensorflow_avoided():

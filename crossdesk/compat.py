@@ -29,6 +29,7 @@ import functools
 import importlib.metadata
 import inspect
 import threading
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 WRITTEN_FOR: Mapping[str, str] = {
@@ -498,7 +499,121 @@ def tune_rasa() -> None:
         cache_event_types()
         run_graphs_in_order()
         skops_trusted_types_precomputed()
+        reuse_unpacked_models()
         _rasa_tuned = True
+
+
+# -- sanic 23.x: distutils from the standard library ------------------------------------------
+
+def stdlib_distutils() -> bool:
+    """Import the standard library's ``distutils`` for Sanic, not setuptools' copy (once, before Sanic).
+
+    ``sanic.server.loop`` imports ``strtobool`` from ``distutils.util``. setuptools' import hook
+    (``_distutils_hack``, installed by a ``.pth`` file) answers ``distutils`` with
+    ``setuptools._distutils``, which imports setuptools itself: 0.1-0.35 s of a server's start for one
+    function that is the same in both. Python 3.10 still ships ``distutils`` (deprecated; its
+    warning is silenced here). Returns False (nothing changed) if ``distutils`` is already imported.
+    """
+    import importlib.machinery
+    import importlib.util
+    import sys
+    import sysconfig
+    import warnings
+
+    if "distutils" in sys.modules:
+        return False
+    spec = importlib.machinery.PathFinder.find_spec("distutils", [sysconfig.get_paths()["stdlib"]])
+    if spec is None or spec.loader is None:  # (a Python without it)
+        return False
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["distutils"] = module
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            spec.loader.exec_module(module)
+            importlib.import_module("distutils.util")
+    except Exception:
+        sys.modules.pop("distutils", None)
+        sys.modules.pop("distutils.util", None)
+        raise
+    return True
+
+
+# -- rasa 3.6.21: model archives unpacked once, kept on disk ---------------------------------
+
+_unpacking_original: Optional[Callable] = None
+
+
+def reuse_unpacked_models() -> None:
+    """Load models from a directory unpacked once beside the archive (``crossdesk.unpacked_models``).
+
+    Rasa's ``LocalModelStorage.from_model_archive`` unpacks the whole archive (39 MB, 100 MB
+    unpacked) into a temporary directory at every load, moves the components into the empty
+    storage directory it is given, reads them and deletes them: ~15 % of the CPU from process start
+    to first reply. Here the storage is the kept directory's ``components`` (the graph only reads
+    from it when predicting) and Rasa's temporary directory stays empty. If the archive's folder is
+    not writable, Rasa unpacks as before. Installed once.
+    """
+    global _unpacking_original
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    if _unpacking_original is not None:
+        return
+    _unpacking_original = original = LocalModelStorage.from_model_archive.__func__
+
+    def from_model_archive(cls, storage_path, model_archive_path):
+        from rasa.engine.storage.local_model_storage import MODEL_ARCHIVE_COMPONENTS_DIR
+
+        from crossdesk.unpacked_models import unpacked
+
+        try:
+            directory = unpacked(Path(model_archive_path), cls._extract_archive_to_directory)
+        except OSError:
+            return original(cls, storage_path, model_archive_path)
+        return cls(directory / MODEL_ARCHIVE_COMPONENTS_DIR), cls._load_metadata(directory)
+
+    LocalModelStorage.from_model_archive = classmethod(from_model_archive)
+
+
+# -- rasa 3.6.21: matplotlib and apscheduler only when used ---------------------------------
+
+LAZY_RASA_MODULES = frozenset({"rasa.utils.plotting", "rasa.core.jobs"})
+"""Modules imported at once but run on their first use (their importers use them only inside functions):
+``rasa.nlu.test`` (imported for a helper by the CRF extractor, which Rasa's recipe imports with every
+default component) imports ``rasa.utils.plotting`` and with it matplotlib (~0.2-0.3 s, 10 MB) for
+evaluation plots a server never draws; ``rasa.core.agent`` and ``processor`` import ``rasa.core.jobs``
+(apscheduler, which reads every installed distribution through ``pkg_resources`` at import:
+~0.15 s) for reminders, which our bot never schedules."""
+
+
+class _LazyModulesFinder:
+    """Import hook: the named modules load with ``importlib.util.LazyLoader`` (run on first attribute use)."""
+
+    def __init__(self, names: frozenset):
+        self.names = names
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.names:
+            return None
+        import importlib.machinery
+        import importlib.util
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def lazy_rasa_modules(names: frozenset = LAZY_RASA_MODULES) -> bool:
+    """Defer :data:`LAZY_RASA_MODULES` until first used (installed once); False if one is already imported."""
+    import sys
+
+    if any(name in sys.modules for name in names):
+        return False
+    if not any(isinstance(finder, _LazyModulesFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LazyModulesFinder(names))
+    return True
 
 
 # -- rasa 3.6.21: its channels package without every channel --------------------------------

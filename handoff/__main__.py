@@ -11,6 +11,9 @@ from pathlib import Path
 
 def serve(args: argparse.Namespace) -> None:
     """Ensure a model, then run one server process."""
+    from crossdesk.compat import stdlib_distutils
+
+    stdlib_distutils()  # before Sanic imports distutils (setuptools' copy cost 0.1-0.35 s of the start)
     from bot.training import ensure_model, live_model
     from crossdesk.compat import sanic_protocol
     from handoff.app import create_app
