@@ -121,7 +121,8 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
 
 def _build_agent(model_path: str, tracker_db_url: Optional[str], responses_dir: Optional[str],
                  action_endpoint: Any, lock_store: Any, tracker_cache_size: int, nlg: Any):
-    from rasa.core.agent import Agent
+    with compat.rasa_store_clients_deferred():  # (boto3 and pymongo, for tracker stores we do not use)
+        from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
 
     from bot.nlg import MultilingualNLG

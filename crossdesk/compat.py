@@ -503,6 +503,72 @@ def tune_rasa() -> None:
         _rasa_tuned = True
 
 
+# -- rasa 3.6.21: its tracker store module without boto3 and pymongo ------------------------
+
+RASA_STORE_CLIENT_NAMES: Mapping[str, tuple] = {"boto3.dynamodb.conditions": ("Key",),
+                                                 "pymongo.collection": ("Collection",)}
+"""What ``rasa.core.tracker_store`` imports at module level for its DynamoDB and MongoDB stores (``Key`` is
+called inside ``DynamoTrackerStore`` only, ``Collection`` is an annotation): importing them imports boto3
+with botocore, and pymongo with dnspython, ~0.2-0.45 s of a start, for stores we never use (ours is SQL)."""
+
+
+class _DeferredName:
+    """Stands for ``module.name`` and imports the real module on its first call or attribute use."""
+
+    def __init__(self, module: str, name: str):
+        self._module, self._name = module, name
+
+    def _target(self) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._module), self._name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target()(*args, **kwargs)
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return getattr(self._target(), attribute)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}.{self._name}>"
+
+
+@contextlib.contextmanager
+def rasa_store_clients_deferred(names: Mapping[str, tuple] = RASA_STORE_CLIENT_NAMES) -> Iterator[bool]:
+    """While inside, :data:`RASA_STORE_CLIENT_NAMES`' modules are stand-ins whose names import the real module
+    when first used; wrap the first import of ``rasa.core.agent`` (which imports ``rasa.core.tracker_store``).
+
+    On leaving, the stand-ins leave ``sys.modules``, so a later import anywhere gets the real modules.
+    Yields False (and changes nothing) when one of those packages is already imported.
+    """
+    import sys
+    import types
+
+    packages = {name.split(".")[0] for name in names}
+    if any(name in sys.modules for name in packages) or "rasa.core.tracker_store" in sys.modules:
+        yield False
+        return
+    for module_name in names:
+        stand_in = types.ModuleType(module_name, f"Crossdesk stand-in for {module_name}: names import it when used.")
+        stand_in.__getattr__ = functools.partial(_deferred_attribute, module_name)
+        stand_in.crossdesk_stand_in = True
+        sys.modules[module_name] = stand_in  # (a name in sys.modules is imported without its parent packages)
+    try:
+        yield True
+    finally:
+        for module_name in names:
+            if getattr(sys.modules.get(module_name), "crossdesk_stand_in", False):
+                del sys.modules[module_name]
+
+
+def _deferred_attribute(module_name: str, name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return _DeferredName(module_name, name)
+
+
 # -- sanic 23.x: distutils from the standard library ------------------------------------------
 
 def stdlib_distutils() -> bool:

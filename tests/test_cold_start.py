@@ -242,3 +242,23 @@ def test_sanic_gets_distutils_from_the_standard_library_without_importing_setupt
                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=ENV)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["True", "False", "False", "1", "0", "True"]
+
+
+STORE_CLIENTS = """
+import sys
+from crossdesk import compat
+with compat.rasa_store_clients_deferred() as deferred:
+    import rasa.core.tracker_store as tracker_store
+light = [name for name in ("boto3", "pymongo", "boto3.dynamodb.conditions", "pymongo.collection") if name in sys.modules]
+condition = tracker_store.Key("sender_id").eq("shopper-1")  # what DynamoTrackerStore.retrieve builds
+from boto3.dynamodb.conditions import ConditionBase, Key
+print(deferred, light, isinstance(condition, ConditionBase), condition.get_expression()["values"][1],
+      type(condition.get_expression()["values"][0]) is Key, "pymongo" in sys.modules)
+"""
+
+
+def test_rasas_tracker_store_module_imports_boto3_and_pymongo_only_when_a_store_of_theirs_needs_them():
+    done = subprocess.run([sys.executable, "-c", STORE_CLIENTS], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=ENV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["True", "[]", "True", "shopper-1", "True", "False"]
