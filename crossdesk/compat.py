@@ -500,7 +500,49 @@ def tune_rasa() -> None:
         run_graphs_in_order()
         skops_trusted_types_precomputed()
         reuse_unpacked_models()
+        read_model_domain_once()
         _rasa_tuned = True
+
+
+# -- rasa 3.6.21: the model's own domain read once, not re-validated -------------------------
+
+def _domain_from_model_directory(directory: Path) -> Any:
+    """``Domain.from_directory`` without its schema validation and its discarded first parse of each file."""
+    import os
+
+    import rasa.shared.utils.io
+    from rasa.shared.core.domain import Domain
+
+    combined: dict = {}
+    for root, _dirs, files in os.walk(directory, followlinks=True):  # (the walk and merge of from_directory)
+        for file in files:
+            full_path = os.path.join(root, file)
+            if Domain.is_domain_file(full_path):
+                data = rasa.shared.utils.io.read_yaml(rasa.shared.utils.io.read_file(full_path))
+                combined = Domain.merge_domain_dicts(data, combined)
+    return Domain.from_dict(combined)
+
+
+def read_model_domain_once() -> None:
+    """Load a model's domain (``DomainProvider.load``) without validating it against Rasa's schema again.
+
+    The domain in a model was written by Rasa at training from a domain it had validated;
+    ``Domain.from_directory`` validates it again with pykwalify (importing ``pkg_resources``, which
+    scans every installed distribution) and parses each file twice: ~0.3-0.4 s of a start, for the same
+    ``Domain`` (``tests/test_cold_start.py`` compares them). Installed once.
+    """
+    from rasa.graph_components.providers.domain_provider import DomainProvider
+
+    if getattr(DomainProvider.load, "crossdesk_read_once", False):
+        return
+
+    def load(cls, config, model_storage, resource, execution_context, **kwargs):
+        with model_storage.read_from(resource) as resource_directory:
+            domain = _domain_from_model_directory(Path(resource_directory))
+        return cls(model_storage, resource, domain)
+
+    load.crossdesk_read_once = True
+    DomainProvider.load = classmethod(load)
 
 
 # -- rasa 3.6.21: its tracker store module without boto3 and pymongo ------------------------

@@ -262,3 +262,29 @@ def test_rasas_tracker_store_module_imports_boto3_and_pymongo_only_when_a_store_
                           timeout=300, env=ENV)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["True", "[]", "True", "shopper-1", "True", "False"]
+
+
+SAME_DOMAIN = """
+import json, sys, tarfile, tempfile
+from pathlib import Path
+from crossdesk import compat
+with tempfile.TemporaryDirectory() as tmp:
+    with tarfile.open(sys.argv[1], "r:gz") as tar:
+        tar.extractall(tmp)
+    [directory] = [p for p in (Path(tmp) / "components").iterdir() if p.name.startswith("domain_provider")]
+    ours = compat._domain_from_model_directory(directory)
+    light = "pkg_resources" not in sys.modules
+    from rasa.shared.core.domain import Domain
+    rasas = Domain.from_path(directory)  # validated against the schema (imports pkg_resources)
+print(json.dumps({"light": light, "same": ours.as_dict() == rasas.as_dict(), "fingerprint": ours.fingerprint() == rasas.fingerprint(),
+                  "intents": len(ours.intents), "responses": len(ours.responses)}))
+"""
+
+
+def test_the_models_domain_read_without_revalidation_is_the_domain_rasa_reads(model_path):
+    done = subprocess.run([sys.executable, "-c", SAME_DOMAIN, str(model_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=ENV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["light"] and result["same"] and result["fingerprint"], result
+    assert result["intents"] > 10, result
