@@ -288,3 +288,39 @@ def test_the_models_domain_read_without_revalidation_is_the_domain_rasa_reads(mo
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["light"] and result["same"] and result["fingerprint"], result
     assert result["intents"] > 10, result
+
+
+def test_the_collector_runs_less_while_the_server_starts_and_as_before_once_the_bot_is_loaded():
+    import asyncio
+    import gc
+    import threading
+    from types import SimpleNamespace
+
+    from bot.engine import BotEngine
+    from handoff.__main__ import STARTUP_GC_THRESHOLD, fewer_collections_while_starting
+
+    before = gc.get_threshold()
+    loading = threading.Event()
+    engine = BotEngine(lambda: loading.wait(30) and object())
+    try:
+        restore = fewer_collections_while_starting()
+        assert gc.get_threshold() == STARTUP_GC_THRESHOLD
+
+        async def start():
+            tasks = []
+            app = SimpleNamespace(ctx=SimpleNamespace(bot=engine), add_task=lambda c: tasks.append(asyncio.ensure_future(c)))
+            engine.start()
+            await restore(app, asyncio.get_running_loop())
+            await asyncio.sleep(0.3)
+            still_loading = gc.get_threshold()
+            loading.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+            return still_loading
+
+        assert asyncio.run(start()) == STARTUP_GC_THRESHOLD
+        assert gc.get_threshold() == before
+    finally:
+        loading.set()
+        gc.set_threshold(*before)
+        engine.stop()
+        gc.unfreeze()  # (the engine froze this test process's objects after its "load")
