@@ -324,3 +324,19 @@ def test_the_collector_runs_less_while_the_server_starts_and_as_before_once_the_
         gc.set_threshold(*before)
         engine.stop()
         gc.unfreeze()  # (the engine froze this test process's objects after its "load")
+
+
+SERVER_IMPORTS = """
+import sys
+from crossdesk.compat import stdlib_distutils
+stdlib_distutils()
+import handoff.app
+print(sorted(name for name in ("deep_translator", "bs4", "setuptools", "matplotlib", "tensorflow") if name in sys.modules))
+"""
+
+
+def test_the_server_module_imports_no_translation_provider_library_nor_setuptools():
+    done = subprocess.run([sys.executable, "-c", SERVER_IMPORTS], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=ENV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["[]"]
