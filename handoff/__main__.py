@@ -13,7 +13,7 @@ def serve(args: argparse.Namespace) -> None:
     """Ensure a model, then run one server process."""
     from crossdesk.compat import stdlib_distutils
 
-    restore_collections = fewer_collections_while_starting()
+    threshold, restore_collections = fewer_collections_while_starting()
     stdlib_distutils()  # before Sanic imports distutils (setuptools' copy cost 0.1-0.35 s of the start)
     from bot.training import ensure_model, live_model
     from crossdesk.compat import sanic_protocol
@@ -26,8 +26,11 @@ def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     workers = args.workers if args.workers is not None else settings.workers
     if workers > 1:
+        import gc
+
         from handoff.workers import serve_workers
 
+        gc.set_threshold(*threshold)  # (the supervisor loads no model)
         return serve_workers(settings, workers)
     for name in ("handoff", "bot", "actions", "crossdesk"):  # Agent.load sets the root logger to WARNING: ours keep their level
         logging.getLogger(name).setLevel(settings.log_level)
@@ -54,7 +57,10 @@ scanned them all 3 times, 0.3 s of a 3.3 s start (0.1 s with these; measured wit
 
 
 def fewer_collections_while_starting():
-    """Raise the collector's thresholds for the start; returns the listener that restores them once the bot is loaded.
+    """Raise the collector's thresholds for the start.
+
+    Returns:
+        (the thresholds before, a Sanic ``after_server_start`` listener restoring them once the bot is loaded).
 
     (The bot engine collects and freezes everything the load left, ``BotEngine._run``.)
     """
@@ -74,7 +80,7 @@ def fewer_collections_while_starting():
 
         app.add_task(restore())
 
-    return restore_once_loaded
+    return previous, restore_once_loaded
 
 
 def agents_command(args: argparse.Namespace) -> int:

@@ -303,8 +303,8 @@ def test_the_collector_runs_less_while_the_server_starts_and_as_before_once_the_
     loading = threading.Event()
     engine = BotEngine(lambda: loading.wait(30) and object())
     try:
-        restore = fewer_collections_while_starting()
-        assert gc.get_threshold() == STARTUP_GC_THRESHOLD
+        previous, restore = fewer_collections_while_starting()
+        assert gc.get_threshold() == STARTUP_GC_THRESHOLD and previous == before
 
         async def start():
             tasks = []
