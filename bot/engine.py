@@ -112,6 +112,7 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
     """
     args = (model_path, tracker_db_url, responses_dir, action_endpoint, lock_store, tracker_cache_size, nlg)
     compat.lazy_rasa_channels()  # (Rasa imports the package for UserMessage; we use none of its channels)
+    compat.lazy_rasa_modules()  # (matplotlib and apscheduler: for plots and reminders we never use)
     if not avoid_tensorflow:
         return _build_agent(*args)
     with compat.tensorflow_avoided():
@@ -120,7 +121,8 @@ def build_agent(model_path: str, tracker_db_url: Optional[str] = None, responses
 
 def _build_agent(model_path: str, tracker_db_url: Optional[str], responses_dir: Optional[str],
                  action_endpoint: Any, lock_store: Any, tracker_cache_size: int, nlg: Any):
-    from rasa.core.agent import Agent
+    with compat.rasa_store_clients_deferred():  # (boto3 and pymongo, for tracker stores we do not use)
+        from rasa.core.agent import Agent
     from sqlalchemy.engine.url import make_url
 
     from bot.nlg import MultilingualNLG

@@ -29,6 +29,7 @@ import functools
 import importlib.metadata
 import inspect
 import threading
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 WRITTEN_FOR: Mapping[str, str] = {
@@ -498,7 +499,229 @@ def tune_rasa() -> None:
         cache_event_types()
         run_graphs_in_order()
         skops_trusted_types_precomputed()
+        reuse_unpacked_models()
+        read_model_domain_once()
         _rasa_tuned = True
+
+
+# -- rasa 3.6.21: the model's own domain read once, not re-validated -------------------------
+
+def _domain_from_model_directory(directory: Path) -> Any:
+    """``Domain.from_directory`` without its schema validation and its discarded first parse of each file."""
+    import os
+
+    import rasa.shared.utils.io
+    from rasa.shared.core.domain import Domain
+
+    combined: dict = {}
+    for root, _dirs, files in os.walk(directory, followlinks=True):  # (the walk and merge of from_directory)
+        for file in files:
+            full_path = os.path.join(root, file)
+            if Domain.is_domain_file(full_path):
+                data = rasa.shared.utils.io.read_yaml(rasa.shared.utils.io.read_file(full_path))
+                combined = Domain.merge_domain_dicts(data, combined)
+    return Domain.from_dict(combined)
+
+
+def read_model_domain_once() -> None:
+    """Load a model's domain (``DomainProvider.load``) without validating it against Rasa's schema again.
+
+    The domain in a model was written by Rasa at training from a domain it had validated;
+    ``Domain.from_directory`` validates it again with pykwalify (importing ``pkg_resources``, which
+    scans every installed distribution) and parses each file twice: ~0.3-0.4 s of a start, for the same
+    ``Domain`` (``tests/test_cold_start.py`` compares them). Installed once.
+    """
+    from rasa.graph_components.providers.domain_provider import DomainProvider
+
+    if getattr(DomainProvider.load, "crossdesk_read_once", False):
+        return
+
+    def load(cls, config, model_storage, resource, execution_context, **kwargs):
+        with model_storage.read_from(resource) as resource_directory:
+            domain = _domain_from_model_directory(Path(resource_directory))
+        return cls(model_storage, resource, domain)
+
+    load.crossdesk_read_once = True
+    DomainProvider.load = classmethod(load)
+
+
+# -- rasa 3.6.21: its tracker store module without boto3 and pymongo ------------------------
+
+RASA_STORE_CLIENT_NAMES: Mapping[str, tuple] = {"boto3.dynamodb.conditions": ("Key",),
+                                                 "pymongo.collection": ("Collection",)}
+"""What ``rasa.core.tracker_store`` imports at module level for its DynamoDB and MongoDB stores (``Key`` is
+called inside ``DynamoTrackerStore`` only, ``Collection`` is an annotation): importing them imports boto3
+with botocore, and pymongo with dnspython, ~0.2-0.45 s of a start, for stores we never use (ours is SQL)."""
+
+
+class _DeferredName:
+    """Stands for ``module.name`` and imports the real module on its first call or attribute use."""
+
+    def __init__(self, module: str, name: str):
+        self._module, self._name = module, name
+
+    def _target(self) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._module), self._name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target()(*args, **kwargs)
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return getattr(self._target(), attribute)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}.{self._name}>"
+
+
+@contextlib.contextmanager
+def rasa_store_clients_deferred(names: Mapping[str, tuple] = RASA_STORE_CLIENT_NAMES) -> Iterator[bool]:
+    """While inside, :data:`RASA_STORE_CLIENT_NAMES`' modules are stand-ins whose names import the real module
+    when first used; wrap the first import of ``rasa.core.agent`` (which imports ``rasa.core.tracker_store``).
+
+    On leaving, the stand-ins leave ``sys.modules``, so a later import anywhere gets the real modules.
+    Yields False (and changes nothing) when one of those packages is already imported.
+    """
+    import sys
+    import types
+
+    packages = {name.split(".")[0] for name in names}
+    if any(name in sys.modules for name in packages) or "rasa.core.tracker_store" in sys.modules:
+        yield False
+        return
+    for module_name in names:
+        stand_in = types.ModuleType(module_name, f"Crossdesk stand-in for {module_name}: names import it when used.")
+        stand_in.__getattr__ = functools.partial(_deferred_attribute, module_name)
+        stand_in.crossdesk_stand_in = True
+        sys.modules[module_name] = stand_in  # (a name in sys.modules is imported without its parent packages)
+    try:
+        yield True
+    finally:
+        for module_name in names:
+            if getattr(sys.modules.get(module_name), "crossdesk_stand_in", False):
+                del sys.modules[module_name]
+
+
+def _deferred_attribute(module_name: str, name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return _DeferredName(module_name, name)
+
+
+# -- sanic 23.x: distutils from the standard library ------------------------------------------
+
+def stdlib_distutils() -> bool:
+    """Import the standard library's ``distutils`` for Sanic, not setuptools' copy (once, before Sanic).
+
+    ``sanic.server.loop`` imports ``strtobool`` from ``distutils.util``. setuptools' import hook
+    (``_distutils_hack``, installed by a ``.pth`` file) answers ``distutils`` with
+    ``setuptools._distutils``, which imports setuptools itself: 0.1-0.35 s of a server's start for one
+    function that is the same in both. Python 3.10 still ships ``distutils`` (deprecated; its
+    warning is silenced here). Returns False (nothing changed) if ``distutils`` is already imported.
+    """
+    import importlib.machinery
+    import importlib.util
+    import sys
+    import sysconfig
+    import warnings
+
+    if "distutils" in sys.modules:
+        return False
+    spec = importlib.machinery.PathFinder.find_spec("distutils", [sysconfig.get_paths()["stdlib"]])
+    if spec is None or spec.loader is None:  # (a Python without it)
+        return False
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["distutils"] = module
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            spec.loader.exec_module(module)
+            importlib.import_module("distutils.util")
+    except Exception:
+        sys.modules.pop("distutils", None)
+        sys.modules.pop("distutils.util", None)
+        raise
+    return True
+
+
+# -- rasa 3.6.21: model archives unpacked once, kept on disk ---------------------------------
+
+_unpacking_original: Optional[Callable] = None
+
+
+def reuse_unpacked_models() -> None:
+    """Load models from a directory unpacked once beside the archive (``crossdesk.unpacked_models``).
+
+    Rasa's ``LocalModelStorage.from_model_archive`` unpacks the whole archive (39 MB, 100 MB
+    unpacked) into a temporary directory at every load, moves the components into the empty
+    storage directory it is given, reads them and deletes them: ~15 % of the CPU from process start
+    to first reply. Here the storage is the kept directory's ``components`` (the graph only reads
+    from it when predicting) and Rasa's temporary directory stays empty. If the archive's folder is
+    not writable, Rasa unpacks as before. Installed once.
+    """
+    global _unpacking_original
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    if _unpacking_original is not None:
+        return
+    _unpacking_original = original = LocalModelStorage.from_model_archive.__func__
+
+    def from_model_archive(cls, storage_path, model_archive_path):
+        from rasa.engine.storage.local_model_storage import MODEL_ARCHIVE_COMPONENTS_DIR
+
+        from crossdesk.unpacked_models import unpacked
+
+        try:
+            directory = unpacked(Path(model_archive_path), cls._extract_archive_to_directory)
+        except OSError:
+            return original(cls, storage_path, model_archive_path)
+        return cls(directory / MODEL_ARCHIVE_COMPONENTS_DIR), cls._load_metadata(directory)
+
+    LocalModelStorage.from_model_archive = classmethod(from_model_archive)
+
+
+# -- rasa 3.6.21: matplotlib and apscheduler only when used ---------------------------------
+
+LAZY_RASA_MODULES = frozenset({"rasa.utils.plotting", "rasa.core.jobs"})
+"""Modules imported at once but run on their first use (their importers use them only inside functions):
+``rasa.nlu.test`` (imported for a helper by the CRF extractor, which Rasa's recipe imports with every
+default component) imports ``rasa.utils.plotting`` and with it matplotlib (~0.2-0.3 s, 10 MB) for
+evaluation plots a server never draws; ``rasa.core.agent`` and ``processor`` import ``rasa.core.jobs``
+(apscheduler, which reads every installed distribution through ``pkg_resources`` at import:
+~0.15 s) for reminders, which our bot never schedules."""
+
+
+class _LazyModulesFinder:
+    """Import hook: the named modules load with ``importlib.util.LazyLoader`` (run on first attribute use)."""
+
+    def __init__(self, names: frozenset):
+        self.names = names
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.names:
+            return None
+        import importlib.machinery
+        import importlib.util
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def lazy_rasa_modules(names: frozenset = LAZY_RASA_MODULES) -> bool:
+    """Defer :data:`LAZY_RASA_MODULES` until first used (installed once); False if one is already imported."""
+    import sys
+
+    if any(name in sys.modules for name in names):
+        return False
+    if not any(isinstance(finder, _LazyModulesFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LazyModulesFinder(names))
+    return True
 
 
 # -- rasa 3.6.21: its channels package without every channel --------------------------------

@@ -8,6 +8,7 @@ gives back the original text with an error code; it never raises.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -17,14 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Mapping, Optional
 
 import requests
-from deep_translator import DeeplTranslator, GoogleTranslator, LibreTranslator, MicrosoftTranslator
-from deep_translator.exceptions import (
-    InvalidSourceOrTargetLanguage,
-    LanguageNotSupportedException,
-    MicrosoftAPIerror,
-    ServerException,
-    TooManyRequests,
-)
 
 from crossdesk import compat
 from handoff import metrics
@@ -97,24 +90,35 @@ def _worker_timeout() -> Optional[float]:
     return getattr(_worker, "timeout", None)
 
 
-class _Microsoft(compat.FixedLanguageList, MicrosoftTranslator):
+@functools.lru_cache(maxsize=None)
+def _microsoft_class() -> type:
     """MicrosoftTranslator without its per-instance download of the language list.
 
     Its constructor fetches the list (no timeout, no key) on every instance; our
     ``languages.MICROSOFT`` table is the list we use instead.
     """
+    from deep_translator import MicrosoftTranslator
 
-    fixed_languages = {code: code for code in MICROSOFT.values()}
+    return type("_Microsoft", (compat.FixedLanguageList, MicrosoftTranslator),
+                {"fixed_languages": {code: code for code in MICROSOFT.values()}, "__module__": __name__})
+
+
+def _deep_translator(name: str, **options) -> object:
+    # deep-translator (with BeautifulSoup) is imported on the first translation, in a worker thread, not at
+    # the server's start: 0.15 s of it (issue #21), and stores without a provider never need it.
+    import deep_translator
+
+    return getattr(deep_translator, name)(**options)
 
 
 def _factories(url: str, key: str, region: Optional[str]) -> dict[str, Callable[[], object]]:
     """Per provider, a function building a fresh deep-translator instance."""
     libre_url = url.rstrip("/") + "/" if url else None  # deep-translator appends "translate"
     return {
-        "google": lambda: GoogleTranslator(),
-        "libre": lambda: LibreTranslator(api_key=key or LIBRE_NO_KEY, custom_url=libre_url),
-        "deepl": lambda: DeeplTranslator(api_key=key, use_free_api=key.endswith(":fx")),
-        "microsoft": lambda: _Microsoft(api_key=key, region=region),
+        "google": lambda: _deep_translator("GoogleTranslator"),
+        "libre": lambda: _deep_translator("LibreTranslator", api_key=key or LIBRE_NO_KEY, custom_url=libre_url),
+        "deepl": lambda: _deep_translator("DeeplTranslator", api_key=key, use_free_api=key.endswith(":fx")),
+        "microsoft": lambda: _microsoft_class()(api_key=key, region=region),
     }
 
 
@@ -122,6 +126,14 @@ def classify(exc: BaseException) -> str:
     """Our error code for an exception from a provider call."""
     if isinstance(exc, (asyncio.TimeoutError, requests.Timeout)):
         return TIMEOUT
+    from deep_translator.exceptions import (
+        InvalidSourceOrTargetLanguage,
+        LanguageNotSupportedException,
+        MicrosoftAPIerror,
+        ServerException,
+        TooManyRequests,
+    )
+
     if isinstance(exc, TooManyRequests):
         return RATE_LIMITED
     if isinstance(exc, ServerException) and str(exc) == ServerException.errors[429]:
