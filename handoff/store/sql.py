@@ -392,8 +392,9 @@ def _switch_to_wal(cursor, wait_s: float = _SQLITE_BUSY_S) -> None:
     locked" at once, without calling the busy handler, when another connection
     already holds it (a read lock waiting on a write lock could deadlock). On a
     new database file, processes that start together (several workers, the CLI
-    beside the server) all make this switch: 1 in 120 such starts failed with 6
-    processes, and a connection holding the write lock fails it every time.
+    beside the server) all make this switch: 2 of 480 processes started 6 at a
+    time on new files failed, and it fails every time while a connection holds
+    the write lock.
     """
     deadline = time.monotonic() + wait_s
     while True:
