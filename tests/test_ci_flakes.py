@@ -74,3 +74,36 @@ async def test_presence_stop_ends_its_redis_tasks_whenever_it_comes(redis_url, c
         for task in tasks:
             task.cancel()
     assert left_running == [] and "left behind" not in caplog.text
+
+
+@pytest.fixture(scope="module")
+def own_postgres():
+    """A PostgreSQL server of this module's own: the test restarts it (the session's is shared)."""
+    from harness.postgres import PostgresCluster, postgres_bin_dir
+
+    if postgres_bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed: run scripts/ensure-services")
+    cluster = PostgresCluster(postgres_bin_dir()).start()
+    yield cluster
+    cluster.stop()
+
+
+def test_an_agent_logs_in_right_after_a_postgresql_restart_shorter_than_a_second(own_postgres):
+    # A restart cuts every pooled connection. Main once checked a pooled connection only when it
+    # had sat idle for 1 s (saving pool_pre_ping's round trip per checkout); a restart here takes
+    # ~0.4 s, so a connection used just before it was handed out unchecked and the login's first
+    # statement failed ("server closed the connection unexpectedly"). Both halves of a login
+    # (handoff/api.py) must work at once after the restart.
+    from handoff.store.agents import AgentStore
+
+    store = SQLStore(own_postgres.create_database())
+    try:
+        agents = AgentStore(store)
+        agents.add("flake-nadia", "flake-password-1", ["en"], "Nadia", "agent")
+        assert agents.credentials("flake-nadia")[0] is not None  # (the pooled connection, used just now)
+        own_postgres.restart()
+        agent, stored = agents.credentials("flake-nadia")
+        assert agent is not None and stored
+        assert agents.agent_for_token(agents.issue_token(agent)).username == "flake-nadia"
+    finally:
+        store.close()
