@@ -9,6 +9,8 @@ import asyncio
 import logging
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -107,3 +109,30 @@ def test_an_agent_logs_in_right_after_a_postgresql_restart_shorter_than_a_second
         assert agents.agent_for_token(agents.issue_token(agent)).username == "flake-nadia"
     finally:
         store.close()
+
+
+HANGING_TEST = '''
+import time
+
+
+def test_hangs_and_swallows_what_interrupts_it():
+    while True:  # (like a loop teardown waiting for a task that lost its cancellation)
+        try:
+            time.sleep(0.2)
+        except BaseException:
+            pass
+'''
+
+
+def test_a_test_that_hangs_for_good_ends_the_run_with_its_traceback(tmp_path):
+    # pytest-timeout's default (signal) method raises inside the hung code, which can swallow it:
+    # the CI run hung for good. pytest.ini's method must end it and show where it hung.
+    from tests.support import ROOT
+
+    (tmp_path / "test_hanging.py").write_text(HANGING_TEST, encoding="utf-8")
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "--rootdir", str(tmp_path),
+                          "-p", "no:cacheprovider", "-o", "timeout=2", "-o", "addopts=", str(tmp_path)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and time.monotonic() - started < 30
+    assert "Timeout" in run.stdout + run.stderr and "test_hangs_and_swallows_what_interrupts_it" in run.stdout + run.stderr
