@@ -66,12 +66,20 @@ class PostgresCluster:
         """initdb, then start the server and wait until it accepts connections."""
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
                   "--locale=C", "--no-sync")
+        self._start_server()
+        return self
+
+    def _start_server(self) -> None:
         # Throwaway data: no fsync (the cluster is deleted at the end).
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir}"
                    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "postgres.log"), "-o", options,
                   "-w", "-t", "60", "start")
-        return self
+
+    def restart(self) -> None:
+        """Stop the server (fast: every client connection is cut) and start it again; the data stays."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self._start_server()
 
     def stop(self) -> None:
         """Fast shutdown, then delete the cluster."""

@@ -372,14 +372,39 @@ def agent_took_part(agent_id: int):
     return or_(transitions.c.actor == f"agent:{agent_id}", transitions.c.reason == f"transfer:{agent_id}")
 
 
+_SQLITE_BUSY_S = 5.0  # the busy timeout below, for the switch to WAL that does not wait by itself
+_WAL_RETRY_S = 0.01
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    # The wait first: switching a new database to WAL takes a write lock, and processes that start
-    # together (several workers, the CLI beside the server) would otherwise fail at once on it.
     cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
     cursor.close()
+
+
+def _switch_to_wal(cursor, wait_s: float = _SQLITE_BUSY_S) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another connection holds the write lock (up to ``wait_s``).
+
+    The busy timeout does not cover this switch: it reads the database header
+    (a shared lock), then needs the write lock, and SQLite answers "database is
+    locked" at once, without calling the busy handler, when another connection
+    already holds it (a read lock waiting on a write lock could deadlock). On a
+    new database file, processes that start together (several workers, the CLI
+    beside the server) all make this switch: 2 of 480 processes started 6 at a
+    time on new files failed, and it fails every time while a connection holds
+    the write lock.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(_WAL_RETRY_S)
 
 
 def _noted(rows: list[tuple], ids: list[Optional[int]]) -> list[tuple]:
