@@ -1,0 +1,64 @@
+"""The tracker store writes a turn's events with one multi-row INSERT, storing what Rasa stores (issue #21, in-process)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.tracker_store import CachingSQLTrackerStore
+
+
+def a_turn(sender_id: str) -> DialogueStateTracker:
+    events = [
+        ActionExecuted("action_session_start", timestamp=1.0), SessionStarted(timestamp=1.1),
+        ActionExecuted("action_listen", timestamp=1.2),
+        UserUttered("wie lange dauert der versand?", {"name": "shipping_time", "confidence": 0.93},
+                    [{"entity": "country", "value": "DE", "start": 0, "end": 2}],
+                    parse_data={"intent": {"name": "shipping_time", "confidence": 0.93}, "text": "wie lange"},
+                    timestamp=1.3),
+        SlotSet("country", "DE", timestamp=1.4),
+        ActionExecuted("utter_shipping_time", timestamp=1.5),
+        BotUttered("3-5 Werktage", {"language": "de"}, timestamp=1.6),
+        ActionExecuted("action_listen", timestamp=1.7),
+    ]
+    return DialogueStateTracker.from_events(sender_id, events)
+
+
+def saved_rows(store, sender_id: str, path) -> tuple[list[tuple], list[str]]:
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("INSERT"):
+            statements.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", note)
+    try:
+        asyncio.run(store.save(a_turn(sender_id)))
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", note)
+    with sa.create_engine(f"sqlite:///{path}").connect() as db:
+        rows = db.execute(sa.text("SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
+                                  "FROM events ORDER BY id")).fetchall()
+    return [tuple(row) for row in rows], statements
+
+
+def test_a_turn_is_one_insert_with_the_rows_and_order_rasa_stores(tmp_path):
+    domain = Domain.from_dict({"slots": {"country": {"type": "text", "mappings": [{"type": "custom"}]}}})
+    rasa_rows, rasa_inserts = saved_rows(SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "rasa.db")),
+                                         "shopper-1", tmp_path / "rasa.db")
+    ours = CachingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "ours.db"))
+    our_rows, our_inserts = saved_rows(ours, "shopper-1", tmp_path / "ours.db")
+
+    assert len(rasa_rows) == 8 and len(rasa_inserts) == 8  # Rasa: one INSERT per event
+    assert our_rows == rasa_rows
+    assert len(our_inserts) == 1
+    reloaded = asyncio.run(CachingSQLTrackerStore(domain=domain, dialect="sqlite",
+                                                  db=str(tmp_path / "ours.db")).retrieve("shopper-1"))
+    by_rasa = asyncio.run(SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "rasa.db")).retrieve("shopper-1"))
+    assert [e.as_dict() for e in reloaded.events] == [e.as_dict() for e in by_rasa.events]
+    assert reloaded.get_slot("country") == "DE" and reloaded.latest_message.intent["name"] == "shipping_time"
