@@ -1,4 +1,4 @@
-"""The tracker store writes a turn's events with one multi-row INSERT, storing what Rasa stores (issue #21, in-process)."""
+"""Rasa tuned for CPU per reply (issue #21, in-process): a turn's events in one INSERT storing what Rasa stores; is_empty cached."""
 
 from __future__ import annotations
 
@@ -62,3 +62,16 @@ def test_a_turn_is_one_insert_with_the_rows_and_order_rasa_stores(tmp_path):
     by_rasa = asyncio.run(SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "rasa.db")).retrieve("shopper-1"))
     assert [e.as_dict() for e in reloaded.events] == [e.as_dict() for e in by_rasa.events]
     assert reloaded.get_slot("country") == "DE" and reloaded.latest_message.intent["name"] == "shipping_time"
+
+
+def test_is_empty_gives_rasas_answer_without_building_an_empty_domain_per_message(monkeypatch):
+    from crossdesk import compat
+
+    compat.tune_rasa()
+    domain = Domain.from_dict({"intents": ["greet"], "responses": {"utter_hi": [{"text": "hi"}]}})
+    assert Domain.empty().is_empty() and not domain.is_empty()
+    built = []
+    monkeypatch.setattr(Domain, "empty", classmethod(lambda cls: built.append(1) or Domain.from_dict({})))
+    for _ in range(3):
+        assert not domain.is_empty()
+    assert built == []  # Rasa builds one per call (per parsed message)
