@@ -75,3 +75,40 @@ def test_is_empty_gives_rasas_answer_without_building_an_empty_domain_per_messag
     for _ in range(3):
         assert not domain.is_empty()
     assert built == []  # Rasa builds one per call (per parsed message)
+
+
+def test_states_of_a_growing_conversation_equal_rasas_and_only_new_events_are_replayed(monkeypatch):
+    from rasa.shared.core.events import ActiveLoop, Restarted, UserUtteranceReverted
+
+    from crossdesk import compat
+    from crossdesk.paths import ROOT
+
+    compat.tune_rasa()
+    rasa_states = getattr(Domain.states_for_tracker_history, "__wrapped__", Domain.states_for_tracker_history)
+    domain = Domain.load(str(ROOT / "bot" / "domain.yml"))
+    tracker = DialogueStateTracker.from_events("grow-1", [], slots=domain.slots)
+    intents = domain.intents
+    turns = []
+    for turn in range(12):
+        intent = intents[turn % len(intents)]
+        turns.append([ActionExecuted("action_listen"),
+                      UserUttered(f"message {turn}", {"name": intent, "confidence": 0.9},
+                                  parse_data={"intent": {"name": intent, "confidence": 0.9}}),
+                      SlotSet("country", "DE" if turn % 2 else "FR"),
+                      ActionExecuted(domain.action_names_or_texts[-1 - turn])])
+    turns[4].append(UserUtteranceReverted())  # the fallback's revert: events drop out of the applied ones
+    turns[6].append(ActiveLoop("some_form"))
+    turns[2].append(Restarted())
+    replayed = []
+    real_active_state = Domain.get_active_state
+    monkeypatch.setattr(Domain, "get_active_state",
+                        lambda self, tr, omit_unset_slots=False: replayed.append(1) or real_active_state(self, tr, omit_unset_slots))
+    for events in turns:
+        for event in events:
+            tracker.update(event, domain)
+        replayed.clear()
+        ours = tracker.past_states(domain)
+        counted = len(replayed)
+        assert ours == rasa_states(domain, tracker)
+        assert tracker.past_states(domain) == ours  # (asked again, as the RulePolicy does 3 times a message)
+    assert counted <= 3  # the last turn replays its own events only; Rasa took one per applied action since the restart: 17
