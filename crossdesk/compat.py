@@ -37,7 +37,9 @@ WRITTEN_FOR: Mapping[str, str] = {
     "sanic": "21.12.2",  # sanic_protocol (SafeUrlHttp)
     "requests": "2.34.2",  # install_request_timeout
     "deep-translator": "1.11.4",  # FixedLanguageList
-    "rasa": "3.6.21",  # tune_rasa, run_graphs_in_order, run_prediction_loop, KnownNewEvents, BulkEventRows, cache_empty_domain, incremental_tracker_states; the model components
+    # rasa: tune_rasa, run_graphs_in_order, run_prediction_loop, KnownNewEvents, BulkEventRows, cache_empty_domain,
+    # incremental_tracker_states, rule_keys_up_to_longest_rule; the model components
+    "rasa": "3.6.21",
     "skops": "0.9.0",  # skops_trusted_types_precomputed (and the three below: what its lists are made of)
     "scikit-learn": "1.1.3",
     "numpy": "1.23.5",
@@ -548,6 +550,40 @@ def _starts_with(events: list, prefix: list) -> bool:
     return len(events) >= len(prefix) and all(a is b for a, b in zip(events, prefix))
 
 
+def rule_keys_up_to_longest_rule() -> None:
+    """Match the RulePolicy's rules against the last states only as far back as the longest rule.
+
+    Replaces the private ``RulePolicy._get_possible_keys`` (rasa 3.6.21), which filters every rule
+    key against every state of the session, newest first, although ``_is_rule_applicable`` keeps
+    any key once the state is further back than the rule is long: ~6 % of a reply's CPU samples
+    (py-spy ``--gil``, 50 shoppers, sessions of up to 60 events), growing with the session. The
+    loop here stops at the longest rule of the lookup (or when no key is left), after which
+    Rasa's filter would have kept every key: the same keys come out.
+    """
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    longest: dict = {}  # id(lookup) -> (lookup, length of its longest rule in states)
+
+    def longest_rule(policy: Any, lookup: dict) -> int:
+        known = longest.get(id(lookup))
+        if known is None or known[0] is not lookup or len(known[0]) != known[2]:
+            length = max((len(policy._rule_key_to_state(key)) for key in lookup), default=0)
+            known = longest[id(lookup)] = (lookup, length, len(lookup))
+        return known[1]
+
+    def _get_possible_keys(self, lookup, states):
+        possible_keys = set(lookup.keys())
+        limit = longest_rule(self, lookup)
+        for i, state in enumerate(reversed(states)):
+            if i >= limit or not possible_keys:
+                break  # (Rasa's filter keeps every key from here on)
+            possible_keys = set(filter(lambda _key: self._is_rule_applicable(_key, i, state), possible_keys))
+        return possible_keys
+
+    _get_possible_keys.__wrapped__ = RulePolicy._get_possible_keys  # (what the tests compare with)
+    RulePolicy._get_possible_keys = _get_possible_keys
+
+
 def run_graphs_in_order() -> None:
     """Run Rasa's model graph by calling its nodes in dependency order, without dask's scheduler.
 
@@ -606,6 +642,7 @@ def tune_rasa() -> None:
         run_graphs_in_order()
         cache_empty_domain()
         incremental_tracker_states()
+        rule_keys_up_to_longest_rule()
         skops_trusted_types_precomputed()
         _rasa_tuned = True
 

@@ -112,3 +112,39 @@ def test_states_of_a_growing_conversation_equal_rasas_and_only_new_events_are_re
         assert ours == rasa_states(domain, tracker)
         assert tracker.past_states(domain) == ours  # (asked again, as the RulePolicy does 3 times a message)
     assert counted <= 3  # the last turn replays its own events only; Rasa took one per applied action since the restart: 17
+
+
+def test_rule_keys_found_in_a_long_session_are_rasas_and_cost_no_more_than_in_a_short_one(model_path, monkeypatch):
+    import json
+    import tarfile
+
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    from crossdesk import compat
+    from crossdesk.paths import ROOT
+
+    compat.tune_rasa()
+    with tarfile.open(model_path) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith("train_RulePolicy0/rule_policy.json"))
+        rules = json.load(archive.extractfile(member))["lookup"]["rules"]
+    domain = Domain.load(str(ROOT / "bot" / "domain.yml"))
+    policy = RulePolicy.__new__(RulePolicy)  # (the lookup is all _get_possible_keys reads)
+    rasa_keys = getattr(RulePolicy._get_possible_keys, "__wrapped__", RulePolicy._get_possible_keys)
+    checks = []
+    real_check = RulePolicy._is_rule_applicable
+    monkeypatch.setattr(RulePolicy, "_is_rule_applicable",
+                        lambda self, *args: checks.append(1) or real_check(self, *args))
+    tracker = DialogueStateTracker.from_events("rules-1", [ActionExecuted("action_listen")], slots=domain.slots)
+    counts, found = [], set()
+    for turn, intent in enumerate(domain.intents * 2):
+        tracker.update(UserUttered(f"message {turn}", {"name": intent, "confidence": 0.9}), domain)
+        states = tracker.past_states(domain)
+        checks.clear()
+        ours = policy._get_possible_keys(rules, states)
+        counts.append(len(checks))
+        assert ours == rasa_keys(policy, rules, states)
+        found |= {rules[key] for key in ours}
+        tracker.update(ActionExecuted(sorted(found)[0] if found else "utter_default"), domain)
+        tracker.update(ActionExecuted("action_listen"), domain)
+    assert len(found) > 10  # the rules answered many intents
+    assert max(counts) == counts[0] <= 2 * len(rules)  # Rasa: one check per key and state, ~2,000 by the end
