@@ -403,8 +403,9 @@ class BulkEventRows:
             rows = [_event_row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
             if rows and session.bind.dialect.name == "sqlite":
                 table = self.SQLEvent.__table__.name
+                values = ", ".join("?" * len(_EVENT_COLUMNS))
                 session.connection().exec_driver_sql(
-                    f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})",
+                    f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES ({values})",
                     [tuple(row[column] for column in _EVENT_COLUMNS) for row in rows])
             elif rows:
                 session.execute(self.SQLEvent.__table__.insert(), rows)

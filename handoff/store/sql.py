@@ -363,8 +363,9 @@ _SQLITE_INSERT_MESSAGE = (f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})
                           f" VALUES ({', '.join('?' for _ in _MESSAGE_COLUMNS)})")
 
 
-def _record_turn_sqlite(raw: sqlite3.Connection, conversation_id: str, shopper_message_id: int, understanding: dict,
-                       language: Optional[str], bot_messages: list[tuple[str, Optional[str], dict]]) -> list[StoredMessage]:
+def _record_turn_sqlite(raw: sqlite3.Connection, conversation_id: str, shopper_message_id: int,
+                       understanding: dict, language: Optional[str],
+                       bot_messages: list[tuple[str, Optional[str], dict]]) -> list[StoredMessage]:
     """``SQLStore.record_turn`` on a SQLite file, on the thread's driver connection.
 
     The same statements in one transaction as through SQLAlchemy, without its compilation and
@@ -380,7 +381,8 @@ def _record_turn_sqlite(raw: sqlite3.Connection, conversation_id: str, shopper_m
         else:
             raw.execute("UPDATE messages SET data = ? WHERE id = ?", (data, shopper_message_id))
         for text, message_language, message_data in bot_messages:
-            row = (conversation_id, "bot", text, message_language, None, json.dumps(message_data, ensure_ascii=False), now)
+            row = (conversation_id, "bot", text, message_language, None,
+                   json.dumps(message_data, ensure_ascii=False), now)
             message_id = raw.execute(_SQLITE_INSERT_MESSAGE, row).lastrowid
             stored.append(StoredMessage(message_id, conversation_id, "bot", text, message_language, None,
                                         message_data, now))
