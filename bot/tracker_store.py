@@ -37,7 +37,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-class CachingSQLTrackerStore(compat.KnownNewEvents, SQLTrackerStore):
+class CachingSQLTrackerStore(compat.KnownNewEvents, compat.BulkEventRows, SQLTrackerStore):
     """SQLTrackerStore + LRU of trackers (``cache_size`` 0 disables the cache).
 
     The cached tracker object is handed to Rasa's processor, which updates it

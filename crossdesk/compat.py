@@ -38,7 +38,9 @@ WRITTEN_FOR: Mapping[str, str] = {
     "sanic": "21.12.2",  # sanic_protocol (SafeUrlHttp)
     "requests": "2.34.2",  # install_request_timeout
     "deep-translator": "1.11.4",  # FixedLanguageList
-    "rasa": "3.6.21",  # tune_rasa, run_graphs_in_order, run_prediction_loop, KnownNewEvents; the model components
+    # rasa: tune_rasa, run_graphs_in_order, run_prediction_loop, KnownNewEvents, BulkEventRows, cache_empty_domain,
+    # incremental_tracker_states, rule_keys_up_to_longest_rule; the model components
+    "rasa": "3.6.21",
     "skops": "0.9.0",  # skops_trusted_types_precomputed (and the three below: what its lists are made of)
     "scikit-learn": "1.1.3",
     "numpy": "1.23.5",
@@ -381,6 +383,49 @@ class KnownNewEvents:
         return events if events is not None else super()._additional_events(session, tracker)
 
 
+class BulkEventRows:
+    """Mixin for Rasa's ``SQLTrackerStore``: save a turn's new events with one multi-row INSERT.
+
+    Replaces ``SQLTrackerStore.save`` (rasa 3.6.21) and calls its private ``_additional_events``.
+    Rasa builds one ORM ``SQLEvent`` object per event and lets the session's unit of work flush
+    them one by one; that bookkeeping (identity map, per-object state, one INSERT per row) was
+    ~12 % of a reply's bot-thread samples in a py-spy profile of 1,000 replies at 50 shoppers.
+    Here the same column values (type, timestamp, intent, action, ``json.dumps`` of the event's
+    dict) go to the table in one ``executemany``, in event order, in one committed transaction,
+    so the rows, their order and what ``retrieve`` rebuilds are the same. On SQLite the rows go
+    straight to the driver's ``executemany`` (SQLAlchemy's statement compilation and cache-key
+    work were another ~4 % of the samples); elsewhere (PostgreSQL's driver would send one
+    statement per row) through SQLAlchemy's multi-row insert.
+    """
+
+    async def save(self, tracker: Any) -> None:
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            rows = [_event_row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
+            if rows and session.bind.dialect.name == "sqlite":
+                table = self.SQLEvent.__table__.name
+                values = ", ".join("?" * len(_EVENT_COLUMNS))
+                session.connection().exec_driver_sql(
+                    f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES ({values})",
+                    [tuple(row[column] for column in _EVENT_COLUMNS) for row in rows])
+            elif rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            session.commit()
+
+
+_EVENT_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
+
+
+def _event_row(sender_id: str, event: Any) -> dict:
+    """The column values Rasa's ``SQLTrackerStore.save`` stores for one event."""
+    import json
+
+    data = event.as_dict()
+    return {"sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
+            "intent_name": (data.get("parse_data", {}).get("intent", {}) or {}).get("name"),
+            "action_name": data.get("name"), "data": json.dumps(data)}
+
+
 def cache_action_result_validator() -> None:
     """Validate custom-action results with a compiled JSON-schema validator.
 
@@ -442,6 +487,116 @@ def cache_event_types() -> None:
     Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
+def cache_empty_domain() -> None:
+    """Compare a domain with the empty domain's dict built once, not once per message.
+
+    Replaces ``Domain.is_empty`` (rasa 3.6.21), which builds a whole ``Domain.empty()`` (from a
+    dict, with every default action, slot and response check) on each call; the processor calls
+    it for every parsed message (``_check_for_unseen_features``): ~2 % of a reply's samples in
+    a py-spy profile at 50 shoppers. ``Domain.empty()`` is always the same, so comparing with its
+    ``as_dict()`` kept from the first call gives the same answer.
+    """
+    from rasa.shared.core.domain import Domain
+
+    empty: list = []
+
+    def is_empty(self) -> bool:
+        if not empty:
+            empty.append(Domain.empty().as_dict())
+        return self.as_dict() == empty[0]
+
+    Domain.is_empty = is_empty
+
+
+def incremental_tracker_states(cache_size: int = 1000) -> None:
+    """Featurise only the events a conversation gained since its last prediction.
+
+    Wraps ``Domain.states_for_tracker_history`` (rasa 3.6.21) and replays events like the private
+    ``DialogueStateTracker.init_copy`` / ``generate_all_prior_trackers`` do. The RulePolicy asks
+    for the states of the whole session three times per shopper message (text, then intent, then
+    after the bot's action), replaying every event of the session each time: ~12 % of a reply's
+    CPU samples (py-spy ``--gil``, 50 shoppers, sessions of up to 60 events). A state taken before
+    an action depends only on the events applied before it, so for a conversation whose applied
+    events (after reverts, restarts and session starts) begin with the very same event objects as
+    last time, the states up to there are kept, with the replay tracker they were taken from,
+    and only the new events are replayed; the last state (after the newest event) is always taken
+    afresh, as callers change it in place (``_choose_last_user_input``). Anything else (another
+    domain, other slots, ``ignore_rule_only_turns``, events removed or replaced) goes through the
+    original. Bot-thread only, like the policies that call it.
+    """
+    from collections import OrderedDict
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted
+
+    original = Domain.states_for_tracker_history
+    kept: "OrderedDict[str, tuple]" = OrderedDict()
+
+    def states_for_tracker_history(self, tracker, omit_unset_slots=False, ignore_rule_only_turns=False,
+                                   rule_only_data=None):
+        if ignore_rule_only_turns:
+            return original(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        applied = tracker.applied_events()
+        shape = (self, omit_unset_slots, tuple(tracker.slots), tracker.is_rule_tracker)
+        previous = kept.pop(tracker.sender_id, None)
+        if previous is not None and previous[0] == shape and _starts_with(applied, previous[1]):
+            _, seen, states, replay = previous
+            states = list(states)
+        else:
+            seen, states, replay = [], [], tracker.init_copy()
+        for event in applied[len(seen):]:
+            if isinstance(event, ActionExecuted):
+                states.append(self._clean_state(self.get_active_state(replay, omit_unset_slots=omit_unset_slots)))
+            replay.update(event)
+        kept[tracker.sender_id] = (shape, applied, list(states), replay)
+        while len(kept) > cache_size:
+            kept.popitem(last=False)
+        states.append(self._clean_state(self.get_active_state(replay, omit_unset_slots=omit_unset_slots)))
+        return states
+
+    states_for_tracker_history.__wrapped__ = original  # (what the tests compare with)
+    Domain.states_for_tracker_history = states_for_tracker_history
+
+
+def _starts_with(events: list, prefix: list) -> bool:
+    """Whether ``events`` begins with the very objects of ``prefix`` (identity, not equality)."""
+    return len(events) >= len(prefix) and all(a is b for a, b in zip(events, prefix))
+
+
+def rule_keys_up_to_longest_rule() -> None:
+    """Match the RulePolicy's rules against the last states only as far back as the longest rule.
+
+    Replaces the private ``RulePolicy._get_possible_keys`` (rasa 3.6.21), which filters every rule
+    key against every state of the session, newest first, although ``_is_rule_applicable`` keeps
+    any key once the state is further back than the rule is long: ~6 % of a reply's CPU samples
+    (py-spy ``--gil``, 50 shoppers, sessions of up to 60 events), growing with the session. The
+    loop here stops at the longest rule of the lookup (or when no key is left), after which
+    Rasa's filter would have kept every key: the same keys come out.
+    """
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    longest: dict = {}  # id(lookup) -> (lookup, length of its longest rule in states)
+
+    def longest_rule(policy: Any, lookup: dict) -> int:
+        known = longest.get(id(lookup))
+        if known is None or known[0] is not lookup or len(known[0]) != known[2]:
+            length = max((len(policy._rule_key_to_state(key)) for key in lookup), default=0)
+            known = longest[id(lookup)] = (lookup, length, len(lookup))
+        return known[1]
+
+    def _get_possible_keys(self, lookup, states):
+        possible_keys = set(lookup.keys())
+        limit = longest_rule(self, lookup)
+        for i, state in enumerate(reversed(states)):
+            if i >= limit or not possible_keys:
+                break  # (Rasa's filter keeps every key from here on)
+            possible_keys = set(filter(lambda _key: self._is_rule_applicable(_key, i, state), possible_keys))
+        return possible_keys
+
+    _get_possible_keys.__wrapped__ = RulePolicy._get_possible_keys  # (what the tests compare with)
+    RulePolicy._get_possible_keys = _get_possible_keys
+
+
 def run_graphs_in_order() -> None:
     """Run Rasa's model graph by calling its nodes in dependency order, without dask's scheduler.
 
@@ -498,6 +653,9 @@ def tune_rasa() -> None:
         cache_action_result_validator()
         cache_event_types()
         run_graphs_in_order()
+        cache_empty_domain()
+        incremental_tracker_states()
+        rule_keys_up_to_longest_rule()
         skops_trusted_types_precomputed()
         reuse_unpacked_models()
         read_model_domain_once()
