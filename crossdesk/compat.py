@@ -1208,7 +1208,6 @@ def tune_rasa_training() -> None:
 if __name__ == "__main__":  # python -m crossdesk.compat skops-types: write SKOPS_TRUSTED_TYPES_FILE
     import json
     import sys
-    from pathlib import Path
 
     if sys.argv[1:] != ["skops-types"]:
         sys.exit("usage: python -m crossdesk.compat skops-types")
