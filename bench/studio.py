@@ -6,6 +6,11 @@ message). Then an example is added to ``bot_challenge`` (written into the conten
 studio's editor writes it), a training is started through the API, and the time until a shopper
 writing that example gets the ``bot_challenge`` answer is measured. Prints that time, the job's
 own stages, and the shoppers' reply p50/p99 idle, during training (and the gate) and during the swap.
+
+One swap gives a handful of replies (5 shoppers, ~1.5 s): after the trained model is live, the
+model it replaced and the new one are switched back and forth ``--swaps`` times (the studio's
+rollback, ``POST /api/studio/models/NAME/activate``), and every reply whose exchange overlaps a
+swap counts in the swap's figures (at least 100 by default).
 """
 
 from __future__ import annotations
@@ -55,25 +60,46 @@ def api(url: str, path: str, token: str, method: str = "GET") -> dict:
 
 
 async def talk(url: str, shoppers: int, think: float, phase, samples: list, stop_event: asyncio.Event) -> None:
-    """Shoppers exchanging messages until ``stop_event``; (phase at send time, seconds) into ``samples``."""
+    """Shoppers exchanging messages until ``stop_event``; (phase at send time, seconds, sent at) into
+    ``samples``."""
     clients = [Client(url) for _ in range(shoppers)]
     await asyncio.gather(*(c.connect() for c in clients))
 
     async def run(index: int, client: Client) -> None:
         await asyncio.sleep(think * index / shoppers)
         while not stop_event.is_set():
-            state = phase()
-            samples.append((state, await client.exchange("how long does shipping to Germany take?")))
+            state, sent = phase(), time.perf_counter()
+            samples.append((state, await client.exchange("how long does shipping to Germany take?"), sent))
             await asyncio.sleep(think)
 
     await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
     await asyncio.gather(*(c.close() for c in clients))
 
 
-async def measure(model: Path, work: Path, shoppers: int, think: float, idle_seconds: float) -> dict:
+def swap_windows(url: str, token: str, names: list, rounds: int, pause: float) -> list:
+    """Switch to each of the ``names`` models in turn, ``rounds`` times (the studio's rollback, then
+    forward again), ``pause`` s apart; the (start, end) of each switch."""
+    windows = []
+    for index in range(rounds):
+        time.sleep(pause)
+        name = names[index % len(names)]
+        started = time.perf_counter()
+        api(url, f"/api/studio/models/{name}/activate", token, "POST")
+        windows.append((started, time.perf_counter()))
+    return windows
+
+
+def overlaps(sent: float, seconds: float, windows: list) -> bool:
+    """Whether an exchange from ``sent`` lasting ``seconds`` overlaps one of the windows."""
+    return any(sent < end and sent + seconds > start for start, end in windows)
+
+
+async def measure(model: Path, work: Path, shoppers: int, think: float, idle_seconds: float,
+                  swaps: int = 0) -> dict:
     content = copy_content(work / "content")
     var = work / "crossdesk"  # (start_crossdesk's CROSSDESK_VAR_DIR)
-    var.mkdir(parents=True, exist_ok=True)
+    (var / "models").mkdir(parents=True, exist_ok=True)
+    shutil.copy(model, var / "models" / model.name)  # (kept in the server's models: the rollback's target)
     add_agent(var, "bench", PASSWORD, role="content")
     port = free_port()
     started = time.perf_counter()
@@ -115,6 +141,12 @@ async def measure(model: Path, work: Path, shoppers: int, think: float, idle_sec
                     answered_at = time.perf_counter()
                     break
             await asyncio.sleep(0.25)
+        windows = [(clicked + seen["swapping"], clicked + seen.get("live", seen["swapping"]))] if "swapping" in seen else []
+        if swaps and answered_at is not None:
+            state["phase"] = "swapping"  # (only replies overlapping a window count as the swap's)
+            names = [model.name, job["model"]]
+            windows += await asyncio.to_thread(swap_windows, url, token, names, swaps, think)
+            state["phase"] = "after"
         await asyncio.sleep(idle_seconds / 2)
         done.set()
         await talking
@@ -122,9 +154,12 @@ async def measure(model: Path, work: Path, shoppers: int, think: float, idle_sec
     finally:
         stop([process])
     by_phase: dict = {}
-    for phase, seconds in samples:
+    for phase, seconds, sent in samples:
+        phase = "swapping" if overlaps(sent, seconds, windows) else "after" if phase == "swapping" else phase
         by_phase.setdefault(phase, []).append(seconds)
     result = {"add_to_live_seconds": (answered_at - clicked) if answered_at else None, "job": job, "stages": seen,
+              "swaps": len(windows), "swap_seconds": [end - start for start, end in windows],
+              "load_average": os.getloadavg(),
               "phases": {p: {"replies": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99)}
                          for p, v in by_phase.items()}}
     report(result, shoppers, think)
@@ -137,6 +172,11 @@ def report(result: dict, shoppers: int, think: float) -> None:
           f"job {job['finished_at'] - job['started_at']:.1f} s", flush=True)
     print("  job states first seen (s after the click): "
           + ", ".join(f"{state} {seconds:.1f}" for state, seconds in result["stages"].items()), flush=True)
+    if result["swaps"]:
+        seconds = sorted(result["swap_seconds"])
+        print(f"  {result['swaps']} swaps (the training's and {result['swaps'] - 1} rollbacks): "
+              f"{seconds[len(seconds) // 2]:.2f} s median, {seconds[-1]:.2f} s longest", flush=True)
+    print("  load average at the end: " + " ".join(f"{x:.2f}" for x in result["load_average"]), flush=True)
     for line in job["log"]:
         if line.startswith("trained in") or ": live " in line:  # (the gate's line per language)
             print(f"  job log: {line}", flush=True)
@@ -154,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
 
     model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
     with tempfile.TemporaryDirectory(prefix="crossdesk-studio-") as tmp:
-        await measure(model, Path(tmp), args.shoppers, args.think, args.idle)
+        await measure(model, Path(tmp), args.shoppers, args.think, args.idle, args.swaps)
 
 
 if __name__ == "__main__":
@@ -162,5 +202,7 @@ if __name__ == "__main__":
     parser.add_argument("--shoppers", type=int, default=5)
     parser.add_argument("--think", type=float, default=1.0, help="pause (s) between a reply and the next message")
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle measurement before training")
+    parser.add_argument("--swaps", type=int, default=16,
+                        help="rollback swaps after the training's (pooled in the swap figures)")
     parser.add_argument("--model", help="model archive (default: train/reuse var/models)")
     asyncio.run(main(parser.parse_args()))

@@ -52,7 +52,7 @@ def train_and_gate(args: argparse.Namespace) -> int:
 
     from bot import training
     from bot.engine import configure_rasa_logging
-    from bot.gate import run_gate
+    from bot.gate import SCORES_FILE, run_gate
 
     configure_rasa_logging()
     content = Path(args.content_dir) if args.content_dir else ROOT
@@ -69,7 +69,7 @@ def train_and_gate(args: argparse.Namespace) -> int:
         print("stage: checking", flush=True)
         same = live is not None and live.resolve() == target.resolve()
         verdict = run_gate(target, None if same else live, content, args.gate_margin,
-                           log=lambda line: print(line, flush=True))
+                           log=lambda line: print(line, flush=True), scores_file=models_dir / SCORES_FILE)
         print("gate: " + json.dumps(verdict), flush=True)
     if args.output:
         return 0 if verdict["ok"] else 1

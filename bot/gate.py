@@ -19,6 +19,7 @@ message the bot would turn into ``nlu_fallback`` counts as wrong), ~2 s each.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -86,9 +87,58 @@ def compare(live: dict[str, float], candidate: dict[str, float], margin: float) 
     return {"ok": all(v["ok"] for v in languages.values()), "languages": languages}
 
 
+SCORES_FILE = "gate-scores.json"  # in the models folder: each model's scores, by reference set
+
+
+def rows_digest(rows: list[tuple[str, str, str]]) -> str:
+    """A name for a reference set (its rows, in order)."""
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def remembered_scores(scores_file: Optional[Path], model: Path, digest: str) -> Optional[dict]:
+    """A model's scores on a reference set, if a gate computed them before."""
+    try:
+        return json.loads(Path(scores_file).read_text(encoding="utf-8"))[model.name][digest]
+    except (TypeError, OSError, ValueError, KeyError):
+        return None
+
+
+def remember_scores(scores_file: Optional[Path], model: Path, digest: str, scores: dict,
+                    keep: Iterable[str] = ()) -> None:
+    """Keep a model's scores for the next gate (models named in ``keep`` or still present only)."""
+    if scores_file is None:
+        return
+    path = Path(scores_file)
+    try:
+        known = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    known = {name: value for name, value in known.items() if name in set(keep) or (path.parent / name).exists()}
+    known.setdefault(model.name, {})[digest] = scores
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(known), encoding="utf-8")
+    temporary.replace(path)
+
+
+def model_scores(model: Path, rows: list, scores_file: Optional[Path]) -> dict[str, float]:
+    """A model's macro-F1 per language on ``rows``: remembered (a model's name is the fingerprint of
+    what it was trained on), or computed and remembered. The live model's scores are the previous
+    gate's candidate's: half the gate's time (the live model's load and parse, ~7 s)."""
+    digest = rows_digest(rows)
+    scores = remembered_scores(scores_file, model, digest)
+    if scores is None:
+        scores = macro_f1_by_language(rows, predict(model, rows))
+        remember_scores(scores_file, model, digest, scores)
+    return scores
+
+
 def run_gate(candidate: Path, live: Optional[Path], content_dir: Path, margin: float = DEFAULT_MARGIN,
-             log=print) -> dict:
-    """Content checks, then the candidate against the live model; the JSON the studio shows."""
+             log=print, scores_file: Optional[Path] = None) -> dict:
+    """Content checks, then the candidate against the live model; the JSON the studio shows.
+
+    ``scores_file``: where models' scores are remembered between gates (``SCORES_FILE`` in the
+    models folder); None: none are.
+    """
     from bot.datacheck import run_checks
 
     nlu_dir = Path(content_dir) / "data" / "nlu"
@@ -100,8 +150,8 @@ def run_gate(candidate: Path, live: Optional[Path], content_dir: Path, margin: f
     rows = reference_rows(reference, languages)
     log(f"scoring {len(rows)} reference examples ({reference}) with the candidate"
         + (" and the live model" if live else ""))
-    candidate_scores = macro_f1_by_language(rows, predict(candidate, rows))
-    live_scores = macro_f1_by_language(rows, predict(live, rows)) if live else dict(candidate_scores)
+    candidate_scores = model_scores(candidate, rows, scores_file)
+    live_scores = model_scores(live, rows, scores_file) if live else dict(candidate_scores)
     verdict = compare(live_scores, candidate_scores, margin)
     verdict["checks"] = {"ok": checks.ok, "errors": checks.errors}
     verdict["ok"] = verdict["ok"] and checks.ok

@@ -24,6 +24,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
 from scipy.special import expit
 
+from bot.parallel_fit import fit_one_vs_rest
+
 logger = logging.getLogger(__name__)
 WEIGHTS_FILE = "weights.npz"
 
@@ -162,7 +164,11 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
         example = next(e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT))
         self.blocks = example.get_sparse_feature_sizes(TEXT)[FEATURE_TYPE_SENTENCE] or [X.shape[1]]
         self.idf = inverse_document_frequency(X)
-        self.clf.fit(_with_32bit_indices(weigh(X, self.idf, self.blocks, self.config["block_weights"])), y)
+        X = _with_32bit_indices(weigh(X, self.idf, self.blocks, self.config["block_weights"]))
+        if self.config["solver"] == "liblinear":  # one intent per worker process (bot/parallel_fit.py)
+            fit_one_vs_rest(self.clf, X, y)
+        else:
+            self.clf.fit(X, y)
         _store_coefficients_by_column(self.clf)
         self.persist()
         return self._resource

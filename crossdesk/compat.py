@@ -1192,6 +1192,29 @@ def load_nlu_files_once() -> None:
     utils.training_data_from_paths = training_data_from_paths
 
 
+def derived_training_data_fingerprints() -> None:
+    """Rasa's training cache fingerprints each node's output after it runs; for ``TrainingData`` that
+    hashes every message and its features (83 of 342 profiled seconds of an 8-language training,
+    23,000 examples). A node's output is a function of its fingerprint key (its class, config and
+    inputs' fingerprints: what the cache already assumes when it reuses a key's output), so the key
+    itself names that output. Same cache hits for unchanged inputs, same model."""
+    from rasa.engine.training import hooks
+    from rasa.engine.training.components import PrecomputedValueProvider
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    original = hooks.TrainingHook.on_after_node
+
+    def on_after_node(self, node_name, execution_context, config, output, input_hook_data):
+        if not isinstance(output, TrainingData) or self._pruned_schema.nodes[node_name].uses == PrecomputedValueProvider:
+            return original(self, node_name, execution_context, config, output, input_hook_data)
+        key = input_hook_data["fingerprint_key"]
+        self._cache.cache_output(fingerprint_key=key, output=output, output_fingerprint=f"derived-{key}",
+                                 model_storage=self._model_storage)
+        return None
+
+    hooks.TrainingHook.on_after_node = on_after_node
+
+
 _training_tuned = False
 
 
@@ -1202,6 +1225,7 @@ def tune_rasa_training() -> None:
     if not _training_tuned:
         fast_training_data_merge()
         load_nlu_files_once()
+        derived_training_data_fingerprints()
         _training_tuned = True
 
 
