@@ -28,6 +28,8 @@ FOLDS = 3
 DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
              "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv",
              "long_dev": EVAL_DIR / "long_dev.tsv"}
+CONTEXT_DEV_FILE = EVAL_DIR / "context_dev.tsv"
+"""Context sentences for the split's long-message test, written apart from the held-out ``long_context.tsv``."""
 LABELLED = ("robust_dev", "long_dev")  # lang<TAB>intent<TAB>text
 DECLINED = ("out_of_scope", "nlu_fallback")
 
@@ -157,6 +159,34 @@ def dev_scores(found: list[dict]) -> dict[str, float]:
     return scores
 
 
+def noisy_rows(test: list, context_file: Path = CONTEXT_DEV_FILE) -> list:
+    """The test rows again as the held-out tests make them (``bot.heldout.variants``, same seeds): each with
+    1-2 character edits (``typo``) and each question inside 2-3 sentences of ``context_file`` (``long``)."""
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.heldout import Row, context_sentences, variants
+
+    rows = [Row(language, m.get("intent"), m.get("text")) for language, m in test]
+    made = variants(rows, context_sentences(context_file))
+    return [(row.language, Message(data={"text": text, "intent": row.intent, "variant": name}))
+            for name in ("typo", "long") for row, text in made[name]]
+
+
+def robustness(found: list[dict], languages) -> dict[str, dict[str, float]]:
+    """Per language: accuracy on the clean, typo and long test rows (``out_of_scope``: any decline is right)."""
+    from bot.heldout import correct
+
+    figures = {}
+    for language in list(languages) + ["all"]:
+        figures[language] = {}
+        for name in ("clean", "typo", "long"):
+            hits = [correct(r["gold"], r["predicted"]) for r in found
+                    if r.get("variant", "clean") == name and (language == "all" or r["language"] == language)]
+            figures[language][name] = sum(hits) / max(len(hits), 1)
+            figures[language][f"{name}_rows"] = len(hits)
+    return figures
+
+
 def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bool = False,
              out: Optional[Path] = None) -> dict:
     """Print and return per-language macro-F1 on the fixed split."""
@@ -164,10 +194,12 @@ def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bo
     train = [(lang, m) for lang, m in rows if not in_test(lang, m.get("text"))]
     test = [(lang, m) for lang, m in rows if in_test(lang, m.get("text"))]
     dev = dev_rows(languages)
-    found = predict(train, test + dev)
-    for row, (_, message) in zip(found[len(test):], dev):
-        row["dev"] = message.get("dev")
-    dev_found, found = found[len(test):], found[:len(test)]
+    noisy = noisy_rows(test)
+    found = predict(train, test + dev + noisy)
+    for row, (_, message) in zip(found[len(test):], dev + noisy):
+        row["dev"], row["variant"] = message.get("dev"), message.get("variant")
+    noisy_found = found[len(test) + len(dev):]
+    dev_found, found = found[len(test):len(test) + len(dev)], found[:len(test)]
     summary = {}
     print(f"fixed split: {len(train)} training, {len(test)} test rows; without {list(without) or 'nothing'}")
     print("language  classifier  with-fallback  shop-intents  declined-in-domain  rows")
@@ -189,13 +221,18 @@ def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bo
     summary["dev"] = dev_scores(dev_found)
     print("dev (right: declined; near-misses not answered with an FAQ; robust: its intent):",
           {k: round(100 * v, 1) for k, v in summary["dev"].items()})
+    summary["robustness"] = robustness(found + noisy_found, languages)
+    print("test rows, accuracy: clean / typo (1-2 seeded edits) / long (inside context_dev.tsv sentences)")
+    for language, f in summary["robustness"].items():
+        print(f"{language:8}  {100 * f['clean']:5.1f}  {100 * f['typo']:5.1f}  {100 * f['long']:5.1f}"
+              f"   ({f['clean_rows']} / {f['typo_rows']} / {f['long_rows']})")
     for row in dev_found:
         if show_intents and row["dev"] == "offtopic_dev" and row["predicted"] not in DECLINED:
             print(f"    offtopic_dev {row['language']} -> {row['predicted']} {row['confidence']:.2f}  {row['text']}")
     if out:
         import json
 
-        found = found + dev_found
+        found = found + dev_found + noisy_found
 
         out.write_text(json.dumps({"summary": summary, "rows": found}, ensure_ascii=False, indent=1),
                        encoding="utf-8")
