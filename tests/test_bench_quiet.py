@@ -1,4 +1,4 @@
-"""``bench.scaleout`` (through ``harness.cpu``) measures only once the servers are idle (their background warm-up done), in-process."""
+"""``bench.scaleout`` (through ``harness.cpu``) measures only once the servers are idle (warm-up done), in-process."""
 
 from __future__ import annotations
 

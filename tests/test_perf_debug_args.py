@@ -116,7 +116,8 @@ def test_rule_predictions_are_rasas_and_states_are_formatted_only_for_a_logged_l
             assert ours_formatted == (rasas_formatted if level == logging.DEBUG else 0)
     assert len(formatted) == (10 if level == logging.DEBUG else 5)  # (use_text after an action: no search)
     if level == logging.DEBUG:
-        states = rule_policy._prediction_states(tracker, domain, False, rule_only_data=rule_policy._get_rule_only_data())
+        states = rule_policy._prediction_states(tracker, domain, False,
+                                                rule_only_data=rule_policy._get_rule_only_data())
         assert ("rule_policy.actions.find", {"current_states": real_format(states)}) in recording.lines
     else:
         assert recording.lines == []
