@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import MESSAGES, Client, env, first_reply, free_port, percentile, stop  # noqa: E402
+from harness.cpu import wait_until_idle  # noqa: E402
 
 P99_BOUND = 0.300  # seconds: the reply p99 target of issue #21
 
@@ -170,6 +171,8 @@ async def measure(count: int, model: Path, work: Path, shared: dict, args: argpa
         print(f"{count} process(es): all answering {time.perf_counter() - started:.1f} s after start; "
               f"RSS at rest {[round(rss_bytes(p.pid) / 2**20) for p in processes]} MB", flush=True)
         await closed_loop(urls, 5, 2)  # warm-up
+        waited = await wait_until_idle([p.pid for p in processes])
+        print(f"  idle {waited:.1f} s after the warm-up messages (background language warm-up done)", flush=True)
         cpu_before = sum(cpu_seconds(p.pid) for p in processes)
         services_before = services_cpu(service_pids) if shared else 0.0
         closed = await closed_loop(urls, args.shoppers, args.messages)

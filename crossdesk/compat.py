@@ -656,6 +656,8 @@ def tune_rasa() -> None:
         cache_empty_domain()
         incremental_tracker_states()
         rule_keys_up_to_longest_rule()
+        from crossdesk.compat_rasa_speed import skip_debug_arguments
+        skip_debug_arguments()
         skops_trusted_types_precomputed()
         reuse_unpacked_models()
         read_model_domain_once()
