@@ -65,10 +65,11 @@ async def main(args: argparse.Namespace) -> None:
 
             await measure_flood(model, work)
         if not args.skip_studio:
-            from bench.studio import measure as measure_studio
+            from bench.studio import IDLE_SECONDS, SWAPS, measure as measure_studio
 
             (work / "studio").mkdir()
-            await measure_studio(model, work / "studio", shoppers=5, think=1.0, idle_seconds=20)
+            await measure_studio(model, work / "studio", shoppers=5, think=1.0,
+                                 idle_seconds=IDLE_SECONDS, swaps=SWAPS)
         ours = await measure("crossdesk", start_crossdesk, model, work, args.shoppers, args.messages, args.think)
         if not args.skip_scaleout:  # 1 vs 2 processes on Redis + PostgreSQL (issue #21)
             from bench.scaleout import main as measure_scaleout, parser as scaleout_options
