@@ -69,7 +69,15 @@ def _remove(directory: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
-def unpacked(archive: Path, unpack: Callable[[Path, Path], None]) -> Path:
+def extract(archive: Path, target: Path) -> None:
+    """Unpack a model archive as Rasa does (``TarSafe``: no member outside ``target``), without importing Rasa."""
+    from tarsafe import TarSafe
+
+    with TarSafe.open(archive, mode="r:gz") as tar:
+        tar.extractall(target)
+
+
+def unpacked(archive: Path, unpack: Callable[[Path, Path], None] = extract) -> Path:
     """The directory holding ``archive`` unpacked, unpacking it with ``unpack(archive, target)`` if needed.
 
     Raises ``OSError`` if the archive's folder is not writable (the caller unpacks elsewhere).
