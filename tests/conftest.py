@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from crossdesk.paths import MODELS_DIR
+from harness.redis_server import REDIS, RedisServer
 from tests.support import ServerProcess, Shopper
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -49,3 +50,13 @@ def engine(model_path):
     bot.start()
     yield bot
     bot.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A real redis-server of the test module's own (Debian's binary, a loopback port)."""
+    if not os.access(REDIS, os.X_OK):
+        pytest.skip("redis-server is not installed: run scripts/ensure-services")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import subprocess
 import sys
@@ -19,16 +18,6 @@ import pytest
 from handoff.presence import RedisPresence
 from handoff.store import SQLStore
 from handoff.store import migrate
-from harness.redis_server import REDIS, RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    if not os.access(REDIS, os.X_OK):
-        pytest.skip("redis-server is not installed: run scripts/ensure-services")
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server.url
-    server.stop()
 
 
 def test_a_store_opens_a_new_sqlite_database_while_another_process_holds_its_write_lock(tmp_path):

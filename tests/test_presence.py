@@ -3,21 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-
-import pytest
 
 from handoff.presence import MemoryPresence, RedisPresence
-from harness.redis_server import REDIS, RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    if not os.access(REDIS, os.X_OK):
-        pytest.skip("redis-server is not installed: run scripts/ensure-services")
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server.url
-    server.stop()
 
 
 def test_in_memory_an_agent_is_online_while_one_of_his_tabs_is_connected_and_away_until_he_leaves():
