@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from bot import language
+from bot.loader_pacing import ShopperFirst
 from crossdesk import compat
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,7 @@ class BotEngine:
         self._ready = threading.Event()
         self._error: Optional[BaseException] = None
         self.load_seconds: Optional[float] = None
+        self._shoppers_first = ShopperFirst()  # a swap's loading yields to the messages being answered
         if turn_locks is not None:
             turn_locks.subscribe_stale(self.forget_tracker)
 
@@ -268,7 +270,7 @@ class BotEngine:
         """Serve ``model_path`` from the next message on; the seconds its loading took.
 
         The new agent loads in a worker thread next to the live one (messages keep being
-        answered meanwhile), then replaces it on the bot loop between two coroutine steps: a
+        answered meanwhile, and the loader waits while one is: :class:`ShopperFirst`), then replaces it on the bot loop between two coroutine steps: a
         message already being handled finishes on the old model (it holds its processor), every
         later one gets the new model, so none is lost or answered twice.
         """
@@ -276,9 +278,13 @@ class BotEngine:
         started = time.perf_counter()
         previous = self._agent
         with gil_shared_often():
-            agent = await asyncio.get_running_loop().run_in_executor(None, self._reload_factory, model_path, previous)
+            agent = await asyncio.get_running_loop().run_in_executor(
+                None, self._shoppers_first.run, self._reload_factory, model_path, previous)
         await self._submit(self._switch(agent))
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        logger.info("model loaded beside the live one in %.2f s, %.2f s of it waiting for replies",
+                    seconds, self._shoppers_first.waited)
+        return seconds
 
     async def _switch(self, agent: Any) -> None:
         self._agent = agent
@@ -296,11 +302,13 @@ class BotEngine:
 
     async def handle(self, text: str, sender_id: str, metadata: Optional[dict] = None) -> BotReply:
         """Run one shopper message through Rasa; return the parse and bot messages."""
-        return await self._submit(self._handle(text, sender_id, metadata or {}))
+        with self._shoppers_first.answering():
+            return await self._submit(self._handle(text, sender_id, metadata or {}))
 
     async def parse(self, text: str, metadata: Optional[dict] = None) -> dict:
         """NLU only (no tracker): the parse result Rasa would log for ``text``."""
-        return await self._submit(self._parse(text, metadata or {}))
+        with self._shoppers_first.answering():
+            return await self._submit(self._parse(text, metadata or {}))
 
     async def _parse(self, text: str, metadata: dict) -> dict:
         from rasa.core.channels.channel import UserMessage
