@@ -156,31 +156,66 @@ async def measure(model: Path, work: Path, shoppers: int, think: float, idle_sec
         await probe.close()
     finally:
         stop([process])
+    result = {"add_to_live_seconds": (answered_at - clicked) if answered_at else None, "job": job, "stages": seen,
+              "swaps": len(windows), "swap_seconds": [end - start for start, end in windows],
+              "load_average": os.getloadavg(), "phases": phases_of(samples, windows)}
+    report(result, shoppers, think)
+    return result
+
+
+def phases_of(samples: list, windows: list) -> dict:
+    """Reply p50/p99 per phase; a reply overlapping a swap window counts as the swap's."""
     by_phase: dict = {}
     for phase, seconds, sent in samples:
         phase = "swapping" if overlaps(sent, seconds, windows) else "after" if phase == "swapping" else phase
         by_phase.setdefault(phase, []).append(seconds)
-    result = {"add_to_live_seconds": (answered_at - clicked) if answered_at else None, "job": job, "stages": seen,
-              "swaps": len(windows), "swap_seconds": [end - start for start, end in windows],
-              "load_average": os.getloadavg(),
-              "phases": {p: {"replies": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99)}
-                         for p, v in by_phase.items()}}
+    return {p: {"replies": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99)} for p, v in by_phase.items()}
+
+
+async def measure_swaps(model: Path, other: Path, work: Path, shoppers: int, think: float, idle_seconds: float,
+                        swaps: int) -> dict:
+    """Swaps only (no training, ~2 min): idle, then ``swaps`` switches between two kept models."""
+    var = work / "crossdesk"
+    (var / "models").mkdir(parents=True, exist_ok=True)
+    for archive in (model, other):
+        shutil.copy(archive, var / "models" / archive.name)
+    add_agent(var, "bench", PASSWORD, role="content")
+    port, started = free_port(), time.perf_counter()
+    process = start_crossdesk(model, work, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await first_reply(url, started, timeout=600)
+        token = login(url, "bench", PASSWORD)[1]["token"]
+        state, samples, done = {"phase": "idle"}, [], asyncio.Event()
+        talking = asyncio.create_task(talk(url, shoppers, think, lambda: state["phase"], samples, done))
+        await asyncio.sleep(idle_seconds)
+        state["phase"] = "swapping"
+        windows = await asyncio.to_thread(swap_windows, url, token, [other.name, model.name], swaps, think)
+        state["phase"] = "after"
+        await asyncio.sleep(idle_seconds / 2)
+        done.set()
+        await talking
+    finally:
+        stop([process])
+    result = {"swaps": len(windows), "swap_seconds": [end - start for start, end in windows],
+              "load_average": os.getloadavg(), "phases": phases_of(samples, windows)}
     report(result, shoppers, think)
     return result
 
 
 def report(result: dict, shoppers: int, think: float) -> None:
-    job = result["job"]
-    print(f"studio: example added -> live answer in {result['add_to_live_seconds']:.1f} s (target <= 120 s); "
-          f"job {job['finished_at'] - job['started_at']:.1f} s", flush=True)
-    print("  job states first seen (s after the click): "
-          + ", ".join(f"{state} {seconds:.1f}" for state, seconds in result["stages"].items()), flush=True)
+    job = result.get("job")
+    if job:
+        print(f"studio: example added -> live answer in {result['add_to_live_seconds']:.1f} s (target <= 120 s); "
+              f"job {job['finished_at'] - job['started_at']:.1f} s", flush=True)
+        print("  job states first seen (s after the click): "
+              + ", ".join(f"{state} {seconds:.1f}" for state, seconds in result["stages"].items()), flush=True)
     if result["swaps"]:
         seconds = sorted(result["swap_seconds"])
         print(f"  {result['swaps']} swaps (the training's and {result['swaps'] - 1} rollbacks): "
               f"{seconds[len(seconds) // 2]:.2f} s median, {seconds[-1]:.2f} s longest", flush=True)
     print("  load average at the end: " + " ".join(f"{x:.2f}" for x in result["load_average"]), flush=True)
-    for line in job["log"]:
+    for line in job["log"] if job else []:
         if line.startswith("trained in") or ": live " in line:  # (the gate's line per language)
             print(f"  job log: {line}", flush=True)
     idle = result["phases"].get("idle")
@@ -197,7 +232,10 @@ async def main(args: argparse.Namespace) -> None:
 
     model = Path(args.model) if args.model else ensure_model(ROOT / "var" / "models")
     with tempfile.TemporaryDirectory(prefix="crossdesk-studio-") as tmp:
-        await measure(model, Path(tmp), args.shoppers, args.think, args.idle, args.swaps)
+        if args.against:
+            await measure_swaps(model, Path(args.against), Path(tmp), args.shoppers, args.think, args.idle, args.swaps)
+        else:
+            await measure(model, Path(tmp), args.shoppers, args.think, args.idle, args.swaps)
 
 
 if __name__ == "__main__":
@@ -208,4 +246,6 @@ if __name__ == "__main__":
     parser.add_argument("--swaps", type=int, default=SWAPS,
                         help="rollback swaps after the training's (pooled in the swap figures)")
     parser.add_argument("--model", help="model archive (default: train/reuse var/models)")
+    parser.add_argument("--against", metavar="ARCHIVE",
+                        help="no training: only swap between --model and this kept model (~2 min)")
     asyncio.run(main(parser.parse_args()))
