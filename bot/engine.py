@@ -275,15 +275,18 @@ class BotEngine:
         later one gets the new model, so none is lost or answered twice.
         """
         await self.wait_ready()
-        started = time.perf_counter()
-        previous = self._agent
+        started, loop = time.perf_counter(), asyncio.get_running_loop()
+        previous = [self._agent]  # after the switch the only reference to the old model (see below)
         with gil_shared_often():
-            agent = await asyncio.get_running_loop().run_in_executor(
-                None, self._shoppers_first.run, self._reload_factory, model_path, previous)
+            agent = await loop.run_in_executor(None, self._shoppers_first.run, self._reload_factory, model_path,
+                                               previous[0])
         await self._submit(self._switch(agent))
         seconds = time.perf_counter() - started
         logger.info("model loaded beside the live one in %.2f s, %.2f s of it waiting for replies",
                     seconds, self._shoppers_first.waited)
+        # Freeing the old model is one uninterruptible cascade of deallocations (~30-60 ms holding the
+        # GIL); on a worker thread, between replies, it stalls no shopper whose reply is being made.
+        await loop.run_in_executor(None, self._shoppers_first.run, previous.clear)
         return seconds
 
     async def _switch(self, agent: Any) -> None:

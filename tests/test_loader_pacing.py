@@ -69,3 +69,32 @@ def test_the_hook_is_removed_after_the_load():
     pacing, seen = ShopperFirst(), []
     pacing.run(lambda: seen.append(sys.getprofile()))
     assert seen[0] is not None and sys.getprofile() is None
+
+
+def test_a_swap_frees_the_old_model_on_a_worker_thread_not_where_replies_are_made():
+    """Freeing a model holds the GIL for one 30-60 ms cascade: not on the bot thread or the server's loop."""
+    import asyncio
+    import gc
+
+    from bot.engine import BotEngine
+
+    freed_on = []
+
+    class Model:  # stands in for a Rasa agent: only its lifetime matters here
+        def __del__(self):
+            freed_on.append(threading.current_thread().name)
+
+    engine = BotEngine(Model, reload_factory=lambda path, previous: Model())
+
+    async def swap() -> str:
+        engine.start()
+        await engine.wait_ready(30)
+        await engine.swap("the next model")
+        return threading.current_thread().name
+
+    try:
+        loop_thread = asyncio.run(swap())
+    finally:
+        engine.stop()
+        gc.unfreeze()  # (the engine froze this test process's objects after its "load")
+    assert len(freed_on) == 1 and freed_on[0] not in (loop_thread, "crossdesk-bot")
