@@ -36,6 +36,7 @@ def serve(args: argparse.Namespace) -> None:
     from crossdesk.compat import sanic_protocol
     from handoff.app import create_app
     from handoff.business_hours import InvalidHours
+    from handoff.bytecode import refresh_once_loaded
     from handoff.store.migrate import SchemaError
 
     for name in ("handoff", "bot", "actions", "crossdesk"):  # Agent.load sets the root logger to WARNING: ours keep their level
@@ -45,6 +46,7 @@ def serve(args: argparse.Namespace) -> None:
     except (SchemaError, InvalidHours) as error:  # (a database from a newer release, or not ours; bad hours)
         sys.exit(f"error: {error}")
     app.register_listener(restore_collections, "after_server_start")
+    app.register_listener(refresh_once_loaded(), "after_server_start")  # (the next start reads our bytecode)
     base = f"http://{settings.host}:{settings.port}"
     print(f"Crossdesk starting on {base}\n  demo storefront: {base}/\n  health:          {base}/health",
           flush=True)
