@@ -15,6 +15,9 @@ def serve(args: argparse.Namespace) -> None:
 
     threshold, restore_collections = fewer_collections_while_starting()
     stdlib_distutils()  # before Sanic imports distutils (setuptools' copy cost 0.1-0.35 s of the start)
+    from crossdesk.compat_cold_start import lazy_unused_clients
+
+    lazy_unused_clients()  # (JWT and RabbitMQ clients that Rasa and python-socketio import at start)
     from bot.training import ensure_model, live_model
     from handoff.settings import Settings
 
