@@ -6,7 +6,6 @@ STAMP := $(VENV)/.installed
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
-export PYTHONDONTWRITEBYTECODE := 1
 # The server reads CROSSDESK_VAR_DIR itself (handoff/settings.py); the bot's commands take the folder.
 MODELS_DIR := $(or $(CROSSDESK_VAR_DIR),var)/models
 

@@ -71,6 +71,8 @@ def train_and_gate(args: argparse.Namespace) -> int:
         verdict = run_gate(target, None if same else live, content, args.gate_margin,
                            log=lambda line: print(line, flush=True), scores_file=models_dir / SCORES_FILE)
         print("gate: " + json.dumps(verdict), flush=True)
+    if verdict["ok"]:
+        training.unpack_ahead(target)  # (here, not in the server that switches to it: it loads the kept copy)
     if args.output:
         return 0 if verdict["ok"] else 1
     if verdict["ok"]:

@@ -15,12 +15,11 @@ def serve(args: argparse.Namespace) -> None:
 
     threshold, restore_collections = fewer_collections_while_starting()
     stdlib_distutils()  # before Sanic imports distutils (setuptools' copy cost 0.1-0.35 s of the start)
+    from crossdesk.compat_cold_start import lazy_unused_clients
+
+    lazy_unused_clients()  # (JWT and RabbitMQ clients that Rasa and python-socketio import at start)
     from bot.training import ensure_model, live_model
-    from crossdesk.compat import sanic_protocol
-    from handoff.app import create_app
-    from handoff.business_hours import InvalidHours
     from handoff.settings import Settings
-    from handoff.store.migrate import SchemaError
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -32,22 +31,41 @@ def serve(args: argparse.Namespace) -> None:
 
         gc.set_threshold(*threshold)  # (the supervisor loads no model)
         return serve_workers(settings, workers)
-    for name in ("handoff", "bot", "actions", "crossdesk"):  # Agent.load sets the root logger to WARNING: ours keep their level
-        logging.getLogger(name).setLevel(settings.log_level)
     # The live model (the studio's or `models activate`'s choice) survives restarts; a change of the
     # training inputs trains a new model, which becomes live.
     fresh = None if settings.model_path else ensure_model(settings.models_dir)
     model = str(live_model(settings.models_dir) or settings.model_path or fresh)
+    unpack_before_loading(model)  # beside the imports below
+    from crossdesk.compat import sanic_protocol
+    from handoff.app import create_app
+    from handoff.business_hours import InvalidHours
+    from handoff.bytecode import refresh_once_loaded
+    from handoff.store.migrate import SchemaError
+
+    for name in ("handoff", "bot", "actions", "crossdesk"):  # Agent.load sets the root logger to WARNING: ours keep their level
+        logging.getLogger(name).setLevel(settings.log_level)
     try:
         app = create_app(settings, model_path=model)
     except (SchemaError, InvalidHours) as error:  # (a database from a newer release, or not ours; bad hours)
         sys.exit(f"error: {error}")
     app.register_listener(restore_collections, "after_server_start")
+    app.register_listener(refresh_once_loaded(), "after_server_start")  # (the next start reads our bytecode)
     base = f"http://{settings.host}:{settings.port}"
     print(f"Crossdesk starting on {base}\n  demo storefront: {base}/\n  health:          {base}/health",
           flush=True)
     app.run(host=settings.host, port=settings.port, workers=1, access_log=False, motd=False,
             protocol=sanic_protocol())
+
+
+def unpack_before_loading(model: str) -> None:
+    """Unpack a model not yet unpacked (copied in, or trained before models were unpacked at training) in a
+    child process while the server imports, instead of inside the bot's load after them.
+
+    (A trained model is unpacked by ``bot.training.ensure_model``; then this finds it kept and does nothing.)
+    """
+    from crossdesk.unpacked_models import unpack_in_background
+
+    unpack_in_background(Path(model))
 
 
 STARTUP_GC_THRESHOLD = (50_000, 20, 100)

@@ -123,11 +123,13 @@ class Supervisor:
 def prepare(settings) -> str:
     """Train the model if needed and upgrade both databases' schema once; return the model path."""
     from bot.training import ensure_model
+    from handoff.bytecode import refresh as refresh_bytecode
     from handoff.store import SQLStore
 
     model = settings.model_path or str(ensure_model(settings.models_dir))
     SQLStore(settings.database_url).close()  # (creates or upgrades the schema)
     unpack_once(model)
+    refresh_bytecode()  # (else each worker compiles our modules: PYTHONDONTWRITEBYTECODE, handoff/bytecode.py)
     return model
 
 
