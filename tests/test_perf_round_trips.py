@@ -100,3 +100,18 @@ def test_a_shopper_message_is_stored_without_a_savepoint_and_a_repeated_client_i
                             NewMessage("no-such-conversation", "shopper", "orphan")])
     assert store.message_by_client_id("rt-store", "c-4") is None
     assert store.add_message("rt-store", "shopper", "still here")[1]  # the store carries on
+
+
+def test_a_conversations_language_or_context_is_one_update_after_the_ping(logged):
+    store, log = logged
+    store.ensure_conversation("rt-update", locale="ja-JP", context={"page": "/"})
+    log.mark()
+    store.update_conversation("rt-update", language="ja")
+    assert log.since_mark() == ["SELECT 1", "UPDATE conversations"]  # (before: SELECT 1, BEGIN, UPDATE, COMMIT)
+    store.update_conversation("rt-update", context={"skill": "billing"}, locale="ja")
+    conversation = store.get_conversation("rt-update")
+    assert (conversation.language, conversation.locale, conversation.context) == \
+        ("ja", "ja", {"page": "/", "skill": "billing"})
+    with pytest.raises(IntegrityError):  # (a driver error is SQLAlchemy's; the store carries on)
+        store.update_conversation("rt-update", state=None)
+    assert store.get_conversation("rt-update").state == "bot"
