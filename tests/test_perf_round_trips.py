@@ -1,0 +1,117 @@
+"""Fewer round trips to PostgreSQL per shopper message (issue #21, scaled-out CPU per reply).
+
+Each shopper message reads its conversation row three times and stores the message once; the
+statements PostgreSQL receives are read from its own statement log (``log_statement = all`` on
+the test's database). A read is the pool's ping and the SELECT (no BEGIN/ROLLBACK around it);
+a message is stored without a savepoint around its insert; values, repeated client ids and
+errors are as before. Real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg2
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from handoff.store import SQLStore
+from handoff.store.records import NewMessage
+
+STATEMENT = re.compile(r"LOG:  statement: (.*)")
+
+
+class StatementLog:
+    """The statements PostgreSQL logged for one database since ``mark()``."""
+
+    def __init__(self, cluster, url: str):
+        database = url.rsplit("/", 1)[1]
+        connection = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname="postgres")
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:  # (applies to connections opened from now on)
+                cursor.execute(f'ALTER DATABASE "{database}" SET log_statement = \'all\'')
+        finally:
+            connection.close()
+        self.path = cluster.dir / "postgres.log"
+        self.offset = 0
+
+    def mark(self) -> None:
+        self.offset = self.path.stat().st_size
+
+    def since_mark(self) -> list[str]:
+        with open(self.path, "rb") as log:
+            log.seek(self.offset)
+            lines = log.read().decode(errors="replace").splitlines()
+        return [" ".join(match.group(1).split()[:2]) for match in map(STATEMENT.search, lines) if match]
+
+
+@pytest.fixture
+def logged(postgres_cluster, postgres_url):
+    log = StatementLog(postgres_cluster, postgres_url)
+    store = SQLStore(postgres_url)
+    yield store, log
+    store.close()
+
+
+def test_a_conversation_read_is_one_statement_after_the_ping_and_the_connection_stays_transactional(logged):
+    store, log = logged
+    store.ensure_conversation("rt-read", locale="fr-CA", context={"page": "/cart"})
+    store.update_conversation("rt-read", language="fr")
+    log.mark()
+    conversation = store.get_conversation("rt-read")
+    assert log.since_mark() == ["SELECT 1", "SELECT id,"]  # (before: SELECT 1, BEGIN, SELECT, ROLLBACK)
+    assert (conversation.id, conversation.language, conversation.locale, conversation.context) == \
+        ("rt-read", "fr", "fr-CA", {"page": "/cart"})
+    assert store.get_conversation("nobody") is None
+    # The pooled connection is back in transactions: a failing turn after a read still stores nothing.
+    shopper, _ = store.add_message("rt-read", "shopper", "bonjour")
+    with pytest.raises(IntegrityError):
+        store.record_turn("rt-read", shopper.id, {"intent": "greet"}, "fr", [("Bonjour !", "fr", {}), (None, "fr", {})])
+    assert [m.sender for m in store.transcript("rt-read")] == ["shopper"]
+    assert "intent" not in store.transcript("rt-read")[0].data
+
+
+def test_a_shopper_message_is_stored_without_a_savepoint_and_a_repeated_client_id_still_returns_the_original(logged):
+    store, log = logged
+    store.ensure_conversation("rt-store")
+    log.mark()
+    first, created = store.add_message("rt-store", "shopper", "where is my order?", client_id="c-1",
+                                       data={"metadata": {"locale": "en"}})
+    assert created
+    assert log.since_mark() == ["SELECT 1", "BEGIN", "INSERT INTO", "UPDATE conversation_facts",
+                               "COMMIT"]  # (+ SAVEPOINT, RELEASE)
+    again, created = store.add_message("rt-store", "shopper", "where is my order?", client_id="c-1")
+    assert (again.id, again.text, again.data, created) == (first.id, "where is my order?",
+                                                           {"metadata": {"locale": "en"}}, False)
+    batch = store.add_messages([NewMessage("rt-store", "shopper", "one", client_id="c-2"),
+                                NewMessage("rt-store", "shopper", "one again", client_id="c-2"),
+                                NewMessage("rt-store", "shopper", "visa 4111 1111 1111 1111", client_id="c-3")])
+    assert [(m.text, made) for m, made in batch] == [("one", True), ("one", False),
+                                                     ("visa **** **** **** 1111", True)]
+    assert [m.text for m in store.transcript("rt-store")] == ["where is my order?", "one",
+                                                              "visa **** **** **** 1111"]
+    with store.engine.connect() as conn:  # the KPI note of the first shopper message, as before
+        assert conn.execute(text("SELECT first_shopper_id FROM conversation_facts WHERE id = 'rt-store'")).scalar() \
+            == first.id
+    with pytest.raises(IntegrityError):  # a driver error is SQLAlchemy's; nothing of the batch is kept
+        store.add_messages([NewMessage("rt-store", "shopper", "kept?", client_id="c-4"),
+                            NewMessage("no-such-conversation", "shopper", "orphan")])
+    assert store.message_by_client_id("rt-store", "c-4") is None
+    assert store.add_message("rt-store", "shopper", "still here")[1]  # the store carries on
+
+
+def test_a_conversations_language_or_context_is_one_update_after_the_ping(logged):
+    store, log = logged
+    store.ensure_conversation("rt-update", locale="ja-JP", context={"page": "/"})
+    log.mark()
+    store.update_conversation("rt-update", language="ja")
+    assert log.since_mark() == ["SELECT 1", "UPDATE conversations"]  # (before: SELECT 1, BEGIN, UPDATE, COMMIT)
+    store.update_conversation("rt-update", context={"skill": "billing"}, locale="ja")
+    conversation = store.get_conversation("rt-update")
+    assert (conversation.language, conversation.locale, conversation.context) == \
+        ("ja", "ja", {"page": "/", "skill": "billing"})
+    with pytest.raises(IntegrityError):  # (a driver error is SQLAlchemy's; the store carries on)
+        store.update_conversation("rt-update", state=None)
+    assert store.get_conversation("rt-update").state == "bot"
