@@ -64,6 +64,13 @@ def release_free_memory() -> None:
         pass
 
 
+def _free(models: List[Any]) -> None:
+    """Drop the last references to ``models`` and give the freed heap back to the system: without
+    the trim the process grew ~5 MB per swap (RSS 223 -> 423 MB after 40 studio swaps)."""
+    models.clear()
+    release_free_memory()
+
+
 def _collector_class():
     from rasa.core.channels.channel import CollectingOutputChannel
 
@@ -284,9 +291,10 @@ class BotEngine:
         seconds = time.perf_counter() - started
         logger.info("model loaded beside the live one in %.2f s, %.2f s of it waiting for replies",
                     seconds, self._shoppers_first.waited)
-        # Freeing the old model is one uninterruptible cascade of deallocations (~30-60 ms holding the
-        # GIL); on a worker thread, between replies, it stalls no shopper whose reply is being made.
-        await loop.run_in_executor(None, self._shoppers_first.run, previous.clear)
+        # Freeing the old model is one uninterruptible cascade of deallocations (9 ms quiet, up to
+        # 60 ms on a busy machine, holding the GIL); on a worker thread, between replies, it stalls no
+        # shopper whose reply is being made.
+        await loop.run_in_executor(None, self._shoppers_first.run, _free, previous)
         return seconds
 
     async def _switch(self, agent: Any) -> None:
