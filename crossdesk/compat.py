@@ -890,34 +890,11 @@ evaluation plots a server never draws; ``rasa.core.agent`` and ``processor`` imp
 ~0.15 s) for reminders, which our bot never schedules."""
 
 
-class _LazyModulesFinder:
-    """Import hook: the named modules load with ``importlib.util.LazyLoader`` (run on first attribute use)."""
-
-    def __init__(self, names: frozenset):
-        self.names = names
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name not in self.names:
-            return None
-        import importlib.machinery
-        import importlib.util
-
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
-            return None
-        spec.loader = importlib.util.LazyLoader(spec.loader)
-        return spec
-
-
 def lazy_rasa_modules(names: frozenset = LAZY_RASA_MODULES) -> bool:
     """Defer :data:`LAZY_RASA_MODULES` until first used (installed once); False if one is already imported."""
-    import sys
+    from crossdesk.compat_cold_start import install_lazy_modules
 
-    if any(name in sys.modules for name in names):
-        return False
-    if not any(isinstance(finder, _LazyModulesFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _LazyModulesFinder(names))
-    return True
+    return install_lazy_modules(names)
 
 
 # -- rasa 3.6.21: its channels package without every channel --------------------------------

@@ -23,8 +23,8 @@ from typing import Any
 UNUSED_CLIENT_MODULES = frozenset({"jwt", "aio_pika", "aiormq"})
 
 
-class _UnusedClientsFinder:
-    """Import hook: the named top-level modules load with ``importlib.util.LazyLoader``."""
+class LazyModulesFinder:
+    """Import hook: the named top-level modules load with ``importlib.util.LazyLoader`` (run on first attribute use)."""
 
     def __init__(self, names: frozenset):
         self.names = names
@@ -42,13 +42,19 @@ class _UnusedClientsFinder:
         return spec
 
 
+def install_lazy_modules(names: frozenset) -> bool:
+    """Defer the modules ``names`` until first used (one finder per set, installed once); False if one of
+    them is already imported."""
+    if any(name in sys.modules for name in names):
+        return False
+    if not any(isinstance(finder, LazyModulesFinder) and finder.names == names for finder in sys.meta_path):
+        sys.meta_path.insert(0, LazyModulesFinder(names))
+    return True
+
+
 def lazy_unused_clients(names: frozenset = UNUSED_CLIENT_MODULES) -> bool:
     """Defer :data:`UNUSED_CLIENT_MODULES` until first used (installed once); False if one is already imported.
 
     Call it before Sanic, python-socketio or Rasa are imported (``python -m handoff serve`` does).
     """
-    if any(name in sys.modules for name in names):
-        return False
-    if not any(isinstance(finder, _UnusedClientsFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _UnusedClientsFinder(names))
-    return True
+    return install_lazy_modules(names)

@@ -7,12 +7,12 @@ replaced by writers of a small real archive (both take minutes and are covered b
 from __future__ import annotations
 
 import argparse
-import io
 import tarfile
 from pathlib import Path
 
 from bot import training
-from crossdesk.unpacked_models import CACHE_DIR, MANIFEST, entry_name, is_complete, unpack_in_background, unpacked
+from crossdesk.unpacked_models import CACHE_DIR, entry_name, is_complete, unpack_in_background, unpacked
+from tests.test_cold_start import Unpacker, _archive, _contents
 
 FILES = {"metadata.json": b'{"model": 1}', "components/a/weights.bin": b"w" * 50_000,
          "components/b/vocabulary.json": b'["ship", "pay"]'}
@@ -20,29 +20,7 @@ FILES = {"metadata.json": b'{"model": 1}', "components/a/weights.bin": b"w" * 50
 
 def _write_archive(path: Path, files: dict = FILES) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as tar:
-        for member, data in files.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
-class Unpacker:
-    """Unpacks with tarfile and counts how often a load had to."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, archive: Path, target: Path) -> None:
-        self.calls += 1
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(target)
-
-
-def _contents(directory: Path) -> dict:
-    return {path.relative_to(directory).as_posix(): path.read_bytes()
-            for path in directory.rglob("*") if path.is_file() and path.name != MANIFEST}
+    return _archive(path.parent, path.name, files)
 
 
 def test_a_model_trained_at_start_is_unpacked_before_it_goes_live_so_the_load_unpacks_nothing(tmp_path, monkeypatch):
