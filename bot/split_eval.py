@@ -27,10 +27,11 @@ from crossdesk.paths import CONFIG_FILE, EVAL_DIR, NLU_DIR
 FOLDS = 3
 DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
              "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv",
-             "long_dev": EVAL_DIR / "long_dev.tsv", "long_offtopic_dev": EVAL_DIR / "long_offtopic_dev.tsv"}
+             "long_dev": EVAL_DIR / "long_dev.tsv", "long_offtopic_dev": EVAL_DIR / "long_offtopic_dev.tsv",
+             "shop_words_dev": EVAL_DIR / "shop_words_dev.tsv"}
 CONTEXT_DEV_FILE = EVAL_DIR / "context_dev.tsv"
 """Context sentences for the split's long-message test, written apart from the held-out ``long_context.tsv``."""
-LABELLED = ("robust_dev", "long_dev")  # lang<TAB>intent<TAB>text
+LABELLED = ("robust_dev", "long_dev", "shop_words_dev")  # lang<TAB>intent<TAB>text
 DECLINED = ("out_of_scope", "nlu_fallback")
 
 
