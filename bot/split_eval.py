@@ -66,7 +66,7 @@ def predict(train: list, test: list) -> list[dict]:
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from bot.components import CrossdeskTokenizer, SentenceIntentChooser, SentenceSplitter
+    from bot.components import CrossdeskTokenizer, SentenceIntentChooser, SentenceSplitter, UnknownWordsFallback
     from bot.featurizers import BatchNgramFeaturizer
     from bot.intent_classifier import TfidfLogisticRegressionClassifier
 
@@ -81,6 +81,8 @@ def predict(train: list, test: list) -> list[dict]:
         storage, Resource("classifier"))
     chooser = SentenceIntentChooser({**SentenceIntentChooser.get_default_config(),
                                      **pipeline_options("bot.components.SentenceIntentChooser")})
+    unknown = UnknownWordsFallback({**UnknownWordsFallback.get_default_config(),
+                                    **pipeline_options("bot.components.UnknownWordsFallback")})
     splitter = SentenceSplitter({**SentenceSplitter.get_default_config(),
                                  **pipeline_options("bot.components.SentenceSplitter")}, tokenizer)
     data = tokenizer.process_training_data(TrainingData([m for _, m in train]))
@@ -93,6 +95,7 @@ def predict(train: list, test: list) -> list[dict]:
     featurizer.process(batch)
     classifier.process(batch)
     chooser.process(batch)
+    unknown.process(messages)
     threshold = float(pipeline_options("FallbackClassifier").get("threshold", 0.0))
     found = []
     for (language, example), message in zip(test, messages):
