@@ -14,10 +14,10 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.components import UnknownWordsFallback, known_words
 
 
-def featurized(intent: str, confidence: float, words: list[int]) -> Message:
+def featurized(intent: str, confidence: float, words: list[int], text: str = "blorf quengel wumm") -> Message:
     """A message as the classifier leaves it: word counts at the columns ``words`` (block 0), some
     character n-grams (block 1), the intent at ``confidence``."""
-    message = Message(data={TEXT: "some text"})
+    message = Message(data={TEXT: text})
     rows = [scipy.sparse.coo_matrix((np.ones(len(words)), (np.zeros(len(words), dtype=int), words)), shape=(1, 50)),
             scipy.sparse.coo_matrix((np.ones(3), (np.zeros(3, dtype=int), [1, 4, 9])), shape=(1, 80))]
     for index, row in enumerate(rows):
@@ -39,16 +39,19 @@ def test_a_message_of_unknown_words_unsurely_off_topic_is_not_understood():
     assert message.get(INTENT_RANKING_KEY)[1]["name"] == "out_of_scope"
 
 
-@pytest.mark.parametrize("intent,confidence,words", [
-    ("out_of_scope", 0.113, [7]),  # one word the model knows ("weather"): declined as it was
-    ("out_of_scope", 0.9, []),  # surely off-topic from its characters ("天気を教えて" is one unknown CJK word)
-    ("order_tracking", 0.4, []),  # a misspelt question: its character n-grams place it
+@pytest.mark.parametrize("intent,confidence,words,text", [
+    ("out_of_scope", 0.113, [7], "blorf weather"),  # one word the model knows: declined as it was
+    ("out_of_scope", 0.3, [], "blah blah blah"),  # off-topic surely enough from its characters
+    ("order_tracking", 0.15, [], "wher iz mi parcle"),  # a misspelt question: its character n-grams place it
+    ("out_of_scope", 0.15, [], "週末は雪が降りますか"),  # one CJK run, unseen as a whole: not an unknown word
+    ("out_of_scope", 0.13, [], "택시 불러줘"),
 ])
-def test_a_known_word_a_sure_decline_or_a_shop_intent_is_left_alone(intent, confidence, words):
-    assert intent_after(featurized(intent, confidence, words)) == intent
+def test_a_known_word_a_sure_decline_a_shop_intent_or_cjk_is_left_alone(intent, confidence, words, text):
+    assert intent_after(featurized(intent, confidence, words, text)) == intent
 
 
 def test_known_words_counts_the_word_block_only():
     assert known_words(featurized("greet", 0.9, words=[2, 5])) == 2
+    assert known_words(featurized("greet", 0.9, words=[2, 5]), word_block=1) == 3
     assert known_words(featurized("greet", 0.9, words=[])) == 0
     assert known_words(Message(data={TEXT: "not featurized"})) is None
