@@ -27,10 +27,11 @@ from crossdesk.paths import CONFIG_FILE, EVAL_DIR, NLU_DIR
 FOLDS = 3
 DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
              "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv",
-             "long_dev": EVAL_DIR / "long_dev.tsv", "long_offtopic_dev": EVAL_DIR / "long_offtopic_dev.tsv"}
+             "long_dev": EVAL_DIR / "long_dev.tsv", "long_offtopic_dev": EVAL_DIR / "long_offtopic_dev.tsv",
+             "shop_words_dev": EVAL_DIR / "shop_words_dev.tsv"}
 CONTEXT_DEV_FILE = EVAL_DIR / "context_dev.tsv"
 """Context sentences for the split's long-message test, written apart from the held-out ``long_context.tsv``."""
-LABELLED = ("robust_dev", "long_dev")  # lang<TAB>intent<TAB>text
+LABELLED = ("robust_dev", "long_dev", "shop_words_dev")  # lang<TAB>intent<TAB>text
 DECLINED = ("out_of_scope", "nlu_fallback")
 
 
@@ -65,7 +66,7 @@ def predict(train: list, test: list) -> list[dict]:
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from bot.components import CrossdeskTokenizer, SentenceIntentChooser, SentenceSplitter
+    from bot.components import CrossdeskTokenizer, SentenceIntentChooser, SentenceSplitter, UnknownWordsFallback
     from bot.featurizers import BatchNgramFeaturizer
     from bot.intent_classifier import TfidfLogisticRegressionClassifier
 
@@ -80,6 +81,8 @@ def predict(train: list, test: list) -> list[dict]:
         storage, Resource("classifier"))
     chooser = SentenceIntentChooser({**SentenceIntentChooser.get_default_config(),
                                      **pipeline_options("bot.components.SentenceIntentChooser")})
+    unknown = UnknownWordsFallback({**UnknownWordsFallback.get_default_config(),
+                                    **pipeline_options("bot.components.UnknownWordsFallback")})
     splitter = SentenceSplitter({**SentenceSplitter.get_default_config(),
                                  **pipeline_options("bot.components.SentenceSplitter")}, tokenizer)
     data = tokenizer.process_training_data(TrainingData([m for _, m in train]))
@@ -92,6 +95,7 @@ def predict(train: list, test: list) -> list[dict]:
     featurizer.process(batch)
     classifier.process(batch)
     chooser.process(batch)
+    unknown.process(messages)
     threshold = float(pipeline_options("FallbackClassifier").get("threshold", 0.0))
     found = []
     for (language, example), message in zip(test, messages):
