@@ -25,3 +25,10 @@ def test_reports_missing_language_thin_intents_collisions_and_placeholders(tmp_p
     assert "en: intent shipping_cost has 2 examples" in text
     assert "en: intent greet has no examples" in text
     assert "ja: response utter_shipping_time placeholders ['country', 'days'] differ from en" in text
+
+
+def test_the_shipped_content_passes_the_checks_the_studio_gate_runs():
+    """The studio refuses every training while the repository's own data has an error (an example listed
+    under two intents made every "add to intent" end in "rejected by the quality gate")."""
+    report = run_checks()
+    assert report.ok, report.errors
