@@ -166,10 +166,23 @@ def build_agent_like(model_path: str, previous: Any):
     """
     from rasa.core.agent import Agent
 
-    store = previous.tracker_store
-    with compat.tensorflow_avoided():
-        return Agent.load(model_path, generator=previous.nlg, tracker_store=getattr(store, "_tracker_store", store),
-                          lock_store=previous.lock_store, action_endpoint=previous.action_endpoint)
+    store = shared_tracker_store(previous)
+    live_domain = store.domain
+    try:
+        with compat.tensorflow_avoided():
+            # Rasa's Agent sets the store's domain to the one it is given (None by default), then to the
+            # new model's: the live model kept answering meanwhile with trackers built without slots
+            # ("Tried to set non existent slot"), and a tracker cached then never got them back.
+            return Agent.load(model_path, domain=live_domain, generator=previous.nlg, tracker_store=store,
+                              lock_store=previous.lock_store, action_endpoint=previous.action_endpoint)
+    finally:
+        store.domain = live_domain  # the new model's domain is set when it goes live (BotEngine._switch)
+
+
+def shared_tracker_store(agent: Any) -> Any:
+    """Our tracker store inside the agent's (Rasa wraps it in a ``FailSafeTrackerStore``)."""
+    store = agent.tracker_store
+    return getattr(store, "_tracker_store", store)
 
 
 SWAP_SWITCH_INTERVAL = 0.0005  # s; Python's default is 0.005
@@ -299,6 +312,7 @@ class BotEngine:
 
     async def _switch(self, agent: Any) -> None:
         self._agent = agent
+        shared_tracker_store(agent).domain = agent.domain  # (trackers rebuilt from now on get its slots)
         # The new model's objects join the frozen ones, out of the collector's reach. No full
         # collection: it stopped every thread for 0.14-0.35 s (shoppers' replies during a swap) to
         # find 107 objects in cycles; the old model is freed by reference counting (RSS after three

@@ -81,6 +81,9 @@ def test_a_swap_frees_the_old_model_on_a_worker_thread_not_where_replies_are_mad
     freed_on = []
 
     class Model:  # stands in for a Rasa agent: only its lifetime matters here
+        domain = None
+        tracker_store = type("Store", (), {"domain": None})()
+
         def __del__(self):
             freed_on.append(threading.current_thread().name)
 
