@@ -290,9 +290,10 @@ class BotEngine:
         """Serve ``model_path`` from the next message on; the seconds its loading took.
 
         The new agent loads in a worker thread next to the live one (messages keep being
-        answered meanwhile, and the loader waits while one is: :class:`ShopperFirst`), then replaces it on the bot loop between two coroutine steps: a
-        message already being handled finishes on the old model (it holds its processor), every
-        later one gets the new model, so none is lost or answered twice.
+        answered meanwhile, and the loader waits while one is: :class:`ShopperFirst`), then
+        replaces it on the bot loop between two coroutine steps: a message already being handled
+        finishes on the old model (it holds its processor), every later one gets the new model,
+        so none is lost or answered twice.
         """
         await self.wait_ready()
         started, loop = time.perf_counter(), asyncio.get_running_loop()
