@@ -138,7 +138,14 @@ class Outbox:
         self._task: Optional[asyncio.Task] = None
         _check_address(sender)
 
-    def start(self) -> None:
+    def start(self, alone: bool = False) -> None:
+        """Start sending; ``alone`` (no other process shares the table) first retries all waiting mail.
+
+        A process killed during an attempt leaves its mail leased for ``LEASE_SECONDS``; with no
+        other process that could hold the lease, the restarted server need not wait it out.
+        """
+        if alone:
+            self.tickets.retry_waiting_mail(time.time())
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:

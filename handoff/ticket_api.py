@@ -198,7 +198,7 @@ class TicketDesk:
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
-        self.outbox.start()
+        self.outbox.start(alone=not self.settings.redis_url and self.settings.workers <= 1)
         self.escalation.start()
 
     def _state(self, conversation_id: str) -> Optional[str]:

@@ -322,6 +322,12 @@ async def test_restart_keeps_tickets_and_queued_mail(desk, tokens, smtp):
         desk.kill()  # no shutdown hooks: the mail is only in the database
     finally:
         smtp.start()
+    # As if killed during an attempt: the mail is leased (for 120 s) by the run that died.
+    database = sqlite3.connect(desk.var_dir / "crossdesk.db")
+    with database:
+        database.execute("UPDATE outgoing_mail SET next_attempt_at = ? WHERE to_addr = 'mia@example.com'",
+                         (time.time() + 120,))
+    database.close()
     desk.start()
     [mail] = await smtp.inbox.wait_for(lambda m: m["To"] == "mia@example.com", timeout=30)
     assert mail["Subject"].startswith(f"[{ticket['reference']}] ")

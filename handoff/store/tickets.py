@@ -288,6 +288,13 @@ class TicketStore:
             return conn.execute(select(func.min(outgoing_mail.c.next_attempt_at))
                                 .where(outgoing_mail.c.status.in_(("queued", "failed")))).scalar()
 
+    def retry_waiting_mail(self, now: float) -> int:
+        """Make every unsent mail due at ``now`` (leases of a crashed run included); how many."""
+        with self.engine.begin() as conn:
+            return conn.execute(outgoing_mail.update().where(
+                outgoing_mail.c.status.in_(("queued", "failed")),
+                outgoing_mail.c.next_attempt_at > now).values(next_attempt_at=now)).rowcount
+
     def claim_mail(self, mail: Mail, lease_until: float) -> bool:
         """Take a due mail for one attempt (pushes its next attempt to ``lease_until``); one process wins."""
         with self.engine.begin() as conn:
