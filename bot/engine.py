@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, ContextManager, Dict, List, Optional
 
 from bot import language
 from bot.loader_pacing import ShopperFirst
@@ -325,6 +325,11 @@ class BotEngine:
         await self.wait_ready()
         future: Future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         return await asyncio.wrap_future(future)
+
+    def answering(self) -> ContextManager[None]:
+        """Mark a shopper's message as being worked on outside the engine too (stored, answered,
+        delivered): a swap's loading waits meanwhile (:class:`ShopperFirst`)."""
+        return self._shoppers_first.answering()
 
     async def handle(self, text: str, sender_id: str, metadata: Optional[dict] = None) -> BotReply:
         """Run one shopper message through Rasa; return the parse and bot messages."""

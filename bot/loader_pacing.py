@@ -8,7 +8,10 @@ threads answering a shopper, so a reply computed meanwhile took two to three tim
 
 :class:`ShopperFirst` makes the loader step aside instead. A profile hook in the loader's thread
 (called at every function call and return there, ~75,000 times a load, well under a
-microsecond each when nobody waits) blocks, without the GIL, while a message is being answered.
+microsecond each when nobody waits) blocks, without the GIL, while a message is being answered:
+from the socket handler storing it to the reply's delivery (``BotEngine.answering``), since the
+loader would otherwise take the GIL at each of the handler's I/O waits and hold it for the switch
+interval.
 Under sustained traffic the loader still runs ``min_run`` s after every ``max_wait`` s of
 waiting, so a swap always ends.
 """
@@ -39,6 +42,11 @@ class ShopperFirst:
         self._idle = threading.Event()
         self._idle.set()
         self._run_until = 0.0
+
+    @property
+    def busy(self) -> bool:
+        """Whether a message is being answered now."""
+        return not self._idle.is_set()
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:

@@ -18,6 +18,7 @@ from typing import AsyncIterator, Optional
 from sanic import Sanic
 
 from bot.engine import BotReply
+from bot.loader_pacing import ShopperFirst
 from handoff.app import create_app
 from crossdesk.compat import sanic_protocol
 from handoff.settings import Settings
@@ -51,6 +52,8 @@ class FakeBot:
         self.ready, self.error, self.load_seconds = True, None, 0.0
         self.paused: set[str] = set()
         self.handled: list[tuple[str, str]] = []  # (session id, text) the bot was asked about, in order
+        self.pacing = ShopperFirst()  # the real engine's: what a swap's loading would wait for
+        self.marked_answering: list[bool] = []  # per ``handle``: whether the caller marked the message
 
     def start(self) -> None:
         """Nothing to load."""
@@ -61,9 +64,14 @@ class FakeBot:
     async def wait_ready(self, timeout: Optional[float] = None) -> None:
         """Always ready."""
 
+    def answering(self):
+        """Mark a message as being worked on (``BotEngine.answering``)."""
+        return self.pacing.answering()
+
     async def handle(self, text: str, sender_id: str, metadata: Optional[dict] = None) -> BotReply:
         """The table's answer; no messages while the conversation is paused (a person has it)."""
         self.handled.append((sender_id, text))
+        self.marked_answering.append(self.pacing.busy)
         intent, action, answer = self.ANSWERS.get(text.strip().lower(), self.FALLBACK)
         paused = sender_id in self.paused
         messages = [] if paused else [{"text": answer, "utter_action": action, "language": "en"}]

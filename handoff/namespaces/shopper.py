@@ -145,6 +145,10 @@ class ShopperNamespace(BackgroundNamespace):
         """Store the message, acknowledge it, then answer it in the background."""
         if not await self._paced(sid):
             return None
+        with self.service.bot.answering():  # (a swap's model loading waits for it)
+            return await self._user_uttered(sid, data)
+
+    async def _user_uttered(self, sid: str, data: Any) -> Any:
         try:
             self.limits.admit_message(sid)
             utterance = protocol.parse_user_uttered(data, self.settings.max_message_chars)
@@ -253,7 +257,8 @@ class ShopperNamespace(BackgroundNamespace):
     async def _answer_reserved(self, session_id: str, stored, metadata: dict) -> None:
         """Answer, then free the message's place in the conversation's bot queue."""
         try:
-            await self._answer(session_id, stored, metadata)
+            with self.service.bot.answering():
+                await self._answer(session_id, stored, metadata)
         finally:
             self.limits.release(session_id)
 
