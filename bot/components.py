@@ -183,8 +183,8 @@ class TypoCopies(_Untrained):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        """Two copies, each weighing half, of each example with kana (docs/pipeline.md, session 12)."""
-        return {"pattern": "[\u3040-\u30ff]", "copies": 2, "weight": 0.5, "seed": 0}
+        """Four copies, each weighing a quarter, of each example with kana (docs/pipeline.md, session 12)."""
+        return {"pattern": "[\u3040-\u30ff]", "copies": 4, "weight": 0.25, "seed": 0}
 
     def __init__(self, config: Dict[Text, Any], tokenizer: Optional[CrossdeskTokenizer] = None):
         super().__init__(config)

@@ -29,7 +29,7 @@ def test_each_example_with_kana_gets_a_tokenized_noisy_copy_of_its_intent():
     originals = ["返金はいつになりますか", "注文をキャンセルしたいです"]
     for copy, original in zip(copies, originals):
         assert copy.get(TEXT) != original and set(copy.get(TEXT)) <= set(original)
-        assert copy.get(TOKENS_NAMES[TEXT]) and copy.get(SAMPLE_WEIGHT) == 0.5
+        assert copy.get(TOKENS_NAMES[TEXT]) and copy.get(SAMPLE_WEIGHT) == 0.25
     assert len(augmented.intent_examples) == len(EXAMPLES) + 2
     assert len(data.training_examples) == len(EXAMPLES)  # the input is left as it was
 
