@@ -34,6 +34,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
+from bot.typos import TYPO_COPY
+
 logger = logging.getLogger(__name__)
 VOCABULARY_FILE = "vocabularies.json"  # (models trained before 2026-12-07: one JSON document)
 TERMS_FILE = "vocabulary-terms.jsonl"
@@ -109,8 +111,8 @@ class BatchNgramFeaturizer(SparseFeaturizer, GraphComponent):
         return cls(config, execution_context.node_name, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Learn each block's vocabulary from the training examples' texts."""
-        texts = [message_text(m) for m in training_data.training_examples if m.get(TEXT)]
+        """Learn each block's vocabulary from the training examples' texts (not their noisy copies: ``TYPO_COPY``)."""
+        texts = [message_text(m) for m in training_data.training_examples if m.get(TEXT) and not m.get(TYPO_COPY)]
         self.vectorizers = [vectorizer(block) for block in self._config["blocks"]]
         for block in self.vectorizers:
             block.fit(texts)

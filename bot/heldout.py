@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+from bot.typos import with_typos
 from crossdesk.languages import AUTHORED
 from crossdesk.paths import EVAL_DIR
-from crossdesk.words import CJK, HANGUL
 
 HELDOUT_FILE = EVAL_DIR / "heldout_intents.tsv"
 OFFTOPIC_FILE = EVAL_DIR / "offtopic.tsv"
@@ -32,9 +32,7 @@ NEW_INTENTS = ("product_question", "tax_refund")
 CONVERSATION = {"greet", "goodbye", "thank", "affirm", "deny", "out_of_scope"}
 """Not questions: left out of the long-message test (a "yes" inside a story is no message anyone writes)."""
 NO_SPACE_LANGUAGES = {"ja", "zh-CN", "zh-TW"}
-_CJK_CHAR = re.compile(rf"[{CJK}{HANGUL}]")
 _SENTENCE_END = re.compile(r"[.!?。！？]\s*$")
-LATIN_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 @dataclass(frozen=True)
@@ -73,36 +71,6 @@ def context_sentences(path: Path = CONTEXT_FILE) -> dict[str, dict[str, list[str
 def rng_for(kind: str, language: str, text: str, seed: int = SEED) -> random.Random:
     """A generator seeded by the message itself: the same edits whatever else the file holds."""
     return random.Random(f"{seed}|{kind}|{language}|{text}")
-
-
-def _edit(text: str, rng: random.Random) -> str:
-    """One random insert, delete, substitute or transpose; CJK and Hangul take a character of the message."""
-    cjk = bool(_CJK_CHAR.search(text))
-    pool = [c for c in text if not c.isspace()] if cjk else list(LATIN_LETTERS)
-    operation = rng.choice(("insert", "delete", "substitute", "transpose"))
-    if len(text) < 2:
-        operation = "insert"
-    at = rng.randrange(len(text))
-    if operation == "insert":
-        return text[:at] + rng.choice(pool) + text[at:]
-    if operation == "delete":
-        return text[:at] + text[at + 1:]
-    if operation == "substitute":
-        others = [c for c in pool if c != text[at]] or pool
-        return text[:at] + rng.choice(others) + text[at + 1:]
-    at = min(at, len(text) - 2)
-    return text[:at] + text[at + 1] + text[at] + text[at + 2:]
-
-
-def with_typos(text: str, rng: random.Random) -> str:
-    """``text`` with 1 or 2 character edits (insert, delete, substitute, transpose); never unchanged."""
-    for _ in range(20):
-        noisy = text
-        for _ in range(rng.choice((1, 2))):
-            noisy = _edit(noisy, rng)
-        if noisy != text:
-            return noisy
-    return text + rng.choice(LATIN_LETTERS)
 
 
 def in_context(question: str, language: str, context: dict[str, list[str]], rng: random.Random) -> str:

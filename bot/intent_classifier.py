@@ -27,6 +27,9 @@ from scipy.special import expit
 from bot.parallel_fit import fit_one_vs_rest
 
 logger = logging.getLogger(__name__)
+SAMPLE_WEIGHT = "sample_weight"
+"""A training example's weight in the fit (1 without it). An example that has one is an extra (the noisy copies
+of ``bot.components.TypoCopies``): the idf and the ``balanced`` class weights are the other examples'."""
 WEIGHTS_FILE = "weights.npz"
 COEFFICIENTS_FILE = "coefficients.npy"
 """The classifier's coefficients, transposed (features x intents), outside the skops file.
@@ -106,6 +109,23 @@ def own_confidences(decision: np.ndarray, mode: str = "sigmoid") -> np.ndarray:
     return own
 
 
+def sample_weights(training_data: TrainingData) -> Optional[np.ndarray]:
+    """Each fitted example's ``SAMPLE_WEIGHT``, 1 where it has none (the examples Rasa's
+    ``_create_training_matrix`` keeps, in its order); ``None`` when no example has one."""
+    weights = [e.get(SAMPLE_WEIGHT) for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+    if all(w is None for w in weights):
+        return None
+    return np.array([np.nan if w is None else float(w) for w in weights])
+
+
+def balanced_class_weights(y: np.ndarray) -> dict:
+    """scikit-learn's ``balanced`` class weights for the labels ``y``, as a dict."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.unique(y)
+    return dict(zip(classes, compute_class_weight("balanced", classes=classes, y=y)))
+
+
 def _with_32bit_indices(X: csr_matrix) -> csr_matrix:
     """``X`` with int32 column indices and row pointers: liblinear refuses int64 ones (``sentence_rows``
     builds them), and a 23,642 x 272,934 matrix with 3 M non-zeros needs no more."""
@@ -169,15 +189,31 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
             return self._resource
         example = next(e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT))
         self.blocks = example.get_sparse_feature_sizes(TEXT)[FEATURE_TYPE_SENTENCE] or [X.shape[1]]
-        self.idf = inverse_document_frequency(X)
+        weights = sample_weights(training_data)
+        own = slice(None) if weights is None else np.isnan(weights)  # (not the weighted extras: noisy copies)
+        self.idf = inverse_document_frequency(X[own])
         X = _with_32bit_indices(weigh(X, self.idf, self.blocks, self.config["block_weights"]))
-        if self.config["solver"] == "liblinear":  # one intent per worker process (bot/parallel_fit.py)
-            fit_one_vs_rest(self.clf, X, y)
+        if weights is None:
+            self._fit(X, y)
         else:
-            self.clf.fit(X, y)
+            self._fit(X, y, np.where(own, 1.0, weights), np.asarray(y)[own])
         _store_coefficients_by_column(self.clf)
         self.persist()
         return self._resource
+
+    def _fit(self, X: csr_matrix, y: list, weights: Optional[np.ndarray] = None,
+             balance_by: Optional[np.ndarray] = None) -> None:
+        """Fit ``self.clf`` (rows weighing ``weights``); ``balanced`` class weights from the labels ``balance_by``."""
+        configured = self.clf.class_weight
+        if balance_by is not None and configured == "balanced":
+            self.clf.class_weight = balanced_class_weights(balance_by)
+        try:
+            if self.config["solver"] == "liblinear":  # one intent per worker process (bot/parallel_fit.py)
+                fit_one_vs_rest(self.clf, X, y, sample_weight=weights)
+            else:
+                self.clf.fit(X, y, sample_weight=weights)
+        finally:
+            self.clf.class_weight = configured
 
     def persist(self) -> None:
         """The classifier (skops, as Rasa does, without its coefficients), the coefficients

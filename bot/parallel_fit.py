@@ -35,7 +35,7 @@ def _binary(clf, positive) -> tuple[np.ndarray, float, int]:
 
     X, y = _shared["X"], _shared["y"]
     model = clone(clf).set_params(class_weight=_binary_weights(clf.class_weight, y, positive))
-    model.fit(X, y == positive)
+    model.fit(X, y == positive, sample_weight=_shared.get("sample_weight"))
     # A binary fit's row is for the class ``True`` (sorted second): the intent's own row.
     return np.asarray(model.coef_[0], dtype=np.float64), float(model.intercept_[0]), int(model.n_iter_[0])
 
@@ -67,8 +67,10 @@ def _start_worker() -> None:
         pass
 
 
-def fit_one_vs_rest(clf, X: csr_matrix, y: np.ndarray, workers: Optional[int] = None):
-    """Fit ``clf`` (a liblinear ``LogisticRegression``) on ``X``, ``y`` as its own ``fit`` would; ``clf``.
+def fit_one_vs_rest(clf, X: csr_matrix, y: np.ndarray, workers: Optional[int] = None,
+                    sample_weight: Optional[np.ndarray] = None):
+    """Fit ``clf`` (a liblinear ``LogisticRegression``) on ``X``, ``y`` (each row weighing ``sample_weight``,
+    default 1) as its own ``fit`` would; ``clf``.
 
     Two intents, one worker, or no ``fork`` start method: ``clf.fit`` itself.
     """
@@ -76,10 +78,10 @@ def fit_one_vs_rest(clf, X: csr_matrix, y: np.ndarray, workers: Optional[int] = 
     classes = np.unique(y)
     workers = default_workers() if workers is None else workers
     if len(classes) <= 2 or workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return clf.fit(X, y)
+        return clf.fit(X, y, sample_weight=sample_weight)
     # Largest intents first: the longest fits start early and the workers finish together.
     order = sorted(range(len(classes)), key=lambda i: -int(np.sum(y == classes[i])))
-    _shared.update(X=X, y=y)
+    _shared.update(X=X, y=y, sample_weight=sample_weight)
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(min(workers, len(classes)), initializer=_start_worker) as pool:

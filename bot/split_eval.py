@@ -28,10 +28,12 @@ FOLDS = 3
 DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
              "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv",
              "long_dev": EVAL_DIR / "long_dev.tsv", "long_offtopic_dev": EVAL_DIR / "long_offtopic_dev.tsv",
-             "shop_words_dev": EVAL_DIR / "shop_words_dev.tsv"}
+             "shop_words_dev": EVAL_DIR / "shop_words_dev.tsv", "ja_typo_dev": EVAL_DIR / "ja_typo_dev.tsv"}
 CONTEXT_DEV_FILE = EVAL_DIR / "context_dev.tsv"
 """Context sentences for the split's long-message test, written apart from the held-out ``long_context.tsv``."""
-LABELLED = ("robust_dev", "long_dev", "shop_words_dev")  # lang<TAB>intent<TAB>text
+LABELLED = ("robust_dev", "long_dev", "shop_words_dev", "ja_typo_dev")  # lang<TAB>intent<TAB>text
+DEV_TYPO_KIND = "typo_dev"
+"""The labelled dev rows are scored again with the held-out test's edits, seeded by this kind (not ``typo``)."""
 DECLINED = ("out_of_scope", "nlu_fallback")
 
 
@@ -45,6 +47,11 @@ def pipeline_options(name: str) -> dict:
     """A component's options in ``config.yml``."""
     config = yaml.safe_load(CONFIG_FILE.read_text(encoding="utf-8"))
     return next(({k: v for k, v in c.items() if k != "name"} for c in config["pipeline"] if c["name"] == name), {})
+
+
+def pipeline_names() -> list[str]:
+    """The components of ``config.yml``'s pipeline, in order."""
+    return [c["name"] for c in yaml.safe_load(CONFIG_FILE.read_text(encoding="utf-8"))["pipeline"]]
 
 
 def examples(languages, without: tuple[str, ...] = (), nlu_dir: Path = NLU_DIR) -> list:
@@ -66,7 +73,8 @@ def predict(train: list, test: list) -> list[dict]:
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from bot.components import CrossdeskTokenizer, SentenceIntentChooser, SentenceSplitter, UnknownWordsFallback
+    from bot.components import (CrossdeskTokenizer, SentenceIntentChooser, SentenceSplitter, TypoCopies,
+                                UnknownWordsFallback)
     from bot.featurizers import BatchNgramFeaturizer
     from bot.intent_classifier import TfidfLogisticRegressionClassifier
 
@@ -86,6 +94,10 @@ def predict(train: list, test: list) -> list[dict]:
     splitter = SentenceSplitter({**SentenceSplitter.get_default_config(),
                                  **pipeline_options("bot.components.SentenceSplitter")}, tokenizer)
     data = tokenizer.process_training_data(TrainingData([m for _, m in train]))
+    if "bot.components.TypoCopies" in pipeline_names():
+        copies = TypoCopies({**TypoCopies.get_default_config(), **pipeline_options("bot.components.TypoCopies")},
+                            tokenizer)
+        data = copies.process_training_data(data)
     featurizer.train(data)
     featurizer.process_training_data(data)
     classifier.train(data)
@@ -176,6 +188,31 @@ def noisy_rows(test: list, context_file: Path = CONTEXT_DEV_FILE) -> list:
             for name in ("typo", "long") for row, text in made[name]]
 
 
+def dev_typo_rows(dev: list) -> list:
+    """The labelled dev rows again with 1-2 character edits (``bot.heldout.with_typos``, seeded by ``DEV_TYPO_KIND``)."""
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.heldout import rng_for, with_typos
+
+    return [(language, Message(data={"text": with_typos(m.get("text"), rng_for(DEV_TYPO_KIND, language, m.get("text"))),
+                                     "intent": m.get("intent"), "dev": m.get("dev"), "variant": "typo"}))
+            for language, m in dev if m.get("dev") in LABELLED]
+
+
+def dev_typo_scores(clean: list[dict], typo: list[dict], languages) -> dict[str, dict[str, float]]:
+    """Per language (and ``all``): accuracy on the labelled dev rows, clean and with typos."""
+    from bot.heldout import correct
+
+    figures = {}
+    for language in list(languages) + ["all"]:
+        figures[language] = {}
+        for name, rows in (("clean", [r for r in clean if r.get("dev") in LABELLED]), ("typo", typo)):
+            hits = [correct(r["gold"], r["predicted"]) for r in rows if language == "all" or r["language"] == language]
+            figures[language][name] = sum(hits) / max(len(hits), 1)
+            figures[language]["rows"] = len(hits)
+    return figures
+
+
 def robustness(found: list[dict], languages) -> dict[str, dict[str, float]]:
     """Per language: accuracy on the clean, typo and long test rows (``out_of_scope``: any decline is right)."""
     from bot.heldout import correct
@@ -199,10 +236,12 @@ def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bo
     test = [(lang, m) for lang, m in rows if in_test(lang, m.get("text"))]
     dev = dev_rows(languages)
     noisy = noisy_rows(test)
-    found = predict(train, test + dev + noisy)
-    for row, (_, message) in zip(found[len(test):], dev + noisy):
+    dev_typo = dev_typo_rows(dev)
+    found = predict(train, test + dev + noisy + dev_typo)
+    for row, (_, message) in zip(found[len(test):], dev + noisy + dev_typo):
         row["dev"], row["variant"] = message.get("dev"), message.get("variant")
-    noisy_found = found[len(test) + len(dev):]
+    dev_typo_found = found[len(found) - len(dev_typo):]
+    noisy_found = found[len(test) + len(dev):len(found) - len(dev_typo)]
     dev_found, found = found[len(test):len(test) + len(dev)], found[:len(test)]
     summary = {}
     print(f"fixed split: {len(train)} training, {len(test)} test rows; without {list(without) or 'nothing'}")
@@ -225,6 +264,10 @@ def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bo
     summary["dev"] = dev_scores(dev_found)
     print("dev (right: declined; near-misses not answered with an FAQ; robust: its intent):",
           {k: round(100 * v, 1) for k, v in summary["dev"].items()})
+    summary["dev_typo"] = dev_typo_scores(dev_found, dev_typo_found, languages)
+    print(f"labelled dev rows ({', '.join(LABELLED)}), accuracy: clean / typo (1-2 edits, seeded {DEV_TYPO_KIND!r})")
+    for language, f in summary["dev_typo"].items():
+        print(f"{language:8}  {100 * f['clean']:5.1f}  {100 * f['typo']:5.1f}   ({f['rows']})")
     summary["robustness"] = robustness(found + noisy_found, languages)
     print("test rows, accuracy: clean / typo (1-2 seeded edits) / long (inside context_dev.tsv sentences)")
     for language, f in summary["robustness"].items():
@@ -236,7 +279,7 @@ def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bo
     if out:
         import json
 
-        found = found + dev_found + noisy_found
+        found = found + dev_found + noisy_found + dev_typo_found
 
         out.write_text(json.dumps({"summary": summary, "rows": found}, ensure_ascii=False, indent=1),
                        encoding="utf-8")

@@ -23,7 +23,7 @@ LIVE_POINTER = "LIVE"
 def training_inputs(nlu_dir: Path = NLU_DIR) -> list[Path]:
     """Every file whose content changes the trained model."""
     files = [CONFIG, DOMAIN, RULES, ROOT / "bot" / "components.py", ROOT / "bot" / "chat_spelling.py", ROOT / "bot" / "intent_classifier.py",
-             ROOT / "bot" / "featurizers.py", ROOT / "crossdesk" / "words.py"]
+             ROOT / "bot" / "featurizers.py", ROOT / "bot" / "typos.py", ROOT / "crossdesk" / "words.py"]
     files += sorted(Path(nlu_dir).rglob("*.yml"))
     return [f for f in files if f.exists()]
 
