@@ -25,13 +25,15 @@ from crossdesk.languages import AUTHORED
 from crossdesk.paths import CONFIG_FILE, EVAL_DIR, NLU_DIR
 
 FOLDS = 3
-DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
+DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "offtopic_dev2": EVAL_DIR / "offtopic_dev2.tsv",
+             "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
              "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv",
              "long_dev": EVAL_DIR / "long_dev.tsv", "long_offtopic_dev": EVAL_DIR / "long_offtopic_dev.tsv",
              "shop_words_dev": EVAL_DIR / "shop_words_dev.tsv"}
 CONTEXT_DEV_FILE = EVAL_DIR / "context_dev.tsv"
 """Context sentences for the split's long-message test, written apart from the held-out ``long_context.tsv``."""
 LABELLED = ("robust_dev", "long_dev", "shop_words_dev")  # lang<TAB>intent<TAB>text
+OFFTOPIC_DEV = ("offtopic_dev", "offtopic_dev2")  # also reported per language
 DECLINED = ("out_of_scope", "nlu_fallback")
 
 
@@ -163,6 +165,16 @@ def dev_scores(found: list[dict]) -> dict[str, float]:
     return scores
 
 
+def declined_by_language(found: list[dict], name: str) -> dict[str, tuple[int, int]]:
+    """Per language: (declined, rows) of one dev file whose rows should all be declined."""
+    counts: dict[str, tuple[int, int]] = {}
+    for row in found:
+        if row.get("dev") == name:
+            declined, total = counts.get(row["language"], (0, 0))
+            counts[row["language"]] = (declined + (row["predicted"] in DECLINED), total + 1)
+    return counts
+
+
 def noisy_rows(test: list, context_file: Path = CONTEXT_DEV_FILE) -> list:
     """The test rows again as the held-out tests make them (``bot.heldout.variants``, same seeds): each with
     1-2 character edits (``typo``) and each question inside 2-3 sentences of ``context_file`` (``long``)."""
@@ -225,14 +237,18 @@ def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bo
     summary["dev"] = dev_scores(dev_found)
     print("dev (right: declined; near-misses not answered with an FAQ; robust: its intent):",
           {k: round(100 * v, 1) for k, v in summary["dev"].items()})
+    for name in OFFTOPIC_DEV:
+        counts = declined_by_language(dev_found, name)
+        summary[f"{name}_by_language"] = counts
+        print(f"{name} declined:", "  ".join(f"{lang} {d}/{n}" for lang, (d, n) in counts.items()))
     summary["robustness"] = robustness(found + noisy_found, languages)
     print("test rows, accuracy: clean / typo (1-2 seeded edits) / long (inside context_dev.tsv sentences)")
     for language, f in summary["robustness"].items():
         print(f"{language:8}  {100 * f['clean']:5.1f}  {100 * f['typo']:5.1f}  {100 * f['long']:5.1f}"
               f"   ({f['clean_rows']} / {f['typo_rows']} / {f['long_rows']})")
     for row in dev_found:
-        if show_intents and row["dev"] == "offtopic_dev" and row["predicted"] not in DECLINED:
-            print(f"    offtopic_dev {row['language']} -> {row['predicted']} {row['confidence']:.2f}  {row['text']}")
+        if show_intents and row["dev"] in OFFTOPIC_DEV and row["predicted"] not in DECLINED:
+            print(f"    {row['dev']} {row['language']} -> {row['predicted']} {row['confidence']:.2f}  {row['text']}")
     if out:
         import json
 
