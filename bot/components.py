@@ -106,14 +106,15 @@ def _token(match: re.Match, countries: list) -> Token:
 # "mi débito es de BBVA, lo aceptan?" is a payment question (the fixed split lost it with BBVA as the mark).
 THIRD_PARTY_MARK = "\ua66d"  # ꙭ: like COUNTRY_MARK, a word character no language we handle uses
 THIRD_PARTY_WORDS = frozenset({
-    "adidas", "airbnb", "aldi", "aliexpress", "argos", "asda", "asos", "blablacar", "boulanger", "carrefour",
-    "cdiscount", "costco", "currys", "darty", "decathlon", "deliveroo", "disney", "doordash", "easyjet", "ebay",
-    "emirates", "etsy", "expedia", "flixbus", "fnac", "glovo", "gmarket", "iberia", "ikea", "instagram", "kiabi",
-    "klm", "lazada", "leboncoin", "lidl", "lieferando", "lufthansa", "lyft", "mcdonalds", "mediamarkt",
-    "mercadona", "mercari", "morrisons", "musinsa", "netflix", "nike", "ocado", "ouigo", "primark", "renfe",
-    "rossmann", "ryanair", "sainsburys", "sephora", "shein", "shopee", "sncf", "spotify", "starbucks", "strava",
-    "taobao", "temu", "tesco", "trainline", "transavia", "uber", "uniqlo", "vinted", "vueling", "walmart", "wolt",
-    "zalando", "zara", "zozotown"})
+    "adidas", "airbnb", "aldi", "aliexpress", "argos", "asda", "asos", "auchan", "blablacar", "boulanger",
+    "carrefour", "cdiscount", "conforama", "costco", "currys", "darty", "decathlon", "deliveroo", "disney",
+    "doordash", "easyjet", "ebay", "emirates", "etsy", "expedia", "flixbus", "fnac", "glovo", "gmarket", "iberia",
+    "ikea", "instagram", "kaufland", "kiabi", "klm", "lazada", "leboncoin", "leclerc", "lidl", "lieferando",
+    "lufthansa", "lyft", "mcdonalds", "mediamarkt", "mercadona", "mercari", "morrisons", "musinsa", "netflix", "nike",
+    "ocado", "otto", "ouigo", "pccomponentes", "primark", "renfe", "rossmann", "ryanair", "sainsburys", "sephora",
+    "shein", "shopee", "sncf", "spotify", "starbucks", "strava", "taobao", "tchibo", "temu", "tesco", "trainline",
+    "transavia", "uber", "uniqlo", "vinted", "vueling", "walmart", "wallapop", "wolt", "zalando", "zara",
+    "zozotown"})
 THIRD_PARTY_BEFORE = {"amazon": frozenset({"pay"}), "rakuten": frozenset({"pay"}), "coupang": frozenset({"pay"})}
 """Names that are the mark unless one of these words follows (Amazon Pay is one of our payment methods)."""
 THIRD_PARTY_CJK = ("ユニクロ", "無印良品", "メルカリ", "ヨドバシ", "ビックカメラ", "しまむら", "イケア", "ナイキ",
