@@ -25,7 +25,8 @@ from crossdesk.languages import AUTHORED
 from crossdesk.paths import CONFIG_FILE, EVAL_DIR, NLU_DIR
 
 FOLDS = 3
-DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
+DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "offtopic_dev2": EVAL_DIR / "offtopic_dev2.tsv",
+             "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
              "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv",
              "long_dev": EVAL_DIR / "long_dev.tsv", "long_offtopic_dev": EVAL_DIR / "long_offtopic_dev.tsv",
              "shop_words_dev": EVAL_DIR / "shop_words_dev.tsv", "ja_typo_dev": EVAL_DIR / "ja_typo_dev.tsv"}
@@ -34,6 +35,7 @@ CONTEXT_DEV_FILE = EVAL_DIR / "context_dev.tsv"
 LABELLED = ("robust_dev", "long_dev", "shop_words_dev", "ja_typo_dev")  # lang<TAB>intent<TAB>text
 DEV_TYPO_KIND = "typo_dev"
 """The labelled dev rows are scored again with the held-out test's edits, seeded by this kind (not ``typo``)."""
+OFFTOPIC_DEV = ("offtopic_dev", "offtopic_dev2")  # also reported per language
 DECLINED = ("out_of_scope", "nlu_fallback")
 
 
@@ -175,6 +177,16 @@ def dev_scores(found: list[dict]) -> dict[str, float]:
     return scores
 
 
+def declined_by_language(found: list[dict], name: str) -> dict[str, tuple[int, int]]:
+    """Per language: (declined, rows) of one dev file whose rows should all be declined."""
+    counts: dict[str, tuple[int, int]] = {}
+    for row in found:
+        if row.get("dev") == name:
+            declined, total = counts.get(row["language"], (0, 0))
+            counts[row["language"]] = (declined + (row["predicted"] in DECLINED), total + 1)
+    return counts
+
+
 def noisy_rows(test: list, context_file: Path = CONTEXT_DEV_FILE) -> list:
     """The test rows again as the held-out tests make them (``bot.heldout.variants``, same seeds): each with
     1-2 character edits (``typo``) and each question inside 2-3 sentences of ``context_file`` (``long``)."""
@@ -268,14 +280,18 @@ def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bo
     print(f"labelled dev rows ({', '.join(LABELLED)}), accuracy: clean / typo (1-2 edits, seeded {DEV_TYPO_KIND!r})")
     for language, f in summary["dev_typo"].items():
         print(f"{language:8}  {100 * f['clean']:5.1f}  {100 * f['typo']:5.1f}   ({f['rows']})")
+    for name in OFFTOPIC_DEV:
+        counts = declined_by_language(dev_found, name)
+        summary[f"{name}_by_language"] = counts
+        print(f"{name} declined:", "  ".join(f"{lang} {d}/{n}" for lang, (d, n) in counts.items()))
     summary["robustness"] = robustness(found + noisy_found, languages)
     print("test rows, accuracy: clean / typo (1-2 seeded edits) / long (inside context_dev.tsv sentences)")
     for language, f in summary["robustness"].items():
         print(f"{language:8}  {100 * f['clean']:5.1f}  {100 * f['typo']:5.1f}  {100 * f['long']:5.1f}"
               f"   ({f['clean_rows']} / {f['typo_rows']} / {f['long_rows']})")
     for row in dev_found:
-        if show_intents and row["dev"] == "offtopic_dev" and row["predicted"] not in DECLINED:
-            print(f"    offtopic_dev {row['language']} -> {row['predicted']} {row['confidence']:.2f}  {row['text']}")
+        if show_intents and row["dev"] in OFFTOPIC_DEV and row["predicted"] not in DECLINED:
+            print(f"    {row['dev']} {row['language']} -> {row['predicted']} {row['confidence']:.2f}  {row['text']}")
     if out:
         import json
 

@@ -275,3 +275,22 @@ def test_every_country_has_a_to_in_and_for_form_in_every_authored_language():
             forms = grammar.forms(code, gazetteer.name(code, lang), lang)
             assert all(gazetteer.name(code, lang) in text or code in ("NL", "AE", "PH") for text in forms.values())
             assert not any("{" in text for text in forms.values()), (code, lang, forms)
+
+
+def placed(text: str, intent: str, confidence: float) -> str:
+    """The intent after the extractor, given what the classifier said."""
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.components import StoreEntityExtractor
+
+    message = Message(data={"text": text, "intent": {"name": intent, "confidence": confidence}})
+    [message] = StoreEntityExtractor({}).process([message])
+    return message.get("intent")["name"]
+
+
+def test_a_short_off_topic_question_naming_a_country_stays_declined_but_a_country_alone_answers():
+    assert placed("flights to Japan", "out_of_scope", 0.34) == "out_of_scope"
+    assert placed("去日本需要签证吗", "out_of_scope", 0.52) == "out_of_scope"
+    assert placed("Japan", "out_of_scope", 0.6) == "shipping_destinations"  # the entity alone: an answer
+    assert placed("オーストラリアです", "nlu_fallback", 0.1) == "shipping_destinations"
+    assert placed("en Suisse svp", "affirm", 0.37) == "shipping_destinations"  # unsure shop intent

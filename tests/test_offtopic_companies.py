@@ -23,6 +23,7 @@ def test_another_companys_name_is_one_mark_in_every_script():
     assert lemmas("return policy at Zalando") == ["return", "policy", "at", THIRD_PARTY_MARK]
     assert lemmas("ユニクロの返品")[0].startswith(THIRD_PARTY_MARK)
     assert lemmas("이케아 배송") == [THIRD_PARTY_MARK, "배송"]
+    assert lemmas("bei Otto zurückschicken")[1] == THIRD_PARTY_MARK
 
 
 def test_a_payment_method_named_after_a_company_keeps_its_name():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.split_eval import FOLDS, in_test, macro_f1
+from bot.split_eval import FOLDS, declined_by_language, in_test, macro_f1
 
 
 def test_a_row_stays_on_its_side_whatever_else_is_in_the_data():
@@ -20,3 +20,11 @@ def test_a_fallback_counts_as_wrong_and_left_out_intents_are_not_averaged():
             {"gold": "out_of_scope", "predicted": "order_tracking"}]
     assert macro_f1(rows, "predicted", ("out_of_scope",)) == 0.5  # precision 1/2, recall 1/2
     assert macro_f1(rows, "predicted") == 0.25  # out_of_scope's F1 is 0
+
+
+def test_off_topic_dev_rows_are_counted_declined_per_language():
+    rows = [{"dev": "offtopic_dev2", "language": "en", "predicted": "out_of_scope"},
+            {"dev": "offtopic_dev2", "language": "en", "predicted": "cancel_order"},
+            {"dev": "offtopic_dev2", "language": "fr", "predicted": "nlu_fallback"},
+            {"dev": "offtopic_dev", "language": "fr", "predicted": "cancel_order"}]
+    assert declined_by_language(rows, "offtopic_dev2") == {"en": (1, 2), "fr": (1, 1)}
