@@ -152,3 +152,20 @@ def test_rule_keys_found_in_a_long_session_are_rasas_and_cost_no_more_than_in_a_
         tracker.update(ActionExecuted("action_listen"), domain)
     assert len(found) > 10  # the rules answered many intents
     assert max(counts) == counts[0] <= 2 * len(rules)  # Rasa: one check per key and state, ~2,000 by the end
+
+
+def test_a_new_conversation_is_found_absent_without_rasas_events_query_and_a_stored_one_still_found(tmp_path):
+    domain = Domain.from_dict({"slots": {"country": {"type": "text", "mappings": [{"type": "custom"}]}}})
+    path = tmp_path / "absent.db"
+    ours = CachingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+    selects: list[str] = []
+    sa.event.listen(ours.engine, "before_cursor_execute",
+                    lambda _conn, _cursor, statement, *_args: selects.append(statement))
+    assert asyncio.run(ours.retrieve("new-shopper")) is None
+    assert selects == []  # (before: Rasa's ORM query with its latest-session subquery, twice per first turn)
+    asyncio.run(ours.save(a_turn("new-shopper")))
+    reopened = CachingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))  # (a restart: nothing cached)
+    tracker = asyncio.run(reopened.retrieve("new-shopper"))
+    by_rasa = asyncio.run(SQLTrackerStore(domain, dialect="sqlite", db=str(path)).retrieve("new-shopper"))
+    assert [event.as_dict() for event in tracker.events] == [event.as_dict() for event in by_rasa.events]
+    assert tracker.get_slot("country") == "DE"
