@@ -152,3 +152,32 @@ def test_on_sqlite_a_language_switch_is_one_update_and_a_commit_on_the_driver_co
     assert (store.get_conversation("rt-sqlite").state, store.get_conversation("rt-sqlite").language) == ("bot", "ko")
     store.update_conversation("rt-sqlite", language="en")
     assert store.get_conversation("rt-sqlite").language == "en"
+
+
+def stored_rows(store, conversation_id):
+    """The rows a new conversation left (times masked), read through SQLAlchemy."""
+    with store.engine.connect() as conn:
+        return {table: [tuple(value if not isinstance(value, float) else "time" for value in row)
+                        for row in conn.execute(text(f"SELECT * FROM {table} WHERE {key} = :id"), {"id": conversation_id})]
+                for table, key in (("conversations", "id"), ("transitions", "conversation_id"),
+                                   ("conversation_facts", "id"))}
+
+
+def test_on_sqlite_a_new_conversation_is_two_inserts_and_a_commit_with_the_rows_sqlalchemy_wrote(sqlite_traced, tmp_path):
+    store, driver, through_sqlalchemy = sqlite_traced
+    driver.clear(), through_sqlalchemy.clear()
+    ours = store.ensure_conversation("rt-new", locale="de-CH", context={"page": "/cart"})
+    assert (list(dict.fromkeys(driver)), through_sqlalchemy) == (
+        ["SELECT id,", "BEGIN", "INSERT INTO", "COMMIT"], [])  # (the SELECT again after the commit)
+    assert (ours.state, ours.locale, ours.context, ours.language) == ("bot", "de-CH", {"page": "/cart"}, None)
+    before = SQLStore(f"sqlite:///{tmp_path / 'before.db'}")
+    try:
+        before._sqlite_path = None  # (as before: through SQLAlchemy)
+        before.ensure_conversation("rt-new", locale="de-CH", context={"page": "/cart"})
+        assert stored_rows(store, "rt-new") == stored_rows(before, "rt-new")
+    finally:
+        before.close()
+    again = store.ensure_conversation("rt-new", locale="fr-FR")  # (another tab: the conversation as it is)
+    assert (again.locale, again.created_at) == ("de-CH", ours.created_at)
+    store._create_conversation_sqlite("rt-new", "fr-FR", "{}", 1.0)  # (created meanwhile: kept, no error)
+    assert store.get_conversation("rt-new") == ours and len(stored_rows(store, "rt-new")["transitions"]) == 1
