@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -153,11 +154,8 @@ class BatchNgramFeaturizer(SparseFeaturizer, GraphComponent):
         if len(self._analyzers) != len(self.vectorizers):
             self._analyzers = [block.build_analyzer() for block in self.vectorizers]
         vocabulary = self.vectorizers[index].vocabulary_
-        counts: Dict[int, int] = {}
-        for term in self._analyzers[index](text):
-            column = vocabulary.get(term)
-            if column is not None:
-                counts[column] = counts.get(column, 0) + 1
+        counts = Counter(map(vocabulary.get, self._analyzers[index](text)))  # (counted in C)
+        counts.pop(None, None)  # (terms the vocabulary does not hold)
         columns = sorted(counts)
         return scipy.sparse.coo_matrix(
             (np.array([counts[c] for c in columns], dtype=np.int64),
