@@ -169,3 +169,16 @@ def test_a_new_conversation_is_found_absent_without_rasas_events_query_and_a_sto
     by_rasa = asyncio.run(SQLTrackerStore(domain, dialect="sqlite", db=str(path)).retrieve("new-shopper"))
     assert [event.as_dict() for event in tracker.events] == [event.as_dict() for event in by_rasa.events]
     assert tracker.get_slot("country") == "DE"
+
+
+def test_a_new_conversations_empty_tracker_is_saved_without_a_statement_and_its_first_turn_as_rasas(tmp_path):
+    domain = Domain.from_dict({"slots": {"country": {"type": "text", "mappings": [{"type": "custom"}]}}})
+    ours = CachingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "ours.db"))
+    statements: list[str] = []
+    sa.event.listen(ours.engine, "before_cursor_execute", lambda _c, _cu, statement, *_a: statements.append(statement))
+    created = asyncio.run(ours.get_or_create_tracker("new-shopper", append_action_listen=False))
+    assert statements == [] and created.events == type(created.events)()  # (before: a count query and a commit)
+    rasa_rows, _ = saved_rows(SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "rasa.db")),
+                              "new-shopper", tmp_path / "rasa.db")
+    our_rows, _ = saved_rows(ours, "new-shopper", tmp_path / "ours.db")
+    assert our_rows == rasa_rows
