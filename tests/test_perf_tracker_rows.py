@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
@@ -182,3 +183,37 @@ def test_a_new_conversations_empty_tracker_is_saved_without_a_statement_and_its_
                               "new-shopper", tmp_path / "rasa.db")
     our_rows, _ = saved_rows(ours, "new-shopper", tmp_path / "ours.db")
     assert our_rows == rasa_rows
+
+
+def test_on_sqlite_the_next_turn_is_rasas_rows_without_an_orm_session_and_a_failing_save_stores_nothing(tmp_path):
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.test_perf_tracker_rows_postgres import DOMAIN, first_turn, next_turn, rows, two_turns
+
+    def store_args(name):
+        return {"dialect": "sqlite", "db": str(tmp_path / name)}
+
+    two_turns(SQLTrackerStore(DOMAIN, **store_args("rasa.db")), "shopper-lite")
+    ours = CachingSQLTrackerStore(domain=DOMAIN, **store_args("ours.db"))
+    assert two_turns(ours, "shopper-lite") == []  # (before: an ORM session, its INSERT and commit)
+    assert len(rows(f"sqlite:///{tmp_path / 'ours.db'}")) == 12
+    assert rows(f"sqlite:///{tmp_path / 'ours.db'}") == rows(f"sqlite:///{tmp_path / 'rasa.db'}")
+    reloaded = asyncio.run(CachingSQLTrackerStore(domain=DOMAIN, **store_args("ours.db")).retrieve("shopper-lite"))
+    assert reloaded.get_slot("country") == "DE" and reloaded.latest_message.intent["name"] == "shipping_time"
+
+    asyncio.run(ours.save(DialogueStateTracker.from_events("shopper-err", first_turn())))
+    tracker = asyncio.run(ours.retrieve("shopper-err"))
+    for event in next_turn():
+        tracker.update(event)
+    with ours.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TRIGGER no_more BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'full'); END"))
+    try:
+        with pytest.raises(IntegrityError):  # (SQLAlchemy's, as from a session)
+            asyncio.run(ours.save(tracker))
+    finally:
+        with ours.engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER no_more"))
+    assert len(rows(f"sqlite:///{tmp_path / 'ours.db'}")) == 12 + 7
+    again = asyncio.run(ours.retrieve("shopper-err"))  # the half-saved tracker was dropped: rebuilt from SQL
+    assert again is not tracker and again.latest_message.text == "hallo" and again.get_slot("country") is None
+    asyncio.run(ours.save(DialogueStateTracker.from_events("shopper-ok", first_turn())))  # (the store carries on)
