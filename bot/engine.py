@@ -64,6 +64,15 @@ def release_free_memory() -> None:
         pass
 
 
+def _freeze_warm_up() -> None:
+    """After the background language warm-up: its tables live for good, so freeze them like the model
+    (out of every later full collection's scan: ~39,000 objects, 27,000 of them lists, ~20 ms of each
+    full collection), then give the freed heap back."""
+    gc.collect()
+    gc.freeze()
+    release_free_memory()
+
+
 def _free(models: List[Any]) -> None:
     """Drop the last references to ``models`` and give the freed heap back to the system: without
     the trim the process grew ~5 MB per swap (RSS 223 -> 423 MB after 40 studio swaps)."""
@@ -256,7 +265,7 @@ class BotEngine:
             self._error = error
         self._ready.set()
         if self._error is None:
-            warm_up.start(then=release_free_memory)
+            warm_up.start(then=_freeze_warm_up)
             self._loop.run_forever()
 
     @property

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -42,6 +43,9 @@ TERMS_FILE = "vocabulary-terms.jsonl"
 """The vocabularies since 2026-12-07: a first line with each vocabulary's size, then each vocabulary's
 terms in column order, ``TERMS_PER_LINE`` to a JSON line."""
 TERMS_PER_LINE = 10_000
+FEW_MESSAGES = 8
+"""Up to this many messages (a shopper's message, its sentences) are counted one by one (``_counts``);
+more (training data) through scikit-learn's ``transform`` in one batch."""
 _NUMBER = re.compile(r"\b[0-9]+\b")  # as CountVectorsFeaturizer: a number is "__NUMBER__"
 DEFAULT_BLOCKS = [
     {"analyzer": "word", "min_ngram": 1, "max_ngram": 1, "min_df": 2},
@@ -103,6 +107,7 @@ class BatchNgramFeaturizer(SparseFeaturizer, GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.vectorizers = vectorizers or []
+        self._analyzers: List[Any] = []  # (each block's analyzer, built on first use: ``_counts``)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -114,6 +119,7 @@ class BatchNgramFeaturizer(SparseFeaturizer, GraphComponent):
         """Learn each block's vocabulary from the training examples' texts (not their noisy copies: ``TYPO_COPY``)."""
         texts = [message_text(m) for m in training_data.training_examples if m.get(TEXT) and not m.get(TYPO_COPY)]
         self.vectorizers = [vectorizer(block) for block in self._config["blocks"]]
+        self._analyzers = []
         for block in self.vectorizers:
             block.fit(texts)
         self.persist()
@@ -131,12 +137,32 @@ class BatchNgramFeaturizer(SparseFeaturizer, GraphComponent):
             return messages
         texts = [message_text(m) for m in with_text]
         for index, block in enumerate(self.vectorizers):
-            rows = block.transform(texts).tocsr()
-            rows.sort_indices()
             origin = f"{self._identifier}.{index}"
-            for row, message in enumerate(with_text):
-                message.add_features(Features(_row(rows, row), FEATURE_TYPE_SENTENCE, TEXT, origin))
+            if len(texts) <= FEW_MESSAGES:
+                rows = [self._counts(index, text) for text in texts]
+            else:
+                matrix = block.transform(texts).tocsr()
+                matrix.sort_indices()
+                rows = [_row(matrix, row) for row in range(len(texts))]
+            for row, message in zip(rows, with_text):
+                message.add_features(Features(row, FEATURE_TYPE_SENTENCE, TEXT, origin))
         return messages
+
+    def _counts(self, index: int, text: str) -> scipy.sparse.coo_matrix:
+        """Block ``index``'s row for ``text``: the counts ``CountVectorizer.transform`` gives (same
+        analyzer and vocabulary, columns in order, the same dtypes), without building a CSR matrix
+        for one row, sorting it and slicing it (two thirds of a shopper message's featurizing:
+        scipy's checks, not the counting)."""
+        if len(self._analyzers) != len(self.vectorizers):
+            self._analyzers = [block.build_analyzer() for block in self.vectorizers]
+        vocabulary = self.vectorizers[index].vocabulary_
+        counts = Counter(map(vocabulary.get, self._analyzers[index](text)))  # (counted in C)
+        counts.pop(None, None)  # (terms the vocabulary does not hold)
+        columns = sorted(counts)
+        return scipy.sparse.coo_matrix(
+            (np.array([counts[c] for c in columns], dtype=np.int64),
+             (np.zeros(len(columns), dtype=np.int32), np.array(columns, dtype=np.int32))),
+            shape=(1, len(vocabulary)))
 
     def persist(self) -> None:
         """The vocabularies, as term lists in JSON lines (``TERMS_FILE``)."""

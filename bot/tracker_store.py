@@ -98,16 +98,44 @@ class CachingSQLTrackerStore(compat.KnownNewEvents, compat.BulkEventRows, SQLTra
         if cached is not None:
             self._cache.move_to_end(sender_id)
             return cached
-        tracker = await super().retrieve(sender_id)
+        tracker = await super().retrieve(sender_id) if self._may_hold(sender_id) else None
         if tracker is not None:
             self._remember(tracker)
             self._saved[sender_id] = len(tracker.events)
         return tracker
 
-    async def save(self, tracker: DialogueStateTracker) -> None:
-        """Write new events to SQL, then remember the tracker."""
+    def _may_hold(self, sender_id: str) -> bool:
+        """False when SQLite holds no event of the conversation, found with one indexed lookup on the
+        thread's connection (always True elsewhere).
+
+        A new conversation's first turn asks twice (``bot.engine``'s session check, then Rasa's
+        ``get_or_create_tracker``), and Rasa's ORM query with its latest-session subquery found nothing
+        in ~0.9 ms each: ~20 % of a first reply's CPU samples (py-spy --gil, 50 new shoppers at a time).
+        """
+        if self.engine.dialect.name != "sqlite":
+            return True
+        raw = self.engine.raw_connection()
         try:
-            await super().save(tracker)
+            cursor = raw.cursor()
+            try:
+                cursor.execute(f"SELECT 1 FROM {self.SQLEvent.__table__.name} WHERE sender_id = ? LIMIT 1",
+                               (sender_id,))
+                return cursor.fetchone() is not None
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Write new events to SQL, then remember the tracker.
+
+        A tracker without events has nothing to write (Rasa's ``create_tracker`` saves a new
+        conversation's empty tracker before its first turn): no session, count query and empty commit
+        (~8 % of a first reply's CPU samples).
+        """
+        try:
+            if tracker.events:
+                await super().save(tracker)
         except Exception:
             self.forget(tracker.sender_id)
             raise

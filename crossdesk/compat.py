@@ -395,10 +395,11 @@ class BulkEventRows:
     so the rows, their order and what ``retrieve`` rebuilds are the same. On SQLite the rows go
     straight to the driver's ``executemany`` (SQLAlchemy's statement compilation and cache-key
     work were another ~4 % of the samples); elsewhere (PostgreSQL's driver would send one
-    statement per row) through SQLAlchemy's multi-row insert; on PostgreSQL, when the store knows
-    the new events without asking SQL (``KnownNewEvents``), through psycopg2's ``execute_values``
-    on a pooled connection, without an ORM session (its session, statement and commit were ~7 %
-    of a scaled-out server's samples, py-spy --gil, 50 shoppers; the same single INSERT).
+    statement per row) through SQLAlchemy's multi-row insert. When the store knows the new events
+    without asking SQL (``KnownNewEvents``), without an ORM session: on PostgreSQL through psycopg2's
+    ``execute_values`` on a pooled connection (its session, statement and commit were ~7 % of a
+    scaled-out server's samples, py-spy --gil, 50 shoppers; the same single INSERT), on SQLite by the
+    driver's ``executemany`` on the thread's connection (~11 % of an embedded server's).
     """
 
     async def save(self, tracker: Any) -> None:
@@ -407,6 +408,10 @@ class BulkEventRows:
         if known is not None and self.engine.dialect.driver == "psycopg2":
             _insert_event_rows(self.engine, self.SQLEvent.__table__.name,
                                [_event_row(tracker.sender_id, event) for event in known])
+            return
+        if known is not None and self.engine.dialect.name == "sqlite":
+            _insert_event_rows_sqlite(self.engine, self.SQLEvent.__table__.name,
+                                      [_event_row(tracker.sender_id, event) for event in known])
             return
         with self.session_scope() as session:
             rows = [_event_row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
@@ -444,6 +449,34 @@ def _insert_event_rows(engine: Any, table: str, rows: list[dict]) -> None:
         raw.commit()
     except engine.dialect.dbapi.Error as error:
         raw.invalidate()  # (rolled back with it; may be a lost connection: not back to the pool)
+        raise DBAPIError.instance(sql, None, error, engine.dialect.dbapi.Error) from error
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+def _insert_event_rows_sqlite(engine: Any, table: str, rows: list[dict]) -> None:
+    """``rows`` by the driver's ``executemany`` and one commit on the thread's SQLite connection, without
+    an ORM session or the count of stored rows (its session, count query and commit were ~11 % of an
+    embedded reply's CPU samples, py-spy --gil, 50 shoppers); a driver error rolls back and comes out
+    as SQLAlchemy's, as from a session."""
+    if not rows:
+        return
+    from sqlalchemy.exc import DBAPIError
+
+    sql = f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(sql, [tuple(row[column] for column in _EVENT_COLUMNS) for row in rows])
+        finally:
+            cursor.close()
+        raw.commit()
+    except engine.dialect.dbapi.Error as error:
+        raw.rollback()
         raise DBAPIError.instance(sql, None, error, engine.dialect.dbapi.Error) from error
     except BaseException:
         raw.rollback()

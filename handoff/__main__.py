@@ -78,11 +78,14 @@ def fewer_collections_while_starting():
     """Raise the collector's thresholds for the start.
 
     Returns:
-        (the thresholds before, a Sanic ``after_server_start`` listener restoring them once the bot is loaded).
+        (the thresholds before, a Sanic ``after_server_start`` listener restoring them once the bot is loaded,
+        then pacing the full collections).
 
     (The bot engine collects and freezes everything the load left, ``BotEngine._run``.)
     """
     import gc
+
+    from handoff.collector import collect_fully_every
 
     previous = gc.get_threshold()
     gc.set_threshold(*STARTUP_GC_THRESHOLD)
@@ -95,6 +98,7 @@ def fewer_collections_while_starting():
                 pass
             finally:
                 gc.set_threshold(*previous)
+            await collect_fully_every()  # (full collections from now on at a steady pace: handoff/collector.py)
 
         app.add_task(restore())
 

@@ -1,4 +1,5 @@
-"""Fewer round trips to PostgreSQL per shopper message (issue #21, scaled-out CPU per reply).
+"""Fewer round trips to PostgreSQL per shopper message (issue #21, scaled-out CPU per reply), and on
+SQLite a conversation's read and update without SQLAlchemy's statement machinery (embedded CPU per reply).
 
 Each shopper message reads its conversation row three times and stores the message once; the
 statements PostgreSQL receives are read from its own statement log (``log_statement = all`` on
@@ -13,11 +14,12 @@ import re
 
 import psycopg2
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from handoff.store import SQLStore
 from handoff.store.records import NewMessage
+from handoff.store.sql import _conversation, conversations
 
 STATEMENT = re.compile(r"LOG:  statement: (.*)")
 
@@ -115,3 +117,67 @@ def test_a_conversations_language_or_context_is_one_update_after_the_ping(logged
     with pytest.raises(IntegrityError):  # (a driver error is SQLAlchemy's; the store carries on)
         store.update_conversation("rt-update", state=None)
     assert store.get_conversation("rt-update").state == "bot"
+
+
+# -- the embedded default (a SQLite file) -------------------------------------------------------
+@pytest.fixture
+def sqlite_traced(tmp_path):
+    """A SQLite store, the statements its driver connection runs, and those through SQLAlchemy."""
+    store = SQLStore(f"sqlite:///{tmp_path / 'rt.db'}")
+    driver, through_sqlalchemy = [], []
+    store._driver_connection().set_trace_callback(lambda sql: driver.append(" ".join(sql.split()[:2])))
+    event.listen(store.engine, "before_cursor_execute", lambda *args: through_sqlalchemy.append(args[2]))
+    yield store, driver, through_sqlalchemy
+    store.close()
+
+
+def test_on_sqlite_a_language_switch_is_one_update_and_a_commit_on_the_driver_connection(sqlite_traced):
+    store, driver, through_sqlalchemy = sqlite_traced
+    store.ensure_conversation("rt-sqlite", locale="ko-KR", context={"page": "/"})
+    driver.clear(), through_sqlalchemy.clear()
+    store.update_conversation("rt-sqlite", language="ko")
+    # (SQLite's trace repeats a statement for each trigger it fires; before, all went through SQLAlchemy)
+    assert (list(dict.fromkeys(driver)), through_sqlalchemy) == (["BEGIN", "UPDATE conversations", "COMMIT"], [])
+    store.update_conversation("rt-sqlite", context={"skill": "billing"}, locale="ko")
+    conversation = store.get_conversation("rt-sqlite")
+    assert through_sqlalchemy == []  # (the read too: the same SELECT on the driver connection)
+    with store.engine.connect() as conn:  # what SQLAlchemy reads is the same
+        row = conn.execute(select(conversations).where(conversations.c.id == "rt-sqlite")).first()
+    assert conversation == _conversation(row)
+    assert (conversation.language, conversation.locale, conversation.context) == \
+        ("ko", "ko", {"page": "/", "skill": "billing"})
+    assert store.get_conversation("nobody") is None
+    with pytest.raises(IntegrityError):  # (a driver error is SQLAlchemy's; nothing kept; the store carries on)
+        store.update_conversation("rt-sqlite", language="en", state=None)
+    assert (store.get_conversation("rt-sqlite").state, store.get_conversation("rt-sqlite").language) == ("bot", "ko")
+    store.update_conversation("rt-sqlite", language="en")
+    assert store.get_conversation("rt-sqlite").language == "en"
+
+
+def stored_rows(store, conversation_id):
+    """The rows a new conversation left (times masked), read through SQLAlchemy."""
+    with store.engine.connect() as conn:
+        return {table: [tuple(value if not isinstance(value, float) else "time" for value in row)
+                        for row in conn.execute(text(f"SELECT * FROM {table} WHERE {key} = :id"), {"id": conversation_id})]
+                for table, key in (("conversations", "id"), ("transitions", "conversation_id"),
+                                   ("conversation_facts", "id"))}
+
+
+def test_on_sqlite_a_new_conversation_is_two_inserts_and_a_commit_with_the_rows_sqlalchemy_wrote(sqlite_traced, tmp_path):
+    store, driver, through_sqlalchemy = sqlite_traced
+    driver.clear(), through_sqlalchemy.clear()
+    ours = store.ensure_conversation("rt-new", locale="de-CH", context={"page": "/cart"})
+    assert (list(dict.fromkeys(driver)), through_sqlalchemy) == (
+        ["SELECT id,", "BEGIN", "INSERT INTO", "COMMIT"], [])  # (the SELECT again after the commit)
+    assert (ours.state, ours.locale, ours.context, ours.language) == ("bot", "de-CH", {"page": "/cart"}, None)
+    before = SQLStore(f"sqlite:///{tmp_path / 'before.db'}")
+    try:
+        before._sqlite_path = None  # (as before: through SQLAlchemy)
+        before.ensure_conversation("rt-new", locale="de-CH", context={"page": "/cart"})
+        assert stored_rows(store, "rt-new") == stored_rows(before, "rt-new")
+    finally:
+        before.close()
+    again = store.ensure_conversation("rt-new", locale="fr-FR")  # (another tab: the conversation as it is)
+    assert (again.locale, again.created_at) == ("de-CH", ours.created_at)
+    store._create_conversation_sqlite("rt-new", "fr-FR", "{}", 1.0)  # (created meanwhile: kept, no error)
+    assert store.get_conversation("rt-new") == ours and len(stored_rows(store, "rt-new")["transitions"]) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
@@ -152,3 +153,67 @@ def test_rule_keys_found_in_a_long_session_are_rasas_and_cost_no_more_than_in_a_
         tracker.update(ActionExecuted("action_listen"), domain)
     assert len(found) > 10  # the rules answered many intents
     assert max(counts) == counts[0] <= 2 * len(rules)  # Rasa: one check per key and state, ~2,000 by the end
+
+
+def test_a_new_conversation_is_found_absent_without_rasas_events_query_and_a_stored_one_still_found(tmp_path):
+    domain = Domain.from_dict({"slots": {"country": {"type": "text", "mappings": [{"type": "custom"}]}}})
+    path = tmp_path / "absent.db"
+    ours = CachingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+    selects: list[str] = []
+    sa.event.listen(ours.engine, "before_cursor_execute",
+                    lambda _conn, _cursor, statement, *_args: selects.append(statement))
+    assert asyncio.run(ours.retrieve("new-shopper")) is None
+    assert selects == []  # (before: Rasa's ORM query with its latest-session subquery, twice per first turn)
+    asyncio.run(ours.save(a_turn("new-shopper")))
+    reopened = CachingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))  # (a restart: nothing cached)
+    tracker = asyncio.run(reopened.retrieve("new-shopper"))
+    by_rasa = asyncio.run(SQLTrackerStore(domain, dialect="sqlite", db=str(path)).retrieve("new-shopper"))
+    assert [event.as_dict() for event in tracker.events] == [event.as_dict() for event in by_rasa.events]
+    assert tracker.get_slot("country") == "DE"
+
+
+def test_a_new_conversations_empty_tracker_is_saved_without_a_statement_and_its_first_turn_as_rasas(tmp_path):
+    domain = Domain.from_dict({"slots": {"country": {"type": "text", "mappings": [{"type": "custom"}]}}})
+    ours = CachingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "ours.db"))
+    statements: list[str] = []
+    sa.event.listen(ours.engine, "before_cursor_execute", lambda _c, _cu, statement, *_a: statements.append(statement))
+    created = asyncio.run(ours.get_or_create_tracker("new-shopper", append_action_listen=False))
+    assert statements == [] and created.events == type(created.events)()  # (before: a count query and a commit)
+    rasa_rows, _ = saved_rows(SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "rasa.db")),
+                              "new-shopper", tmp_path / "rasa.db")
+    our_rows, _ = saved_rows(ours, "new-shopper", tmp_path / "ours.db")
+    assert our_rows == rasa_rows
+
+
+def test_on_sqlite_the_next_turn_is_rasas_rows_without_an_orm_session_and_a_failing_save_stores_nothing(tmp_path):
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.test_perf_tracker_rows_postgres import DOMAIN, first_turn, next_turn, rows, two_turns
+
+    def store_args(name):
+        return {"dialect": "sqlite", "db": str(tmp_path / name)}
+
+    two_turns(SQLTrackerStore(DOMAIN, **store_args("rasa.db")), "shopper-lite")
+    ours = CachingSQLTrackerStore(domain=DOMAIN, **store_args("ours.db"))
+    assert two_turns(ours, "shopper-lite") == []  # (before: an ORM session, its INSERT and commit)
+    assert len(rows(f"sqlite:///{tmp_path / 'ours.db'}")) == 12
+    assert rows(f"sqlite:///{tmp_path / 'ours.db'}") == rows(f"sqlite:///{tmp_path / 'rasa.db'}")
+    reloaded = asyncio.run(CachingSQLTrackerStore(domain=DOMAIN, **store_args("ours.db")).retrieve("shopper-lite"))
+    assert reloaded.get_slot("country") == "DE" and reloaded.latest_message.intent["name"] == "shipping_time"
+
+    asyncio.run(ours.save(DialogueStateTracker.from_events("shopper-err", first_turn())))
+    tracker = asyncio.run(ours.retrieve("shopper-err"))
+    for event in next_turn():
+        tracker.update(event)
+    with ours.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TRIGGER no_more BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'full'); END"))
+    try:
+        with pytest.raises(IntegrityError):  # (SQLAlchemy's, as from a session)
+            asyncio.run(ours.save(tracker))
+    finally:
+        with ours.engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER no_more"))
+    assert len(rows(f"sqlite:///{tmp_path / 'ours.db'}")) == 12 + 7
+    again = asyncio.run(ours.retrieve("shopper-err"))  # the half-saved tracker was dropped: rebuilt from SQL
+    assert again is not tracker and again.latest_message.text == "hallo" and again.get_slot("country") is None
+    asyncio.run(ours.save(DialogueStateTracker.from_events("shopper-ok", first_turn())))  # (the store carries on)

@@ -14,6 +14,7 @@ from actions.actions import pending_topic
 from actions.inprocess import InProcessActionEndpoint
 from bot.engine import SESSION_EVENTS, BotEngine, build_agent
 from bot.tracker_store import CachingSQLTrackerStore
+from crossdesk import compat
 
 TURNS = ["hi", "how long does shipping to Germany take?", "thanks!", "what is your return policy",
          "how much is shipping?", "bye"]
@@ -69,7 +70,7 @@ def test_after_a_restart_the_bot_sees_the_same_session_as_the_cache(engine):
     assert stored_rows(engine, "long-1") > 300  # the whole history is still stored
 
 
-def test_a_tracker_with_many_events_saves_one_more_event_as_one_row(engine):
+def test_a_tracker_with_many_events_saves_one_more_event_as_one_row(engine, monkeypatch):
     from rasa.shared.core.events import ConversationPaused, ConversationResumed
 
     for turn in range(8):
@@ -81,8 +82,15 @@ def test_a_tracker_with_many_events_saves_one_more_event_as_one_row(engine):
         if statement.lstrip().upper().startswith("INSERT"):
             inserts.append(statement)
 
+    def by_driver(insert):  # (on SQLite a cached tracker's new events skip SQLAlchemy: crossdesk/compat.py)
+        def counted(engine, table, rows):
+            inserts.extend(["INSERT"] * bool(rows))
+            return insert(engine, table, rows)
+        return counted
+
     store = store_of(engine)
     sa.event.listen(store.engine, "before_cursor_execute", count_inserts)
+    monkeypatch.setattr(compat, "_insert_event_rows_sqlite", by_driver(compat._insert_event_rows_sqlite))
     try:
         asyncio.run(engine.run_on_tracker("append-1", [ConversationPaused()]))
     finally:
