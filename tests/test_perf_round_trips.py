@@ -145,22 +145,34 @@ def test_a_read_or_update_whose_connection_was_lost_runs_again_on_a_new_one_with
     assert log.since_mark() == ["SELECT id,"]
 
 
-def test_each_thread_reads_on_its_own_connection_and_close_ends_them(logged, postgres_cluster, postgres_url):
+def test_each_thread_reads_on_its_own_connection_a_finished_threads_is_closed_and_close_ends_them(logged):
     import threading
 
     store, _ = logged
     store.ensure_conversation("rt-threads")
-    seen = []
-    workers = [threading.Thread(target=lambda: seen.append(store.get_conversation("rt-threads").id)) for _ in range(3)]
+    seen, read, finish = [], threading.Barrier(4), threading.Barrier(4)
+
+    def reader():
+        seen.append(store.get_conversation("rt-threads").id)
+        read.wait(10)
+        finish.wait(10)
+
+    workers = [threading.Thread(target=reader) for _ in range(3)]
     for worker in workers:
         worker.start()
+    read.wait(10)
+    drivers = [connection.dbapi_connection for connection in store._statements._open.values()]
+    assert seen == ["rt-threads"] * 3 and len(set(drivers)) == 4  # (this thread's and the three workers')
+    finish.wait(10)
     for worker in workers:
         worker.join()
-    assert seen == ["rt-threads"] * 3
-    drivers = [connection.dbapi_connection for connection in store._statements._open]
-    assert len(drivers) == 4  # (this thread's and the three workers')
+    later = threading.Thread(target=lambda: store.get_conversation("rt-threads"))
+    later.start()
+    later.join()
+    assert len(store._statements._open) == 2  # (this thread's and the last one's: the ended workers' closed)
+    assert sum(1 for driver in drivers if driver.closed) == 3
     store.close()
-    assert store._statements._open == [] and all(driver.closed for driver in drivers)
+    assert store._statements._open == {} and all(driver.closed for driver in drivers)
 
 
 # -- the embedded default (a SQLite file) -------------------------------------------------------

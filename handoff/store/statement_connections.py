@@ -33,7 +33,7 @@ class StatementConnections:
         self._engine = engine
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._open: list = []  # (every thread's, for close())
+        self._open: dict[threading.Thread, object] = {}  # (every thread's, for close())
 
     def run(self, statement: str, parameters: tuple, use: Callable[[object], T]) -> T:
         """``use(cursor)`` after executing ``statement``; once more on a new connection if the
@@ -65,21 +65,25 @@ class StatementConnections:
             connection.dbapi_connection.autocommit = True
             self._local.connection = connection
             with self._lock:
-                self._open.append(connection)
+                ended = [thread for thread in self._open if not thread.is_alive()]
+                stale = [self._open.pop(thread) for thread in ended]
+                self._open[threading.current_thread()] = connection
+            for old in stale:  # (a thread that ended leaves its connection behind)
+                old.close()
         return connection
 
     def _forget(self, connection) -> None:
         if getattr(self._local, "connection", None) is connection:
             self._local.connection = None
         with self._lock:
-            if connection in self._open:
-                self._open.remove(connection)
+            if self._open.get(threading.current_thread()) is connection:
+                del self._open[threading.current_thread()]
         connection.close()
 
     def close(self) -> None:
         """Close every thread's connection."""
         with self._lock:
-            connections, self._open = self._open, []
+            connections, self._open = list(self._open.values()), {}
         for connection in connections:
             connection.close()
 
