@@ -3,9 +3,10 @@ SQLite a conversation's read and update without SQLAlchemy's statement machinery
 
 Each shopper message reads its conversation row three times and stores the message once; the
 statements PostgreSQL receives are read from its own statement log (``log_statement = all`` on
-the test's database). A read is the pool's ping and the SELECT (no BEGIN/ROLLBACK around it);
-a message is stored without a savepoint around its insert; values, repeated client ids and
-errors are as before. Real PostgreSQL.
+the test's database). A read or a language update is its one statement, on the thread's own
+autocommit connection (no pool ping, no BEGIN/ROLLBACK around it; a lost connection is replaced and
+the statement runs again); a message is stored without a savepoint around its insert; values,
+repeated client ids and errors are as before. Real PostgreSQL.
 """
 
 from __future__ import annotations

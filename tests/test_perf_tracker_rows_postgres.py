@@ -2,8 +2,8 @@
 
 ``CachingSQLTrackerStore`` knows which events of a cached tracker are new; on PostgreSQL they
 now go to the table in one INSERT on a pooled driver connection: the same rows, in the same
-order, as Rasa's own ``SQLTrackerStore`` stores, and the same tracker rebuilt from them.
-Real PostgreSQL.
+order, as Rasa's own ``SQLTrackerStore`` stores, and the same tracker rebuilt from them. A new
+conversation is found absent without Rasa's ORM query. Real PostgreSQL.
 """
 
 from __future__ import annotations
