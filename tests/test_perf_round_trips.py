@@ -3,9 +3,10 @@ SQLite a conversation's read and update without SQLAlchemy's statement machinery
 
 Each shopper message reads its conversation row three times and stores the message once; the
 statements PostgreSQL receives are read from its own statement log (``log_statement = all`` on
-the test's database). A read is the pool's ping and the SELECT (no BEGIN/ROLLBACK around it);
-a message is stored without a savepoint around its insert; values, repeated client ids and
-errors are as before. Real PostgreSQL.
+the test's database). A read or a language update is its one statement, on the thread's own
+autocommit connection (no pool ping, no BEGIN/ROLLBACK around it; a lost connection is replaced and
+the statement runs again); a message is stored without a savepoint around its insert; values,
+repeated client ids and errors are as before. Real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -57,13 +58,13 @@ def logged(postgres_cluster, postgres_url):
     store.close()
 
 
-def test_a_conversation_read_is_one_statement_after_the_ping_and_the_connection_stays_transactional(logged):
+def test_a_conversation_read_is_one_statement_and_the_pooled_connections_stay_transactional(logged):
     store, log = logged
     store.ensure_conversation("rt-read", locale="fr-CA", context={"page": "/cart"})
     store.update_conversation("rt-read", language="fr")
     log.mark()
     conversation = store.get_conversation("rt-read")
-    assert log.since_mark() == ["SELECT 1", "SELECT id,"]  # (before: SELECT 1, BEGIN, SELECT, ROLLBACK)
+    assert log.since_mark() == ["SELECT id,"]  # (before: SELECT 1, BEGIN, SELECT, ROLLBACK)
     assert (conversation.id, conversation.language, conversation.locale, conversation.context) == \
         ("rt-read", "fr", "fr-CA", {"page": "/cart"})
     assert store.get_conversation("nobody") is None
@@ -104,12 +105,12 @@ def test_a_shopper_message_is_stored_without_a_savepoint_and_a_repeated_client_i
     assert store.add_message("rt-store", "shopper", "still here")[1]  # the store carries on
 
 
-def test_a_conversations_language_or_context_is_one_update_after_the_ping(logged):
+def test_a_conversations_language_or_context_is_one_update(logged):
     store, log = logged
     store.ensure_conversation("rt-update", locale="ja-JP", context={"page": "/"})
     log.mark()
     store.update_conversation("rt-update", language="ja")
-    assert log.since_mark() == ["SELECT 1", "UPDATE conversations"]  # (before: SELECT 1, BEGIN, UPDATE, COMMIT)
+    assert log.since_mark() == ["UPDATE conversations"]  # (before: SELECT 1, BEGIN, UPDATE, COMMIT)
     store.update_conversation("rt-update", context={"skill": "billing"}, locale="ja")
     conversation = store.get_conversation("rt-update")
     assert (conversation.language, conversation.locale, conversation.context) == \
@@ -117,6 +118,62 @@ def test_a_conversations_language_or_context_is_one_update_after_the_ping(logged
     with pytest.raises(IntegrityError):  # (a driver error is SQLAlchemy's; the store carries on)
         store.update_conversation("rt-update", state=None)
     assert store.get_conversation("rt-update").state == "bot"
+
+
+def terminate_connections(cluster, url: str) -> int:
+    """Ends every connection to ``url``'s database, as a PostgreSQL restart would; returns how many."""
+    connection = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname="postgres")
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                           (url.rsplit("/", 1)[1],))
+            return cursor.fetchone()[0]
+    finally:
+        connection.close()
+
+
+def test_a_read_or_update_whose_connection_was_lost_runs_again_on_a_new_one_without_a_ping(logged, postgres_cluster,
+                                                                                         postgres_url):
+    store, log = logged
+    store.ensure_conversation("rt-lost", locale="de-DE")
+    assert terminate_connections(postgres_cluster, postgres_url) >= 1
+    assert store.get_conversation("rt-lost").locale == "de-DE"  # (as the pool's ping did: no error)
+    terminate_connections(postgres_cluster, postgres_url)
+    store.update_conversation("rt-lost", language="de")
+    log.mark()
+    assert store.get_conversation("rt-lost").language == "de"
+    assert log.since_mark() == ["SELECT id,"]
+
+
+def test_each_thread_reads_on_its_own_connection_a_finished_threads_is_closed_and_close_ends_them(logged):
+    import threading
+
+    store, _ = logged
+    store.ensure_conversation("rt-threads")
+    seen, read, finish = [], threading.Barrier(4), threading.Barrier(4)
+
+    def reader():
+        seen.append(store.get_conversation("rt-threads").id)
+        read.wait(10)
+        finish.wait(10)
+
+    workers = [threading.Thread(target=reader) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    read.wait(10)
+    drivers = [connection.dbapi_connection for connection in store._statements._open.values()]
+    assert seen == ["rt-threads"] * 3 and len(set(drivers)) == 4  # (this thread's and the three workers')
+    finish.wait(10)
+    for worker in workers:
+        worker.join()
+    later = threading.Thread(target=lambda: store.get_conversation("rt-threads"))
+    later.start()
+    later.join()
+    assert len(store._statements._open) == 2  # (this thread's and the last one's: the ended workers' closed)
+    assert sum(1 for driver in drivers if driver.closed) == 3
+    store.close()
+    assert store._statements._open == {} and all(driver.closed for driver in drivers)
 
 
 # -- the embedded default (a SQLite file) -------------------------------------------------------

@@ -2,8 +2,8 @@
 
 ``CachingSQLTrackerStore`` knows which events of a cached tracker are new; on PostgreSQL they
 now go to the table in one INSERT on a pooled driver connection: the same rows, in the same
-order, as Rasa's own ``SQLTrackerStore`` stores, and the same tracker rebuilt from them.
-Real PostgreSQL.
+order, as Rasa's own ``SQLTrackerStore`` stores, and the same tracker rebuilt from them. A new
+conversation is found absent without Rasa's ORM query. Real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -106,3 +106,17 @@ def test_a_failing_save_is_sqlalchemys_error_stores_nothing_and_the_next_turn_re
     assert len(rows(postgres_url)) == 7
     again = asyncio.run(ours.retrieve("shopper-err"))  # the half-saved tracker was dropped: rebuilt from SQL
     assert again is not tracker and again.latest_message.text == "hallo" and again.get_slot("country") is None
+
+
+def test_a_new_conversation_is_found_absent_without_rasas_events_query_and_a_stored_one_still_found(postgres_url):
+    ours = CachingSQLTrackerStore(domain=DOMAIN, **store_args(postgres_url))
+    statements: list[str] = []
+    sa.event.listen(ours.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    assert asyncio.run(ours.retrieve("new-shopper-pg")) is None
+    assert statements == []  # (before: Rasa's ORM query with its latest-session subquery, twice per first turn)
+    asyncio.run(ours.save(DialogueStateTracker.from_events("new-shopper-pg", first_turn() + next_turn())))
+    reopened = CachingSQLTrackerStore(domain=DOMAIN, **store_args(postgres_url))  # (a restart: nothing cached)
+    tracker = asyncio.run(reopened.retrieve("new-shopper-pg"))
+    by_rasa = asyncio.run(SQLTrackerStore(DOMAIN, **store_args(postgres_url)).retrieve("new-shopper-pg"))
+    assert [e.as_dict() for e in tracker.events] == [e.as_dict() for e in by_rasa.events]
+    assert tracker.get_slot("country") == "DE"

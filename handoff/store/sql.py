@@ -13,7 +13,6 @@ import sqlite3
 import threading
 import time
 from collections import namedtuple
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +30,7 @@ from handoff.store.closing import InUse
 from handoff.store.kpi_facts import note_messages, on_connection
 from handoff.store.masking import mask_card_numbers
 from handoff.store.records import Conversation, NewMessage, StoredMessage
+from handoff.store.statement_connections import StatementConnections, fetch_one, nothing
 from handoff.store import migrate
 
 metadata = MetaData()
@@ -373,20 +373,6 @@ _PG_INSERT_MESSAGE_ONCE = _PG_INSERT_MESSAGE.replace(
     " RETURNING id", " ON CONFLICT ON CONSTRAINT uq_message_client_id DO NOTHING RETURNING id")
 
 
-@contextmanager
-def _autocommit(dbapi_connection):
-    """A psycopg2 connection in autocommit inside the block (client-side only: psycopg2 sends nothing
-    to switch it while no transaction is open, as after the pool's checkout); back as it was after,
-    unless the connection was lost meanwhile."""
-    before = dbapi_connection.autocommit
-    dbapi_connection.autocommit = True
-    try:
-        yield
-    finally:
-        if not dbapi_connection.closed:
-            dbapi_connection.autocommit = before
-
-
 def _record_turn_sqlite(raw: sqlite3.Connection, conversation_id: str, shopper_message_id: int,
                        understanding: dict, language: Optional[str],
                        bot_messages: list[tuple[str, Optional[str], dict]]) -> list[StoredMessage]:
@@ -541,6 +527,7 @@ class SQLStore:
             event.listen(self.engine, "checkin", self._in_use.checkin)
             if self.engine.url.database and self.engine.url.database != ":memory:":
                 self._sqlite_path = self.engine.url.database
+        self._statements = StatementConnections(self.engine) if self.engine.dialect.driver == "psycopg2" else None
         migrate.ensure_schema(self.engine)  # (handoff/store/migrate.py: raises SchemaError if it cannot)
 
     @property
@@ -569,6 +556,8 @@ class SQLStore:
         for raw in self._driver_connections:
             raw.close()
         self._driver_connections.clear()
+        if self._statements is not None:
+            self._statements.close()
         self.engine.dispose()
 
     # -- conversations -------------------------------------------------------
@@ -583,33 +572,17 @@ class SQLStore:
         return _conversation(row) if row else None
 
     def _conversation_by_driver(self, conversation_id: str) -> Optional[Conversation]:
-        """``get_conversation`` on PostgreSQL: the same SELECT, on a pooled driver connection.
+        """``get_conversation`` on PostgreSQL: the same SELECT, on this thread's autocommit driver connection.
 
         With several processes the conversation rows are not cached (handoff/scaleout.py), so each
         shopper message reads its row three times (receive, state, answer); through SQLAlchemy's
         Connection, statement and result objects that was ~15 % of a scaled-out server's CPU
-        samples (py-spy --gil, 50 shoppers). Same statement, transaction (the pool rolls back on
-        return, as closing a Connection does) and values; a driver error comes out as SQLAlchemy's
-        (``OperationalError`` while PostgreSQL is down, what the namespaces answer with a clear error).
+        samples (py-spy --gil, 50 shoppers), and a pool checkout with its ping ~5 % more
+        (handoff/store/statement_connections.py). One statement is its own transaction: no BEGIN or
+        ROLLBACK around it. A driver error comes out as SQLAlchemy's (``OperationalError`` while
+        PostgreSQL is down, what the namespaces answer with a clear error).
         """
-        raw = self.engine.raw_connection()  # (pool checkout with its pre-ping; errors already SQLAlchemy's)
-        try:
-            # One statement is its own transaction: in autocommit psycopg2 sends no BEGIN before it and
-            # the pool's rollback at check-in sends nothing (4 round trips to PostgreSQL became 2, at 3.2
-            # reads per reply; see _autocommit).
-            with _autocommit(raw.dbapi_connection):
-                cursor = raw.cursor()
-                try:
-                    cursor.execute(_CONVERSATION_BY_ID, (conversation_id,))
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
-        except self.engine.dialect.dbapi.Error as error:
-            raw.invalidate()  # (may be a lost connection: not back to the pool)
-            raise DBAPIError.instance(_CONVERSATION_BY_ID, (conversation_id,), error,
-                                      self.engine.dialect.dbapi.Error) from error
-        finally:
-            raw.close()
+        row = self._statements.run(_CONVERSATION_BY_ID, (conversation_id,), fetch_one)
         return _conversation(_ConversationRow(*row)) if row else None
 
     def _conversation_sqlite(self, conversation_id: str) -> Optional[Conversation]:
@@ -697,26 +670,15 @@ class SQLStore:
             conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
 
     def _update_conversation_by_driver(self, conversation_id: str, values: dict) -> None:
-        """``update_conversation`` on PostgreSQL: the same UPDATE, one statement in autocommit on a pooled
-        driver connection (2 round trips instead of 4: no BEGIN/COMMIT around it). Through SQLAlchemy
-        (a statement compiled per call, since the values differ) a shopper switching language cost
-        ~3 % of a scaled-out server's CPU samples (py-spy --gil, bench.scaleout's 50 shoppers, whose
-        messages change language every turn). Errors come out as SQLAlchemy's.
+        """``update_conversation`` on PostgreSQL: the same UPDATE, one statement on this thread's autocommit
+        driver connection (no BEGIN/COMMIT, no pool checkout or ping; run again on a new connection if
+        the old one was lost: it sets the same values). Through SQLAlchemy (a statement compiled per
+        call, since the values differ) a shopper switching language cost ~3 % of a scaled-out server's
+        CPU samples (py-spy --gil, bench.scaleout's 50 shoppers, whose messages change language every
+        turn). Errors come out as SQLAlchemy's.
         """
         sql = f"UPDATE conversations SET {', '.join(f'{name} = %s' for name in values)} WHERE id = %s"
-        raw = self.engine.raw_connection()
-        try:
-            with _autocommit(raw.dbapi_connection):
-                cursor = raw.cursor()
-                try:
-                    cursor.execute(sql, (*values.values(), conversation_id))
-                finally:
-                    cursor.close()
-        except self.engine.dialect.dbapi.Error as error:
-            raw.invalidate()  # (may be a lost connection: not back to the pool)
-            raise DBAPIError.instance(sql, None, error, self.engine.dialect.dbapi.Error) from error
-        finally:
-            raw.close()
+        self._statements.run(sql, (*values.values(), conversation_id), nothing)
 
     def _update_conversation_sqlite(self, conversation_id: str, values: dict) -> None:
         """``update_conversation`` on a SQLite file: the same UPDATE and commit on this thread's driver

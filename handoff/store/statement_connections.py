@@ -1,0 +1,98 @@
+"""One PostgreSQL connection per thread, in autocommit, for single statements that may run twice.
+
+A scaled-out server reads its conversation row ~3 times per shopper message (the rows are not
+cached across processes) and often updates its language. Through the pool each of those was a
+checkout with its ``pool_pre_ping`` (a ``SELECT 1`` round trip), the statement and a check-in:
+about 5 % of a scaled-out server's CPU samples (py-spy --gil, 50 shoppers) and 3.7 of the ~25
+statements PostgreSQL ran per reply. Here each thread keeps its own connection instead, and the
+ping's job (a connection lost to a PostgreSQL restart is replaced, not reported) is done after
+the fact: a statement that failed because its connection was lost runs once more on a new one.
+Only for statements that give the same result when run twice (a read, an UPDATE setting values).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Optional, TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
+
+
+class StatementConnections:
+    """Per-thread autocommit driver connections taken out of ``engine``'s pool.
+
+    Args:
+        engine: a psycopg2 engine; its pool makes the connections (with its connect-time setup)
+            and forgets them (``detach``), so the pool's own size is unchanged.
+    """
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: dict[threading.Thread, object] = {}  # (every thread's, for close())
+
+    def run(self, statement: str, parameters: tuple, use: Callable[[object], T]) -> T:
+        """``use(cursor)`` after executing ``statement``; once more on a new connection if the
+        connection was lost meanwhile. A driver error comes out as SQLAlchemy's (``OperationalError``
+        while PostgreSQL is down)."""
+        dbapi = self._engine.dialect.dbapi
+        for attempt in (1, 2):
+            connection = self._connection()  # (errors already SQLAlchemy's)
+            try:
+                with connection.dbapi_connection.cursor() as cursor:
+                    cursor.execute(statement, parameters)
+                    return use(cursor)
+            except dbapi.Error as error:
+                lost = connection.dbapi_connection.closed
+                if lost:
+                    self._forget(connection)
+                if not lost or attempt == 2:
+                    raise DBAPIError.instance(statement, parameters, error, dbapi.Error) from error
+        raise AssertionError("unreachable")
+
+    def _connection(self):
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and connection.dbapi_connection.closed:
+            self._forget(connection)
+            connection = None
+        if connection is None:
+            connection = self._engine.raw_connection()
+            connection.detach()  # (the pool keeps its slot and no longer knows this connection)
+            connection.dbapi_connection.autocommit = True
+            self._local.connection = connection
+            with self._lock:
+                ended = [thread for thread in self._open if not thread.is_alive()]
+                stale = [self._open.pop(thread) for thread in ended]
+                self._open[threading.current_thread()] = connection
+            for old in stale:  # (a thread that ended leaves its connection behind)
+                old.close()
+        return connection
+
+    def _forget(self, connection) -> None:
+        if getattr(self._local, "connection", None) is connection:
+            self._local.connection = None
+        with self._lock:
+            if self._open.get(threading.current_thread()) is connection:
+                del self._open[threading.current_thread()]
+        connection.close()
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            connections, self._open = list(self._open.values()), {}
+        for connection in connections:
+            connection.close()
+
+
+def fetch_one(cursor) -> Optional[tuple]:
+    """The first row a statement returned, or None."""
+    return cursor.fetchone()
+
+
+def nothing(_cursor) -> None:
+    """For statements that return nothing."""
+    return None
