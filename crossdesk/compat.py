@@ -405,13 +405,9 @@ class BulkEventRows:
     async def save(self, tracker: Any) -> None:
         await self.stream_events(tracker)
         known = getattr(self, "known_new_events", lambda _tracker: None)(tracker)
-        if known is not None and self.engine.dialect.driver == "psycopg2":
+        if known is not None and (self.engine.dialect.driver == "psycopg2" or self.engine.dialect.name == "sqlite"):
             _insert_event_rows(self.engine, self.SQLEvent.__table__.name,
                                [_event_row(tracker.sender_id, event) for event in known])
-            return
-        if known is not None and self.engine.dialect.name == "sqlite":
-            _insert_event_rows_sqlite(self.engine, self.SQLEvent.__table__.name,
-                                      [_event_row(tracker.sender_id, event) for event in known])
             return
         with self.session_scope() as session:
             rows = [_event_row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
@@ -430,53 +426,42 @@ _EVENT_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_
 
 
 def _insert_event_rows(engine: Any, table: str, rows: list[dict]) -> None:
-    """``rows`` in one INSERT and one committed transaction on a pooled psycopg2 connection (with the
-    pool's pre-ping); a driver error rolls back and comes out as SQLAlchemy's, as from a session."""
-    if not rows:
-        return
-    from psycopg2.extras import execute_values
-    from sqlalchemy.exc import DBAPIError
-
-    sql = f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES %s"
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        try:
-            execute_values(cursor, sql, [tuple(row[column] for column in _EVENT_COLUMNS) for row in rows],
-                           page_size=max(len(rows), 1))
-        finally:
-            cursor.close()
-        raw.commit()
-    except engine.dialect.dbapi.Error as error:
-        raw.invalidate()  # (rolled back with it; may be a lost connection: not back to the pool)
-        raise DBAPIError.instance(sql, None, error, engine.dialect.dbapi.Error) from error
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
-
-
-def _insert_event_rows_sqlite(engine: Any, table: str, rows: list[dict]) -> None:
-    """``rows`` by the driver's ``executemany`` and one commit on the thread's SQLite connection, without
-    an ORM session or the count of stored rows (its session, count query and commit were ~11 % of an
-    embedded reply's CPU samples, py-spy --gil, 50 shoppers); a driver error rolls back and comes out
-    as SQLAlchemy's, as from a session."""
+    """``rows`` in one committed transaction on the driver's connection, without an ORM session: on
+    PostgreSQL one INSERT by psycopg2's ``execute_values`` on a pooled connection (with the pool's
+    pre-ping), on SQLite the driver's ``executemany`` on the thread's connection. A driver error rolls
+    back and comes out as SQLAlchemy's, as from a session."""
     if not rows:
         return
     from sqlalchemy.exc import DBAPIError
 
-    sql = f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+    values = [tuple(row[column] for column in _EVENT_COLUMNS) for row in rows]
+    into = f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES"
+    postgres = engine.dialect.driver == "psycopg2"
+    if postgres:
+        from psycopg2.extras import execute_values
+
+        sql = f"{into} %s"
+
+        def write(cursor: Any) -> None:
+            execute_values(cursor, sql, values, page_size=len(values))
+    else:
+        sql = f"{into} ({', '.join('?' * len(_EVENT_COLUMNS))})"
+
+        def write(cursor: Any) -> None:
+            cursor.executemany(sql, values)
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
         try:
-            cursor.executemany(sql, [tuple(row[column] for column in _EVENT_COLUMNS) for row in rows])
+            write(cursor)
         finally:
             cursor.close()
         raw.commit()
     except engine.dialect.dbapi.Error as error:
-        raw.rollback()
+        if postgres:
+            raw.invalidate()  # (rolled back with it; may be a lost connection: not back to the pool)
+        else:
+            raw.rollback()
         raise DBAPIError.instance(sql, None, error, engine.dialect.dbapi.Error) from error
     except BaseException:
         raw.rollback()

@@ -90,7 +90,7 @@ def test_a_tracker_with_many_events_saves_one_more_event_as_one_row(engine, monk
 
     store = store_of(engine)
     sa.event.listen(store.engine, "before_cursor_execute", count_inserts)
-    monkeypatch.setattr(compat, "_insert_event_rows_sqlite", by_driver(compat._insert_event_rows_sqlite))
+    monkeypatch.setattr(compat, "_insert_event_rows", by_driver(compat._insert_event_rows))
     try:
         asyncio.run(engine.run_on_tracker("append-1", [ConversationPaused()]))
     finally:
