@@ -13,10 +13,11 @@ import sqlite3
 import threading
 import time
 from collections import namedtuple
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Optional
+from typing import Iterator, Optional
 
 from sqlalchemy import (
     BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
@@ -639,16 +640,25 @@ class SQLStore:
         of the event loop's CPU samples when 50 shoppers arrived at once (py-spy --gil). A conversation
         created meanwhile by another tab is kept as it is; a driver error comes out as SQLAlchemy's.
         """
+        try:
+            with self._sqlite_transaction(_SQLITE_NEW_CONVERSATION) as raw:
+                raw.execute(_SQLITE_NEW_CONVERSATION, (conversation_id, locale, context, now, now))
+                raw.execute(_SQLITE_FIRST_TRANSITION, (conversation_id, now))
+        except IntegrityError:
+            pass  # created concurrently by another tab
+
+    @contextmanager
+    def _sqlite_transaction(self, statement: str) -> Iterator[sqlite3.Connection]:
+        """This thread's driver connection for one transaction: committed after the block, rolled back
+        on any error; sqlite3's errors come out as SQLAlchemy's (``statement`` names the failing one)."""
         with self._in_use.using():
             raw = self._driver_connection()
             try:
-                raw.execute(_SQLITE_NEW_CONVERSATION, (conversation_id, locale, context, now, now))
-                raw.execute(_SQLITE_FIRST_TRANSITION, (conversation_id, now))
+                yield raw
                 raw.commit()
             except sqlite3.Error as error:
                 raw.rollback()
-                if not isinstance(error, sqlite3.IntegrityError):
-                    raise DBAPIError.instance(_SQLITE_NEW_CONVERSATION, None, error, sqlite3.Error) from error
+                raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
             except BaseException:
                 raw.rollback()
                 raise
@@ -687,17 +697,8 @@ class SQLStore:
         messages change language every turn). A driver error comes out as SQLAlchemy's; nothing is kept.
         """
         sql = f"UPDATE conversations SET {', '.join(f'{name} = ?' for name in values)} WHERE id = ?"
-        with self._in_use.using():
-            raw = self._driver_connection()
-            try:
-                raw.execute(sql, (*values.values(), conversation_id))
-                raw.commit()
-            except sqlite3.Error as error:
-                raw.rollback()
-                raise DBAPIError.instance(sql, None, error, sqlite3.Error) from error
-            except BaseException:
-                raw.rollback()
-                raise
+        with self._sqlite_transaction(sql) as raw:
+            raw.execute(sql, (*values.values(), conversation_id))
 
     def transition(self, conversation_id: str, to_state: str, actor: str, reason: str,
                    from_states: tuple[str, ...], agent_id: Optional[int] = None,
