@@ -27,6 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
 from crossdesk import compat
+from crossdesk.statement_connections import StatementConnections
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -63,6 +64,8 @@ class CachingSQLTrackerStore(compat.KnownNewEvents, compat.BulkEventRows, SQLTra
             self.engine.dispose()
             self.engine = create_engine(self.engine.url, pool_pre_ping=True, **create_engine_kwargs(self.engine.url))
             self.sessionmaker = sessionmaker(bind=self.engine)
+            if self.engine.dialect.driver == "psycopg2":  # (new events: one INSERT, no ping, BEGIN or COMMIT)
+                self.statements = StatementConnections(self.engine)
 
     def _remember(self, tracker: DialogueStateTracker) -> None:
         if self._cache_size <= 0:

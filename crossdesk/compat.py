@@ -402,12 +402,14 @@ class BulkEventRows:
     driver's ``executemany`` on the thread's connection (~11 % of an embedded server's).
     """
 
+    statements = None  # PostgreSQL: ``crossdesk.statement_connections.StatementConnections`` of the engine
+
     async def save(self, tracker: Any) -> None:
         await self.stream_events(tracker)
         known = getattr(self, "known_new_events", lambda _tracker: None)(tracker)
         if known is not None and (self.engine.dialect.driver == "psycopg2" or self.engine.dialect.name == "sqlite"):
             _insert_event_rows(self.engine, self.SQLEvent.__table__.name,
-                               [_event_row(tracker.sender_id, event) for event in known])
+                               [_event_row(tracker.sender_id, event) for event in known], self.statements)
             return
         with self.session_scope() as session:
             rows = [_event_row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
@@ -425,10 +427,11 @@ class BulkEventRows:
 _EVENT_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
 
 
-def _insert_event_rows(engine: Any, table: str, rows: list[dict]) -> None:
+def _insert_event_rows(engine: Any, table: str, rows: list[dict], statements: Any = None) -> None:
     """``rows`` in one committed transaction on the driver's connection, without an ORM session: on
-    PostgreSQL one INSERT by psycopg2's ``execute_values`` on a pooled connection (with the pool's
-    pre-ping), on SQLite the driver's ``executemany`` on the thread's connection. A driver error rolls
+    PostgreSQL one INSERT by psycopg2's ``execute_values``, in autocommit on the thread's connection of
+    ``statements`` (one round trip; on a pooled connection without them: ping, BEGIN, INSERT,
+    COMMIT), on SQLite the driver's ``executemany`` on the thread's connection. A driver error rolls
     back and comes out as SQLAlchemy's, as from a session."""
     if not rows:
         return
@@ -444,6 +447,9 @@ def _insert_event_rows(engine: Any, table: str, rows: list[dict]) -> None:
 
         def write(cursor: Any) -> None:
             execute_values(cursor, sql, values, page_size=len(values))
+        if statements is not None:
+            statements.write(sql, values, execute=lambda cursor, _sql, _values: write(cursor))
+            return
     else:
         sql = f"{into} ({', '.join('?' * len(_EVENT_COLUMNS))})"
 

@@ -11,6 +11,7 @@ repeated client ids and errors are as before. Real PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import psycopg2
@@ -18,6 +19,9 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.tracker_store import CachingSQLTrackerStore
 from handoff.store import SQLStore
 from handoff.store.records import NewMessage
 from handoff.store.sql import _conversation, conversations
@@ -83,8 +87,9 @@ def test_a_shopper_message_is_stored_without_a_savepoint_and_a_repeated_client_i
     first, created = store.add_message("rt-store", "shopper", "where is my order?", client_id="c-1",
                                        data={"metadata": {"locale": "en"}})
     assert created
-    assert log.since_mark() == ["SELECT 1", "BEGIN", "INSERT INTO", "UPDATE conversation_facts",
-                               "COMMIT"]  # (+ SAVEPOINT, RELEASE)
+    # One statement with its KPI note, in autocommit (before: SELECT 1, BEGIN, INSERT, UPDATE
+    # conversation_facts, COMMIT; before that also SAVEPOINT, RELEASE)
+    assert log.since_mark() == ["WITH new"]
     again, created = store.add_message("rt-store", "shopper", "where is my order?", client_id="c-1")
     assert (again.id, again.text, again.data, created) == (first.id, "where is my order?",
                                                            {"metadata": {"locale": "en"}}, False)
@@ -103,6 +108,42 @@ def test_a_shopper_message_is_stored_without_a_savepoint_and_a_repeated_client_i
                             NewMessage("no-such-conversation", "shopper", "orphan")])
     assert store.message_by_client_id("rt-store", "c-4") is None
     assert store.add_message("rt-store", "shopper", "still here")[1]  # the store carries on
+
+
+def test_the_bots_turn_is_one_query_and_its_replies_keep_their_order(logged):
+    store, log = logged
+    store.ensure_conversation("rt-turn")
+    shopper, _ = store.add_message("rt-turn", "shopper", "how long to Canada?")
+    log.mark()
+    replies = [(f"reply {n}", "en", {"n": n}) for n in range(5)]
+    stored = store.record_turn("rt-turn", shopper.id, {"intent": "shipping_time"}, "en", replies)
+    assert log.since_mark() == ["UPDATE messages"]  # (one query: the reading, the KPI note, the replies' INSERT)
+    assert [(m.id, m.text, m.data) for m in stored] == \
+        [(m.id, m.text, m.data) for m in store.transcript("rt-turn")[1:]] == \
+        [(m.id, f"reply {n}", {"n": n}) for n, m in enumerate(stored)]
+    assert store.transcript("rt-turn")[0].data == {"intent": "shipping_time"}
+    assert store.record_turn("rt-turn", shopper.id, {"intent": "thank"}, None, []) == []
+    assert (store.transcript("rt-turn")[0].data, store.transcript("rt-turn")[0].language) == ({"intent": "thank"}, "en")
+
+
+def test_a_turns_new_tracker_events_are_one_insert(logged, postgres_url):
+    from tests.test_perf_tracker_rows_postgres import DOMAIN, first_turn, next_turn, store_args
+
+    _, log = logged
+    trackers = CachingSQLTrackerStore(domain=DOMAIN, **store_args(postgres_url))
+    asyncio.run(trackers.save(DialogueStateTracker.from_events("rt-events", first_turn())))
+    tracker = asyncio.run(trackers.retrieve("rt-events"))
+    for event in next_turn():
+        tracker.update(event)
+    asyncio.run(trackers.save(tracker))  # (the thread's connection is made: the pool pings it once)
+    for event in next_turn():
+        tracker.update(event)
+    log.mark()
+    asyncio.run(trackers.save(tracker))
+    assert log.since_mark() == ["INSERT INTO"]  # (before: SELECT 1, BEGIN, INSERT, COMMIT)
+    reopened = CachingSQLTrackerStore(domain=DOMAIN, **store_args(postgres_url))  # (nothing cached)
+    assert [e.as_dict() for e in asyncio.run(reopened.retrieve("rt-events")).events] == \
+        [e.as_dict() for e in tracker.events][1:]  # (Rasa reloads from the session_started event)
 
 
 def test_a_conversations_language_or_context_is_one_update(logged):
@@ -144,6 +185,12 @@ def test_a_read_or_update_whose_connection_was_lost_runs_again_on_a_new_one_with
     log.mark()
     assert store.get_conversation("rt-lost").language == "de"
     assert log.since_mark() == ["SELECT id,"]
+    # A write is never run twice: a connection PostgreSQL ended is found before it, without a round trip.
+    terminate_connections(postgres_cluster, postgres_url)
+    log.mark()
+    assert store.add_message("rt-lost", "shopper", "noch da?", client_id="lost-1")[1]
+    assert log.since_mark() == ["WITH new"]
+    assert [m.text for m in store.transcript("rt-lost")] == ["noch da?"]
 
 
 def test_each_thread_reads_on_its_own_connection_a_finished_threads_is_closed_and_close_ends_them(logged):

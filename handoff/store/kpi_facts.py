@@ -54,23 +54,34 @@ def _shopper_statement(dialect: str) -> str:
 SHOPPER = {dialect: _shopper_statement(dialect) for dialect in ("sqlite", "postgresql")}
 
 
+def with_shopper_note(insert: str) -> str:
+    """PostgreSQL: ``insert`` (one shopper message, ``RETURNING id, conversation_id, created_at, data``)
+    and the :data:`SHOPPER` note of the row it inserted, as one statement (no row, no note); returns
+    the new id, or nothing. One round trip in autocommit instead of a transaction's five."""
+    inserted = {name: f"(SELECT {column} FROM new)" for name, column in
+                (("id", "id"), ("cid", "conversation_id"), ("at", "created_at"), ("data", "data"))}
+    note = re.sub(r":(\w+)", lambda match: inserted[match.group(1)], SHOPPER["postgresql"])
+    return f"WITH new AS ({insert}), note AS ({note}) SELECT id FROM new"
+
+
 def on_connection(conn) -> Callable[[str, list[dict]], object]:
     """``executemany(sql, rows)`` for :func:`note_messages` on a SQLAlchemy connection, on a DB-API cursor of
     its transaction: measured per call on the bot's turn, a ``text()`` statement cost 130-180 µs of CPU,
     ``exec_driver_sql`` 70-110 µs (a fresh execution context each time), a cursor ~10 µs."""
-    pyformat = conn.dialect.paramstyle == "pyformat"  # (psycopg2: %(name)s; sqlite3 takes :name as it is)
+    named = conn.dialect.paramstyle == "pyformat"  # (psycopg2: %(name)s; sqlite3 takes :name as it is)
 
     def executemany(sql: str, rows: list[dict]) -> None:
         cursor = conn.connection.cursor()
         try:
-            cursor.executemany(_pyformat(sql) if pyformat else sql, rows)
+            cursor.executemany(pyformat(sql) if named else sql, rows)
         finally:
             cursor.close()
     return executemany
 
 
 @functools.lru_cache(maxsize=16)
-def _pyformat(sql: str) -> str:
+def pyformat(sql: str) -> str:
+    """``sql`` with psycopg2's named parameters (``%(name)s``) for its ``:name`` ones."""
     return re.sub(r":(\w+)", r"%(\1)s", sql)
 
 

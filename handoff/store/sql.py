@@ -8,6 +8,7 @@ OS crash can lose the last moments) on one reused connection per thread.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -28,10 +29,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import SingletonThreadPool
 
 from handoff.store.closing import InUse
-from handoff.store.kpi_facts import note_messages, on_connection
+from handoff.store.kpi_facts import FIRST_BOT, note_messages, on_connection, pyformat, with_shopper_note
 from handoff.store.masking import mask_card_numbers
 from handoff.store.records import Conversation, NewMessage, StoredMessage
-from handoff.store.statement_connections import StatementConnections, fetch_one, nothing
+from crossdesk.statement_connections import StatementConnections, fetch_one, nothing
 from handoff.store import migrate
 
 metadata = MetaData()
@@ -372,6 +373,29 @@ _PG_INSERT_MESSAGE = (f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"  #
 # A repeated client id (the widget resending after a lost ack) inserts nothing and returns no row.
 _PG_INSERT_MESSAGE_ONCE = _PG_INSERT_MESSAGE.replace(
     " RETURNING id", " ON CONFLICT ON CONSTRAINT uq_message_client_id DO NOTHING RETURNING id")
+# A shopper message and its KPI note in one statement (``StatementConnections.write``).
+_PG_STORE_SHOPPER_MESSAGE = with_shopper_note(_PG_INSERT_MESSAGE_ONCE + ", conversation_id, created_at, data")
+_SENDER = _MESSAGE_COLUMNS.index("sender")
+
+
+@functools.lru_cache(maxsize=64)
+def _pg_turn(with_language: bool, replies: int) -> str:
+    """``record_turn``'s statements for PostgreSQL as one query, with named parameters: the bot's reading
+    of the shopper message, then (with replies) the KPI note of the first bot message and the replies'
+    INSERT, last, so that its ids are what the query returns."""
+    statements = ["UPDATE messages SET data = %(data)s" + (", language = %(language)s" if with_language else "")
+                  + " WHERE id = %(shopper)s"]
+    if replies:
+        statements.append(pyformat(FIRST_BOT))
+        rows = ", ".join(f"(%(cid)s, 'bot', %(text{i})s, %(language{i})s, NULL, %(data{i})s, %(at)s)"
+                         for i in range(replies))
+        statements.append(f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}) VALUES {rows} RETURNING id")
+    return "; ".join(statements)
+
+
+def _ids_in_order(cursor) -> list[int]:
+    """The ids a multi-row INSERT returned, in the order of its rows (a sequence's, ascending)."""
+    return sorted(row[0] for row in cursor.fetchall()) if cursor.description else []
 
 
 def _record_turn_sqlite(raw: sqlite3.Connection, conversation_id: str, shopper_message_id: int,
@@ -579,7 +603,7 @@ class SQLStore:
         shopper message reads its row three times (receive, state, answer); through SQLAlchemy's
         Connection, statement and result objects that was ~15 % of a scaled-out server's CPU
         samples (py-spy --gil, 50 shoppers), and a pool checkout with its ping ~5 % more
-        (handoff/store/statement_connections.py). One statement is its own transaction: no BEGIN or
+        (crossdesk/statement_connections.py). One statement is its own transaction: no BEGIN or
         ROLLBACK around it. A driver error comes out as SQLAlchemy's (``OperationalError`` while
         PostgreSQL is down, what the namespaces answer with a clear error).
         """
@@ -837,14 +861,19 @@ class SQLStore:
         return ids
 
     def _insert_by_driver(self, rows: list[tuple]) -> list[Optional[int]]:
-        """``_insert_messages`` on PostgreSQL: all rows in one transaction on a pooled driver connection.
+        """``_insert_messages`` on PostgreSQL, on driver connections (no SQLAlchemy statement machinery:
+        it was ~7 % of a scaled-out server's CPU samples, py-spy --gil, 50 shoppers).
 
-        A repeated client id inserts nothing and returns no id (``ON CONFLICT ... DO NOTHING``), so
-        no savepoint is needed to keep the others: per shopper message 5 round trips to PostgreSQL
-        instead of 7 (savepoint and its release), and none of SQLAlchemy's statement machinery (the
-        insert through it was ~7 % of a scaled-out server's CPU samples, py-spy --gil, 50 shoppers).
-        Errors come out as SQLAlchemy's, as from ``engine.begin()``.
+        A repeated client id inserts nothing and returns no id (``ON CONFLICT ... DO NOTHING``), so no
+        savepoint is needed to keep the others. One shopper message (every message of the shopper
+        namespace: nothing batches them on PostgreSQL) is one statement with its KPI note, in
+        autocommit on the thread's connection: one round trip instead of five (ping, BEGIN, INSERT,
+        note, COMMIT). Others go in one transaction on a pooled connection. Errors come out as
+        SQLAlchemy's, as from ``engine.begin()``.
         """
+        if len(rows) == 1 and rows[0][_SENDER] == "shopper":
+            inserted = self._statements.write(_PG_STORE_SHOPPER_MESSAGE, rows[0], fetch_one)
+            return [inserted[0] if inserted else None]
         ids: list[Optional[int]] = []
         raw = self.engine.raw_connection()
         try:
@@ -925,43 +954,20 @@ class SQLStore:
     def _record_turn_by_driver(self, conversation_id: str, shopper_message_id: int, understanding: dict,
                                language: Optional[str],
                                bot_messages: list[tuple[str, Optional[str], dict]]) -> list[StoredMessage]:
-        """``record_turn`` on PostgreSQL: the same statements in one transaction, on a pooled driver connection.
-
-        Through SQLAlchemy (statement compilation, execution contexts, results) the bot's turn was
-        ~8 % of a scaled-out server's CPU samples (py-spy --gil, 50 shoppers). Errors come out as
-        SQLAlchemy's, after a rollback, as from ``engine.begin()``; the connection is then invalidated.
-        """
+        """``record_turn`` on PostgreSQL: the same statements sent as one query (one implicit transaction)
+        in autocommit on the thread's connection: one round trip instead of a pooled transaction's
+        ping, BEGIN, statements and COMMIT, and none of SQLAlchemy's statement machinery (through it the
+        bot's turn was ~8 % of a scaled-out server's CPU samples). Errors come out as SQLAlchemy's;
+        nothing of the turn is kept."""
         now = time.time()
-        stored = []
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            try:
-                data = json.dumps(understanding, ensure_ascii=False)
-                if language:
-                    cursor.execute("UPDATE messages SET data = %s, language = %s WHERE id = %s",
-                                   (data, language, shopper_message_id))
-                else:
-                    cursor.execute("UPDATE messages SET data = %s WHERE id = %s", (data, shopper_message_id))
-                for text, message_language, message_data in bot_messages:
-                    cursor.execute(_PG_INSERT_MESSAGE, (conversation_id, "bot", text, message_language, None,
-                                                        json.dumps(message_data, ensure_ascii=False), now))
-                    stored.append(StoredMessage(cursor.fetchone()[0], conversation_id, "bot", text,
-                                                message_language, None, message_data, now))
-            finally:
-                cursor.close()
-            note_messages(on_connection(SimpleNamespace(dialect=self.engine.dialect, connection=raw)), "postgresql",
-                          [(m.id, conversation_id, "bot", now, "{}") for m in stored[:1]])  # (the first is enough)
-            raw.commit()
-        except self.engine.dialect.dbapi.Error as error:
-            raw.invalidate()  # (rolled back with it; may be a lost connection: not back to the pool)
-            raise DBAPIError.instance("record_turn", None, error, self.engine.dialect.dbapi.Error) from error
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            raw.close()
-        return stored
+        parameters = {"data": json.dumps(understanding, ensure_ascii=False), "language": language,
+                      "shopper": shopper_message_id, "cid": conversation_id, "at": now}
+        for index, (text, message_language, message_data) in enumerate(bot_messages):
+            parameters.update({f"text{index}": text, f"language{index}": message_language,
+                               f"data{index}": json.dumps(message_data, ensure_ascii=False)})
+        ids = self._statements.write(_pg_turn(bool(language), len(bot_messages)), parameters, _ids_in_order)
+        return [StoredMessage(message_id, conversation_id, "bot", text, message_language, None, message_data, now)
+                for message_id, (text, message_language, message_data) in zip(ids, bot_messages)]
 
     def message_by_client_id(self, conversation_id: str, client_id: str) -> Optional[StoredMessage]:
         """The message a client sent with this id, if stored."""
