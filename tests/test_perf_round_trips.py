@@ -133,11 +133,11 @@ def test_a_turns_new_tracker_events_are_one_insert(logged, postgres_url):
     trackers = CachingSQLTrackerStore(domain=DOMAIN, **store_args(postgres_url))
     asyncio.run(trackers.save(DialogueStateTracker.from_events("rt-events", first_turn())))
     tracker = asyncio.run(trackers.retrieve("rt-events"))
-    for event in next_turn():
-        tracker.update(event)
+    for turn_event in next_turn():
+        tracker.update(turn_event)
     asyncio.run(trackers.save(tracker))  # (the thread's connection is made: the pool pings it once)
-    for event in next_turn():
-        tracker.update(event)
+    for turn_event in next_turn():
+        tracker.update(turn_event)
     log.mark()
     asyncio.run(trackers.save(tracker))
     assert log.since_mark() == ["INSERT INTO"]  # (before: SELECT 1, BEGIN, INSERT, COMMIT)
