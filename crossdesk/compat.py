@@ -396,8 +396,8 @@ class BulkEventRows:
     straight to the driver's ``executemany`` (SQLAlchemy's statement compilation and cache-key
     work were another ~4 % of the samples); elsewhere (PostgreSQL's driver would send one
     statement per row) through SQLAlchemy's multi-row insert. When the store knows the new events
-    without asking SQL (``KnownNewEvents``), without an ORM session: on PostgreSQL through psycopg2's
-    ``execute_values`` on a pooled connection (its session, statement and commit were ~7 % of a
+    without asking SQL (``KnownNewEvents``), without an ORM session: on PostgreSQL one multi-row INSERT
+    in autocommit on the thread's connection (the session, statement and commit were ~7 % of a
     scaled-out server's samples, py-spy --gil, 50 shoppers; the same single INSERT), on SQLite by the
     driver's ``executemany`` on the thread's connection (~11 % of an embedded server's).
     """
@@ -429,7 +429,7 @@ _EVENT_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_
 
 def _insert_event_rows(engine: Any, table: str, rows: list[dict], statements: Any = None) -> None:
     """``rows`` in one committed transaction on the driver's connection, without an ORM session: on
-    PostgreSQL one INSERT by psycopg2's ``execute_values``, in autocommit on the thread's connection of
+    PostgreSQL one multi-row INSERT, in autocommit on the thread's connection of
     ``statements`` (one round trip; on a pooled connection without them: ping, BEGIN, INSERT,
     COMMIT), on SQLite the driver's ``executemany`` on the thread's connection. A driver error rolls
     back and comes out as SQLAlchemy's, as from a session."""
@@ -441,15 +441,14 @@ def _insert_event_rows(engine: Any, table: str, rows: list[dict], statements: An
     into = f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES"
     postgres = engine.dialect.driver == "psycopg2"
     if postgres:
-        from psycopg2.extras import execute_values
-
-        sql = f"{into} %s"
+        sql = f"{into} {_rows_of_placeholders(len(values))}"
+        flat = tuple(value for row in values for value in row)
+        if statements is not None:
+            statements.write(sql, flat)
+            return
 
         def write(cursor: Any) -> None:
-            execute_values(cursor, sql, values, page_size=len(values))
-        if statements is not None:
-            statements.write(sql, values, execute=lambda cursor, _sql, _values: write(cursor))
-            return
+            cursor.execute(sql, flat)
     else:
         sql = f"{into} ({', '.join('?' * len(_EVENT_COLUMNS))})"
 
@@ -474,6 +473,13 @@ def _insert_event_rows(engine: Any, table: str, rows: list[dict], statements: An
         raise
     finally:
         raw.close()
+
+
+@functools.lru_cache(maxsize=32)
+def _rows_of_placeholders(count: int) -> str:
+    """``(%s, ...), ...`` for ``count`` event rows: one INSERT whose values psycopg2 fills in C (its
+    ``execute_values`` formats each row in Python: ~3 % of a scaled-out server's GIL samples)."""
+    return ", ".join(["(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"] * count)
 
 
 def _event_row(sender_id: str, event: Any) -> dict:

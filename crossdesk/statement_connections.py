@@ -62,16 +62,15 @@ class StatementConnections:
                     raise DBAPIError.instance(statement, parameters, error, dbapi.Error) from error
         raise AssertionError("unreachable")
 
-    def write(self, statement: str, parameters, use: Callable[[object], T] = None,
-              execute: Callable[[object, str, object], None] = None) -> T:
-        """``use(cursor)`` after executing ``statement`` once (by ``execute(cursor, statement, parameters)``,
-        default ``cursor.execute``), as its own transaction; several statements separated by ``;`` are one
-        implicit transaction. Never run twice: a connection lost during it raises SQLAlchemy's error."""
+    def write(self, statement: str, parameters, use: Callable[[object], T] = None) -> T:
+        """``use(cursor)`` after executing ``statement`` once, as its own transaction (several statements
+        separated by ``;`` are one implicit transaction). Never run twice: a connection lost during it
+        raises SQLAlchemy's error."""
         dbapi = self._engine.dialect.dbapi
         connection = self._connection()
         try:
             with connection.dbapi_connection.cursor() as cursor:
-                (execute or _execute)(cursor, statement, parameters)
+                cursor.execute(statement, parameters)
                 return use(cursor) if use else None
         except dbapi.Error as error:
             if connection.dbapi_connection.closed:
@@ -118,10 +117,6 @@ def _ended(dbapi_connection) -> bool:
     poller = select.poll()
     poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
     return bool(poller.poll(0))
-
-
-def _execute(cursor, statement: str, parameters) -> None:
-    cursor.execute(statement, parameters)
 
 
 def fetch_one(cursor) -> Optional[tuple]:

@@ -104,7 +104,7 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
         max_http_buffer_size=settings.max_payload_bytes,
         logger=False,
         engineio_logger=False,
-        client_manager=scaleout.client_manager(settings),  # None: in memory (one process)
+        client_manager=scaleout.client_manager(settings),  # in memory when alone, Redis when scaled out
     )
     sio.attach(app, socketio_path="socket.io")
     app.ctx.sio = sio

@@ -205,14 +205,25 @@ class ConversationService:
         """The conversation's current state (the cache is dropped on every transition)."""
         return self._conversation(session_id).state
 
+    def current(self, session_id: str) -> Conversation:
+        """The conversation's current row (read again unless this process alone keeps it up to date)."""
+        return self._conversation(session_id)
+
     def forget(self, session_id: str) -> None:
         """Drop the cached conversation row (its state changed elsewhere)."""
         self._conversations.pop(session_id, None)
 
-    async def answer(self, session_id: str, shopper_message: StoredMessage, metadata: dict) -> Turn:
-        """Run the bot on a stored shopper message; store its replies; find handoff triggers."""
+    async def answer(self, session_id: str, shopper_message: StoredMessage, metadata: dict,
+                     read: Optional[Conversation] = None) -> Turn:
+        """Run the bot on a stored shopper message; store its replies; find handoff triggers.
+
+        ``read``: the row as read just after the message was stored; used when no other turn of the
+        conversation runs here first (else read again after it), which saves a read per message
+        when several processes keep no rows.
+        """
+        read = read if session_id not in self._locks else None
         async with self._conversation_lock(session_id):
-            conversation = self._conversation(session_id)
+            conversation = read or self._conversation(session_id)
             if conversation.state == "resolved" and self.lifecycle:  # written after resolve: the bot again
                 await self.lifecycle.reopen(conversation)
                 self._last_intent.pop(session_id, None)  # a fresh start: no "twice in a row" across the handoff

@@ -7,7 +7,8 @@ others (rasa-webchat, Rasa's own clients). Everything emitted to the session id
 room (history, typing, other tabs' messages, errors) therefore reaches only the
 sockets that understand it, and a ``bot_uttered`` goes out once per shape: ours
 to the first room, Rasa's exact shapes to the second. Both shapes are built
-once per message, never per socket; an emit to an empty room costs no packet.
+once per message, never per socket; an emit to an empty room costs no packet; scaled out, a
+message's emits are one publish (``handoff.emits``).
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ async def deliver(server: socketio.AsyncServer, session_id: str, payload: dict) 
         payload: the ``bot_uttered`` payload with Crossdesk's extension keys
             (``id``, ``sender``, ``language``, ``ts``, ...).
     """
-    namespace = protocol.SHOPPER_NAMESPACE
-    await server.emit(protocol.BOT_UTTERED, payload, room=session_id, namespace=namespace)
     room = plain_room(session_id)
-    for plain in protocol.rasa_payloads(payload):
-        await server.emit(protocol.BOT_UTTERED, plain, room=room, namespace=namespace)
+    await server.manager.emit_each([(protocol.BOT_UTTERED, payload, session_id)]
+                                   + [(protocol.BOT_UTTERED, plain, room) for plain in protocol.rasa_payloads(payload)],
+                                   protocol.SHOPPER_NAMESPACE)

@@ -2,7 +2,8 @@
 
 ``create_app`` asks here once; the rest of the code gets objects, never a flag:
 
-- emits between processes: python-socketio's ``AsyncRedisManager`` (None: in memory);
+- emits between processes: python-socketio's ``AsyncRedisManager`` (in memory when alone), both
+  with ``emit_each`` (``handoff.delivery``: one message to several rooms is one publish);
 - agent presence: ``handoff.presence`` (Redis-backed or in memory);
 - Rasa's conversation locks: ``bot.turn_locks.RedisTurnLocks`` (None: Rasa's in-memory one);
 - caches that other processes must agree with: the conversation row is not
@@ -53,14 +54,14 @@ def sharing(settings: Settings) -> Sharing:
     return Sharing(False, 10_000, 5000, recovery_settle=0.0)
 
 
-def client_manager(settings: Settings) -> Optional[Any]:
-    """python-socketio's Redis manager (emits reach sockets of every process), or None (in memory)."""
-    if not settings.redis_url:
-        return None
-    import socketio
+def client_manager(settings: Settings) -> Any:
+    """python-socketio's Redis manager (emits reach sockets of every process), or its in-memory one."""
+    from handoff.emits import LocalEmits, RedisEmits
 
-    return socketio.AsyncRedisManager(settings.redis_url, channel=SOCKETIO_CHANNEL,
-                                      redis_options={"socket_connect_timeout": 2, "health_check_interval": 5})
+    if not settings.redis_url:
+        return LocalEmits()
+    return RedisEmits(settings.redis_url, channel=SOCKETIO_CHANNEL,
+                      redis_options={"socket_connect_timeout": 2, "health_check_interval": 5})
 
 
 def presence(settings: Settings) -> MemoryPresence:

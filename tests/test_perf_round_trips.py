@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 import psycopg2
 import pytest
@@ -167,9 +168,16 @@ def terminate_connections(cluster, url: str) -> int:
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
+            database = url.rsplit("/", 1)[1]
             cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
-                           (url.rsplit("/", 1)[1],))
-            return cursor.fetchone()[0]
+                           (database,))
+            ended = cursor.fetchone()[0]
+            for _ in range(100):  # (pg_terminate_backend only signals: wait until they are gone)
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,))
+                if cursor.fetchone()[0] == 0:
+                    break
+                time.sleep(0.02)
+            return ended
     finally:
         connection.close()
 

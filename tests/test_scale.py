@@ -304,6 +304,60 @@ async def test_a_shopper_on_one_process_and_an_agent_on_the_other_go_through_the
     await close(shopper, agent)
 
 
+async def test_a_bot_reply_reaches_the_shoppers_tabs_on_both_processes_each_in_its_protocols_shape(stack):
+    a, b = stack.workers.ports
+    asking = await shopper_at(stack, a)
+    plain = Shopper(stack.nginx.url)  # another tab, a Rasa widget (no extensions), on the other process
+    from_address(plain.client, stack.address_on(b))
+    await plain.connect(asking.session_id, extensions=None)
+    extended = await shopper_at(stack, b, asking.session_id)
+
+    reply = await asking.ask("how long does shipping to Canada take?")
+    _, rasa_shaped = await plain.expect("bot_uttered")
+    _, ours = await extended.expect("bot_uttered", where=lambda m: m.get("sender") == "bot")
+    assert reply["sender"] == "bot" and ours["id"] == reply["id"] and ours["text"] == reply["text"]
+    assert rasa_shaped["text"] == reply["text"] and "sender" not in rasa_shaped and "id" not in rasa_shaped
+    await close(asking, plain, extended)
+
+
+def log_all_statements(cluster: PostgresCluster, on: bool) -> None:
+    """Turn PostgreSQL's statement log on or off for every session, the running ones too (a reload)."""
+    import psycopg2
+
+    connection = psycopg2.connect(cluster.url().replace("postgresql://", "postgres://"))
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER SYSTEM SET log_statement = '{'all' if on else 'none'}'")
+            cursor.execute("SELECT pg_reload_conf()")
+    finally:
+        connection.close()
+
+
+async def test_a_bot_answered_message_costs_postgresql_five_statements_two_of_them_reads(stack):
+    a, _ = stack.workers.ports
+    shopper = await shopper_at(stack, a)
+    await shopper.ask("hello")  # (the conversation's first turn: rows made, its language set)
+    log = stack.postgres.dir / "postgres.log"
+    log_all_statements(stack.postgres, True)
+    try:
+        await asyncio.sleep(0.5)  # (the reload reaches every backend)
+        offset = log.stat().st_size
+        await shopper.ask("how long does shipping to Canada take?")
+        await asyncio.sleep(0.5)
+    finally:
+        log_all_statements(stack.postgres, False)
+    with open(log, "rb") as lines:
+        lines.seek(offset)
+        sent = [" ".join(line.split("statement: ", 1)[1].split()[:2]) for line in lines.read().decode().splitlines()
+                if "statement: " in line and shopper.session_id in line]
+    # the row read to store the message; the message with its KPI note; the row read again after it is
+    # stored (which the bot's turn uses: before, it read the row a third time); the tracker's new events;
+    # the bot's reading of the message, KPI note and reply (before: 20 statements with pings, BEGINs, COMMITs)
+    assert sent == ["SELECT id,", "WITH new", "SELECT id,", "INSERT INTO", "UPDATE messages"]
+    await close(shopper)
+
+
 async def test_two_agents_on_two_processes_racing_for_one_claim_exactly_one_wins(stack):
     a, b = stack.workers.ports
     ken, mei = await agent_at(stack, a, "ken"), await agent_at(stack, b, "mei")

@@ -156,16 +156,17 @@ class ShopperNamespace(BackgroundNamespace):
             self.limits.reserve(session_id)  # a place in the conversation's bot queue, before storing
         except protocol.ProtocolError as error:
             return await self._reject(sid, protocol.USER_UTTERED, error)
-        state = None
+        conversation = None
         try:
             stored, created = await self.service.receive(session_id, utterance)
-            state = self.service.state(session_id) if created else None
+            conversation = self.service.current(session_id) if created else None  # (read after the message is in)
         finally:
-            if state not in BOT_STATES:  # not for the bot: its place is free again
+            if conversation is None or conversation.state not in BOT_STATES:  # not for the bot: its place is free
                 self.limits.release(session_id)
         if created:
+            state = conversation.state
             if state in BOT_STATES:  # after resolve the bot answers again (the turn reopens it)
-                self._spawn(self._answer_reserved(session_id, stored, utterance.metadata))
+                self._spawn(self._answer_reserved(session_id, stored, utterance.metadata, conversation))
             elif self.handoffs:  # a human has it: the bot is paused, relay at once
                 await self.handoffs.shopper_said(session_id, state, stored)
             if len(self._tabs.get(session_id, ())) > 1:  # the shopper's other tabs show it too
@@ -254,17 +255,17 @@ class ShopperNamespace(BackgroundNamespace):
             await self.emit(protocol.SESSION_CONFIRM, session_id, room=sid)
         return session_id
 
-    async def _answer_reserved(self, session_id: str, stored, metadata: dict) -> None:
+    async def _answer_reserved(self, session_id: str, stored, metadata: dict, conversation=None) -> None:
         """Answer, then free the message's place in the conversation's bot queue."""
         try:
             with self.service.bot.answering():
-                await self._answer(session_id, stored, metadata)
+                await self._answer(session_id, stored, metadata, conversation)
         finally:
             self.limits.release(session_id)
 
-    async def _answer(self, session_id: str, stored, metadata: dict) -> None:
+    async def _answer(self, session_id: str, stored, metadata: dict, conversation=None) -> None:
         try:
-            turn = await self.service.answer(session_id, stored, metadata)
+            turn = await self.service.answer(session_id, stored, metadata, conversation)
         except Exception:  # the shopper's message is stored; tell them, keep serving
             logger.exception("bot failed on message %s", stored.id)
             error = protocol.ProtocolError("bot_unavailable", "the assistant could not answer; please try again")
