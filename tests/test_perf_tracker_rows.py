@@ -154,6 +154,23 @@ def test_rule_keys_found_in_a_long_session_are_rasas_and_cost_no_more_than_in_a_
     assert len(found) > 10  # the rules answered many intents
     assert max(counts) == counts[0] <= 2 * len(rules)  # Rasa: one check per key and state, ~2,000 by the end
 
+    # Served (compat.serving_rules, around RulePolicy.predict_action_probabilities): a search whose last
+    # states were seen before is remembered: the same keys, no rule checked again; new states are searched.
+    served = DialogueStateTracker.from_events("rules-2", [ActionExecuted("action_listen")], slots=domain.slots)
+    first_pass, second_pass = [], []
+    for searches in (first_pass, second_pass):
+        for intent in domain.intents:
+            served.update(UserUttered(f"about {intent}", {"name": intent, "confidence": 0.9}), domain)
+            states = served.past_states(domain)
+            checks.clear()
+            with compat.serving_rules():
+                keys = policy._get_possible_keys(rules, states)
+            searches.append(len(checks))
+            assert keys == rasa_keys(policy, rules, states)
+            served.update(ActionExecuted(rules[max(keys, key=len)] if keys else "utter_default"), domain)
+            served.update(ActionExecuted("action_listen"), domain)
+    assert min(first_pass) > 0 and sum(second_pass) < sum(first_pass) / 2
+
 
 def test_a_new_conversation_is_found_absent_without_rasas_events_query_and_a_stored_one_still_found(tmp_path):
     domain = Domain.from_dict({"slots": {"country": {"type": "text", "mappings": [{"type": "custom"}]}}})
