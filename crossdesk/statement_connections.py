@@ -19,9 +19,11 @@ reply ~10 fewer round trips (pool ping, BEGIN, COMMIT each) than the pool's tran
 
 from __future__ import annotations
 
+import hashlib
+import re
 import select
 import threading
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Optional, TypeVar, Union
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -52,7 +54,7 @@ class StatementConnections:
             connection = self._connection()  # (errors already SQLAlchemy's)
             try:
                 with connection.dbapi_connection.cursor() as cursor:
-                    cursor.execute(statement, parameters)
+                    cursor.execute(self._prepared(cursor, (statement,)), parameters)
                     return use(cursor)
             except dbapi.Error as error:
                 lost = connection.dbapi_connection.closed
@@ -62,20 +64,39 @@ class StatementConnections:
                     raise DBAPIError.instance(statement, parameters, error, dbapi.Error) from error
         raise AssertionError("unreachable")
 
-    def write(self, statement: str, parameters, use: Callable[[object], T] = None) -> T:
-        """``use(cursor)`` after executing ``statement`` once, as its own transaction (several statements
-        separated by ``;`` are one implicit transaction). Never run twice: a connection lost during it
+    def write(self, statements: Union[str, tuple[str, ...]], parameters, use: Callable[[object], T] = None) -> T:
+        """``use(cursor)`` after executing ``statements`` once, as one transaction (several statements, with
+        named parameters, go as one query: one round trip). Never run twice: a connection lost during it
         raises SQLAlchemy's error."""
         dbapi = self._engine.dialect.dbapi
         connection = self._connection()
+        statements = (statements,) if isinstance(statements, str) else statements
         try:
             with connection.dbapi_connection.cursor() as cursor:
-                cursor.execute(statement, parameters)
+                cursor.execute(self._prepared(cursor, statements), parameters)
                 return use(cursor) if use else None
         except dbapi.Error as error:
             if connection.dbapi_connection.closed:
                 self._forget(connection)
-            raise DBAPIError.instance(statement, None, error, dbapi.Error) from error
+            raise DBAPIError.instance("; ".join(statements), None, error, dbapi.Error) from error
+
+    def _prepared(self, cursor, statements: tuple[str, ...]) -> str:
+        """The query that runs ``statements``: ``EXECUTE`` of each, ``PREPARE``d on this thread's connection
+        the first time it uses them (PostgreSQL then parses and plans each once per connection, not per
+        call: a conversation's read cost its backend 77 µs, 20 µs prepared)."""
+        prepared = self._local.prepared
+        calls = []
+        for statement in statements:
+            known = prepared.get(statement)
+            if known is None:
+                if len(prepared) >= PREPARED_PER_CONNECTION:
+                    calls.append(statement)
+                    continue
+                numbered, arguments = _numbered(statement)
+                known = prepared[statement] = (_name(statement), arguments)
+                cursor.execute(f"PREPARE {known[0]} AS {numbered}")
+            calls.append(f"EXECUTE {known[0]}({known[1]})" if known[1] else f"EXECUTE {known[0]}")
+        return "; ".join(calls)
 
     def _connection(self):
         connection = getattr(self._local, "connection", None)
@@ -87,6 +108,7 @@ class StatementConnections:
             connection.detach()  # (the pool keeps its slot and no longer knows this connection)
             connection.dbapi_connection.autocommit = True
             self._local.connection = connection
+            self._local.prepared = {}  # statement -> (its name on this connection, EXECUTE's arguments)
             with self._lock:
                 ended = [thread for thread in self._open if not thread.is_alive()]
                 stale = [self._open.pop(thread) for thread in ended]
@@ -109,6 +131,31 @@ class StatementConnections:
             connections, self._open = list(self._open.values()), {}
         for connection in connections:
             connection.close()
+
+
+PREPARED_PER_CONNECTION = 256
+"""Statements a connection keeps prepared (ours are a few dozen; any more run unprepared)."""
+_PARAMETER = re.compile(r"%(?:\((\w+)\))?s")
+
+
+def _name(statement: str) -> str:
+    """A prepared statement's name: the same for the same statement on every connection (logs read alike)."""
+    return "crossdesk_" + hashlib.sha1(statement.encode()).hexdigest()[:16]
+
+
+def _numbered(statement: str) -> tuple[str, str]:
+    """``statement`` with PostgreSQL's ``$n`` for psycopg2's ``%s`` / ``%(name)s``, and the argument list
+    (in psycopg2's placeholders) that ``EXECUTE`` passes for them."""
+    names: list = []
+
+    def number(match) -> str:
+        name = match.group(1)
+        if name is None or name not in names:
+            names.append(name)
+            return f"${len(names)}"
+        return f"${names.index(name) + 1}"
+    numbered = _PARAMETER.sub(number, statement)
+    return numbered, ", ".join("%s" if name is None else f"%({name})s" for name in names)
 
 
 def _ended(dbapi_connection) -> bool:

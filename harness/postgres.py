@@ -9,6 +9,7 @@ binaries (Debian's ``postgresql``); without them the tests that need them skip.
 from __future__ import annotations
 
 import glob
+import re
 import itertools
 import os
 import pwd
@@ -118,3 +119,29 @@ class PostgresCluster:
                 cursor.execute(sql)
         finally:
             connection.close()
+
+
+_LOGGED = re.compile(r"LOG:  statement: (.*)")
+_PREPARED = re.compile(r"PREPARE (\w+) AS (.*)", re.S)
+_EXECUTED = re.compile(r"EXECUTE (\w+)")
+
+
+def logged_statements(lines: list[str], prepared: dict[str, str]) -> list[str]:
+    """The statements in PostgreSQL's log lines (``log_statement = all``) as their first two words.
+
+    An ``EXECUTE`` of a prepared statement counts as that statement (``prepared``: name -> its text,
+    filled from the ``PREPARE`` lines, which are one-time setup per connection and left out), and a
+    query of several statements counts as its first.
+    """
+    found = []
+    for match in filter(None, map(_LOGGED.search, lines)):
+        statement = match.group(1)
+        preparing = _PREPARED.match(statement)
+        if preparing:
+            prepared[preparing.group(1)] = preparing.group(2)
+            continue
+        executing = _EXECUTED.match(statement)
+        if executing and executing.group(1) in prepared:
+            statement = prepared[executing.group(1)]
+        found.append(" ".join(statement.split()[:2]))
+    return found

@@ -24,10 +24,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.tracker_store import CachingSQLTrackerStore
 from handoff.store import SQLStore
+from harness.postgres import logged_statements
 from handoff.store.records import NewMessage
 from handoff.store.sql import _conversation, conversations
 
-STATEMENT = re.compile(r"LOG:  statement: (.*)")
 
 
 class StatementLog:
@@ -44,15 +44,18 @@ class StatementLog:
             connection.close()
         self.path = cluster.dir / "postgres.log"
         self.offset = 0
+        self.prepared: dict[str, str] = {}
 
     def mark(self) -> None:
         self.offset = self.path.stat().st_size
 
     def since_mark(self) -> list[str]:
+        """The statements run since ``mark()`` (a prepared one's ``EXECUTE`` as the statement; its one-time
+        ``PREPARE`` on a connection left out): ``harness.postgres.logged_statements``."""
         with open(self.path, "rb") as log:
-            log.seek(self.offset)
-            lines = log.read().decode(errors="replace").splitlines()
-        return [" ".join(match.group(1).split()[:2]) for match in map(STATEMENT.search, lines) if match]
+            lines = log.read().decode(errors="replace")
+        logged_statements(lines[:self.offset].splitlines(), self.prepared)
+        return logged_statements(lines[self.offset:].splitlines(), self.prepared)
 
 
 @pytest.fixture
@@ -145,6 +148,24 @@ def test_a_turns_new_tracker_events_are_one_insert(logged, postgres_url):
     reopened = CachingSQLTrackerStore(domain=DOMAIN, **store_args(postgres_url))  # (nothing cached)
     assert [e.as_dict() for e in asyncio.run(reopened.retrieve("rt-events")).events] == \
         [e.as_dict() for e in tracker.events][1:]  # (Rasa reloads from the session_started event)
+
+
+def test_postgresql_plans_a_statement_once_per_connection(logged):
+    import threading
+
+    store, log = logged
+    store.ensure_conversation("rt-prepared")
+    log.mark()
+    reader = threading.Thread(target=lambda: [store.get_conversation("rt-prepared") for _ in range(3)])
+    reader.start()  # (a thread's first read: its own new connection)
+    reader.join()
+    with open(log.path, "rb") as lines:
+        lines.seek(log.offset)
+        sent = [line.split("statement: ", 1)[1].split()[0] for line in lines.read().decode().splitlines()
+                if "statement: " in line]
+    # (before: three SELECTs, each parsed and planned; the pool's ping of the new connection aside)
+    assert [word for word in sent if word != "SELECT"] == ["PREPARE", "EXECUTE", "EXECUTE", "EXECUTE"]
+    assert log.since_mark() == ["SELECT 1"] * sent.count("SELECT") + ["SELECT id,"] * 3
 
 
 def test_a_conversations_language_or_context_is_one_update(logged):

@@ -27,7 +27,7 @@ import pytest
 import socketio
 
 from harness.redis_server import REDIS, RedisServer, wait_port
-from harness.postgres import PostgresCluster, postgres_bin_dir
+from harness.postgres import PostgresCluster, logged_statements, postgres_bin_dir
 from tests.support import ROOT, AgentClient, Shopper, free_port, login
 
 NGINX = "/usr/sbin/nginx"
@@ -45,6 +45,20 @@ def postgres_restart(cluster: PostgresCluster, stop: bool) -> None:
                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
     cluster._run("pg_ctl", "-D", str(cluster.data), "-l", str(cluster.dir / "postgres.log"), "-o", options,
                  "-w", "-t", "60", "start")
+
+
+def log_all_statements(cluster: PostgresCluster) -> None:
+    """PostgreSQL logs every statement from now on (its sessions' prepared statements too)."""
+    import psycopg2
+
+    connection = psycopg2.connect(cluster.url())
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER SYSTEM SET log_statement = 'all'")
+            cursor.execute("SELECT pg_reload_conf()")
+    finally:
+        connection.close()
 
 
 def two_free_ports() -> int:
@@ -206,6 +220,7 @@ def stack(model_path):
         pwd.getpwnam("postgres")
     directory = Path(tempfile.mkdtemp(prefix="crossdesk-scale-"))
     postgres = PostgresCluster(bin_dir).start()
+    log_all_statements(postgres)  # (a test counts the statements of a shopper message)
     redis = RedisServer(directory).start()
     workers = nginx = None
     try:
@@ -320,37 +335,19 @@ async def test_a_bot_reply_reaches_the_shoppers_tabs_on_both_processes_each_in_i
     await close(asking, plain, extended)
 
 
-def log_all_statements(cluster: PostgresCluster, on: bool) -> None:
-    """Turn PostgreSQL's statement log on or off for every session, the running ones too (a reload)."""
-    import psycopg2
-
-    connection = psycopg2.connect(cluster.url().replace("postgresql://", "postgres://"))
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER SYSTEM SET log_statement = '{'all' if on else 'none'}'")
-            cursor.execute("SELECT pg_reload_conf()")
-    finally:
-        connection.close()
-
-
 async def test_a_bot_answered_message_costs_postgresql_five_statements_two_of_them_reads(stack):
     a, _ = stack.workers.ports
     shopper = await shopper_at(stack, a)
     await shopper.ask("hello")  # (the conversation's first turn: rows made, its language set)
-    log = stack.postgres.dir / "postgres.log"
-    log_all_statements(stack.postgres, True)
-    try:
-        await asyncio.sleep(0.5)  # (the reload reaches every backend)
-        offset = log.stat().st_size
-        await shopper.ask("how long does shipping to Canada take?")
-        await asyncio.sleep(0.5)
-    finally:
-        log_all_statements(stack.postgres, False)
+    log = stack.postgres.dir / "postgres.log"  # (every statement since the stack started: log_all_statements)
+    offset = log.stat().st_size
+    await shopper.ask("how long does shipping to Canada take?")
+    await asyncio.sleep(0.5)
     with open(log, "rb") as lines:
-        lines.seek(offset)
-        sent = [" ".join(line.split("statement: ", 1)[1].split()[:2]) for line in lines.read().decode().splitlines()
-                if "statement: " in line and shopper.session_id in line]
+        logged = lines.read().decode(errors="replace")
+    prepared: dict[str, str] = {}
+    logged_statements(logged.splitlines(), prepared)  # (the statements prepared, whichever session's)
+    sent = logged_statements([line for line in logged[offset:].splitlines() if shopper.session_id in line], prepared)
     # the row read to store the message; the message with its KPI note; the row read again after it is
     # stored (which the bot's turn uses: before, it read the row a third time); the tracker's new events;
     # the bot's reading of the message, KPI note and reply (before: 20 statements with pings, BEGINs, COMMITs)

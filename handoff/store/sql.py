@@ -379,8 +379,8 @@ _SENDER = _MESSAGE_COLUMNS.index("sender")
 
 
 @functools.lru_cache(maxsize=64)
-def _pg_turn(with_language: bool, replies: int) -> str:
-    """``record_turn``'s statements for PostgreSQL as one query, with named parameters: the bot's reading
+def _pg_turn(with_language: bool, replies: int) -> tuple[str, ...]:
+    """``record_turn``'s statements for PostgreSQL (sent as one query), with named parameters: the bot's reading
     of the shopper message, then (with replies) the KPI note of the first bot message and the replies'
     INSERT, last, so that its ids are what the query returns."""
     statements = ["UPDATE messages SET data = %(data)s" + (", language = %(language)s" if with_language else "")
@@ -390,7 +390,7 @@ def _pg_turn(with_language: bool, replies: int) -> str:
         rows = ", ".join(f"(%(cid)s, 'bot', %(text{i})s, %(language{i})s, NULL, %(data{i})s, %(at)s)"
                          for i in range(replies))
         statements.append(f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}) VALUES {rows} RETURNING id")
-    return "; ".join(statements)
+    return tuple(statements)
 
 
 def _ids_in_order(cursor) -> list[int]:
