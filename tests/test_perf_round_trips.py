@@ -12,7 +12,6 @@ repeated client ids and errors are as before. Real PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 
 import psycopg2
