@@ -26,17 +26,18 @@ from crossdesk.paths import CONFIG_FILE, EVAL_DIR, NLU_DIR
 
 FOLDS = 3
 DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "offtopic_dev2": EVAL_DIR / "offtopic_dev2.tsv",
-             "offtopic_dev3": EVAL_DIR / "offtopic_dev3.tsv",
+             "offtopic_dev3": EVAL_DIR / "offtopic_dev3.tsv", "offtopic_dev5": EVAL_DIR / "offtopic_dev5.tsv",
              "nonsense_dev": EVAL_DIR / "nonsense_dev.tsv",
              "near_misses": EVAL_DIR / "near_misses.tsv", "robust_dev": EVAL_DIR / "robust_dev.tsv",
              "long_dev": EVAL_DIR / "long_dev.tsv", "long_offtopic_dev": EVAL_DIR / "long_offtopic_dev.tsv",
-             "shop_words_dev": EVAL_DIR / "shop_words_dev.tsv", "ja_typo_dev": EVAL_DIR / "ja_typo_dev.tsv"}
+             "shop_words_dev": EVAL_DIR / "shop_words_dev.tsv", "shop_words_dev2": EVAL_DIR / "shop_words_dev2.tsv",
+             "ja_typo_dev": EVAL_DIR / "ja_typo_dev.tsv"}
 CONTEXT_DEV_FILE = EVAL_DIR / "context_dev.tsv"
 """Context sentences for the split's long-message test, written apart from the held-out ``long_context.tsv``."""
-LABELLED = ("robust_dev", "long_dev", "shop_words_dev", "ja_typo_dev")  # lang<TAB>intent<TAB>text
+LABELLED = ("robust_dev", "long_dev", "shop_words_dev", "shop_words_dev2", "ja_typo_dev")  # lang<TAB>intent<TAB>text
 DEV_TYPO_KIND = "typo_dev"
 """The labelled dev rows are scored again with the held-out test's edits, seeded by this kind (not ``typo``)."""
-OFFTOPIC_DEV = ("offtopic_dev", "offtopic_dev2", "offtopic_dev3")  # also reported per language
+OFFTOPIC_DEV = ("offtopic_dev", "offtopic_dev2", "offtopic_dev3", "offtopic_dev5")  # also reported per language
 DECLINED = ("out_of_scope", "nlu_fallback")
 
 
