@@ -340,13 +340,15 @@ def revision_data(revision: str, into: Path) -> Path:
     return into / "data"
 
 
-def paired(before: list[dict], after: list[dict]) -> tuple[list[dict], list[dict]]:
-    """The rows both runs scored (same language, text and intent), in the same order on both sides."""
-    def key(row: dict) -> tuple:
-        return row["language"], row["text"].strip().lower(), row["gold"]
+def row_key(row: dict) -> tuple:
+    """What makes two runs' rows the same row: language, text (case and outer spaces aside) and intent."""
+    return row["language"], row["text"].strip().lower(), row["gold"]
 
-    earlier = {key(r): r for r in before}
-    later = {key(r): r for r in after}
+
+def paired(before: list[dict], after: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The rows both runs scored (``row_key``; a repeated row once), in the same order on both sides."""
+    earlier = {row_key(r): r for r in before}
+    later = {row_key(r): r for r in after}
     shared = [k for k in later if k in earlier]
     return [earlier[k] for k in shared], [later[k] for k in shared]
 
@@ -382,17 +384,17 @@ def compare(before: list[dict], after: list[dict], languages, show_rows: bool = 
     """Per language: macro-F1 with fallback before and after on the shared rows, the interval, rows lost/gained."""
     figures = {}
     print("shared rows (same language, text, intent): macro-F1 with fallback, before -> after, difference,"
-          " paired bootstrap 95 % interval (1,000 resamples), rows lost / gained; rows only before / only after")
+          " paired bootstrap 95 % interval (1,000 resamples), rows lost / gained (shared; only before / only after)")
     for language in languages:
-        old, new = paired([r for r in before if r["language"] == language],
-                          [r for r in after if r["language"] == language])
+        mine = [[r for r in rows if r["language"] == language] for rows in (before, after)]
+        old, new = paired(*mine)
+        earlier, later = ({row_key(r) for r in rows} for rows in mine)
         lost = [(o, n) for o, n in zip(old, new) if o["predicted"] == o["gold"] != n["predicted"]]
         gained = [(o, n) for o, n in zip(old, new) if o["predicted"] != o["gold"] == n["predicted"]]
         f = figures[language] = {
             "before": macro_f1(old, "predicted"), "after": macro_f1(new, "predicted"),
             "interval": bootstrap_interval(old, new), "lost": len(lost), "gained": len(gained), "shared": len(old),
-            "only_before": sum(r["language"] == language for r in before) - len(old),
-            "only_after": sum(r["language"] == language for r in after) - len(new)}
+            "only_before": len(earlier - later), "only_after": len(later - earlier)}
         print(f"{language:8}  {f['before']:.4f} -> {f['after']:.4f}  {f['after'] - f['before']:+.4f}"
               f"  [{f['interval'][0]:+.4f}, {f['interval'][1]:+.4f}]  {f['lost']} / {f['gained']}"
               f"   ({f['shared']}; {f['only_before']} / {f['only_after']})")
