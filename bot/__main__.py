@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--models-dir", default=str(MODELS_DIR),
                              help="where trained models live (default: var/models)")
     args = parser.parse_args(argv)
+    if getattr(args, "baseline", None) and not args.split:
+        parser.error("--baseline compares hash folds: use it with --split")
     {"train": cmd_train, "parse": cmd_parse, "check": cmd_check, "eval": cmd_eval}[args.command](args)
 
 

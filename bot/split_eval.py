@@ -322,8 +322,8 @@ def fold_predictions(rows: list, folds: int, data_dir: Path = DATA_DIR) -> list[
     """Every row predicted once, by the fit on the other ``folds - 1`` hash folds (``folds`` fits)."""
     found = []
     for k in range(folds):
-        test = [(lang, m) for lang, m in rows if fold(lang, m.get("text"), folds) == k]
-        found += predict([(lang, m) for lang, m in rows if fold(lang, m.get("text"), folds) != k], test, data_dir)
+        train = [(lang, m) for lang, m in rows if fold(lang, m.get("text"), folds) != k]
+        found += predict(train, [(lang, m) for lang, m in rows if fold(lang, m.get("text"), folds) == k], data_dir)
     return found
 
 
@@ -388,6 +388,9 @@ def compare(before: list[dict], after: list[dict], languages, show_rows: bool = 
     for language in languages:
         mine = [[r for r in rows if r["language"] == language] for rows in (before, after)]
         old, new = paired(*mine)
+        if not old:
+            print(f"{language:8}  no shared rows")
+            continue
         earlier, later = ({row_key(r) for r in rows} for rows in mine)
         lost = [(o, n) for o, n in zip(old, new) if o["predicted"] == o["gold"] != n["predicted"]]
         gained = [(o, n) for o, n in zip(old, new) if o["predicted"] != o["gold"] == n["predicted"]]
