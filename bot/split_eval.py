@@ -81,7 +81,13 @@ def examples(languages, without: tuple[str, ...] = (), nlu_dir: Path = NLU_DIR) 
 
 def predict(train: list, test: list, data_dir: Path = DATA_DIR) -> list[dict]:
     """Fit the served pipeline on ``train`` and parse ``test`` through it (sentences and chooser too);
-    the tokenizer's country names are ``data_dir``'s."""
+    the tokenizer's country names are ``data_dir``'s. The fit's files (~45 MB) are removed after."""
+    with tempfile.TemporaryDirectory(prefix="split-eval-") as storage_dir:
+        return fit_and_parse(train, test, data_dir, Path(storage_dir))
+
+
+def fit_and_parse(train: list, test: list, data_dir: Path, storage_dir: Path) -> list[dict]:
+    """``predict`` with the fit's files in ``storage_dir``."""
     from rasa.engine.graph import ExecutionContext
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
@@ -97,7 +103,7 @@ def predict(train: list, test: list, data_dir: Path = DATA_DIR) -> list[dict]:
 
     tokenizer = CrossdeskTokenizer(CrossdeskTokenizer.get_default_config(),
                                    Gazetteer.from_file(data_dir / COUNTRIES_PATH.relative_to(DATA_DIR)))
-    storage = LocalModelStorage(Path(tempfile.mkdtemp(prefix="split-eval-")))
+    storage = LocalModelStorage(storage_dir)
     name = "bot.featurizers.BatchNgramFeaturizer"
     featurizer = BatchNgramFeaturizer.create({**BatchNgramFeaturizer.get_default_config(), **pipeline_options(name)},
                                              storage, Resource("featurizer"), ExecutionContext(None, node_name="f"))
