@@ -170,9 +170,15 @@ def cmd_eval(args: argparse.Namespace) -> None:
         from crossdesk.languages import AUTHORED
 
         languages = tuple(args.languages.split(",")) if args.languages else AUTHORED
-        evaluate_split(languages, tuple(args.without), args.intents, Path(args.out) if args.out else None)
+        out = Path(args.out) if args.out else None
+        if args.folds or args.baseline:
+            from bot.split_eval import FOLDS, evaluate_folds
+
+            evaluate_folds(languages, tuple(args.without), args.folds or FOLDS, args.baseline, args.intents, out)
+            return
+        evaluate_split(languages, tuple(args.without), args.intents, out)
         return
-    evaluate(folds=args.folds, models_dir=Path(args.models_dir))
+    evaluate(folds=args.folds or 3, models_dir=Path(args.models_dir))
 
 
 def evaluate_detection() -> None:
@@ -205,7 +211,13 @@ def main(argv: list[str] | None = None) -> None:
     check = commands.add_parser("check", help="report missing languages, thin intents, collisions, responses")
     check.add_argument("--skip-rasa", action="store_true", help="skip Rasa's own (slower) validation")
     evaluation = commands.add_parser("eval", help="per-language NLU evaluation -> reports/index.html")
-    evaluation.add_argument("--folds", type=int, default=3)
+    evaluation.add_argument("--folds", type=int,
+                            help="cross-validation folds (default 3); with --split: K hash folds of every row, "
+                                 "each tested once (K fits), pooled macro-F1 per language")
+    evaluation.add_argument("--baseline", metavar="REV",
+                            help="with --split: the same hash folds (--folds, default 3) fitted on git revision "
+                                 "REV's data/nlu and data/store with this code; per language macro-F1 before/after "
+                                 "on the shared rows, rows lost/gained, paired bootstrap 95 %% interval")
     evaluation.add_argument("--detection", action="store_true",
                             help="language detection only (~1 min of CPU: short messages, zh-TW/zh-CN script, lingua's word pairs)")
     evaluation.add_argument("--heldout", action="store_true",
@@ -217,12 +229,15 @@ def main(argv: list[str] | None = None) -> None:
                             help="with --split: leave this NLU file name out (e.g. offtopic.yml); repeatable")
     evaluation.add_argument("--languages", help="with --split: comma-separated languages (default: all authored)")
     evaluation.add_argument("--intents", action="store_true",
-                            help="with --split: list the in-domain test rows taken by out_of_scope")
+                            help="with --split: list the in-domain test rows taken by out_of_scope "
+                                 "(with --baseline: the shared rows lost)")
     evaluation.add_argument("--out", help="with --split: write every row's prediction to this JSON file")
     for command in (train, parse, evaluation):
         command.add_argument("--models-dir", default=str(MODELS_DIR),
                              help="where trained models live (default: var/models)")
     args = parser.parse_args(argv)
+    if getattr(args, "baseline", None) and not args.split:
+        parser.error("--baseline compares hash folds: use it with --split")
     {"train": cmd_train, "parse": cmd_parse, "check": cmd_check, "eval": cmd_eval}[args.command](args)
 
 

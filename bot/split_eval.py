@@ -9,10 +9,17 @@ per language: macro-F1 of the classifier alone (as ``tests/test_training_speed.p
 fallback threshold applied (a message below it counts as wrong), and over the shop intents only
 (``out_of_scope`` left out of the average, so a split with and without off-topic data compare);
 ``--intents`` prints per-intent F1 and the test rows taken by ``out_of_scope``.
+
+One row is ~0.001-0.002 of a language's macro-F1 here, so a small fall cannot be told from noise.
+``--folds K`` tests every row once (K fits on K hash folds, the first of three being the fixed split)
+and pools the predictions; ``--baseline REV`` fits the same folds on a git revision's data with this
+code and gives, per language, macro-F1 before and after on the rows both have, the rows lost and
+gained, and a paired bootstrap 95 % interval of the difference (docs/pipeline.md, "Did macro-F1 fall?").
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import tempfile
 from pathlib import Path
@@ -22,7 +29,7 @@ import yaml
 
 from bot.language import GENERATED_FILE
 from crossdesk.languages import AUTHORED
-from crossdesk.paths import CONFIG_FILE, EVAL_DIR, NLU_DIR
+from crossdesk.paths import CONFIG_FILE, DATA_DIR, EVAL_DIR, NLU_DIR, ROOT
 
 FOLDS = 3
 DEV_FILES = {"offtopic_dev": EVAL_DIR / "offtopic_dev.tsv", "offtopic_dev2": EVAL_DIR / "offtopic_dev2.tsv",
@@ -41,10 +48,15 @@ OFFTOPIC_DEV = ("offtopic_dev", "offtopic_dev2", "offtopic_dev3", "offtopic_dev5
 DECLINED = ("out_of_scope", "nlu_fallback")
 
 
+def fold(language: str, text: str, folds: int = FOLDS) -> int:
+    """A row's fold: the hash of its language and text (case and outer spaces aside) mod ``folds``."""
+    digest = hashlib.sha1(f"{language}|{text.strip().lower()}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % folds
+
+
 def in_test(language: str, text: str) -> bool:
     """The fixed split: a row is tested when its hash is 0 mod 3."""
-    digest = hashlib.sha1(f"{language}|{text.strip().lower()}".encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") % FOLDS == 0
+    return fold(language, text) == 0
 
 
 def pipeline_options(name: str) -> dict:
@@ -68,8 +80,15 @@ def examples(languages, without: tuple[str, ...] = (), nlu_dir: Path = NLU_DIR) 
             for message in load_data(str(path)).intent_examples]
 
 
-def predict(train: list, test: list) -> list[dict]:
-    """Fit the served pipeline on ``train`` and parse ``test`` through it (sentences and chooser too)."""
+def predict(train: list, test: list, data_dir: Path = DATA_DIR) -> list[dict]:
+    """Fit the served pipeline on ``train`` and parse ``test`` through it (sentences and chooser too);
+    the tokenizer's country names are ``data_dir``'s. The fit's files (~45 MB) are removed after."""
+    with tempfile.TemporaryDirectory(prefix="split-eval-") as storage_dir:
+        return fit_and_parse(train, test, data_dir, Path(storage_dir))
+
+
+def fit_and_parse(train: list, test: list, data_dir: Path, storage_dir: Path) -> list[dict]:
+    """``predict`` with the fit's files in ``storage_dir``."""
     from rasa.engine.graph import ExecutionContext
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
@@ -81,9 +100,11 @@ def predict(train: list, test: list) -> list[dict]:
                                 UnknownWordsFallback)
     from bot.featurizers import BatchNgramFeaturizer
     from bot.intent_classifier import TfidfLogisticRegressionClassifier
+    from crossdesk.store_facts import COUNTRIES_PATH, Gazetteer
 
-    tokenizer = CrossdeskTokenizer(CrossdeskTokenizer.get_default_config())
-    storage = LocalModelStorage(Path(tempfile.mkdtemp(prefix="split-eval-")))
+    tokenizer = CrossdeskTokenizer(CrossdeskTokenizer.get_default_config(),
+                                   Gazetteer.from_file(data_dir / COUNTRIES_PATH.relative_to(DATA_DIR)))
+    storage = LocalModelStorage(storage_dir)
     name = "bot.featurizers.BatchNgramFeaturizer"
     featurizer = BatchNgramFeaturizer.create({**BatchNgramFeaturizer.get_default_config(), **pipeline_options(name)},
                                              storage, Resource("featurizer"), ExecutionContext(None, node_name="f"))
@@ -97,7 +118,7 @@ def predict(train: list, test: list) -> list[dict]:
                                     **pipeline_options("bot.components.UnknownWordsFallback")})
     splitter = SentenceSplitter({**SentenceSplitter.get_default_config(),
                                  **pipeline_options("bot.components.SentenceSplitter")}, tokenizer)
-    data = tokenizer.process_training_data(TrainingData([m for _, m in train]))
+    data = tokenizer.process_training_data(TrainingData([copy.deepcopy(m) for _, m in train]))  # (``train`` as it was)
     if "bot.components.TypoCopies" in pipeline_names():
         copies = TypoCopies({**TypoCopies.get_default_config(), **pipeline_options("bot.components.TypoCopies")},
                             tokenizer)
@@ -301,4 +322,117 @@ def evaluate(languages=AUTHORED, without: tuple[str, ...] = (), show_intents: bo
 
         out.write_text(json.dumps({"summary": summary, "rows": found}, ensure_ascii=False, indent=1),
                        encoding="utf-8")
+    return summary
+
+
+def fold_predictions(rows: list, folds: int, data_dir: Path = DATA_DIR) -> list[dict]:
+    """Every row predicted once, by the fit on the other ``folds - 1`` hash folds (``folds`` fits)."""
+    found = []
+    for k in range(folds):
+        train = [(lang, m) for lang, m in rows if fold(lang, m.get("text"), folds) != k]
+        found += predict(train, [(lang, m) for lang, m in rows if fold(lang, m.get("text"), folds) == k], data_dir)
+    return found
+
+
+def revision_data(revision: str, into: Path) -> Path:
+    """What the fit reads from ``data/`` (the examples, the store's countries) at a git revision, under ``into``."""
+    import io
+    import subprocess
+    import tarfile
+
+    archive = subprocess.run(["git", "archive", "--format=tar", revision, "--", "data/nlu", "data/store"],
+                             cwd=ROOT, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into)
+    return into / "data"
+
+
+def row_key(row: dict) -> tuple:
+    """What makes two runs' rows the same row: language, text (case and outer spaces aside) and intent."""
+    return row["language"], row["text"].strip().lower(), row["gold"]
+
+
+def paired(before: list[dict], after: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The rows both runs scored (``row_key``; a repeated row once), in the same order on both sides."""
+    earlier = {row_key(r): r for r in before}
+    later = {row_key(r): r for r in after}
+    shared = [k for k in later if k in earlier]
+    return [earlier[k] for k in shared], [later[k] for k in shared]
+
+
+def weighted_macro_f1(gold, predicted, weights) -> float:
+    """``macro_f1`` on label numbers, each row counted ``weights`` times (the gold labels of weight > 0 averaged)."""
+    import numpy as np
+
+    size = int(max(gold.max(), predicted.max())) + 1
+    right = gold == predicted
+    hits = np.bincount(gold[right], weights[right], minlength=size)
+    support = np.bincount(gold, weights, minlength=size)
+    chosen = np.bincount(predicted, weights, minlength=size)
+    present = support > 0
+    return float(np.mean(2 * hits[present] / (support[present] + chosen[present])))
+
+
+def bootstrap_interval(before: list[dict], after: list[dict], key: str = "predicted", resamples: int = 1000,
+                       seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Paired bootstrap interval of macro-F1 after minus before: the shared rows resampled, the same on both sides."""
+    import numpy as np
+
+    labels = {name: n for n, name in enumerate(sorted({r[f] for r in before + after for f in ("gold", key)}))}
+    gold = np.array([labels[r["gold"]] for r in before])
+    earlier, later = (np.array([labels[r[key]] for r in rows]) for rows in (before, after))
+    counts = np.random.default_rng(seed).multinomial(len(gold), np.full(len(gold), 1 / len(gold)), size=resamples)
+    differences = [weighted_macro_f1(gold, later, w) - weighted_macro_f1(gold, earlier, w) for w in counts]
+    low, high = np.quantile(differences, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def compare(before: list[dict], after: list[dict], languages, show_rows: bool = False) -> dict:
+    """Per language: macro-F1 with fallback before and after on the shared rows, the interval, rows lost/gained."""
+    figures = {}
+    print("shared rows (same language, text, intent): macro-F1 with fallback, before -> after, difference,"
+          " paired bootstrap 95 % interval (1,000 resamples), rows lost / gained (shared; only before / only after)")
+    for language in languages:
+        mine = [[r for r in rows if r["language"] == language] for rows in (before, after)]
+        old, new = paired(*mine)
+        if not old:
+            print(f"{language:8}  no shared rows")
+            continue
+        earlier, later = ({row_key(r) for r in rows} for rows in mine)
+        lost = [(o, n) for o, n in zip(old, new) if o["predicted"] == o["gold"] != n["predicted"]]
+        gained = [(o, n) for o, n in zip(old, new) if o["predicted"] != o["gold"] == n["predicted"]]
+        f = figures[language] = {
+            "before": macro_f1(old, "predicted"), "after": macro_f1(new, "predicted"),
+            "interval": bootstrap_interval(old, new), "lost": len(lost), "gained": len(gained), "shared": len(old),
+            "only_before": len(earlier - later), "only_after": len(later - earlier)}
+        print(f"{language:8}  {f['before']:.4f} -> {f['after']:.4f}  {f['after'] - f['before']:+.4f}"
+              f"  [{f['interval'][0]:+.4f}, {f['interval'][1]:+.4f}]  {f['lost']} / {f['gained']}"
+              f"   ({f['shared']}; {f['only_before']} / {f['only_after']})")
+        for o, n in lost if show_rows else []:
+            print(f"    lost {o['gold']:>22} -> {n['predicted']} {n['confidence']:.2f}  {n['text']}")
+    return figures
+
+
+def evaluate_folds(languages=AUTHORED, without: tuple[str, ...] = (), folds: int = FOLDS,
+                   baseline: Optional[str] = None, show_rows: bool = False, out: Optional[Path] = None) -> dict:
+    """Print and return per-language macro-F1 pooled over ``folds`` hash folds (each row tested once); with
+    ``baseline`` (a git revision), the same folds fitted on that revision's data by this code, compared."""
+    after = fold_predictions(examples(languages, without), folds)
+    summary = {"folds": {lang: macro_f1([r for r in after if r["language"] == lang], "predicted")
+                         for lang in languages}}
+    print(f"{folds} hash folds, {len(after)} rows each tested once: pooled macro-F1 with fallback")
+    for language, score in summary["folds"].items():
+        print(f"{language:8}  {score:.4f}  ({sum(r['language'] == language for r in after)})")
+    before = []
+    if baseline:
+        with tempfile.TemporaryDirectory(prefix="split-baseline-") as tmp:
+            data_dir = revision_data(baseline, Path(tmp))
+            before = fold_predictions(examples(languages, without, data_dir / "nlu"), folds, data_dir)
+        print(f"baseline {baseline}: the same folds fitted on its data/nlu and data/store with this code")
+        summary["baseline"] = compare(before, after, languages, show_rows)
+    if out:
+        import json
+
+        out.write_text(json.dumps({"summary": summary, "rows": after, "baseline_rows": before}, ensure_ascii=False,
+                                  indent=1), encoding="utf-8")
     return summary
