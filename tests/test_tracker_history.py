@@ -83,9 +83,9 @@ def test_a_tracker_with_many_events_saves_one_more_event_as_one_row(engine, monk
             inserts.append(statement)
 
     def by_driver(insert):  # (on SQLite a cached tracker's new events skip SQLAlchemy: crossdesk/compat.py)
-        def counted(engine, table, rows):
+        def counted(engine, table, rows, *statements):
             inserts.extend(["INSERT"] * bool(rows))
-            return insert(engine, table, rows)
+            return insert(engine, table, rows, *statements)
         return counted
 
     store = store_of(engine)

@@ -198,6 +198,7 @@
   }
 
   let loads = 0;  // a list answered after a newer request was made (another tab, a ticket event) is dropped
+  let loadFailed = false;  // the status line says a load failed (a later load clears only that, not "Answer sent")
 
   async function load() {
     applyStrings();
@@ -209,8 +210,10 @@
       const data = await call("/api/tickets?" + params.toString());
       if (mine !== loads) return;
       render(data.tickets);
-      status("");
+      if (loadFailed) status("");
+      loadFailed = false;
     } catch (error) {
+      loadFailed = true;
       status(t("loadFailed", { message: error.message }));
     }
   }
