@@ -167,6 +167,17 @@ def test_postgresql_plans_a_statement_once_per_connection(logged):
     assert log.since_mark() == ["SELECT 1"] * sent.count("SELECT") + ["SELECT id,"] * 3
 
 
+def test_a_new_conversations_absent_tracker_is_one_lookup(logged, postgres_url):
+    from tests.test_perf_tracker_rows_postgres import DOMAIN, store_args
+
+    _, log = logged
+    trackers = CachingSQLTrackerStore(domain=DOMAIN, **store_args(postgres_url))
+    assert asyncio.run(trackers.retrieve("rt-absent-1")) is None  # (the thread's connection made, lookup prepared)
+    log.mark()
+    assert asyncio.run(trackers.retrieve("rt-absent-2")) is None
+    assert log.since_mark() == ["SELECT 1"]  # (the lookup alone; before: the pool's SELECT 1, BEGIN, it, ROLLBACK)
+
+
 def test_a_conversations_language_or_context_is_one_update(logged):
     store, log = logged
     store.ensure_conversation("rt-update", locale="ja-JP", context={"page": "/"})
