@@ -10,7 +10,7 @@ sticky balancer would spread client addresses. Measured for each:
 - open-loop capacity: shoppers x one message every ``--interval`` s, offered
   rates stepped up; the largest offered rate whose reply p99 stays <= 300 ms;
 - memory per idle socket: RSS growth of the server processes over K idle
-  shopper sockets, divided by K;
+  shopper sockets (a second batch, the first still connected), divided by K;
 - server CPU per reply in the closed loop (user + system time of the server
   processes from ``/proc``, over the replies): on a shared machine the robust
   figure, where replies/s and latencies follow the neighbours' load.
@@ -152,12 +152,16 @@ async def open_loop(urls: list[str], rate: float, interval: float, seconds: floa
 
 
 async def idle_socket_bytes(urls: list[str], pids: list[int], sockets: int) -> float:
-    """RSS growth of the servers per idle connected shopper socket."""
+    """RSS growth of the servers per idle connected shopper socket: the growth over a second batch of
+    ``sockets`` while the first stays connected (the first batch's handshakes leave freed memory that
+    the second's reuse, so what grows is what an idle socket keeps)."""
+    first = await connect_all(urls, sockets)
+    await asyncio.sleep(2)
     before = sum(rss_bytes(pid) for pid in pids)
-    clients = await connect_all(urls, sockets)
+    second = await connect_all(urls, sockets)
     await asyncio.sleep(2)
     after = sum(rss_bytes(pid) for pid in pids)
-    await asyncio.gather(*(c.close() for c in clients))
+    await asyncio.gather(*(c.close() for c in first + second))
     return (after - before) / sockets
 
 
@@ -190,6 +194,9 @@ async def measure(count: int, model: Path, work: Path, shared: dict, args: argpa
               f"server CPU {closed['cpu_per_reply'] * 1000:.1f} ms/reply"
               + (f" + PostgreSQL and Redis {services * 1000:.1f} ms/reply" if shared else "")
               + f" (load average {load_average()})", flush=True)
+        # (before the open loop: after a step of 2,000 sockets the allocator reuses their freed memory)
+        per_socket = await idle_socket_bytes(urls, [p.pid for p in processes], args.idle_sockets) \
+            if args.idle_sockets else 0.0
         capacity = 0.0
         for rate in args.rates:
             step = await open_loop(urls, rate, args.interval, args.seconds)
@@ -201,8 +208,6 @@ async def measure(count: int, model: Path, work: Path, shared: dict, args: argpa
             if not ok:
                 break
             capacity = rate
-        per_socket = await idle_socket_bytes(urls, [p.pid for p in processes], args.idle_sockets) \
-            if args.idle_sockets else 0.0
         print(f"  open-loop capacity (p99 <= 300 ms): {capacity:g} msg/s; "
               f"memory per idle socket {per_socket / 1024:.1f} KB", flush=True)
     finally:
