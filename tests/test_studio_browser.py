@@ -71,6 +71,10 @@ async def test_an_answer_edit_shows_its_preview_for_a_destination_and_is_saved(b
     await page.fill("#answers-filter [name=q]", "utter_shipping_cost")
     await page.fill("#answers-filter [name=destination]", "DE")
     await page.click("#answers-filter button[type=submit]")
+    # (the filtered list replaces the tab's first one: typing before it lands would type into a card it replaces)
+    await page.wait_for_function("(() => { const cards = [...document.querySelectorAll('#answers-list .answer')];"
+                                 " return cards.length > 0 && cards.every("
+                                 "c => c.dataset.name.includes('utter_shipping_cost')); })()")
     card = page.locator('.answer[data-name="utter_shipping_cost"]')
     box = card.locator("textarea").first
     await box.fill("Shipping {country_to} costs {fee}; free over {free_over}. <b>bold?</b>")
