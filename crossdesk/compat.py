@@ -407,7 +407,7 @@ class BulkEventRows:
     async def save(self, tracker: Any) -> None:
         await self.stream_events(tracker)
         known = getattr(self, "known_new_events", lambda _tracker: None)(tracker)
-        if known is not None and (self.engine.dialect.driver == "psycopg2" or self.engine.dialect.name == "sqlite"):
+        if known is not None and (self.statements is not None or self.engine.dialect.name == "sqlite"):
             _insert_event_rows(self.engine, self.SQLEvent.__table__.name,
                                [_event_row(tracker.sender_id, event) for event in known], self.statements)
             return
@@ -428,45 +428,30 @@ _EVENT_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_
 
 
 def _insert_event_rows(engine: Any, table: str, rows: list[dict], statements: Any = None) -> None:
-    """``rows`` in one committed transaction on the driver's connection, without an ORM session: on
-    PostgreSQL one multi-row INSERT, in autocommit on the thread's connection of
-    ``statements`` (one round trip; on a pooled connection without them: ping, BEGIN, INSERT,
-    COMMIT), on SQLite the driver's ``executemany`` on the thread's connection. A driver error rolls
-    back and comes out as SQLAlchemy's, as from a session."""
+    """``rows`` in one committed transaction, without an ORM session: on PostgreSQL one multi-row INSERT in
+    autocommit on the thread's connection of ``statements`` (one round trip: ``StatementConnections.write``),
+    on SQLite the driver's ``executemany`` on the thread's connection. A driver error rolls back and comes out
+    as SQLAlchemy's, as from a session."""
     if not rows:
         return
     from sqlalchemy.exc import DBAPIError
 
     values = [tuple(row[column] for column in _EVENT_COLUMNS) for row in rows]
     into = f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES"
-    postgres = engine.dialect.driver == "psycopg2"
-    if postgres:
-        sql = f"{into} {_rows_of_placeholders(len(values))}"
-        flat = tuple(value for row in values for value in row)
-        if statements is not None:
-            statements.write(sql, flat)
-            return
-
-        def write(cursor: Any) -> None:
-            cursor.execute(sql, flat)
-    else:
-        sql = f"{into} ({', '.join('?' * len(_EVENT_COLUMNS))})"
-
-        def write(cursor: Any) -> None:
-            cursor.executemany(sql, values)
+    if engine.dialect.driver == "psycopg2":
+        statements.write(f"{into} {_rows_of_placeholders(len(values))}", tuple(v for row in values for v in row))
+        return
+    sql = f"{into} ({', '.join('?' * len(_EVENT_COLUMNS))})"
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
         try:
-            write(cursor)
+            cursor.executemany(sql, values)
         finally:
             cursor.close()
         raw.commit()
     except engine.dialect.dbapi.Error as error:
-        if postgres:
-            raw.invalidate()  # (rolled back with it; may be a lost connection: not back to the pool)
-        else:
-            raw.rollback()
+        raw.rollback()
         raise DBAPIError.instance(sql, None, error, engine.dialect.dbapi.Error) from error
     except BaseException:
         raw.rollback()
