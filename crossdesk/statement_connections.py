@@ -93,8 +93,9 @@ class StatementConnections:
                     calls.append(statement)
                     continue
                 numbered, arguments = _numbered(statement)
-                known = prepared[statement] = (_name(statement), arguments)
+                known = (_name(statement), arguments)
                 cursor.execute(f"PREPARE {known[0]} AS {numbered}")
+                prepared[statement] = known  # (only once it is: a PREPARE that failed is tried again next time)
             calls.append(f"EXECUTE {known[0]}({known[1]})" if known[1] else f"EXECUTE {known[0]}")
         return "; ".join(calls)
 

@@ -17,7 +17,7 @@ import time
 import psycopg2
 import pytest
 from sqlalchemy import event, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -176,6 +176,30 @@ def test_a_new_conversations_absent_tracker_is_one_lookup(logged, postgres_url):
     log.mark()
     assert asyncio.run(trackers.retrieve("rt-absent-2")) is None
     assert log.since_mark() == ["SELECT 1"]  # (the lookup alone; before: the pool's SELECT 1, BEGIN, it, ROLLBACK)
+
+
+def test_a_statement_whose_prepare_failed_is_prepared_again_next_time(logged):
+    import threading
+
+    store, _ = logged
+    store.ensure_conversation("rt-unprepared")
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE conversations RENAME TO conversations_away"))
+    found, failed = [], []
+
+    def reader():  # (a new thread: its own connection, where the read was never prepared)
+        try:
+            store.get_conversation("rt-unprepared")
+        except ProgrammingError as error:
+            failed.append(error)
+        with store.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE conversations_away RENAME TO conversations"))
+        found.append(store.get_conversation("rt-unprepared").id)
+
+    worker = threading.Thread(target=reader)
+    worker.start()
+    worker.join()
+    assert len(failed) == 1 and found == ["rt-unprepared"]
 
 
 def test_a_conversations_language_or_context_is_one_update(logged):
