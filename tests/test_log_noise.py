@@ -1,4 +1,7 @@
-"""An ERROR line in the server log means something: concurrent logins and a shutdown with sockets open write none."""
+"""An ERROR line in the server log means something: concurrent logins and a shutdown with sockets open write none.
+
+And the configured level (CROSSDESK_LOG_LEVEL) holds for Sanic's loggers too.
+"""
 
 import asyncio
 import gc
@@ -74,3 +77,9 @@ async def test_a_queued_shopper_who_disconnects_after_the_server_stopped_logs_no
               for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, errors  # was "Cannot operate on a closed database" (the abandoned-shopper check)
 
+
+async def test_a_websocket_connection_logs_nothing_at_warning(tmp_path, caplog):
+    async with served(tmp_path, log_level="WARNING") as desk:
+        shopper = await desk.shopper()
+        await closed(shopper)
+    assert "connection open" not in caplog.text  # Sanic's websockets log it on sanic.error at INFO
