@@ -58,6 +58,10 @@ from handoff.throttle import LoginLimiter
 
 logger = logging.getLogger(__name__)
 _app_ids = itertools.count()
+# Sanic's loggers: ``Sanic()`` sets them to INFO with handlers of their own, so the root level
+# (CROSSDESK_LOG_LEVEL) does not reach them; its websockets log "connection open" on sanic.error
+# at INFO for every socket.
+SANIC_LOGGERS = ("sanic.root", "sanic.error", "sanic.access")
 
 
 def default_bot(settings: Settings, model_path: Path, facts: Optional[StoreFacts] = None,
@@ -86,6 +90,8 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
         login_limiter: login throttling; defaults to in-memory limits from settings.
     """
     app = Sanic(f"crossdesk_{next(_app_ids)}")
+    for name in SANIC_LOGGERS:  # (after Sanic(), which resets them)
+        logging.getLogger(name).setLevel(settings.log_level)
     app.config.RESPONSE_TIMEOUT = 30
     app.ctx.settings = settings
     app.ctx.store = store or SQLStore(settings.database_url)

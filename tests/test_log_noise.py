@@ -1,13 +1,19 @@
-"""An ERROR line in the server log means something: concurrent logins and a shutdown with sockets open write none."""
+"""An ERROR line in the server log means something: concurrent logins and a shutdown with sockets open write none.
+
+And the configured level (CROSSDESK_LOG_LEVEL) holds for Sanic's loggers too.
+"""
 
 import asyncio
+import gc
 import json
+import logging
 import re
 import urllib.error
 import urllib.request
 
 import socketio
 
+from tests.inprocess import closed, served, until
 from tests.support import ServerProcess, add_agent
 
 
@@ -54,3 +60,26 @@ async def test_concurrent_logins_and_a_shutdown_with_open_sockets_log_no_errors(
     assert "Task was destroyed but it is pending" not in log  # engine.io's ping tasks at shutdown
     errors = re.findall(r"^.*\bERROR\b.*$", log, re.MULTILINE)
     assert not errors, errors[:10]
+
+
+async def test_a_queued_shopper_who_disconnects_after_the_server_stopped_logs_no_error(tmp_path, caplog):
+    gc.collect()  # earlier tests' clients: their unclosed aiohttp sessions log an ERROR when collected
+    caplog.clear()
+    async with served(tmp_path) as desk:
+        shopper = await desk.shopper()
+        await shopper.ask("I want a human")
+        assert desk.app.ctx.store.get_conversation(shopper.session_id).state == "waiting"
+    # The stop listeners have run (the store is closed); the socket is still open: an in-process
+    # server stops listening but keeps its connections, so Socket.IO handles this disconnect now.
+    await closed(shopper)
+    await until(lambda: not desk.app.ctx.shopper.tabs_open(shopper.session_id))
+    errors = [f"{r.name}: {r.getMessage()} {r.exc_info[1] if r.exc_info else ''}"
+              for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors  # was "Cannot operate on a closed database" (the abandoned-shopper check)
+
+
+async def test_a_websocket_connection_logs_nothing_at_warning(tmp_path, caplog):
+    async with served(tmp_path, log_level="WARNING") as desk:
+        shopper = await desk.shopper()
+        await closed(shopper)
+    assert "connection open" not in caplog.text  # Sanic's websockets log it on sanic.error at INFO
