@@ -126,6 +126,11 @@ def balanced_class_weights(y: np.ndarray) -> dict:
     return dict(zip(classes, compute_class_weight("balanced", classes=classes, y=y)))
 
 
+def scaled(class_weights: dict, scale: Optional[Dict[str, float]]) -> dict:
+    """``class_weights`` with each intent named in ``scale`` multiplied by its factor (``class_weight_scale``)."""
+    return {intent: weight * (scale or {}).get(intent, 1.0) for intent, weight in class_weights.items()}
+
+
 def _with_32bit_indices(X: csr_matrix) -> csr_matrix:
     """``X`` with int32 column indices and row pointers: liblinear refuses int64 ones (``sentence_rows``
     builds them), and a 23,642 x 272,934 matrix with 3 M non-zeros needs no more."""
@@ -146,13 +151,17 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
     """Rasa's logistic regression on reweighted counts.
 
     Config: ``C`` (inverse regularisation strength), ``block_weights`` (how much each
-    featurizer's part of a message counts; default 1 each).
+    featurizer's part of a message counts; default 1 each), ``class_weight_scale`` (intent -> factor on its
+    ``balanced`` class weight: ``out_of_scope`` gathers many topics in one class, so balancing it as one
+    leaves each of its examples a fraction of another intent's weight; docs/pipeline.md).
     """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        """Rasa's options plus ``C`` and ``block_weights`` (one per featurizer, in pipeline order)."""
+        """Rasa's options plus ``C``, ``block_weights`` (one per featurizer, in pipeline order) and
+        ``class_weight_scale``."""
         return {**LogisticRegressionClassifier.get_default_config(), "C": 10.0, "block_weights": None,
+                "class_weight_scale": None,
                 "confidence": "sigmoid"}
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage,
@@ -203,10 +212,12 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
 
     def _fit(self, X: csr_matrix, y: list, weights: Optional[np.ndarray] = None,
              balance_by: Optional[np.ndarray] = None) -> None:
-        """Fit ``self.clf`` (rows weighing ``weights``); ``balanced`` class weights from the labels ``balance_by``."""
+        """Fit ``self.clf`` (rows weighing ``weights``); ``balanced`` class weights from the labels ``balance_by``
+        (default ``y``), times ``class_weight_scale``."""
         configured = self.clf.class_weight
-        if balance_by is not None and configured == "balanced":
-            self.clf.class_weight = balanced_class_weights(balance_by)
+        if configured == "balanced":
+            self.clf.class_weight = scaled(balanced_class_weights(np.asarray(y) if balance_by is None else balance_by),
+                                           self.config["class_weight_scale"])
         try:
             if self.config["solver"] == "liblinear":  # one intent per worker process (bot/parallel_fit.py)
                 fit_one_vs_rest(self.clf, X, y, sample_weight=weights)
