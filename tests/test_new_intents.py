@@ -197,13 +197,16 @@ async def test_a_tax_refund_question_for_germany_is_answered_with_germanys_vat(s
     assert any("tax-free" in m["text"] for m in said), said
 
 
-UNSURE = "parcel question"  # with the repository's model: order_tracking 0.249, product_question 0.21 (below the 0.25 fallback)
+UNSURE = "parcel question"  # with the repository's model: product_question 0.04, order_tracking 0.03 (below the 0.1 fallback)
+ANSWERS = {"refund_status": "Refunds are issued", "order_tracking": "Your tracking number",
+           "delivery_problem": "I'm really sorry"}  # (an FAQ's answer; product_question hands over to a person)
 
 
 async def test_when_the_bot_is_unsure_it_asks_with_two_quick_replies_and_a_pick_gets_that_answer(shopper):
     ack = await shopper.say(UNSURE)
     [asked] = await bot_messages(shopper)
-    picked = asked["quick_replies"][0] if asked.get("quick_replies") else {}
+    offered = asked.get("quick_replies") or []
+    picked = next((r for r in offered if r["payload"][1:] in ANSWERS), offered[0] if offered else {})
     answer = await shopper.ask(picked.get("payload", "/none"))
 
     assert ack["ok"], ack
@@ -211,6 +214,4 @@ async def test_when_the_bot_is_unsure_it_asks_with_two_quick_replies_and_a_pick_
     assert len(asked["quick_replies"]) == 2, asked
     assert all(r["payload"].startswith("/") and r["title"] for r in asked["quick_replies"]), asked
     intent = picked["payload"][1:]
-    expected = {"refund_status": "Refunds are issued", "order_tracking": "Your tracking number",
-                "delivery_problem": "I'm really sorry"}
-    assert intent in expected and answer["text"].startswith(expected[intent]), (picked, answer)
+    assert intent in ANSWERS and answer["text"].startswith(ANSWERS[intent]), (picked, answer)

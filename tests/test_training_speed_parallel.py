@@ -52,7 +52,8 @@ def test_the_classifier_fitted_in_worker_processes_is_the_one_a_single_fit_gives
     from rasa.engine.storage.resource import Resource
     from sklearn.base import clone
 
-    from bot.intent_classifier import TfidfLogisticRegressionClassifier, own_confidences, sentence_rows, weigh
+    from bot.intent_classifier import (TfidfLogisticRegressionClassifier, balanced_class_weights, own_confidences,
+                                       scaled, sentence_rows, weigh)
     from bot.parallel_fit import default_workers
 
     assert default_workers() >= 2, "this machine has 2 cores: the fit must use both"
@@ -64,7 +65,8 @@ def test_the_classifier_fitted_in_worker_processes_is_the_one_a_single_fit_gives
     examples = english["data"].intent_examples
     X = weigh(sentence_rows(examples), classifier.idf, classifier.blocks, classifier.config["block_weights"])
     y = np.array([m.get("intent") for m in examples])
-    plain = clone(classifier.clf).fit(X, y)  # scikit-learn's liblinear, all intents in one call
+    weights = scaled(balanced_class_weights(y), classifier.config["class_weight_scale"])  # (config.yml's weights)
+    plain = clone(classifier.clf).set_params(class_weight=weights).fit(X, y)  # scikit-learn's liblinear, one call
 
     # liblinear orders the examples by intent in its own one-against-the-rest loop, the binary fits
     # keep the data's order: sums in another order, and a Newton step that stops at ``tol`` (1e-4)
