@@ -117,16 +117,15 @@ class CachingSQLTrackerStore(compat.KnownNewEvents, compat.BulkEventRows, SQLTra
         (``statements``: one round trip, where a pooled connection took four: its ping, BEGIN, the SELECT
         and the pool's ROLLBACK).
         """
-        lookup = f"SELECT 1 FROM {self.SQLEvent.__table__.name} WHERE sender_id = %s LIMIT 1"
+        placeholder = "?" if self.engine.dialect.name == "sqlite" else "%s"
+        lookup = f"SELECT 1 FROM {self.SQLEvent.__table__.name} WHERE sender_id = {placeholder} LIMIT 1"
         if self.statements is not None:
             return self.statements.run(lookup, (sender_id,), fetch_one) is not None
-        placeholder = "?" if self.engine.dialect.name == "sqlite" else "%s"
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
             try:
-                cursor.execute(f"SELECT 1 FROM {self.SQLEvent.__table__.name} WHERE sender_id = {placeholder} LIMIT 1",
-                               (sender_id,))
+                cursor.execute(lookup, (sender_id,))
                 return cursor.fetchone() is not None
             finally:
                 cursor.close()
