@@ -4,10 +4,12 @@ And the configured level (CROSSDESK_LOG_LEVEL) holds for Sanic's loggers too.
 """
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
 import re
+import sqlite3
 import urllib.error
 import urllib.request
 
@@ -62,6 +64,12 @@ async def test_concurrent_logins_and_a_shutdown_with_open_sockets_log_no_errors(
     assert not errors, errors[:10]
 
 
+def logged_errors(caplog) -> list[str]:
+    """The ERROR records captured, each with its exception."""
+    return [f"{r.name}: {r.getMessage()} {r.exc_info[1] if r.exc_info else ''}"
+            for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 async def test_a_queued_shopper_who_disconnects_after_the_server_stopped_logs_no_error(tmp_path, caplog):
     gc.collect()  # earlier tests' clients: their unclosed aiohttp sessions log an ERROR when collected
     caplog.clear()
@@ -73,9 +81,28 @@ async def test_a_queued_shopper_who_disconnects_after_the_server_stopped_logs_no
     # server stops listening but keeps its connections, so Socket.IO handles this disconnect now.
     await closed(shopper)
     await until(lambda: not desk.app.ctx.shopper.tabs_open(shopper.session_id))
-    errors = [f"{r.name}: {r.getMessage()} {r.exc_info[1] if r.exc_info else ''}"
-              for r in caplog.records if r.levelno >= logging.ERROR]
+    errors = logged_errors(caplog)
     assert not errors, errors  # was "Cannot operate on a closed database" (the abandoned-shopper check)
+
+
+async def test_an_agent_who_disconnects_after_the_server_stopped_logs_no_error_and_keeps_their_conversation(
+        tmp_path, caplog):
+    gc.collect()  # (see above)
+    caplog.clear()
+    async with served(tmp_path, agent_grace_seconds=0.1) as desk:
+        agent, _ = await desk.agent("noor")
+        shopper = await desk.shopper()
+        await shopper.ask("I want a human")
+        assert (await agent.call("claim", {"conversation_id": shopper.session_id}))["ok"]
+        await closed(shopper)
+    await closed(agent)  # after the stop listeners (the store is closed), as the shopper's above
+    await until(lambda: not desk.app.ctx.agent.sessions.tokens)
+    await asyncio.sleep(0.3)  # past the grace after which a departed agent's conversations are requeued
+    errors = logged_errors(caplog)
+    assert not errors, errors  # was "Cannot operate on a closed database" (the requeue's notice)
+    with contextlib.closing(sqlite3.connect(tmp_path / "crossdesk.db")) as db:
+        state = db.execute("SELECT state FROM conversations WHERE id = ?", (shopper.session_id,)).fetchone()
+    assert state == ("with_agent",)  # was requeued ('waiting'): a write after the server stopped
 
 
 async def test_a_websocket_connection_logs_nothing_at_warning(tmp_path, caplog):
