@@ -13,6 +13,7 @@ import sqlite3
 import urllib.error
 import urllib.request
 
+import aiohttp
 import socketio
 
 from tests.inprocess import closed, served, until
@@ -36,27 +37,38 @@ async def login_many(url: str, username: str, password: str, count: int) -> list
     return await asyncio.gather(*(loop.run_in_executor(None, login) for _ in range(count)))
 
 
+async def disconnected(clients: list[socketio.AsyncClient]) -> None:
+    """Disconnect clients and wait for their engine.io loops to end.
+
+    A long-polling client sends its CLOSE from its write loop after ``disconnect`` returned; had
+    engine.io closed the client's own aiohttp session by then, it would open another that nobody
+    closes ("Unclosed client session"). So the clients share the caller's session, closed after this.
+    """
+    for client in clients:
+        await client.disconnect()
+    await asyncio.gather(*(client.wait() for client in clients))
+
+
 async def test_concurrent_logins_and_a_shutdown_with_open_sockets_log_no_errors(model_path, tmp_path):
     add_agent(tmp_path, "noor", "noor-password-1")
     # Login throttling counts a login in flight as a failure until its password checks out: 24 at
     # once for one account would be slowed (429). This test is about concurrency, not throttling.
     unthrottled = {"CROSSDESK_LOGIN_ACCOUNT_FREE_FAILURES": "100", "CROSSDESK_LOGIN_IP_MAX_FAILURES": "100"}
     server = ServerProcess(tmp_path, model_path, env=unthrottled).start()
-    try:
-        statuses = await login_many(server.url, "noor", "noor-password-1", 24)
-        statuses += await login_many(server.url, "nobody", "noor-password-1", 12)
-        assert statuses == [200] * 24 + [401] * 12
-        clients = []
-        for i in range(8):  # open sockets (websocket and long-polling) while the server stops
-            client = socketio.AsyncClient(reconnection=False)
-            await client.connect(server.url, transports=["websocket"] if i % 2 else ["polling"])
-            await client.emit("session_request", {})
-            clients.append(client)
-        await asyncio.sleep(0.5)
-    finally:
-        server.stop()
-    for client in clients:
-        await client.disconnect()
+    clients = []
+    async with aiohttp.ClientSession() as http:  # the clients' session (see disconnected)
+        try:
+            statuses = await login_many(server.url, "noor", "noor-password-1", 24)
+            statuses += await login_many(server.url, "nobody", "noor-password-1", 12)
+            assert statuses == [200] * 24 + [401] * 12
+            for i in range(8):  # open sockets (websocket and long-polling) while the server stops
+                clients.append(socketio.AsyncClient(reconnection=False, http_session=http))
+                await clients[-1].connect(server.url, transports=["websocket"] if i % 2 else ["polling"])
+                await clients[-1].emit("session_request", {})
+            await asyncio.sleep(0.5)
+        finally:
+            server.stop()
+            await disconnected(clients)
     log = server.log()
     assert "Exception closing connection" not in log  # SQLAlchemy's SingletonThreadPool, one per login thread
     assert "Task was destroyed but it is pending" not in log  # engine.io's ping tasks at shutdown
