@@ -140,9 +140,14 @@ def create_app(settings: Settings, store: Optional[SQLStore] = None, bot: Option
                                   identities=Identities(desk_notes, settings.identity_secret))
     app.ctx.handoffs = handoffs
     tickets = TicketDesk(settings, app.ctx.store, notifier, handoffs, presence, app.ctx.agents, interpreter)
+
+    def stopping() -> bool:  # (the app's flag: setup_lifecycle)
+        return app.ctx.stopping
+
     app.ctx.shopper = ShopperNamespace(service, settings, handoffs=handoffs, satisfaction=satisfaction,
-                                       tickets=tickets)
-    app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence)
+                                       tickets=tickets, stopping=stopping)
+    app.ctx.agent = agent_ns = AgentNamespace(handoffs, app.ctx.agents, settings, interpreter, presence=presence,
+                                              stopping=stopping)
     sio.register_namespace(app.ctx.shopper)
     sio.register_namespace(app.ctx.agent)
     setup_origin_check(app, settings)
@@ -221,6 +226,8 @@ def setup_lifecycle(app: Sanic) -> None:
     async def start_bot(app, loop):
         app.ctx.bot.start()
 
+    # Set when the stop begins: HTTP requests are refused, and the namespaces take a socket's
+    # disconnect for the server going down, not for a shopper or an agent leaving.
     app.ctx.stopping = False
     # After the stop listeners Sanic waits this long for open connections to
     # close. Socket.IO's websockets never close by themselves: with its default
@@ -240,6 +247,7 @@ def setup_lifecycle(app: Sanic) -> None:
         seconds = app.ctx.settings.shutdown_drain_seconds
         left = await app.ctx.shopper.drain(seconds)
         app.ctx.handoffs.close()
+        app.ctx.agent.close()
         if left:
             logger.warning("stopping: %d bot answers still queued after %g s, left for after the restart "
                            "(their messages are stored)", left, seconds)

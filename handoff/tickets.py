@@ -227,13 +227,10 @@ class AbandonWatch:
         self.open_ticket = open_ticket
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
-        self._closed = False
 
     def gone(self, conversation_id: str) -> None:
-        """The session's last tab closed: check again after the grace (nothing once closed)."""
-        # A stopping server's sockets disconnect after close() (the store may be closed by then):
-        # that is no shopper leaving.
-        if self._closed or self.state_of(conversation_id) != "waiting":
+        """The session's last tab closed: check again after the grace."""
+        if self.state_of(conversation_id) != "waiting":
             return
         pending = self._timers.pop(conversation_id, None)
         if pending:
@@ -260,8 +257,7 @@ class AbandonWatch:
             logger.error("could not open a ticket for a shopper who left", exc_info=task.exception())
 
     def close(self) -> None:
-        """Stop watching (at shutdown): pending checks are dropped, later departures ignored."""
-        self._closed = True
+        """Stop watching (at shutdown): pending checks are dropped."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

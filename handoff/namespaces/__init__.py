@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Optional
+from typing import Callable, Optional
 
 import socketio
 from sqlalchemy.exc import OperationalError
@@ -31,9 +31,12 @@ class BackgroundNamespace(socketio.AsyncNamespace):
 
     _HANDLERS: dict[str, str] = {}  # event name -> method, for names that aren't "on_<event>"
 
-    def __init__(self, namespace: str):
+    def __init__(self, namespace: str, stopping: Optional[Callable[[], bool]] = None):
         super().__init__(namespace)
         self._tasks: set[asyncio.Task] = set()
+        # Whether the server is stopping (the app's flag): its sockets' disconnects then come after
+        # the stop listeners (the store may be closed by then) and are no shopper or agent leaving.
+        self.stopping = stopping or (lambda: False)
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import socketio
 
@@ -37,8 +37,9 @@ class AgentNamespace(BackgroundNamespace):
     """
 
     def __init__(self, handoffs: HandoffService, agents: AgentStore, settings: Settings,
-                 interpreter: Optional[Interpreter] = None, presence: Optional[MemoryPresence] = None):
-        super().__init__(protocol.AGENT_NAMESPACE)
+                 interpreter: Optional[Interpreter] = None, presence: Optional[MemoryPresence] = None,
+                 stopping: Optional[Callable[[], bool]] = None):
+        super().__init__(protocol.AGENT_NAMESPACE, stopping)
         self.handoffs = handoffs
         self.agents = agents
         self.settings = settings
@@ -144,8 +145,13 @@ class AgentNamespace(BackgroundNamespace):
         await self.push_agents()
 
     async def on_disconnect(self, sid: str) -> None:
-        """Forget the socket; after a grace period its agent's conversations return to the queue."""
+        """Forget the socket; after a grace period its agent's conversations return to the queue.
+
+        Not while the server stops: the push and the requeue would read and write the store after the stop.
+        """
         self.sessions.closed(sid)
+        if self.stopping():
+            return
         agent_id = self.presence.disconnected(sid)
         if agent_id is not None:
             metrics.socket(protocol.AGENT_NAMESPACE, -1)
@@ -156,6 +162,12 @@ class AgentNamespace(BackgroundNamespace):
         loop = asyncio.get_running_loop()
         self._grace[agent_id] = loop.call_later(
             self.settings.agent_grace_seconds, lambda: asyncio.ensure_future(self._requeue(agent_id)))
+
+    def close(self) -> None:
+        """Drop the pending requeues (at shutdown)."""
+        for timer in self._grace.values():
+            timer.cancel()
+        self._grace.clear()
 
     async def _requeue(self, agent_id: int) -> None:
         self._grace.pop(agent_id, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from crossdesk.compat import room_call
 from handoff import metrics
@@ -35,8 +35,8 @@ class ShopperNamespace(BackgroundNamespace):
 
     def __init__(self, service: ConversationService, settings: Settings, limits: Optional[ShopperLimits] = None,
                  handoffs: Optional[HandoffService] = None, satisfaction: Optional[Satisfaction] = None,
-                 tickets: Optional[TicketDesk] = None):
-        super().__init__(protocol.SHOPPER_NAMESPACE)
+                 tickets: Optional[TicketDesk] = None, stopping: Optional[Callable[[], bool]] = None):
+        super().__init__(protocol.SHOPPER_NAMESPACE, stopping)
         self.service = service
         self.handoffs = handoffs
         self.satisfaction = satisfaction  # CSAT ratings (handoff/csat.py); None: ratings refused
@@ -98,13 +98,13 @@ class ShopperNamespace(BackgroundNamespace):
             await self.disconnect(sid)
 
     async def on_disconnect(self, sid: str) -> None:
-        """Forget the socket's tab."""
+        """Forget the socket's tab (a shopper who left gets a ticket later: not while the server stops)."""
         self.limits.disconnected(sid)
         metrics.socket(protocol.SHOPPER_NAMESPACE, -1)
         session_id = self._bound_session(sid)
         if session_id:
             await self._unbind(sid, session_id)
-            if self.tickets and not self.tabs_open(session_id):
+            if self.tickets and not self.tabs_open(session_id) and not self.stopping():
                 self.tickets.shopper_gone(session_id)
 
     def tabs_open(self, session_id: str) -> bool:
