@@ -161,7 +161,7 @@ class AgentNamespace(BackgroundNamespace):
         await self.push_agents()
         loop = asyncio.get_running_loop()
         self._grace[agent_id] = loop.call_later(
-            self.settings.agent_grace_seconds, lambda: asyncio.ensure_future(self._requeue(agent_id)))
+            self.settings.agent_grace_seconds, lambda: self._spawn(self._requeue(agent_id)))
 
     def close(self) -> None:
         """Drop the pending requeues (at shutdown)."""
