@@ -46,9 +46,9 @@ class ServerProcess:
             "CROSSDESK_VAR_DIR": str(self.var_dir), "CROSSDESK_MODEL_PATH": str(self.model_path),
             **self.extra_env,
         }
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "handoff", "serve"], cwd=ROOT, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log_path, "ab") as log:  # (the child has its own copy of the descriptor)
+            self.process = subprocess.Popen([sys.executable, "-m", "handoff", "serve"], cwd=ROOT, env=env,
+                                            stdout=log, stderr=subprocess.STDOUT)
         self.wait_healthy(timeout)
         return self
 
@@ -120,13 +120,14 @@ def start_plain_rasa(model: Path, work: Path, port: int) -> list[subprocess.Pope
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'plain-tracker.db'}\n")
     rasa = str(Path(sys.executable).parent / "rasa")
-    actions = subprocess.Popen([rasa, "run", "actions", "--actions", "actions.server", "--port", str(action_port)],
-                               cwd=ROOT, env=env(), stdout=open(work / "actions.log", "wb"),
-                               stderr=subprocess.STDOUT)
-    server = subprocess.Popen(
-        [rasa, "run", "--model", str(model), "--port", str(port), "--interface", "127.0.0.1",
-         "--credentials", str(work / "credentials.yml"), "--endpoints", str(work / "endpoints.yml")],
-        cwd=ROOT, env=env(), stdout=open(work / "rasa.log", "wb"), stderr=subprocess.STDOUT)
+    with open(work / "actions.log", "wb") as actions_log, open(work / "rasa.log", "wb") as rasa_log:
+        actions = subprocess.Popen(
+            [rasa, "run", "actions", "--actions", "actions.server", "--port", str(action_port)],
+            cwd=ROOT, env=env(), stdout=actions_log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [rasa, "run", "--model", str(model), "--port", str(port), "--interface", "127.0.0.1",
+             "--credentials", str(work / "credentials.yml"), "--endpoints", str(work / "endpoints.yml")],
+            cwd=ROOT, env=env(), stdout=rasa_log, stderr=subprocess.STDOUT)
     return [server, actions]
 
 

@@ -91,8 +91,9 @@ class Workers:
         return [self.port, self.port + 1]
 
     def start(self) -> "Workers":
-        self.process = subprocess.Popen([sys.executable, "-m", "handoff", "serve", "--workers", "2"], cwd=ROOT,
-                                        env=self.env, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
+        with open(self.log_path, "ab") as log:  # (the child has its own copy of the descriptor)
+            self.process = subprocess.Popen([sys.executable, "-m", "handoff", "serve", "--workers", "2"], cwd=ROOT,
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
         for port in self.ports:
             self.wait_healthy(port)
         return self
